@@ -1,0 +1,47 @@
+//! On the leader, periodically proposes `ExpireBefore` so expired token records and
+//! revocations do not pile up. The time is decided here, before proposing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, AsyncContext, Context};
+
+use crate::node::{now_secs, Node};
+use crate::raft::command::{Command, CommandResponse};
+
+pub struct Janitor {
+    node: Arc<Node>,
+    every: Duration,
+}
+
+impl Janitor {
+    pub fn new(node: Arc<Node>, every: Duration) -> Janitor {
+        Janitor { node, every }
+    }
+}
+
+impl Actor for Janitor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.every, |this, _ctx| {
+            let node = this.node.clone();
+            actix::spawn(async move {
+                if node.raft.current_leader().await != Some(node.node_id) {
+                    return;
+                }
+                let cmd = Command::ExpireBefore {
+                    now: now_secs(),
+                    grace_secs: node.config.token.refresh_grace_period,
+                };
+                match node.write(cmd).await {
+                    Ok(CommandResponse::Expired { tokens, revocations }) if tokens + revocations > 0 => {
+                        tracing::info!(tokens, revocations, "expired records dropped");
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "expiry sweep failed"),
+                }
+            });
+        });
+    }
+}

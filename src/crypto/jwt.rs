@@ -1,0 +1,230 @@
+//! RS256 JWTs: signing with a parsed aws-lc-rs key pair (kept for the life of the key), and
+//! verification with `jsonwebtoken` against the keys the cluster trusts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use serde::Serialize;
+
+use super::{CryptoError, KeyMaterial};
+use crate::domain::token::{audience_admits, Claims};
+
+/// JFrog's header shape: `{"ver":"2","typ":"JWT","alg":"RS256","kid":"..."}`.
+#[derive(Serialize)]
+struct Header<'a> {
+    ver: &'a str,
+    typ: &'a str,
+    alg: &'a str,
+    kid: &'a str,
+}
+
+pub struct SigningKey {
+    pub kid: String,
+    key_pair: RsaKeyPair,
+    /// base64url of the header, computed once per key.
+    header_b64: String,
+    rng: SystemRandom,
+}
+
+impl SigningKey {
+    pub fn from_material(m: &KeyMaterial) -> Result<SigningKey, CryptoError> {
+        let der = rsa::RsaPrivateKey::from_pkcs8_pem(&m.private_key_pem)
+            .and_then(|k| k.to_pkcs8_der())
+            .map_err(|e| CryptoError::BadKey(e.to_string()))?;
+        let key_pair = RsaKeyPair::from_pkcs8(der.as_bytes())
+            .map_err(|e| CryptoError::BadKey(e.to_string()))?;
+        let header = serde_json::to_vec(&Header {
+            ver: "2",
+            typ: "JWT",
+            alg: "RS256",
+            kid: &m.kid,
+        })
+        .map_err(|_| CryptoError::Sign)?;
+        Ok(SigningKey {
+            kid: m.kid.clone(),
+            key_pair,
+            header_b64: URL_SAFE_NO_PAD.encode(header),
+            rng: SystemRandom::new(),
+        })
+    }
+
+    pub fn sign(&self, claims: &Claims) -> Result<String, CryptoError> {
+        let payload = serde_json::to_vec(claims).map_err(|_| CryptoError::Sign)?;
+        let mut out = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 360);
+        out.push_str(&self.header_b64);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        let mut signature = vec![0u8; self.key_pair.public_modulus_len()];
+        self.key_pair
+            .sign(&RSA_PKCS1_SHA256, &self.rng, out.as_bytes(), &mut signature)
+            .map_err(|_| CryptoError::Sign)?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
+        Ok(out)
+    }
+
+    /// Public key as DER (SubjectPublicKeyInfo-less RSAPublicKey), for verifier set-up.
+    fn public_key_der(&self) -> &[u8] {
+        self.key_pair.public_key().as_ref()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("token is not a well-formed JWT")]
+    Malformed,
+    #[error("token is signed with an unsupported algorithm")]
+    Algorithm,
+    #[error("token is signed by an unknown key")]
+    UnknownKey,
+    #[error("token signature is invalid")]
+    BadSignature,
+    #[error("token has expired")]
+    Expired,
+    #[error("token is not meant for this service (audience)")]
+    Audience,
+}
+
+/// Everything needed to sign and verify: the active key and all keys whose signatures
+/// are accepted. Published as an immutable snapshot; replaced whole when keys change.
+pub struct KeySet {
+    pub service_id: String,
+    pub active: Arc<SigningKey>,
+    verifiers: HashMap<String, DecodingKey>,
+}
+
+impl KeySet {
+    pub fn new(service_id: String, active: &KeyMaterial) -> Result<KeySet, CryptoError> {
+        let signing = SigningKey::from_material(active)?;
+        let mut verifiers = HashMap::new();
+        verifiers.insert(
+            signing.kid.clone(),
+            DecodingKey::from_rsa_der(signing.public_key_der()),
+        );
+        Ok(KeySet {
+            service_id,
+            active: Arc::new(signing),
+            verifiers,
+        })
+    }
+
+    fn validation() -> Validation {
+        let mut v = Validation::new(Algorithm::RS256);
+        v.validate_exp = false;
+        v.validate_nbf = false;
+        v.validate_aud = false;
+        v.required_spec_claims.clear();
+        v.leeway = 0;
+        v
+    }
+
+    /// Check signature, audience and (unless `allow_expired`) expiry. Revocation is the
+    /// caller's business: it needs the store.
+    pub fn verify(&self, token: &str, now: u64, allow_expired: bool) -> Result<Claims, VerifyError> {
+        if token.len() > 16 * 1024 || token.matches('.').count() != 2 {
+            return Err(VerifyError::Malformed);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
+        if header.alg != Algorithm::RS256 {
+            return Err(VerifyError::Algorithm);
+        }
+        let candidates: Vec<&DecodingKey> = match header.kid.as_deref() {
+            Some(kid) => vec![self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?],
+            None => self.verifiers.values().collect(),
+        };
+        let validation = Self::validation();
+        let mut last = VerifyError::UnknownKey;
+        for key in candidates {
+            match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+                Ok(data) => return self.check_claims(data.claims, now, allow_expired),
+                Err(e) => {
+                    last = match e.kind() {
+                        jsonwebtoken::errors::ErrorKind::InvalidSignature => VerifyError::BadSignature,
+                        _ => VerifyError::Malformed,
+                    }
+                }
+            }
+        }
+        Err(last)
+    }
+
+    fn check_claims(&self, claims: Claims, now: u64, allow_expired: bool) -> Result<Claims, VerifyError> {
+        if !allow_expired && claims.exp.is_some_and(|exp| exp <= now) {
+            return Err(VerifyError::Expired);
+        }
+        if !audience_admits(&claims.aud, &self.service_id) {
+            return Err(VerifyError::Audience);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::generate_key_material;
+    use std::sync::OnceLock;
+
+    fn material() -> &'static KeyMaterial {
+        static M: OnceLock<KeyMaterial> = OnceLock::new();
+        M.get_or_init(|| generate_key_material(2048, "jfac@test", 1_700_000_000).unwrap())
+    }
+
+    fn claims(exp: Option<u64>) -> Claims {
+        Claims {
+            sub: "jfac@test/users/bob".into(),
+            scp: "applied-permissions/user".into(),
+            aud: "*@*".into(),
+            iss: "jfac@test".into(),
+            exp,
+            iat: 1000,
+            jti: "t1".into(),
+            ext: None,
+        }
+    }
+
+    #[test]
+    fn sign_then_verify_round_trips() {
+        let ks = KeySet::new("jfac@test".into(), material()).unwrap();
+        let token = ks.active.sign(&claims(Some(5000))).unwrap();
+        assert!(token.starts_with("eyJ2ZXIiOiIyIiwidHlwIjoiSldUIiwiYWxnIjoiUlMyNTYiLCJraWQiOi"));
+        assert_eq!(ks.verify(&token, 2000, false).unwrap(), claims(Some(5000)));
+        assert_eq!(ks.verify(&token, 6000, false), Err(VerifyError::Expired));
+        assert!(ks.verify(&token, 6000, true).is_ok());
+        let forever = ks.active.sign(&claims(None)).unwrap();
+        assert!(ks.verify(&forever, u64::MAX / 2, false).is_ok());
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let ks = KeySet::new("jfac@test".into(), material()).unwrap();
+        let token = ks.active.sign(&claims(None)).unwrap();
+        let parts: Vec<&str> = token.split('.').collect();
+        let mut forged = claims(None);
+        forged.scp = "applied-permissions/admin".into();
+        let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
+        let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
+        assert_eq!(ks.verify(&tampered, 0, false), Err(VerifyError::BadSignature));
+        assert_eq!(ks.verify("garbage", 0, false), Err(VerifyError::Malformed));
+        assert_eq!(ks.verify("a.b.c", 0, false), Err(VerifyError::Malformed));
+    }
+
+    #[test]
+    fn foreign_key_and_audience_are_rejected() {
+        let ks = KeySet::new("jfac@test".into(), material()).unwrap();
+        let other = generate_key_material(2048, "jfac@other", 0).unwrap();
+        let other_ks = KeySet::new("jfac@other".into(), &other).unwrap();
+        let foreign = other_ks.active.sign(&claims(None)).unwrap();
+        assert_eq!(ks.verify(&foreign, 0, false), Err(VerifyError::UnknownKey));
+        let mut c = claims(None);
+        c.aud = "jfrt@someoneelse".into();
+        let token = ks.active.sign(&c).unwrap();
+        assert_eq!(ks.verify(&token, 0, false), Err(VerifyError::Audience));
+    }
+}

@@ -1,0 +1,129 @@
+//! Request authentication: `Bearer <token>`, Basic `user:password`, Basic `user:<token>`
+//! (the user name must match the token's subject).
+
+use std::sync::Arc;
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, HttpRequest};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::domain::policy::Principal;
+use crate::domain::scope::Scope;
+use crate::domain::token::Claims;
+use crate::error::{ApiError, ApiResult};
+use crate::node::{verify_password, Node};
+
+enum Credentials {
+    Bearer(String),
+    Basic { user: String, secret: String },
+}
+
+fn credentials(req: &HttpRequest) -> ApiResult<Option<Credentials>> {
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let header = header
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let (scheme, value) = header
+        .split_once(' ')
+        .ok_or_else(|| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(Some(Credentials::Bearer(value.to_string())));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD
+            .decode(value)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| ApiError::Unauthorized("malformed Basic credentials".into()))?;
+        let (user, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| ApiError::Unauthorized("malformed Basic credentials".into()))?;
+        return Ok(Some(Credentials::Basic {
+            user: user.to_string(),
+            secret: secret.to_string(),
+        }));
+    }
+    Err(ApiError::Unauthorized(format!("unsupported authorization scheme '{scheme}'")))
+}
+
+fn looks_like_jwt(s: &str) -> bool {
+    s.starts_with("eyJ") && s.matches('.').count() == 2
+}
+
+/// What a verified token lets its holder act as.
+pub fn principal_from_claims(node: &Node, claims: &Claims) -> ApiResult<Principal> {
+    let username = claims
+        .username()
+        .ok_or_else(|| ApiError::Unauthorized("token subject is not a user".into()))?;
+    let scope = Scope::parse(&claims.scp).ok();
+    let applies_user = scope.as_ref().is_some_and(Scope::applies_user);
+    let user = if applies_user { node.state.user(username)? } else { None };
+    let mut groups: Vec<String> = scope
+        .as_ref()
+        .map(|s| s.groups().into_iter().map(String::from).collect())
+        .unwrap_or_default();
+    if let Some(u) = &user {
+        groups.extend(u.groups.iter().cloned());
+    }
+    Ok(Principal {
+        username: username.to_string(),
+        admin: scope.as_ref().is_some_and(Scope::is_admin) || user.as_ref().is_some_and(|u| u.admin),
+        groups,
+        token_id: Some(claims.jti.clone()),
+        scope: Some(claims.scp.clone()),
+    })
+}
+
+/// The caller, or None when the request carries no credentials. Bad credentials are 401.
+pub async fn optional(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Option<Principal>> {
+    let Some(creds) = credentials(req)? else {
+        return Ok(None);
+    };
+    match creds {
+        Credentials::Bearer(token) => {
+            let claims = node.validate(&token)?;
+            principal_from_claims(node, &claims).map(Some)
+        }
+        Credentials::Basic { user, secret } if looks_like_jwt(&secret) => {
+            let claims = node.validate(&secret)?;
+            if claims.username() != Some(user.as_str()) {
+                return Err(ApiError::Unauthorized("user name does not match the token's subject".into()));
+            }
+            principal_from_claims(node, &claims).map(Some)
+        }
+        Credentials::Basic { user, secret } => {
+            let record = node.state.user(&user)?;
+            let hash = record.as_ref().and_then(|r| r.password_hash.clone());
+            let ok = match hash {
+                Some(hash) => web::block(move || verify_password(&secret, &hash))
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+                None => false,
+            };
+            match record {
+                Some(r) if ok => Ok(Some(Principal {
+                    username: r.username,
+                    admin: r.admin,
+                    groups: r.groups,
+                    token_id: None,
+                    scope: None,
+                })),
+                _ => {
+                    tracing::warn!(user = %user, "login failed");
+                    Err(ApiError::Unauthorized("bad credentials".into()))
+                }
+            }
+        }
+    }
+}
+
+/// The caller; 401 when the request is anonymous.
+pub async fn required(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Principal> {
+    optional(node, req)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("authentication required".into()))
+}

@@ -1,0 +1,64 @@
+//! The thin HTTP layer: routes, request parsing, authentication; domain work happens in
+//! `Node` and `domain`.
+
+pub mod auth;
+pub mod params;
+pub mod system;
+pub mod tokens;
+pub mod users;
+
+use std::sync::Arc;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::ApiError;
+use crate::node::Node;
+
+pub type NodeData = web::Data<Arc<Node>>;
+
+/// Routes under `/access` (also served under `/artifactory/access`, the prefix clients like
+/// pyartifactory build from an Artifactory URL).
+fn access_routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .route("/tokens", web::post().to(tokens::create))
+            .route("/tokens", web::get().to(tokens::list))
+            .route("/tokens/me", web::get().to(tokens::me))
+            .route("/tokens/revoke", web::delete().to(tokens::revoke_by_token))
+            .route("/tokens/revoke", web::post().to(tokens::revoke_by_token))
+            .route("/tokens/{id}", web::get().to(tokens::get))
+            .route("/tokens/{id}", web::delete().to(tokens::revoke_by_id))
+            .route("/permissions/check", web::get().to(tokens::check_permission))
+            .route("/system/ping", web::get().to(system::ping))
+            .route("/system/service_id", web::get().to(system::service_id))
+            .route("/cert/root", web::get().to(system::root_cert)),
+    )
+    .service(
+        web::scope("/api/v2")
+            .route("/users", web::post().to(users::create_user))
+            .route("/users", web::get().to(users::list_users))
+            .route("/users/{name}", web::get().to(users::get_user))
+            .route("/users/{name}", web::delete().to(users::delete_user))
+            .route("/groups", web::post().to(users::create_group))
+            .route("/groups", web::get().to(users::list_groups))
+            .route("/groups/{name}", web::get().to(users::get_group))
+            .route("/groups/{name}", web::delete().to(users::delete_group)),
+    );
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("bad query string: {e}")).into()))
+        .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("bad path: {e}")).into()))
+        .service(web::scope("/access").configure(access_routes))
+        .service(web::scope("/artifactory/access").configure(access_routes))
+        .route("/artifactory/api/security/token", web::post().to(tokens::legacy_create))
+        .route("/artifactory/api/security/token/revoke", web::post().to(tokens::legacy_revoke))
+        .route("/artifactory/api/system/ping", web::get().to(system::ping))
+        .route("/api/system/ping", web::get().to(system::ping))
+        .route("/healthz", web::get().to(system::health))
+        .default_service(web::to(not_found));
+}
+
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method(), req.path())))
+}

@@ -1,0 +1,10 @@
+//! access-node: a clustered, JFrog-Access-compatible access-token service.
+pub mod actors;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod node;
+pub mod raft;
+pub mod store;

@@ -1,0 +1,113 @@
+//! `access-node` command line: `serve` runs a node (the default).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpServer};
+use clap::{Parser, Subcommand};
+
+use access_node::actors::janitor::Janitor;
+use access_node::config::{Config, ENV_CONFIG_FILE};
+use access_node::node::Node;
+
+#[derive(Parser)]
+#[command(name = "access-node", version, about = "Clustered JFrog-Access-compatible token service")]
+struct Cli {
+    /// YAML config file (defaults: config/access.config.yml, built in).
+    #[arg(long, global = true, env = ENV_CONFIG_FILE)]
+    config: Option<PathBuf>,
+    /// Home directory (overrides server.home).
+    #[arg(long, global = true)]
+    home: Option<PathBuf>,
+    /// Listen address (overrides server.listen).
+    #[arg(long, global = true)]
+    listen: Option<String>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a node (initialises a one-node cluster on an empty home).
+    Serve,
+    /// Print the effective configuration and exit.
+    Config,
+}
+
+fn load_config(cli: &Cli) -> Result<Config, String> {
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(home) = &cli.home {
+        env.push(("ACCESS_NODE_SERVER_HOME".into(), home.display().to_string()));
+    }
+    if let Some(listen) = &cli.listen {
+        env.push(("ACCESS_NODE_SERVER_LISTEN".into(), listen.clone()));
+    }
+    Config::load(cli.config.as_deref(), env).map_err(|e| e.to_string())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let config = match load_config(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("access-node: configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::Config => {
+            let mut shown = config.clone();
+            if !shown.security.bootstrap_admin_password.is_empty() {
+                shown.security.bootstrap_admin_password = "<set>".into();
+            }
+            if !shown.security.join_key.is_empty() {
+                shown.security.join_key = "<set>".into();
+            }
+            print!("{}", serde_yaml_ng::to_string(&shown).unwrap_or_default());
+        }
+        Cmd::Serve => {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
+            tracing_subscriber::fmt().with_env_filter(filter).init();
+            if let Err(e) = actix_web::rt::System::new().block_on(serve(config)) {
+                tracing::error!(error = %e, "access-node stopped");
+                eprintln!("access-node: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let listen = config.listen_addr();
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        n => n,
+    };
+    // Bind first so a busy port fails fast, before any state is created.
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let node = Node::start(config).await.map_err(|e| e.to_string())?;
+    Janitor::new(node.clone(), Duration::from_secs(60)).start();
+    let data = web::Data::new(node.clone());
+    tracing::info!(%listen, node_id = node.node_id, service_id = %node.service_id().unwrap_or_default(), "access-node serving");
+    HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            // Path only (%U): query strings never reach the log.
+            .wrap(
+                Logger::new("%a %{method}xi %U %s %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string()),
+            )
+            .configure(access_node::http::configure)
+    })
+    .workers(workers)
+    .listen(listener)
+    .map_err(|e| e.to_string())?
+    .run()
+    .await
+    .map_err(|e| e.to_string())?;
+    let _ = node.raft.shutdown().await;
+    Ok(())
+}

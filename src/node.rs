@@ -1,0 +1,443 @@
+//! A node: the Raft instance, its sled store, the applied-state view and the operations the
+//! HTTP layer calls. One process is one node; a single node is a cluster of one.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use actix::Actor;
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, SnapshotPolicy};
+
+use crate::actors::key_files::KeyFiles;
+use crate::config::Config;
+use crate::crypto::{self, KeySet};
+use crate::domain::policy::Principal;
+use crate::domain::scope::Scope;
+use crate::domain::token::{is_revocable, subject_for, Claims, TokenKind, TokenRecord};
+use crate::error::{ApiError, ApiResult};
+use crate::raft::command::{Command, CommandResponse, UserRecord};
+use crate::raft::network::ClusterNetwork;
+use crate::raft::{NodeId, Raft};
+use crate::store::{LogStore, StateMachine, StateView};
+
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot prepare home directory {0}: {1}")]
+    Home(PathBuf, std::io::Error),
+    #[error("cannot open the database: {0}")]
+    Db(#[from] sled::Error),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("bootstrap failed: {0}")]
+    Bootstrap(String),
+}
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What a caller asks to mint, after parsing and policy.
+pub struct IssueSpec {
+    pub username: String,
+    pub scope: Scope,
+    /// Seconds; 0 = never expires.
+    pub expires_in: u64,
+    pub refreshable: bool,
+    pub audience: String,
+    pub description: Option<String>,
+    pub kind: TokenKind,
+}
+
+pub struct IssuedToken {
+    pub token_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+pub struct Node {
+    pub config: Config,
+    pub node_id: NodeId,
+    pub raft: Raft,
+    pub state: StateView,
+    pub log_store: LogStore,
+    pub join_key: String,
+    pub home: PathBuf,
+}
+
+/// Write a secret file with mode 0600 (created that way, never briefly world-readable).
+pub fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    f.write_all(contents.as_bytes())?;
+    f.sync_all()
+}
+
+fn load_or_create_join_key(config: &Config, home: &Path) -> Result<String, StartError> {
+    if !config.security.join_key.is_empty() {
+        return Ok(config.security.join_key.clone());
+    }
+    let path = home.join("etc/security/join.key");
+    match std::fs::read_to_string(&path) {
+        Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
+        _ => {
+            let key = crypto::random_secret();
+            write_secret_file(&path, &key).map_err(|e| StartError::Home(path.clone(), e))?;
+            Ok(key)
+        }
+    }
+}
+
+pub fn hash_password(password: &str) -> Result<String, ApiError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut rand::rngs::OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+}
+
+pub fn verify_password(password: &str, phc: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(phc)
+        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .unwrap_or(false)
+}
+
+impl Node {
+    /// Open (or create) the node's home, start Raft, initialise a one-node cluster on an
+    /// empty home, and bootstrap identity, keys and admin through the log.
+    pub async fn start(config: Config) -> Result<Arc<Node>, StartError> {
+        let home = config.server.home.clone();
+        let db_dir = home.join("db");
+        std::fs::create_dir_all(&db_dir).map_err(|e| StartError::Home(db_dir.clone(), e))?;
+        // The log holds key material: keep the database private to this user.
+        std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StartError::Home(db_dir.clone(), e))?;
+        let join_key = load_or_create_join_key(&config, &home)?;
+
+        let db = sled::Config::new().path(&db_dir).open()?;
+        let log_store = LogStore::open(&db)?;
+        let state_machine = StateMachine::open(&db).map_err(|e| StartError::Storage(e.to_string()))?;
+        let key_files = KeyFiles::new(&home).start();
+        state_machine.set_key_listener(key_files.recipient()).await;
+
+        let raft_config = openraft::Config {
+            cluster_name: config.raft.cluster_name.clone(),
+            heartbeat_interval: config.raft.heartbeat_ms,
+            election_timeout_min: config.raft.election_timeout_min_ms,
+            election_timeout_max: config.raft.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_after_entries),
+            max_in_snapshot_log_to_keep: 100,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+
+        let node_id = config.server.node_id;
+        let raft = Raft::new(
+            node_id,
+            Arc::new(raft_config),
+            ClusterNetwork::new(join_key.clone()),
+            log_store.clone(),
+            state_machine.clone(),
+        )
+        .await
+        .map_err(|e| StartError::Raft(e.to_string()))?;
+
+        let node = Arc::new(Node {
+            state: state_machine.view(),
+            config,
+            node_id,
+            raft,
+            log_store,
+            join_key,
+            home,
+        });
+        node.initialise().await?;
+        Ok(node)
+    }
+
+    async fn initialise(&self) -> Result<(), StartError> {
+        let initialized = self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        if !initialized {
+            let mut members = BTreeMap::new();
+            members.insert(self.node_id, BasicNode::new(self.config.advertise_url()));
+            self.raft
+                .initialize(members)
+                .await
+                .map_err(|e| StartError::Raft(e.to_string()))?;
+            tracing::info!(node_id = self.node_id, "initialised a new one-node cluster");
+        }
+        self.raft
+            .wait(Some(Duration::from_secs(30)))
+            .metrics(|m| m.current_leader.is_some(), "a leader is elected")
+            .await
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        // Wait until this node has applied what it committed before (restart recovery).
+        let leader_is_me = self.raft.current_leader().await == Some(self.node_id);
+        if leader_is_me {
+            self.raft
+                .ensure_linearizable()
+                .await
+                .map_err(|e| StartError::Raft(e.to_string()))?;
+        }
+        if self.state.service_id().map_err(|e| StartError::Storage(e.to_string()))?.is_none() && leader_is_me {
+            self.bootstrap().await?;
+        }
+        Ok(())
+    }
+
+    async fn bootstrap(&self) -> Result<(), StartError> {
+        let bits = self.config.security.rsa_key_size;
+        let now = now_secs();
+        let service_id = format!("jfac@{}", crypto::random_service_suffix());
+        let cn = service_id.clone();
+        let key = tokio::task::spawn_blocking(move || crypto::generate_key_material(bits, &cn, now))
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+        let configured = self.config.security.bootstrap_admin_password.clone();
+        let (password, generated) = if configured.is_empty() {
+            (crypto::random_secret()[..24].to_string(), true)
+        } else {
+            (configured, false)
+        };
+        let pw = password.clone();
+        let hash = tokio::task::spawn_blocking(move || hash_password(&pw))
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+        let admin = UserRecord {
+            username: self.config.security.bootstrap_admin_username.clone(),
+            password_hash: Some(hash),
+            email: None,
+            admin: true,
+            groups: Vec::new(),
+            created_at: now,
+        };
+        let kid = key.kid.clone();
+        let response = self
+            .write(Command::Bootstrap { service_id: service_id.clone(), key, admin })
+            .await
+            .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+        if response == CommandResponse::Bootstrapped {
+            if generated {
+                let path = self.home.join("etc/security/bootstrap.password");
+                write_secret_file(&path, &format!("{password}\n"))
+                    .map_err(|e| StartError::Home(path.clone(), e))?;
+                tracing::info!(file = %path.display(), "bootstrap admin password generated (see file, mode 0600)");
+            }
+            tracing::info!(%service_id, %kid, "cluster bootstrapped");
+        }
+        Ok(())
+    }
+
+    /// Propose a command and wait until it is applied here; its typed response.
+    pub async fn write(&self, cmd: Command) -> ApiResult<CommandResponse> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
+            Err(_) => Err(ApiError::Unavailable("the cluster did not commit the change in time".into())),
+            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(ApiError::Unavailable(
+                match f.leader_node {
+                    Some(n) => format!("this node is not the leader; the leader is {}", n.addr),
+                    None => "no leader is elected yet".into(),
+                },
+            )),
+            Ok(Err(e)) => Err(ApiError::Unavailable(format!("cluster unavailable: {e}"))),
+        }
+    }
+
+    pub fn keyset(&self) -> ApiResult<Arc<KeySet>> {
+        self.state
+            .keyset()
+            .ok_or_else(|| ApiError::Unavailable("the cluster is not bootstrapped yet".into()))
+    }
+
+    pub fn service_id(&self) -> ApiResult<String> {
+        Ok(self.keyset()?.service_id.clone())
+    }
+
+    fn is_revocable(&self, expires_in: u64) -> bool {
+        is_revocable((expires_in > 0).then_some(expires_in), self.config.token.revocable_expiry_threshold)
+    }
+
+    fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> (Claims, TokenRecord, Option<String>) {
+        let token_id = uuid::Uuid::new_v4().to_string();
+        let revocable = self.is_revocable(spec.expires_in);
+        let expiry = (spec.expires_in > 0).then(|| now + spec.expires_in);
+        let refresh_token = spec.refreshable.then(crypto::random_secret);
+        let subject = subject_for(&keys.service_id, &spec.username);
+        let scope = spec.scope.to_string();
+        let claims = Claims {
+            sub: subject.clone(),
+            scp: scope.clone(),
+            aud: spec.audience.clone(),
+            iss: keys.service_id.clone(),
+            exp: expiry,
+            iat: now,
+            jti: token_id.clone(),
+            ext: Some(format!(r#"{{"revocable":"{revocable}"}}"#)),
+        };
+        let record = TokenRecord {
+            token_id,
+            username: spec.username.clone(),
+            subject,
+            scope,
+            audience: spec.audience.clone(),
+            issuer: keys.service_id.clone(),
+            issued_at: now,
+            expiry,
+            revocable,
+            refreshable: spec.refreshable,
+            refresh_hash: refresh_token.as_deref().map(crypto::secret_hash),
+            description: spec.description.clone(),
+            kind: spec.kind,
+        };
+        (claims, record, refresh_token)
+    }
+
+    fn sign(keys: &KeySet, claims: &Claims) -> ApiResult<String> {
+        keys.active
+            .sign(claims)
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    /// Mint a token. Revocable and refreshable tokens are committed to the log first;
+    /// short-lived plain tokens need no write at all.
+    pub async fn issue(&self, spec: IssueSpec) -> ApiResult<IssuedToken> {
+        let keys = self.keyset()?;
+        let now = now_secs();
+        let (claims, record, refresh_token) = self.build(&spec, &keys, now);
+        if record.revocable || record.refreshable {
+            self.write(Command::IssueToken { record: record.clone() }).await?;
+        }
+        Ok(IssuedToken {
+            access_token: Self::sign(&keys, &claims)?,
+            token_id: record.token_id,
+            refresh_token,
+            expires_in: spec.expires_in,
+            scope: record.scope,
+        })
+    }
+
+    /// Exchange a refresh token for a new pair: same subject, scope and audience (unless an
+    /// admin overrides them). The swap is one conditional log entry, so a refresh token works
+    /// exactly once even when sent to two nodes at once.
+    pub async fn refresh(&self, access_token: &str, refresh_token: &str, overrides: RefreshOverrides) -> ApiResult<IssuedToken> {
+        if !self.config.token.allow_refreshable {
+            return Err(ApiError::Forbidden(crate::domain::policy::PolicyError::RefreshableDisabled));
+        }
+        let keys = self.keyset()?;
+        let now = now_secs();
+        let claims = keys.verify(access_token, now, true)?;
+        let record = self
+            .state
+            .token(&claims.jti)?
+            .ok_or_else(|| ApiError::Unauthorized("token is revoked, expired or not refreshable".into()))?;
+        if !record.refreshable {
+            return Err(ApiError::BadRequest("token is not refreshable".into()));
+        }
+        let refresh_hash = crypto::secret_hash(refresh_token);
+        if record.refresh_hash.as_deref() != Some(refresh_hash.as_str()) {
+            return Err(ApiError::Unauthorized("invalid refresh token".into()));
+        }
+        let lifetime = record.expiry.map(|e| e.saturating_sub(record.issued_at)).unwrap_or(0);
+        let spec = IssueSpec {
+            username: record.username.clone(),
+            scope: match overrides.scope {
+                Some(s) => s,
+                None => Scope::parse(&record.scope)?,
+            },
+            expires_in: overrides.expires_in.unwrap_or(lifetime),
+            refreshable: true,
+            audience: overrides.audience.unwrap_or(record.audience.clone()),
+            description: record.description.clone(),
+            kind: record.kind,
+        };
+        let (new_claims, new_record, new_refresh) = self.build(&spec, &keys, now);
+        let response = self
+            .write(Command::RefreshToken {
+                old_token_id: record.token_id.clone(),
+                refresh_hash,
+                now,
+                grace_secs: self.config.token.refresh_grace_period,
+                new_record: new_record.clone(),
+            })
+            .await?;
+        match response {
+            CommandResponse::Refreshed => Ok(IssuedToken {
+                access_token: Self::sign(&keys, &new_claims)?,
+                token_id: new_record.token_id,
+                refresh_token: new_refresh,
+                expires_in: spec.expires_in,
+                scope: new_record.scope,
+            }),
+            CommandResponse::RefreshRejected(reason) => Err(ApiError::Unauthorized(reason)),
+            other => Err(ApiError::Internal(format!("unexpected refresh response {other:?}"))),
+        }
+    }
+
+    /// Revoke by id after checking the caller may. Revoking twice is not an error.
+    pub async fn revoke(&self, who: &Principal, token_id: &str) -> ApiResult<()> {
+        let record = match self.state.token(token_id)? {
+            Some(r) => r,
+            None if self.state.revocation(token_id)?.is_some() => return Ok(()),
+            None => return Err(ApiError::NotFound(format!("token '{token_id}' not found"))),
+        };
+        if !record.revocable {
+            return Err(ApiError::NotRevocable(self.config.token.revocable_expiry_threshold));
+        }
+        crate::domain::policy::authorize_revoke(who, &record.username, token_id)?;
+        match self.write(Command::RevokeToken { token_id: token_id.to_string(), revoked_at: now_secs() }).await? {
+            CommandResponse::Revoked(_) | CommandResponse::AlreadyRevoked => {
+                tracing::info!(token_id, by = %who.username, "token revoked");
+                Ok(())
+            }
+            CommandResponse::NotFound => Err(ApiError::NotFound(format!("token '{token_id}' not found"))),
+            other => Err(ApiError::Internal(format!("unexpected revoke response {other:?}"))),
+        }
+    }
+
+    /// Verify a token for authentication: signature, expiry, audience, and for revocable
+    /// tokens presence in the store (a revocable token we do not hold counts as revoked).
+    pub fn validate(&self, token: &str) -> ApiResult<Claims> {
+        let keys = self.keyset()?;
+        let claims = keys.verify(token, now_secs(), false)?;
+        if claims.revocable(self.config.token.revocable_expiry_threshold) && self.state.token(&claims.jti)?.is_none() {
+            return Err(ApiError::Unauthorized("token is revoked".into()));
+        }
+        Ok(claims)
+    }
+}
+
+#[derive(Default)]
+pub struct RefreshOverrides {
+    pub scope: Option<Scope>,
+    pub expires_in: Option<u64>,
+    pub audience: Option<String>,
+}

@@ -1,0 +1,179 @@
+//! The Raft log, vote and committed id in sled. Appends are flushed to disk before openraft
+//! is told they are durable.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{Entry, OptionalSend, RaftLogReader, StorageIOError, Vote};
+
+use super::{any_err, index_key};
+use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
+
+const VOTE: &[u8] = b"vote";
+const COMMITTED: &[u8] = b"committed";
+const LAST_PURGED: &[u8] = b"last_purged";
+
+#[derive(Clone)]
+pub struct LogStore {
+    db: sled::Db,
+    log: sled::Tree,
+    meta: sled::Tree,
+}
+
+impl LogStore {
+    pub fn open(db: &sled::Db) -> Result<LogStore, sled::Error> {
+        Ok(LogStore {
+            db: db.clone(),
+            log: db.open_tree("raft_log")?,
+            meta: db.open_tree("raft_meta")?,
+        })
+    }
+
+    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
+        let Some(bytes) = self.meta.get(key).map_err(|e| StorageIOError::read(any_err(e)))? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StorageIOError::read(any_err(e)).into())
+    }
+
+    fn put_meta<T: serde::Serialize>(&self, key: &[u8], value: &T) -> Result<(), StorageError> {
+        let bytes = serde_json::to_vec(value).map_err(|e| StorageIOError::write(any_err(e)))?;
+        self.meta
+            .insert(key, bytes)
+            .map_err(|e| StorageIOError::write(any_err(e)))?;
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), StorageError> {
+        self.db
+            .flush_async()
+            .await
+            .map_err(|e| StorageIOError::write(any_err(e)))?;
+        Ok(())
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
+        serde_json::from_slice(bytes).map_err(|e| StorageIOError::read_logs(any_err(e)).into())
+    }
+
+    /// Number of entries currently kept (for status output).
+    pub fn len(&self) -> usize {
+        self.log.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.log.is_empty()
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry<TypeConfig>>, StorageError> {
+        let start = match range.start_bound() {
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i + 1,
+            Bound::Unbounded => 0,
+        };
+        let iter = match range.end_bound() {
+            Bound::Included(i) => self.log.range(index_key(start)..=index_key(*i)),
+            Bound::Excluded(i) => self.log.range(index_key(start)..index_key(*i)),
+            Bound::Unbounded => self.log.range(index_key(start)..),
+        };
+        let mut out = Vec::new();
+        for item in iter {
+            let (_, v) = item.map_err(|e| StorageIOError::read_logs(any_err(e)))?;
+            out.push(Self::decode(&v)?);
+        }
+        Ok(out)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let last_purged: Option<LogId> = self.get_meta(LAST_PURGED)?;
+        let last = match self.log.last().map_err(|e| StorageIOError::read_logs(any_err(e)))? {
+            Some((_, v)) => Some(Self::decode(&v)?.log_id),
+            None => last_purged,
+        };
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError> {
+        self.put_meta(VOTE, vote)?;
+        self.flush().await
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError> {
+        self.get_meta(VOTE)
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.put_meta(COMMITTED, &committed)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self.get_meta::<Option<LogId>>(COMMITTED)?.flatten())
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = sled::Batch::default();
+        for entry in entries {
+            let bytes = serde_json::to_vec(&entry)
+                .map_err(|e| StorageIOError::write_log_entry(entry.log_id, any_err(e)))?;
+            batch.insert(&index_key(entry.log_id.index), bytes);
+        }
+        self.log
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+        let flushed = self.db.flush_async().await.map(|_| ()).map_err(std::io::Error::other);
+        let failed = flushed.as_ref().err().map(|e| StorageIOError::write_logs(any_err(std::io::Error::other(e.to_string()))));
+        callback.log_io_completed(flushed);
+        match failed {
+            Some(e) => Err(e.into()),
+            None => Ok(()),
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(index_key(log_id.index)..) {
+            let (k, _) = item.map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+            batch.remove(k);
+        }
+        self.log
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+        self.flush().await
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.put_meta(LAST_PURGED, &Some(log_id))?;
+        let mut batch = sled::Batch::default();
+        for item in self.log.range(..=index_key(log_id.index)) {
+            let (k, _) = item.map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+            batch.remove(k);
+        }
+        self.log
+            .apply_batch(batch)
+            .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+        Ok(())
+    }
+}

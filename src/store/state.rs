@@ -1,0 +1,545 @@
+//! The replicated state machine in sled trees. Each log entry is applied in one sled
+//! transaction together with the applied log id, so a crash never leaves half an entry.
+//! Handlers read through [`StateView`] directly (sled reads are lock-free); they never go
+//! through the Raft core or an actor mailbox.
+
+use std::io::Cursor;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
+    StoredMembership,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::Transactional;
+
+use super::any_err;
+use crate::crypto::{KeyMaterial, KeySet};
+use crate::domain::token::{Revocation, TokenRecord};
+use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
+use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
+
+const LAST_APPLIED: &[u8] = b"last_applied";
+const MEMBERSHIP: &[u8] = b"membership";
+const SERVICE_ID: &[u8] = b"service_id";
+const ACTIVE_KEY: &[u8] = b"active";
+const SNAPSHOT_META: &[u8] = b"meta";
+const SNAPSHOT_DATA: &[u8] = b"data";
+
+/// Names of the trees that make up the replicated state (snapshot order).
+const STATE_TREES: [&str; 6] = ["sm_meta", "keys", "tokens", "revoked", "users", "groups"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(#[from] serde_json::Error),
+}
+
+/// Told (and awaited) when the applied key set changes, so key files follow the log.
+#[derive(actix::Message, Clone)]
+#[rtype(result = "()")]
+pub struct KeysChanged {
+    pub active: KeyMaterial,
+}
+
+pub type KeyListener = actix::Recipient<KeysChanged>;
+
+/// Read access to the applied state, cheap to clone.
+#[derive(Clone)]
+pub struct StateView {
+    meta: sled::Tree,
+    keys: sled::Tree,
+    tokens: sled::Tree,
+    revoked: sled::Tree,
+    users: sled::Tree,
+    groups: sled::Tree,
+    keyset: Arc<ArcSwapOption<KeySet>>,
+}
+
+fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+    match tree.get(key)? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+    tree.iter()
+        .values()
+        .map(|v| Ok(serde_json::from_slice(&v?)?))
+        .collect()
+}
+
+impl StateView {
+    fn open(db: &sled::Db) -> Result<StateView, sled::Error> {
+        Ok(StateView {
+            meta: db.open_tree(STATE_TREES[0])?,
+            keys: db.open_tree(STATE_TREES[1])?,
+            tokens: db.open_tree(STATE_TREES[2])?,
+            revoked: db.open_tree(STATE_TREES[3])?,
+            users: db.open_tree(STATE_TREES[4])?,
+            groups: db.open_tree(STATE_TREES[5])?,
+            keyset: Arc::new(ArcSwapOption::empty()),
+        })
+    }
+
+    fn trees(&self) -> [&sled::Tree; 6] {
+        [&self.meta, &self.keys, &self.tokens, &self.revoked, &self.users, &self.groups]
+    }
+
+    /// The signing/verification keys of the applied state; None before bootstrap.
+    pub fn keyset(&self) -> Option<Arc<KeySet>> {
+        self.keyset.load_full()
+    }
+
+    pub fn service_id(&self) -> Result<Option<String>, StoreError> {
+        get_json(&self.meta, SERVICE_ID)
+    }
+
+    pub fn active_key(&self) -> Result<Option<KeyMaterial>, StoreError> {
+        get_json(&self.keys, ACTIVE_KEY)
+    }
+
+    pub fn last_applied(&self) -> Result<Option<LogId>, StoreError> {
+        get_json(&self.meta, LAST_APPLIED)
+    }
+
+    pub fn token(&self, token_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        get_json(&self.tokens, token_id.as_bytes())
+    }
+
+    pub fn revocation(&self, token_id: &str) -> Result<Option<Revocation>, StoreError> {
+        get_json(&self.revoked, token_id.as_bytes())
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        all_json(&self.tokens)
+    }
+
+    pub fn token_count(&self) -> usize {
+        self.tokens.len()
+    }
+
+    pub fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        get_json(&self.users, username.as_bytes())
+    }
+
+    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        all_json(&self.users)
+    }
+
+    pub fn group(&self, name: &str) -> Result<Option<GroupRecord>, StoreError> {
+        get_json(&self.groups, name.as_bytes())
+    }
+
+    pub fn groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
+        all_json(&self.groups)
+    }
+
+    /// Rebuild the published key set from the stored keys.
+    fn publish_keys(&self) -> Result<Option<KeyMaterial>, StorageError> {
+        let read = |e: StoreError| StorageIOError::read_state_machine(any_err(e));
+        let (Some(service_id), Some(active)) = (
+            self.service_id().map_err(read)?,
+            self.active_key().map_err(read)?,
+        ) else {
+            return Ok(None);
+        };
+        let keyset = KeySet::new(service_id, &active)
+            .map_err(|e| StorageIOError::read_state_machine(any_err(e)))?;
+        self.keyset.store(Some(Arc::new(keyset)));
+        Ok(Some(active))
+    }
+}
+
+/// The transactional trees of one apply.
+struct Tx<'a> {
+    meta: &'a TransactionalTree,
+    keys: &'a TransactionalTree,
+    tokens: &'a TransactionalTree,
+    revoked: &'a TransactionalTree,
+    users: &'a TransactionalTree,
+    groups: &'a TransactionalTree,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+
+fn tx_get<T: DeserializeOwned>(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<T>> {
+    match tree.get(key)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ConflictableTransactionError::Abort(e.to_string())),
+        None => Ok(None),
+    }
+}
+
+fn tx_put<T: Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxResult<()> {
+    let bytes = serde_json::to_vec(value).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+    tree.insert(key, bytes)?;
+    Ok(())
+}
+
+impl Tx<'_> {
+    fn revoke(&self, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
+        self.tokens.remove(record.token_id.as_bytes())?;
+        if record.revocable {
+            let revocation = Revocation {
+                token_id: record.token_id.clone(),
+                revoked_at,
+                expiry: record.expiry,
+            };
+            tx_put(self.revoked, record.token_id.as_bytes(), &revocation)?;
+        }
+        Ok(())
+    }
+
+    /// Deterministic: depends only on the command and the state before it.
+    fn apply(&self, cmd: &Command, expired: &Expired) -> TxResult<CommandResponse> {
+        Ok(match cmd {
+            Command::Bootstrap { service_id, key, admin } => {
+                if self.meta.get(SERVICE_ID)?.is_some() {
+                    CommandResponse::AlreadyBootstrapped
+                } else {
+                    tx_put(self.meta, SERVICE_ID, service_id)?;
+                    tx_put(self.keys, ACTIVE_KEY, key)?;
+                    tx_put(self.users, admin.username.as_bytes(), admin)?;
+                    CommandResponse::Bootstrapped
+                }
+            }
+            Command::IssueToken { record } => {
+                tx_put(self.tokens, record.token_id.as_bytes(), record)?;
+                CommandResponse::Issued
+            }
+            Command::RefreshToken { old_token_id, refresh_hash, now, grace_secs, new_record } => {
+                let old: Option<TokenRecord> = tx_get(self.tokens, old_token_id.as_bytes())?;
+                match old {
+                    None => CommandResponse::RefreshRejected("token is revoked or unknown".into()),
+                    Some(old) if old.refresh_hash.as_deref() != Some(refresh_hash.as_str()) => {
+                        CommandResponse::RefreshRejected("refresh token is invalid or already used".into())
+                    }
+                    Some(old) if old.refresh_deadline(*grace_secs).is_some_and(|d| *now > d) => {
+                        CommandResponse::RefreshRejected("refresh grace period is over".into())
+                    }
+                    Some(old) => {
+                        self.revoke(&old, *now)?;
+                        tx_put(self.tokens, new_record.token_id.as_bytes(), new_record)?;
+                        CommandResponse::Refreshed
+                    }
+                }
+            }
+            Command::RevokeToken { token_id, revoked_at } => {
+                match tx_get::<TokenRecord>(self.tokens, token_id.as_bytes())? {
+                    Some(record) => {
+                        self.revoke(&record, *revoked_at)?;
+                        CommandResponse::Revoked(record)
+                    }
+                    None if self.revoked.get(token_id.as_bytes())?.is_some() => CommandResponse::AlreadyRevoked,
+                    None => CommandResponse::NotFound,
+                }
+            }
+            Command::PutUser { user, create_only } => {
+                if *create_only && self.users.get(user.username.as_bytes())?.is_some() {
+                    CommandResponse::Conflict
+                } else {
+                    tx_put(self.users, user.username.as_bytes(), user)?;
+                    CommandResponse::Ok
+                }
+            }
+            Command::DeleteUser { username } => match self.users.remove(username.as_bytes())? {
+                Some(_) => CommandResponse::Ok,
+                None => CommandResponse::NotFound,
+            },
+            Command::PutGroup { group, create_only } => {
+                if *create_only && self.groups.get(group.name.as_bytes())?.is_some() {
+                    CommandResponse::Conflict
+                } else {
+                    tx_put(self.groups, group.name.as_bytes(), group)?;
+                    CommandResponse::Ok
+                }
+            }
+            Command::DeleteGroup { name } => match self.groups.remove(name.as_bytes())? {
+                Some(_) => CommandResponse::Ok,
+                None => CommandResponse::NotFound,
+            },
+            Command::ExpireBefore { .. } => {
+                for id in &expired.tokens {
+                    self.tokens.remove(id.as_bytes())?;
+                }
+                for id in &expired.revocations {
+                    self.revoked.remove(id.as_bytes())?;
+                }
+                CommandResponse::Expired {
+                    tokens: expired.tokens.len() as u64,
+                    revocations: expired.revocations.len() as u64,
+                }
+            }
+        })
+    }
+}
+
+/// Ids an `ExpireBefore` removes, found by a scan before the transaction (sled transactions
+/// cannot iterate). Applies are serialised, so the scan sees exactly the pre-apply state.
+#[derive(Default)]
+struct Expired {
+    tokens: Vec<String>,
+    revocations: Vec<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    last_applied: Option<LogId>,
+    membership: StoredMembership<NodeId, BasicNode>,
+    /// tree name → (key, value) pairs; keys and values are UTF-8 (names and JSON).
+    trees: Vec<(String, Vec<(String, String)>)>,
+}
+
+struct Inner {
+    db: sled::Db,
+    view: StateView,
+    snapshots: sled::Tree,
+    key_listener: Mutex<Option<KeyListener>>,
+    /// Serialises applies against snapshot building/installing so a snapshot is a
+    /// consistent cut.
+    apply_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct StateMachine {
+    inner: Arc<Inner>,
+}
+
+fn write_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_state_machine(any_err(e)).into()
+}
+
+fn read_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::read_state_machine(any_err(e)).into()
+}
+
+impl StateMachine {
+    pub fn open(db: &sled::Db) -> Result<StateMachine, StorageError> {
+        let view = StateView::open(db).map_err(read_err)?;
+        view.publish_keys()?;
+        Ok(StateMachine {
+            inner: Arc::new(Inner {
+                db: db.clone(),
+                view,
+                snapshots: db.open_tree("sm_snapshot").map_err(read_err)?,
+                key_listener: Mutex::new(None),
+                apply_lock: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    pub fn view(&self) -> StateView {
+        self.inner.view.clone()
+    }
+
+    /// Register the key-file writer and bring it up to date with the applied keys.
+    pub async fn set_key_listener(&self, listener: KeyListener) {
+        let current = self.inner.view.active_key().ok().flatten();
+        *self.inner.key_listener.lock().expect("listener lock") = Some(listener.clone());
+        if let Some(active) = current {
+            let _ = listener.send(KeysChanged { active }).await;
+        }
+    }
+
+    async fn keys_changed(&self) -> Result<(), StorageError> {
+        if let Some(active) = self.inner.view.publish_keys()? {
+            let listener = self.inner.key_listener.lock().expect("listener lock").clone();
+            if let Some(listener) = listener {
+                // Awaited: the apply completes only after the files are on disk.
+                if let Err(e) = listener.send(KeysChanged { active }).await {
+                    tracing::error!(error = %e, "key file writer unavailable");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn scan_expired(&self, now: u64, grace: u64) -> Result<Expired, StorageError> {
+        let mut expired = Expired::default();
+        for rec in self.inner.view.tokens().map_err(read_err)? {
+            let deadline = if rec.refresh_hash.is_some() {
+                rec.refresh_deadline(grace)
+            } else {
+                rec.expiry
+            };
+            if deadline.is_some_and(|d| d < now) {
+                expired.tokens.push(rec.token_id);
+            }
+        }
+        for item in self.inner.view.revoked.iter().values() {
+            let rev: Revocation = serde_json::from_slice(&item.map_err(read_err)?).map_err(read_err)?;
+            if rev.expiry.is_some_and(|e| e < now) {
+                expired.revocations.push(rev.token_id);
+            }
+        }
+        Ok(expired)
+    }
+
+    fn apply_one(&self, log_id: LogId, cmd: Option<&Command>, membership: Option<StoredMembership<NodeId, BasicNode>>, expired: &Expired) -> Result<CommandResponse, StorageError> {
+        let v = &self.inner.view;
+        let result = (&v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups).transaction(
+            |(meta, keys, tokens, revoked, users, groups)| {
+                let tx = Tx { meta, keys, tokens, revoked, users, groups };
+                let response = match cmd {
+                    Some(cmd) => tx.apply(cmd, expired)?,
+                    None => CommandResponse::None,
+                };
+                if let Some(m) = &membership {
+                    tx_put(meta, MEMBERSHIP, m)?;
+                }
+                tx_put(meta, LAST_APPLIED, &Some(log_id))?;
+                Ok(response)
+            },
+        );
+        result.map_err(|e| StorageIOError::apply(log_id, openraft::AnyError::error(format!("{e:?}"))).into())
+    }
+
+    fn collect_snapshot(&self) -> Result<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>), StorageError> {
+        let v = &self.inner.view;
+        let last_applied: Option<LogId> = v.last_applied().map_err(read_err)?;
+        let membership: StoredMembership<NodeId, BasicNode> =
+            get_json(&v.meta, MEMBERSHIP).map_err(read_err)?.unwrap_or_default();
+        let mut trees = Vec::new();
+        for (name, tree) in STATE_TREES.iter().zip(v.trees()) {
+            let mut pairs = Vec::with_capacity(tree.len());
+            for item in tree.iter() {
+                let (k, val) = item.map_err(read_err)?;
+                let k = String::from_utf8(k.to_vec()).map_err(read_err)?;
+                let val = String::from_utf8(val.to_vec()).map_err(read_err)?;
+                pairs.push((k, val));
+            }
+            trees.push((name.to_string(), pairs));
+        }
+        let file = SnapshotFile { last_applied, membership: membership.clone(), trees };
+        let data = serde_json::to_vec(&file).map_err(read_err)?;
+        let snapshot_id = match last_applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, data.len()),
+            None => format!("empty-{}", data.len()),
+        };
+        let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id };
+        Ok((meta, data))
+    }
+
+    fn store_snapshot(&self, meta: &SnapshotMeta<NodeId, BasicNode>, data: &[u8]) -> Result<(), StorageError> {
+        let meta_bytes = serde_json::to_vec(meta).map_err(write_err)?;
+        let mut batch = sled::Batch::default();
+        batch.insert(SNAPSHOT_META, meta_bytes);
+        batch.insert(SNAPSHOT_DATA, data);
+        self.inner.snapshots.apply_batch(batch).map_err(write_err)?;
+        Ok(())
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let (meta, data) = {
+            let _guard = self.inner.apply_lock.lock().await;
+            self.collect_snapshot()?
+        };
+        self.store_snapshot(&meta, &data)?;
+        self.inner.db.flush_async().await.map_err(write_err)?;
+        tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "snapshot built");
+        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = StateMachine;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership<NodeId, BasicNode>), StorageError> {
+        let v = &self.inner.view;
+        let last = v.last_applied().map_err(read_err)?;
+        let membership = get_json(&v.meta, MEMBERSHIP).map_err(read_err)?.unwrap_or_default();
+        Ok((last, membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResponse>, StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let _guard = self.inner.apply_lock.lock().await;
+        let mut responses = Vec::new();
+        for entry in entries {
+            let log_id = entry.log_id;
+            let (cmd, membership) = match &entry.payload {
+                EntryPayload::Blank => (None, None),
+                EntryPayload::Normal(cmd) => (Some(cmd), None),
+                EntryPayload::Membership(m) => (None, Some(StoredMembership::new(Some(log_id), m.clone()))),
+            };
+            let expired = match cmd {
+                Some(Command::ExpireBefore { now, grace_secs }) => self.scan_expired(*now, *grace_secs)?,
+                _ => Expired::default(),
+            };
+            let response = self.apply_one(log_id, cmd, membership, &expired)?;
+            if matches!(response, CommandResponse::Bootstrapped) {
+                self.keys_changed().await?;
+            }
+            responses.push(response);
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        let file: SnapshotFile = serde_json::from_slice(&data).map_err(write_err)?;
+        {
+            let _guard = self.inner.apply_lock.lock().await;
+            let v = &self.inner.view;
+            for (name, tree) in STATE_TREES.iter().zip(v.trees()) {
+                tree.clear().map_err(write_err)?;
+                if let Some((_, pairs)) = file.trees.iter().find(|(n, _)| n == name) {
+                    let mut batch = sled::Batch::default();
+                    for (k, val) in pairs {
+                        batch.insert(k.as_bytes(), val.as_bytes());
+                    }
+                    tree.apply_batch(batch).map_err(write_err)?;
+                }
+            }
+            // The snapshot's own meta is authoritative for what it covers.
+            v.meta
+                .insert(LAST_APPLIED, serde_json::to_vec(&meta.last_log_id).map_err(write_err)?)
+                .map_err(write_err)?;
+            v.meta
+                .insert(MEMBERSHIP, serde_json::to_vec(&meta.last_membership).map_err(write_err)?)
+                .map_err(write_err)?;
+            self.store_snapshot(meta, &data)?;
+            self.inner.db.flush_async().await.map_err(write_err)?;
+        }
+        tracing::info!(snapshot = %meta.snapshot_id, "snapshot installed");
+        self.keys_changed().await
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let snaps = &self.inner.snapshots;
+        let (Some(meta), Some(data)) = (
+            snaps.get(SNAPSHOT_META).map_err(read_err)?,
+            snaps.get(SNAPSHOT_DATA).map_err(read_err)?,
+        ) else {
+            return Ok(None);
+        };
+        let meta: SnapshotMeta<NodeId, BasicNode> = serde_json::from_slice(&meta).map_err(read_err)?;
+        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data.to_vec())) }))
+    }
+}
