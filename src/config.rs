@@ -146,7 +146,10 @@ impl Config {
             })
         };
         if self.server.listen.parse::<SocketAddr>().is_err() {
-            return bad("server.listen", "must be an IP:port address such as 127.0.0.1:8082");
+            return bad(
+                "server.listen",
+                "must be an IP:port address such as 127.0.0.1:8082",
+            );
         }
         if !self.server.advertise_url.is_empty() && !self.server.advertise_url.starts_with("http") {
             return bad("server.advertise-url", "must be an http:// or https:// URL");
@@ -251,9 +254,7 @@ fn set_path(root: &mut Value, path: &[String], leaf: Value) {
             *cur = Value::Mapping(Mapping::new());
         }
         let map = cur.as_mapping_mut().expect("just made a mapping");
-        cur = map
-            .entry(Value::String(key.clone()))
-            .or_insert(Value::Null);
+        cur = map.entry(Value::String(key.clone())).or_insert(Value::Null);
     }
     *cur = leaf;
 }
@@ -303,7 +304,8 @@ mod tests {
         assert!(e.to_string().contains("token.default-expiry"), "{e}");
         let e = Config::load(None, env(&[("ACCESS_NODE_TOKEN_BOGUS", "1")])).unwrap_err();
         assert!(e.to_string().contains("ACCESS_NODE_TOKEN_BOGUS"), "{e}");
-        let e = Config::load(None, env(&[("ACCESS_NODE_SECURITY_RSA_KEY_SIZE", "1000")])).unwrap_err();
+        let e =
+            Config::load(None, env(&[("ACCESS_NODE_SECURITY_RSA_KEY_SIZE", "1000")])).unwrap_err();
         assert!(e.to_string().contains("security.rsa-key-size"), "{e}");
     }
 

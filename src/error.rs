@@ -28,7 +28,9 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
-    #[error("token is not revocable: it expires in less than the revocable-expiry threshold ({0} s)")]
+    #[error(
+        "token is not revocable: it expires in less than the revocable-expiry threshold ({0} s)"
+    )]
     NotRevocable(u64),
     #[error("request body is larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -67,7 +69,9 @@ impl ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadRequest(_) | ApiError::Scope(_) | ApiError::NotRevocable(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::Scope(_) | ApiError::NotRevocable(_) => {
+                StatusCode::BAD_REQUEST
+            }
             ApiError::Unauthorized(_) | ApiError::Token(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
@@ -92,7 +96,10 @@ impl ResponseError for ApiError {
         let headers = response.headers_mut();
         match self {
             ApiError::Unauthorized(_) | ApiError::Token(_) => {
-                headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"access\", Bearer"));
+                headers.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Basic realm=\"access\", Bearer"),
+                );
             }
             ApiError::Unavailable(_) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));

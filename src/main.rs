@@ -13,7 +13,11 @@ use access_node::config::{Config, ENV_CONFIG_FILE};
 use access_node::node::Node;
 
 #[derive(Parser)]
-#[command(name = "access-node", version, about = "Clustered JFrog-Access-compatible token service")]
+#[command(
+    name = "access-node",
+    version,
+    about = "Clustered JFrog-Access-compatible token service"
+)]
 struct Cli {
     /// YAML config file (defaults: config/access.config.yml, built in).
     #[arg(long, global = true, env = ENV_CONFIG_FILE)]
@@ -83,11 +87,14 @@ fn main() {
 async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen_addr();
     let workers = match config.server.workers {
-        0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
         n => n,
     };
     // Bind first so a busy port fails fast, before any state is created.
-    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let node = Node::start(config).await.map_err(|e| e.to_string())?;
     Janitor::new(node.clone(), Duration::from_secs(60)).start();
     let data = web::Data::new(node.clone());

@@ -120,7 +120,11 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 pub fn verify_password(password: &str, phc: &str) -> bool {
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
     PasswordHash::new(phc)
-        .map(|h| argon2::Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            argon2::Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -138,7 +142,8 @@ impl Node {
 
         let db = sled::Config::new().path(&db_dir).open()?;
         let log_store = LogStore::open(&db)?;
-        let state_machine = StateMachine::open(&db).map_err(|e| StartError::Storage(e.to_string()))?;
+        let state_machine =
+            StateMachine::open(&db).map_err(|e| StartError::Storage(e.to_string()))?;
         let key_files = KeyFiles::new(&home).start();
         state_machine.set_key_listener(key_files.recipient()).await;
 
@@ -206,7 +211,13 @@ impl Node {
                 .await
                 .map_err(|e| StartError::Raft(e.to_string()))?;
         }
-        if self.state.service_id().map_err(|e| StartError::Storage(e.to_string()))?.is_none() && leader_is_me {
+        if self
+            .state
+            .service_id()
+            .map_err(|e| StartError::Storage(e.to_string()))?
+            .is_none()
+            && leader_is_me
+        {
             self.bootstrap().await?;
         }
         Ok(())
@@ -217,10 +228,11 @@ impl Node {
         let now = now_secs();
         let service_id = format!("jfac@{}", crypto::random_service_suffix());
         let cn = service_id.clone();
-        let key = tokio::task::spawn_blocking(move || crypto::generate_key_material(bits, &cn, now))
-            .await
-            .map_err(|e| StartError::Bootstrap(e.to_string()))?
-            .map_err(|e| StartError::Bootstrap(e.to_string()))?;
+        let key =
+            tokio::task::spawn_blocking(move || crypto::generate_key_material(bits, &cn, now))
+                .await
+                .map_err(|e| StartError::Bootstrap(e.to_string()))?
+                .map_err(|e| StartError::Bootstrap(e.to_string()))?;
         let configured = self.config.security.bootstrap_admin_password.clone();
         let (password, generated) = if configured.is_empty() {
             (crypto::random_secret()[..24].to_string(), true)
@@ -242,7 +254,11 @@ impl Node {
         };
         let kid = key.kid.clone();
         let response = self
-            .write(Command::Bootstrap { service_id: service_id.clone(), key, admin })
+            .write(Command::Bootstrap {
+                service_id: service_id.clone(),
+                key,
+                admin,
+            })
             .await
             .map_err(|e| StartError::Bootstrap(e.to_string()))?;
         if response == CommandResponse::Bootstrapped {
@@ -260,14 +276,16 @@ impl Node {
     /// Propose a command and wait until it is applied here; its typed response.
     pub async fn write(&self, cmd: Command) -> ApiResult<CommandResponse> {
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
-            Err(_) => Err(ApiError::Unavailable("the cluster did not commit the change in time".into())),
+            Err(_) => Err(ApiError::Unavailable(
+                "the cluster did not commit the change in time".into(),
+            )),
             Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(ApiError::Unavailable(
-                match f.leader_node {
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Err(ApiError::Unavailable(match f.leader_node {
                     Some(n) => format!("this node is not the leader; the leader is {}", n.addr),
                     None => "no leader is elected yet".into(),
-                },
-            )),
+                }))
+            }
             Ok(Err(e)) => Err(ApiError::Unavailable(format!("cluster unavailable: {e}"))),
         }
     }
@@ -283,10 +301,18 @@ impl Node {
     }
 
     fn is_revocable(&self, expires_in: u64) -> bool {
-        is_revocable((expires_in > 0).then_some(expires_in), self.config.token.revocable_expiry_threshold)
+        is_revocable(
+            (expires_in > 0).then_some(expires_in),
+            self.config.token.revocable_expiry_threshold,
+        )
     }
 
-    fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> (Claims, TokenRecord, Option<String>) {
+    fn build(
+        &self,
+        spec: &IssueSpec,
+        keys: &KeySet,
+        now: u64,
+    ) -> (Claims, TokenRecord, Option<String>) {
         let token_id = uuid::Uuid::new_v4().to_string();
         let revocable = self.is_revocable(spec.expires_in);
         let expiry = (spec.expires_in > 0).then(|| now + spec.expires_in);
@@ -334,7 +360,10 @@ impl Node {
         let now = now_secs();
         let (claims, record, refresh_token) = self.build(&spec, &keys, now);
         if record.revocable || record.refreshable {
-            self.write(Command::IssueToken { record: record.clone() }).await?;
+            self.write(Command::IssueToken {
+                record: record.clone(),
+            })
+            .await?;
         }
         Ok(IssuedToken {
             access_token: Self::sign(&keys, &claims)?,
@@ -348,17 +377,23 @@ impl Node {
     /// Exchange a refresh token for a new pair: same subject, scope and audience (unless an
     /// admin overrides them). The swap is one conditional log entry, so a refresh token works
     /// exactly once even when sent to two nodes at once.
-    pub async fn refresh(&self, access_token: &str, refresh_token: &str, overrides: RefreshOverrides) -> ApiResult<IssuedToken> {
+    pub async fn refresh(
+        &self,
+        access_token: &str,
+        refresh_token: &str,
+        overrides: RefreshOverrides,
+    ) -> ApiResult<IssuedToken> {
         if !self.config.token.allow_refreshable {
-            return Err(ApiError::Forbidden(crate::domain::policy::PolicyError::RefreshableDisabled));
+            return Err(ApiError::Forbidden(
+                crate::domain::policy::PolicyError::RefreshableDisabled,
+            ));
         }
         let keys = self.keyset()?;
         let now = now_secs();
         let claims = keys.verify(access_token, now, true)?;
-        let record = self
-            .state
-            .token(&claims.jti)?
-            .ok_or_else(|| ApiError::Unauthorized("token is revoked, expired or not refreshable".into()))?;
+        let record = self.state.token(&claims.jti)?.ok_or_else(|| {
+            ApiError::Unauthorized("token is revoked, expired or not refreshable".into())
+        })?;
         if !record.refreshable {
             return Err(ApiError::BadRequest("token is not refreshable".into()));
         }
@@ -366,7 +401,10 @@ impl Node {
         if record.refresh_hash.as_deref() != Some(refresh_hash.as_str()) {
             return Err(ApiError::Unauthorized("invalid refresh token".into()));
         }
-        let lifetime = record.expiry.map(|e| e.saturating_sub(record.issued_at)).unwrap_or(0);
+        let lifetime = record
+            .expiry
+            .map(|e| e.saturating_sub(record.issued_at))
+            .unwrap_or(0);
         let spec = IssueSpec {
             username: record.username.clone(),
             scope: match overrides.scope {
@@ -398,7 +436,9 @@ impl Node {
                 scope: new_record.scope,
             }),
             CommandResponse::RefreshRejected(reason) => Err(ApiError::Unauthorized(reason)),
-            other => Err(ApiError::Internal(format!("unexpected refresh response {other:?}"))),
+            other => Err(ApiError::Internal(format!(
+                "unexpected refresh response {other:?}"
+            ))),
         }
     }
 
@@ -410,16 +450,28 @@ impl Node {
             None => return Err(ApiError::NotFound(format!("token '{token_id}' not found"))),
         };
         if !record.revocable {
-            return Err(ApiError::NotRevocable(self.config.token.revocable_expiry_threshold));
+            return Err(ApiError::NotRevocable(
+                self.config.token.revocable_expiry_threshold,
+            ));
         }
         crate::domain::policy::authorize_revoke(who, &record.username, token_id)?;
-        match self.write(Command::RevokeToken { token_id: token_id.to_string(), revoked_at: now_secs() }).await? {
+        match self
+            .write(Command::RevokeToken {
+                token_id: token_id.to_string(),
+                revoked_at: now_secs(),
+            })
+            .await?
+        {
             CommandResponse::Revoked(_) | CommandResponse::AlreadyRevoked => {
                 tracing::info!(token_id, by = %who.username, "token revoked");
                 Ok(())
             }
-            CommandResponse::NotFound => Err(ApiError::NotFound(format!("token '{token_id}' not found"))),
-            other => Err(ApiError::Internal(format!("unexpected revoke response {other:?}"))),
+            CommandResponse::NotFound => {
+                Err(ApiError::NotFound(format!("token '{token_id}' not found")))
+            }
+            other => Err(ApiError::Internal(format!(
+                "unexpected revoke response {other:?}"
+            ))),
         }
     }
 
@@ -428,7 +480,9 @@ impl Node {
     pub fn validate(&self, token: &str) -> ApiResult<Claims> {
         let keys = self.keyset()?;
         let claims = keys.verify(token, now_secs(), false)?;
-        if claims.revocable(self.config.token.revocable_expiry_threshold) && self.state.token(&claims.jti)?.is_none() {
+        if claims.revocable(self.config.token.revocable_expiry_threshold)
+            && self.state.token(&claims.jti)?.is_none()
+        {
             return Err(ApiError::Unauthorized("token is revoked".into()));
         }
         Ok(claims)

@@ -35,7 +35,10 @@ impl Actor for Janitor {
                     grace_secs: node.config.token.refresh_grace_period,
                 };
                 match node.write(cmd).await {
-                    Ok(CommandResponse::Expired { tokens, revocations }) if tokens + revocations > 0 => {
+                    Ok(CommandResponse::Expired {
+                        tokens,
+                        revocations,
+                    }) if tokens + revocations > 0 => {
                         tracing::info!(tokens, revocations, "expired records dropped");
                     }
                     Ok(_) => {}

@@ -1,3 +1,3 @@
 //! Actors that own long-lived state and background work.
-pub mod key_files;
 pub mod janitor;
+pub mod key_files;

@@ -126,7 +126,12 @@ impl KeySet {
 
     /// Check signature, audience and (unless `allow_expired`) expiry. Revocation is the
     /// caller's business: it needs the store.
-    pub fn verify(&self, token: &str, now: u64, allow_expired: bool) -> Result<Claims, VerifyError> {
+    pub fn verify(
+        &self,
+        token: &str,
+        now: u64,
+        allow_expired: bool,
+    ) -> Result<Claims, VerifyError> {
         if token.len() > 16 * 1024 || token.matches('.').count() != 2 {
             return Err(VerifyError::Malformed);
         }
@@ -145,7 +150,9 @@ impl KeySet {
                 Ok(data) => return self.check_claims(data.claims, now, allow_expired),
                 Err(e) => {
                     last = match e.kind() {
-                        jsonwebtoken::errors::ErrorKind::InvalidSignature => VerifyError::BadSignature,
+                        jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                            VerifyError::BadSignature
+                        }
                         _ => VerifyError::Malformed,
                     }
                 }
@@ -154,7 +161,12 @@ impl KeySet {
         Err(last)
     }
 
-    fn check_claims(&self, claims: Claims, now: u64, allow_expired: bool) -> Result<Claims, VerifyError> {
+    fn check_claims(
+        &self,
+        claims: Claims,
+        now: u64,
+        allow_expired: bool,
+    ) -> Result<Claims, VerifyError> {
         if !allow_expired && claims.exp.is_some_and(|exp| exp <= now) {
             return Err(VerifyError::Expired);
         }
@@ -210,7 +222,10 @@ mod tests {
         forged.scp = "applied-permissions/admin".into();
         let forged_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&forged).unwrap());
         let tampered = format!("{}.{}.{}", parts[0], forged_payload, parts[2]);
-        assert_eq!(ks.verify(&tampered, 0, false), Err(VerifyError::BadSignature));
+        assert_eq!(
+            ks.verify(&tampered, 0, false),
+            Err(VerifyError::BadSignature)
+        );
         assert_eq!(ks.verify("garbage", 0, false), Err(VerifyError::Malformed));
         assert_eq!(ks.verify("a.b.c", 0, false), Err(VerifyError::Malformed));
     }

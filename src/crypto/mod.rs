@@ -88,8 +88,8 @@ fn self_signed_certificate(
     let key_pair =
         rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(private_key_pem, &rcgen::PKCS_RSA_SHA256)
             .map_err(|e| CryptoError::Cert(e.to_string()))?;
-    let mut params =
-        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| CryptoError::Cert(e.to_string()))?;
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new())
+        .map_err(|e| CryptoError::Cert(e.to_string()))?;
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, common_name);
@@ -142,7 +142,9 @@ mod tests {
     fn service_suffix_shape() {
         let s = random_service_suffix();
         assert_eq!(s.len(), 26);
-        assert!(s.chars().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
+        assert!(s
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
         assert_ne!(s, random_service_suffix());
     }
 
@@ -153,7 +155,10 @@ mod tests {
             .decode("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
             .unwrap();
         let e = URL_SAFE_NO_PAD.decode("AQAB").unwrap();
-        assert_eq!(rsa_thumbprint(&n, &e), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            rsa_thumbprint(&n, &e),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[test]

@@ -139,14 +139,21 @@ mod tests {
     fn admin_mints_anything() {
         let admin = user("admin", true, &[]);
         let s = Scope::parse("applied-permissions/admin artifact:r/**:*").unwrap();
-        assert_eq!(authorize_mint(&admin, &mint("jenkins", &s, 0), LIMITS), Ok(()));
+        assert_eq!(
+            authorize_mint(&admin, &mint("jenkins", &s, 0), LIMITS),
+            Ok(())
+        );
     }
 
     #[test]
     fn non_admin_limits() {
         let bob = user("bob", false, &["dev", "ci"]);
-        let mine = Scope::parse("applied-permissions/groups:dev member-of-groups:ci api:*").unwrap();
-        assert_eq!(authorize_mint(&bob, &mint("bob", &mine, 3600), LIMITS), Ok(()));
+        let mine =
+            Scope::parse("applied-permissions/groups:dev member-of-groups:ci api:*").unwrap();
+        assert_eq!(
+            authorize_mint(&bob, &mint("bob", &mine, 3600), LIMITS),
+            Ok(())
+        );
         assert_eq!(
             authorize_mint(&bob, &mint("alice", &mine, 60), LIMITS),
             Err(PolicyError::ForeignSubject)
@@ -187,7 +194,10 @@ mod tests {
             allow_refreshable: false,
             ..LIMITS
         };
-        assert_eq!(authorize_mint(&admin, &req, off), Err(PolicyError::RefreshableDisabled));
+        assert_eq!(
+            authorize_mint(&admin, &req, off),
+            Err(PolicyError::RefreshableDisabled)
+        );
         assert_eq!(authorize_mint(&admin, &req, LIMITS), Ok(()));
     }
 
@@ -195,11 +205,17 @@ mod tests {
     fn revoke_rules() {
         let bob = user("bob", false, &[]);
         assert_eq!(authorize_revoke(&bob, "bob", "t1"), Ok(()));
-        assert_eq!(authorize_revoke(&bob, "alice", "t1"), Err(PolicyError::NotOwner));
+        assert_eq!(
+            authorize_revoke(&bob, "alice", "t1"),
+            Err(PolicyError::NotOwner)
+        );
         let mut holder = user("carol", false, &[]);
         holder.token_id = Some("t1".into());
         assert_eq!(authorize_revoke(&holder, "alice", "t1"), Ok(()));
-        assert_eq!(authorize_revoke(&user("root", true, &[]), "alice", "t2"), Ok(()));
+        assert_eq!(
+            authorize_revoke(&user("root", true, &[]), "alice", "t2"),
+            Ok(())
+        );
         assert_eq!(require_admin(&bob), Err(PolicyError::AdminOnly));
     }
 }

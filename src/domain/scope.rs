@@ -363,7 +363,9 @@ mod tests {
         assert_eq!(s.items().len(), 6);
         assert_eq!(s.groups(), vec!["readers", "ci", "CI"]);
         assert!(!s.is_admin());
-        assert!(Scope::parse("applied-permissions/admin").unwrap().is_admin());
+        assert!(Scope::parse("applied-permissions/admin")
+            .unwrap()
+            .is_admin());
     }
 
     #[test]
@@ -371,7 +373,9 @@ mod tests {
         let text = "member-of-groups:CI api:* artifact:repo/a/**:*";
         assert_eq!(Scope::parse(text).unwrap().to_string(), text);
         assert_eq!(
-            Scope::parse("  api:*   applied-permissions/user ").unwrap().to_string(),
+            Scope::parse("  api:*   applied-permissions/user ")
+                .unwrap()
+                .to_string(),
             "api:* applied-permissions/user"
         );
     }
@@ -379,9 +383,18 @@ mod tests {
     #[test]
     fn rejects_bad_scopes() {
         assert_eq!(Scope::parse(""), Err(ScopeError::Empty));
-        assert!(matches!(Scope::parse("bogus:scope"), Err(ScopeError::Unknown(_))));
-        assert!(matches!(Scope::parse("applied-permissions/root"), Err(ScopeError::Unknown(_))));
-        assert!(matches!(Scope::parse("member-of-groups:"), Err(ScopeError::NoGroups(_))));
+        assert!(matches!(
+            Scope::parse("bogus:scope"),
+            Err(ScopeError::Unknown(_))
+        ));
+        assert!(matches!(
+            Scope::parse("applied-permissions/root"),
+            Err(ScopeError::Unknown(_))
+        ));
+        assert!(matches!(
+            Scope::parse("member-of-groups:"),
+            Err(ScopeError::NoGroups(_))
+        ));
         assert!(matches!(
             Scope::parse("member-of-groups:a;b"),
             Err(ScopeError::BadGroupName(_))
@@ -394,10 +407,22 @@ mod tests {
             Scope::parse("artifact:repo/x/**:rw"),
             Err(ScopeError::BadAction { .. })
         ));
-        assert!(matches!(Scope::parse("artifact:repo/x"), Err(ScopeError::BadAction { .. })));
-        assert!(matches!(Scope::parse("artifact:repo/../x:r"), Err(ScopeError::BadPath(_))));
-        assert!(matches!(Scope::parse("system:livelogs"), Err(ScopeError::Unknown(_))));
-        assert_eq!(Scope::parse(&"api:* ".repeat(120)), Err(ScopeError::TooLong));
+        assert!(matches!(
+            Scope::parse("artifact:repo/x"),
+            Err(ScopeError::Unknown(_))
+        ));
+        assert!(matches!(
+            Scope::parse("artifact:repo/../x:r"),
+            Err(ScopeError::BadPath(_))
+        ));
+        assert!(matches!(
+            Scope::parse("system:livelogs"),
+            Err(ScopeError::Unknown(_))
+        ));
+        assert_eq!(
+            Scope::parse(&"api:* ".repeat(120)),
+            Err(ScopeError::TooLong)
+        );
     }
 
     #[test]

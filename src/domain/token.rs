@@ -67,11 +67,15 @@ pub fn username_of(sub: &str) -> Option<&str> {
 /// Whether a token's audience (space separated `type@id`, `*` wildcards) admits `service_id`.
 /// A node serves the whole platform, so any service type is accepted for our id.
 pub fn audience_admits(aud: &str, service_id: &str) -> bool {
-    let our_id = service_id.split_once('@').map(|(_, id)| id).unwrap_or(service_id);
-    aud.split_whitespace().any(|entry| match entry.split_once('@') {
-        Some((_, id)) => id == "*" || id == our_id,
-        None => entry == "*",
-    })
+    let our_id = service_id
+        .split_once('@')
+        .map(|(_, id)| id)
+        .unwrap_or(service_id);
+    aud.split_whitespace()
+        .any(|entry| match entry.split_once('@') {
+            Some((_, id)) => id == "*" || id == our_id,
+            None => entry == "*",
+        })
 }
 
 /// What kind of token a record is.

@@ -47,7 +47,9 @@ fn credentials(req: &HttpRequest) -> ApiResult<Option<Credentials>> {
             secret: secret.to_string(),
         }));
     }
-    Err(ApiError::Unauthorized(format!("unsupported authorization scheme '{scheme}'")))
+    Err(ApiError::Unauthorized(format!(
+        "unsupported authorization scheme '{scheme}'"
+    )))
 }
 
 fn looks_like_jwt(s: &str) -> bool {
@@ -61,7 +63,11 @@ pub fn principal_from_claims(node: &Node, claims: &Claims) -> ApiResult<Principa
         .ok_or_else(|| ApiError::Unauthorized("token subject is not a user".into()))?;
     let scope = Scope::parse(&claims.scp).ok();
     let applies_user = scope.as_ref().is_some_and(Scope::applies_user);
-    let user = if applies_user { node.state.user(username)? } else { None };
+    let user = if applies_user {
+        node.state.user(username)?
+    } else {
+        None
+    };
     let mut groups: Vec<String> = scope
         .as_ref()
         .map(|s| s.groups().into_iter().map(String::from).collect())
@@ -71,7 +77,8 @@ pub fn principal_from_claims(node: &Node, claims: &Claims) -> ApiResult<Principa
     }
     Ok(Principal {
         username: username.to_string(),
-        admin: scope.as_ref().is_some_and(Scope::is_admin) || user.as_ref().is_some_and(|u| u.admin),
+        admin: scope.as_ref().is_some_and(Scope::is_admin)
+            || user.as_ref().is_some_and(|u| u.admin),
         groups,
         token_id: Some(claims.jti.clone()),
         scope: Some(claims.scp.clone()),
@@ -91,7 +98,9 @@ pub async fn optional(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Option<P
         Credentials::Basic { user, secret } if looks_like_jwt(&secret) => {
             let claims = node.validate(&secret)?;
             if claims.username() != Some(user.as_str()) {
-                return Err(ApiError::Unauthorized("user name does not match the token's subject".into()));
+                return Err(ApiError::Unauthorized(
+                    "user name does not match the token's subject".into(),
+                ));
             }
             principal_from_claims(node, &claims).map(Some)
         }

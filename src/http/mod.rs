@@ -28,7 +28,10 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .route("/tokens/revoke", web::post().to(tokens::revoke_by_token))
             .route("/tokens/{id}", web::get().to(tokens::get))
             .route("/tokens/{id}", web::delete().to(tokens::revoke_by_id))
-            .route("/permissions/check", web::get().to(tokens::check_permission))
+            .route(
+                "/permissions/check",
+                web::get().to(tokens::check_permission),
+            )
             .route("/system/ping", web::get().to(system::ping))
             .route("/system/service_id", web::get().to(system::service_id))
             .route("/cert/root", web::get().to(system::root_cert)),
@@ -47,18 +50,34 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("bad query string: {e}")).into()))
-        .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::BadRequest(format!("bad path: {e}")).into()))
-        .service(web::scope("/access").configure(access_routes))
-        .service(web::scope("/artifactory/access").configure(access_routes))
-        .route("/artifactory/api/security/token", web::post().to(tokens::legacy_create))
-        .route("/artifactory/api/security/token/revoke", web::post().to(tokens::legacy_revoke))
-        .route("/artifactory/api/system/ping", web::get().to(system::ping))
-        .route("/api/system/ping", web::get().to(system::ping))
-        .route("/healthz", web::get().to(system::health))
-        .default_service(web::to(not_found));
+    cfg.app_data(
+        web::QueryConfig::default()
+            .error_handler(|e, _| ApiError::BadRequest(format!("bad query string: {e}")).into()),
+    )
+    .app_data(
+        web::PathConfig::default()
+            .error_handler(|e, _| ApiError::BadRequest(format!("bad path: {e}")).into()),
+    )
+    .service(web::scope("/access").configure(access_routes))
+    .service(web::scope("/artifactory/access").configure(access_routes))
+    .route(
+        "/artifactory/api/security/token",
+        web::post().to(tokens::legacy_create),
+    )
+    .route(
+        "/artifactory/api/security/token/revoke",
+        web::post().to(tokens::legacy_revoke),
+    )
+    .route("/artifactory/api/system/ping", web::get().to(system::ping))
+    .route("/api/system/ping", web::get().to(system::ping))
+    .route("/healthz", web::get().to(system::health))
+    .default_service(web::to(not_found));
 }
 
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!("no such endpoint: {} {}", req.method(), req.path())))
+    Err(ApiError::NotFound(format!(
+        "no such endpoint: {} {}",
+        req.method(),
+        req.path()
+    )))
 }

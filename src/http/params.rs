@@ -17,7 +17,8 @@ pub struct Params {
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> ApiResult<web::BytesMut> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read request body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge(limit));
         }
@@ -27,7 +28,11 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> ApiResult<web
 }
 
 impl Params {
-    pub async fn from_request(req: &HttpRequest, payload: web::Payload, limit: usize) -> ApiResult<Params> {
+    pub async fn from_request(
+        req: &HttpRequest,
+        payload: web::Payload,
+        limit: usize,
+    ) -> ApiResult<Params> {
         let body = read_body(payload, limit).await?;
         let content_type = req
             .headers()
@@ -66,7 +71,9 @@ impl Params {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.values.get(name).is_some_and(|v| !v.is_null() && v != "")
+        self.values
+            .get(name)
+            .is_some_and(|v| !v.is_null() && v != "")
     }
 
     /// A string field; empty strings count as absent.
@@ -82,7 +89,11 @@ impl Params {
 
     /// A non-negative integer field (number or decimal string).
     pub fn seconds(&self, name: &str) -> ApiResult<Option<u64>> {
-        let bad = || ApiError::BadRequest(format!("'{name}' must be a non-negative whole number of seconds"));
+        let bad = || {
+            ApiError::BadRequest(format!(
+                "'{name}' must be a non-negative whole number of seconds"
+            ))
+        };
         match self.values.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n.as_u64().map(Some).ok_or_else(bad),
@@ -100,7 +111,9 @@ impl Params {
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(_) => Err(ApiError::BadRequest(format!("'{name}' must be true or false"))),
+            Some(_) => Err(ApiError::BadRequest(format!(
+                "'{name}' must be true or false"
+            ))),
         }
     }
 
@@ -108,12 +121,23 @@ impl Params {
     pub fn string_list(&self, name: &str) -> ApiResult<Vec<String>> {
         match self.values.get(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
-            Some(Value::String(s)) => Ok(s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()),
+            Some(Value::String(s)) => Ok(s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()),
             Some(Value::Array(items)) => items
                 .iter()
-                .map(|v| v.as_str().map(String::from).ok_or_else(|| ApiError::BadRequest(format!("'{name}' must be a list of strings"))))
+                .map(|v| {
+                    v.as_str().map(String::from).ok_or_else(|| {
+                        ApiError::BadRequest(format!("'{name}' must be a list of strings"))
+                    })
+                })
                 .collect(),
-            Some(_) => Err(ApiError::BadRequest(format!("'{name}' must be a list of strings"))),
+            Some(_) => Err(ApiError::BadRequest(format!(
+                "'{name}' must be a list of strings"
+            ))),
         }
     }
 }
@@ -122,5 +146,6 @@ impl Params {
 pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
 }

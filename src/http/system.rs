@@ -15,7 +15,9 @@ pub async fn ping(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
 }
 
 pub async fn service_id(node: NodeData) -> ApiResult<HttpResponse> {
-    Ok(HttpResponse::Ok().content_type("text/plain").body(node.service_id()?))
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain")
+        .body(node.service_id()?))
 }
 
 pub async fn root_cert(node: NodeData) -> ApiResult<HttpResponse> {
@@ -38,5 +40,9 @@ pub async fn health(node: NodeData) -> ApiResult<HttpResponse> {
         "term": metrics.current_term,
         "last_applied": metrics.last_applied.map(|l| l.index),
     });
-    Ok(if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) })
+    Ok(if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
+    })
 }

@@ -49,12 +49,21 @@ fn record_json(r: &TokenRecord) -> Value {
 }
 
 /// Parse, authorise and mint from request parameters; `legacy` adds `api:*` as Artifactory did.
-async fn mint(node: &NodeData, req: &HttpRequest, p: &Params, legacy: bool) -> ApiResult<IssuedToken> {
+async fn mint(
+    node: &NodeData,
+    req: &HttpRequest,
+    p: &Params,
+    legacy: bool,
+) -> ApiResult<IssuedToken> {
     let who = auth::required(node, req).await?;
     let cfg = &node.config.token;
-    let username = p.string("username")?.unwrap_or_else(|| who.username.clone());
+    let username = p
+        .string("username")?
+        .unwrap_or_else(|| who.username.clone());
     if !valid_name(&username) {
-        return Err(ApiError::BadRequest(format!("invalid username '{username}'")));
+        return Err(ApiError::BadRequest(format!(
+            "invalid username '{username}'"
+        )));
     }
     let mut scope = Scope::parse(&p.string("scope")?.unwrap_or_else(|| DEFAULT_SCOPE.into()))?;
     if legacy {
@@ -62,18 +71,32 @@ async fn mint(node: &NodeData, req: &HttpRequest, p: &Params, legacy: bool) -> A
     }
     let expires_in = p.seconds("expires_in")?.unwrap_or(cfg.default_expiry);
     let refreshable = p.boolean("refreshable")?.unwrap_or(false);
-    let audience = p.string("audience")?.unwrap_or_else(|| cfg.default_audience.clone());
+    let audience = p
+        .string("audience")?
+        .unwrap_or_else(|| cfg.default_audience.clone());
     if audience.len() > 1024 || audience.split_whitespace().any(|a| !a.contains('@')) {
-        return Err(ApiError::BadRequest("audience must be space separated service ids like jfrt@<id> or *@*".into()));
+        return Err(ApiError::BadRequest(
+            "audience must be space separated service ids like jfrt@<id> or *@*".into(),
+        ));
     }
     let description = p.string("description")?;
     if description.as_ref().is_some_and(|d| d.len() > 1024) {
-        return Err(ApiError::BadRequest("description is longer than 1024 characters".into()));
+        return Err(ApiError::BadRequest(
+            "description is longer than 1024 characters".into(),
+        ));
     }
     authorize_mint(
         &who,
-        &MintRequest { username: &username, scope: &scope, expires_in, refreshable },
-        MintLimits { non_admin_max_expiry: cfg.non_admin_max_expiry, allow_refreshable: cfg.allow_refreshable },
+        &MintRequest {
+            username: &username,
+            scope: &scope,
+            expires_in,
+            refreshable,
+        },
+        MintLimits {
+            non_admin_max_expiry: cfg.non_admin_max_expiry,
+            allow_refreshable: cfg.allow_refreshable,
+        },
     )?;
     let issued = node
         .issue(IssueSpec {
@@ -92,45 +115,67 @@ async fn mint(node: &NodeData, req: &HttpRequest, p: &Params, legacy: bool) -> A
 
 /// Refresh: the access/refresh pair authenticates alone; any other parameter needs an admin.
 async fn refresh(node: &NodeData, req: &HttpRequest, p: &Params) -> ApiResult<IssuedToken> {
-    let refresh_token = p
-        .string("refresh_token")?
-        .ok_or_else(|| ApiError::BadRequest("'refresh_token' is required with grant_type=refresh_token".into()))?;
-    let access_token = p
-        .string("access_token")?
-        .ok_or_else(|| ApiError::BadRequest("'access_token' is required with grant_type=refresh_token".into()))?;
+    let refresh_token = p.string("refresh_token")?.ok_or_else(|| {
+        ApiError::BadRequest("'refresh_token' is required with grant_type=refresh_token".into())
+    })?;
+    let access_token = p.string("access_token")?.ok_or_else(|| {
+        ApiError::BadRequest("'access_token' is required with grant_type=refresh_token".into())
+    })?;
     let mut overrides = RefreshOverrides::default();
-    let extra = ["username", "scope", "expires_in", "audience"].iter().any(|f| p.has(f));
+    let extra = ["username", "scope", "expires_in", "audience"]
+        .iter()
+        .any(|f| p.has(f));
     if extra {
         let who = auth::required(node, req).await?;
         if !who.admin {
-            return Err(ApiError::Forbidden(crate::domain::policy::PolicyError::AdminOnly));
+            return Err(ApiError::Forbidden(
+                crate::domain::policy::PolicyError::AdminOnly,
+            ));
         }
         overrides.scope = p.string("scope")?.map(|s| Scope::parse(&s)).transpose()?;
         overrides.expires_in = p.seconds("expires_in")?;
         overrides.audience = p.string("audience")?;
     }
-    let issued = node.refresh(&access_token, &refresh_token, overrides).await?;
+    let issued = node
+        .refresh(&access_token, &refresh_token, overrides)
+        .await?;
     tracing::info!(token_id = %issued.token_id, "token refreshed");
     Ok(issued)
 }
 
-pub async fn create(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     let issued = match p.string("grant_type")?.as_deref() {
         Some("refresh_token") => refresh(&node, &req, &p).await?,
         None | Some("client_credentials") => mint(&node, &req, &p, false).await?,
-        Some(other) => return Err(ApiError::BadRequest(format!("unsupported grant_type '{other}'"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "unsupported grant_type '{other}'"
+            )))
+        }
     };
     Ok(HttpResponse::Ok().json(issued_json(&issued)))
 }
 
 /// `POST /artifactory/api/security/token` (seed 002).
-pub async fn legacy_create(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn legacy_create(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     let issued = match p.string("grant_type")?.as_deref() {
         Some("refresh_token") => refresh(&node, &req, &p).await?,
         None | Some("client_credentials") => mint(&node, &req, &p, true).await?,
-        Some(other) => return Err(ApiError::BadRequest(format!("unsupported grant_type '{other}'"))),
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "unsupported grant_type '{other}'"
+            )))
+        }
     };
     let mut body = issued_json(&issued);
     if let Some(map) = body.as_object_mut() {
@@ -157,16 +202,22 @@ pub async fn list(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
 
 pub async fn me(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let who = auth::required(&node, &req).await?;
-    let id = who
-        .token_id
-        .ok_or_else(|| ApiError::BadRequest("this request is not authenticated with a token".into()))?;
+    let id = who.token_id.ok_or_else(|| {
+        ApiError::BadRequest("this request is not authenticated with a token".into())
+    })?;
     match node.state.token(&id)? {
         Some(r) => Ok(HttpResponse::Ok().json(record_json(&r))),
-        None => Err(ApiError::NotFound("the token used is not stored (non-revocable tokens are not)".into())),
+        None => Err(ApiError::NotFound(
+            "the token used is not stored (non-revocable tokens are not)".into(),
+        )),
     }
 }
 
-pub async fn get(node: NodeData, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get(
+    node: NodeData,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let who = auth::required(&node, &req).await?;
     match node.state.token(&id)? {
         Some(r) if visible_to(&who, &r) => Ok(HttpResponse::Ok().json(record_json(&r))),
@@ -175,48 +226,74 @@ pub async fn get(node: NodeData, req: HttpRequest, id: web::Path<String>) -> Api
 }
 
 fn revoked_response() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain").body("Token revoked")
+    HttpResponse::Ok()
+        .content_type("text/plain")
+        .body("Token revoked")
 }
 
-pub async fn revoke_by_id(node: NodeData, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn revoke_by_id(
+    node: NodeData,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let who = auth::required(&node, &req).await?;
     node.revoke(&who, &id).await?;
     Ok(revoked_response())
 }
 
 /// Revoke by the token itself (`token=`) or by id (`token_id=`): form, JSON or query.
-async fn revoke_from_params(node: &NodeData, req: &HttpRequest, p: &Params) -> ApiResult<HttpResponse> {
+async fn revoke_from_params(
+    node: &NodeData,
+    req: &HttpRequest,
+    p: &Params,
+) -> ApiResult<HttpResponse> {
     let who = auth::required(node, req).await?;
     let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
         .map(|q| q.into_inner())
         .unwrap_or_default();
     let token = p.string("token")?.or_else(|| query.get("token").cloned());
-    let token_id = p.string("token_id")?.or_else(|| query.get("token_id").cloned());
+    let token_id = p
+        .string("token_id")?
+        .or_else(|| query.get("token_id").cloned());
     let id = match (token, token_id) {
         (Some(token), _) => {
             let keys = node.keyset()?;
-            let claims = keys.verify(&token, crate::node::now_secs(), true).map_err(|e| {
-                ApiError::BadRequest(format!("cannot revoke: {e}"))
-            })?;
+            let claims = keys
+                .verify(&token, crate::node::now_secs(), true)
+                .map_err(|e| ApiError::BadRequest(format!("cannot revoke: {e}")))?;
             if !claims.revocable(node.config.token.revocable_expiry_threshold) {
-                return Err(ApiError::NotRevocable(node.config.token.revocable_expiry_threshold));
+                return Err(ApiError::NotRevocable(
+                    node.config.token.revocable_expiry_threshold,
+                ));
             }
             claims.jti
         }
         (None, Some(id)) => id,
-        (None, None) => return Err(ApiError::BadRequest("give the token to revoke as 'token' or 'token_id'".into())),
+        (None, None) => {
+            return Err(ApiError::BadRequest(
+                "give the token to revoke as 'token' or 'token_id'".into(),
+            ))
+        }
     };
     node.revoke(&who, &id).await?;
     Ok(revoked_response())
 }
 
-pub async fn revoke_by_token(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn revoke_by_token(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     revoke_from_params(&node, &req, &p).await
 }
 
 /// `POST /artifactory/api/security/token/revoke` with `token=` or `token_id=`.
-pub async fn legacy_revoke(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn legacy_revoke(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     revoke_by_token(node, req, payload).await
 }
 
@@ -232,11 +309,16 @@ pub async fn check_permission(
         .filter(|p| !p.is_empty())
         .ok_or_else(|| ApiError::BadRequest("'path' (<repo>/<path>) is required".into()))?;
     let action_name = q.get("action").map(String::as_str).unwrap_or("r");
-    let action = Action::parse(action_name)
-        .ok_or_else(|| ApiError::BadRequest(format!("unknown action '{action_name}' (use r,w,d,a,m,x,s)")))?;
+    let action = Action::parse(action_name).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "unknown action '{action_name}' (use r,w,d,a,m,x,s)"
+        ))
+    })?;
     let who = auth::required(&node, &req).await?;
     let allowed = match &who.scope {
-        Some(scope) => Scope::parse(scope).map(|s| s.allows(path, action)).unwrap_or(false),
+        Some(scope) => Scope::parse(scope)
+            .map(|s| s.allows(path, action))
+            .unwrap_or(false),
         // Password logins act as the user: only admins are known to be allowed.
         None => who.admin,
     };

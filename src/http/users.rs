@@ -33,20 +33,28 @@ async fn admin(node: &NodeData, req: &HttpRequest) -> ApiResult<()> {
     Ok(())
 }
 
-pub async fn create_user(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_user(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     let username = p
         .string("username")?
         .ok_or_else(|| ApiError::BadRequest("'username' is required".into()))?;
     if !valid_name(&username) {
-        return Err(ApiError::BadRequest(format!("invalid username '{username}'")));
+        return Err(ApiError::BadRequest(format!(
+            "invalid username '{username}'"
+        )));
     }
     let password = p
         .string("password")?
         .ok_or_else(|| ApiError::BadRequest("'password' is required".into()))?;
     if password.len() < 8 || password.len() > 1024 {
-        return Err(ApiError::BadRequest("password must be 8 to 1024 characters".into()));
+        return Err(ApiError::BadRequest(
+            "password must be 8 to 1024 characters".into(),
+        ));
     }
     let groups = p.string_list("groups")?;
     for g in &groups {
@@ -65,12 +73,20 @@ pub async fn create_user(node: NodeData, req: HttpRequest, payload: web::Payload
         groups,
         created_at: now_secs(),
     };
-    match node.write(Command::PutUser { user: user.clone(), create_only: true }).await? {
+    match node
+        .write(Command::PutUser {
+            user: user.clone(),
+            create_only: true,
+        })
+        .await?
+    {
         CommandResponse::Ok => {
             tracing::info!(user = %username, "user created");
             Ok(HttpResponse::Created().json(user_json(&user)))
         }
-        CommandResponse::Conflict => Err(ApiError::Conflict(format!("user '{username}' already exists"))),
+        CommandResponse::Conflict => Err(ApiError::Conflict(format!(
+            "user '{username}' already exists"
+        ))),
         other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
     }
 }
@@ -81,7 +97,11 @@ pub async fn list_users(node: NodeData, req: HttpRequest) -> ApiResult<HttpRespo
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }
 
-pub async fn get_user(node: NodeData, req: HttpRequest, name: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_user(
+    node: NodeData,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     admin(&node, &req).await?;
     match node.state.user(&name)? {
         Some(u) => Ok(HttpResponse::Ok().json(user_json(&u))),
@@ -89,18 +109,33 @@ pub async fn get_user(node: NodeData, req: HttpRequest, name: web::Path<String>)
     }
 }
 
-pub async fn delete_user(node: NodeData, req: HttpRequest, name: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete_user(
+    node: NodeData,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     admin(&node, &req).await?;
     if *name == node.config.security.bootstrap_admin_username {
-        return Err(ApiError::Conflict("the bootstrap admin cannot be deleted".into()));
+        return Err(ApiError::Conflict(
+            "the bootstrap admin cannot be deleted".into(),
+        ));
     }
-    match node.write(Command::DeleteUser { username: name.to_string() }).await? {
+    match node
+        .write(Command::DeleteUser {
+            username: name.to_string(),
+        })
+        .await?
+    {
         CommandResponse::Ok => Ok(HttpResponse::NoContent().finish()),
         _ => Err(ApiError::NotFound(format!("user '{name}' not found"))),
     }
 }
 
-pub async fn create_group(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+pub async fn create_group(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     let name = p
@@ -109,10 +144,22 @@ pub async fn create_group(node: NodeData, req: HttpRequest, payload: web::Payloa
     if !valid_name(&name) {
         return Err(ApiError::BadRequest(format!("invalid group name '{name}'")));
     }
-    let group = GroupRecord { name: name.clone(), description: p.string("description")?, created_at: now_secs() };
-    match node.write(Command::PutGroup { group: group.clone(), create_only: true }).await? {
+    let group = GroupRecord {
+        name: name.clone(),
+        description: p.string("description")?,
+        created_at: now_secs(),
+    };
+    match node
+        .write(Command::PutGroup {
+            group: group.clone(),
+            create_only: true,
+        })
+        .await?
+    {
         CommandResponse::Ok => Ok(HttpResponse::Created().json(group_json(&group))),
-        CommandResponse::Conflict => Err(ApiError::Conflict(format!("group '{name}' already exists"))),
+        CommandResponse::Conflict => {
+            Err(ApiError::Conflict(format!("group '{name}' already exists")))
+        }
         other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
     }
 }
@@ -123,7 +170,11 @@ pub async fn list_groups(node: NodeData, req: HttpRequest) -> ApiResult<HttpResp
     Ok(HttpResponse::Ok().json(json!({ "groups": groups })))
 }
 
-pub async fn get_group(node: NodeData, req: HttpRequest, name: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_group(
+    node: NodeData,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     admin(&node, &req).await?;
     match node.state.group(&name)? {
         Some(g) => Ok(HttpResponse::Ok().json(group_json(&g))),
@@ -131,9 +182,18 @@ pub async fn get_group(node: NodeData, req: HttpRequest, name: web::Path<String>
     }
 }
 
-pub async fn delete_group(node: NodeData, req: HttpRequest, name: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete_group(
+    node: NodeData,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     admin(&node, &req).await?;
-    match node.write(Command::DeleteGroup { name: name.to_string() }).await? {
+    match node
+        .write(Command::DeleteGroup {
+            name: name.to_string(),
+        })
+        .await?
+    {
         CommandResponse::Ok => Ok(HttpResponse::NoContent().finish()),
         _ => Err(ApiError::NotFound(format!("group '{name}' not found"))),
     }

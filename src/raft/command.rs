@@ -85,5 +85,8 @@ pub enum CommandResponse {
     AlreadyRevoked,
     NotFound,
     Conflict,
-    Expired { tokens: u64, revocations: u64 },
+    Expired {
+        tokens: u64,
+        revocations: u64,
+    },
 }

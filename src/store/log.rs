@@ -30,8 +30,15 @@ impl LogStore {
         })
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StorageError> {
-        let Some(bytes) = self.meta.get(key).map_err(|e| StorageIOError::read(any_err(e)))? else {
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<T>, StorageError> {
+        let Some(bytes) = self
+            .meta
+            .get(key)
+            .map_err(|e| StorageIOError::read(any_err(e)))?
+        else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
@@ -98,7 +105,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged: Option<LogId> = self.get_meta(LAST_PURGED)?;
-        let last = match self.log.last().map_err(|e| StorageIOError::read_logs(any_err(e)))? {
+        let last = match self
+            .log
+            .last()
+            .map_err(|e| StorageIOError::read_logs(any_err(e)))?
+        {
             Some((_, v)) => Some(Self::decode(&v)?.log_id),
             None => last_purged,
         };
@@ -129,7 +140,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.get_meta::<Option<LogId>>(COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -143,8 +158,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.log
             .apply_batch(batch)
             .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
-        let flushed = self.db.flush_async().await.map(|_| ()).map_err(std::io::Error::other);
-        let failed = flushed.as_ref().err().map(|e| StorageIOError::write_logs(any_err(std::io::Error::other(e.to_string()))));
+        let flushed = self
+            .db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(std::io::Error::other);
+        let failed = flushed
+            .as_ref()
+            .err()
+            .map(|e| StorageIOError::write_logs(any_err(std::io::Error::other(e.to_string()))));
         callback.log_io_completed(flushed);
         match failed {
             Some(e) => Err(e.into()),

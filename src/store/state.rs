@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwapOption;
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageIOError,
-    StoredMembership,
+    BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
+    StorageIOError, StoredMembership,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -90,7 +90,14 @@ impl StateView {
     }
 
     fn trees(&self) -> [&sled::Tree; 6] {
-        [&self.meta, &self.keys, &self.tokens, &self.revoked, &self.users, &self.groups]
+        [
+            &self.meta,
+            &self.keys,
+            &self.tokens,
+            &self.revoked,
+            &self.users,
+            &self.groups,
+        ]
     }
 
     /// The signing/verification keys of the applied state; None before bootstrap.
@@ -180,7 +187,8 @@ fn tx_get<T: DeserializeOwned>(tree: &TransactionalTree, key: &[u8]) -> TxResult
 }
 
 fn tx_put<T: Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxResult<()> {
-    let bytes = serde_json::to_vec(value).map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
     tree.insert(key, bytes)?;
     Ok(())
 }
@@ -202,7 +210,11 @@ impl Tx<'_> {
     /// Deterministic: depends only on the command and the state before it.
     fn apply(&self, cmd: &Command, expired: &Expired) -> TxResult<CommandResponse> {
         Ok(match cmd {
-            Command::Bootstrap { service_id, key, admin } => {
+            Command::Bootstrap {
+                service_id,
+                key,
+                admin,
+            } => {
                 if self.meta.get(SERVICE_ID)?.is_some() {
                     CommandResponse::AlreadyBootstrapped
                 } else {
@@ -216,12 +228,20 @@ impl Tx<'_> {
                 tx_put(self.tokens, record.token_id.as_bytes(), record)?;
                 CommandResponse::Issued
             }
-            Command::RefreshToken { old_token_id, refresh_hash, now, grace_secs, new_record } => {
+            Command::RefreshToken {
+                old_token_id,
+                refresh_hash,
+                now,
+                grace_secs,
+                new_record,
+            } => {
                 let old: Option<TokenRecord> = tx_get(self.tokens, old_token_id.as_bytes())?;
                 match old {
                     None => CommandResponse::RefreshRejected("token is revoked or unknown".into()),
                     Some(old) if old.refresh_hash.as_deref() != Some(refresh_hash.as_str()) => {
-                        CommandResponse::RefreshRejected("refresh token is invalid or already used".into())
+                        CommandResponse::RefreshRejected(
+                            "refresh token is invalid or already used".into(),
+                        )
                     }
                     Some(old) if old.refresh_deadline(*grace_secs).is_some_and(|d| *now > d) => {
                         CommandResponse::RefreshRejected("refresh grace period is over".into())
@@ -233,16 +253,19 @@ impl Tx<'_> {
                     }
                 }
             }
-            Command::RevokeToken { token_id, revoked_at } => {
-                match tx_get::<TokenRecord>(self.tokens, token_id.as_bytes())? {
-                    Some(record) => {
-                        self.revoke(&record, *revoked_at)?;
-                        CommandResponse::Revoked(record)
-                    }
-                    None if self.revoked.get(token_id.as_bytes())?.is_some() => CommandResponse::AlreadyRevoked,
-                    None => CommandResponse::NotFound,
+            Command::RevokeToken {
+                token_id,
+                revoked_at,
+            } => match tx_get::<TokenRecord>(self.tokens, token_id.as_bytes())? {
+                Some(record) => {
+                    self.revoke(&record, *revoked_at)?;
+                    CommandResponse::Revoked(record)
                 }
-            }
+                None if self.revoked.get(token_id.as_bytes())?.is_some() => {
+                    CommandResponse::AlreadyRevoked
+                }
+                None => CommandResponse::NotFound,
+            },
             Command::PutUser { user, create_only } => {
                 if *create_only && self.users.get(user.username.as_bytes())?.is_some() {
                     CommandResponse::Conflict
@@ -352,7 +375,12 @@ impl StateMachine {
 
     async fn keys_changed(&self) -> Result<(), StorageError> {
         if let Some(active) = self.inner.view.publish_keys()? {
-            let listener = self.inner.key_listener.lock().expect("listener lock").clone();
+            let listener = self
+                .inner
+                .key_listener
+                .lock()
+                .expect("listener lock")
+                .clone();
             if let Some(listener) = listener {
                 // Awaited: the apply completes only after the files are on disk.
                 if let Err(e) = listener.send(KeysChanged { active }).await {
@@ -376,7 +404,8 @@ impl StateMachine {
             }
         }
         for item in self.inner.view.revoked.iter().values() {
-            let rev: Revocation = serde_json::from_slice(&item.map_err(read_err)?).map_err(read_err)?;
+            let rev: Revocation =
+                serde_json::from_slice(&item.map_err(read_err)?).map_err(read_err)?;
             if rev.expiry.is_some_and(|e| e < now) {
                 expired.revocations.push(rev.token_id);
             }
@@ -384,11 +413,24 @@ impl StateMachine {
         Ok(expired)
     }
 
-    fn apply_one(&self, log_id: LogId, cmd: Option<&Command>, membership: Option<StoredMembership<NodeId, BasicNode>>, expired: &Expired) -> Result<CommandResponse, StorageError> {
+    fn apply_one(
+        &self,
+        log_id: LogId,
+        cmd: Option<&Command>,
+        membership: Option<StoredMembership<NodeId, BasicNode>>,
+        expired: &Expired,
+    ) -> Result<CommandResponse, StorageError> {
         let v = &self.inner.view;
         let result = (&v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups).transaction(
             |(meta, keys, tokens, revoked, users, groups)| {
-                let tx = Tx { meta, keys, tokens, revoked, users, groups };
+                let tx = Tx {
+                    meta,
+                    keys,
+                    tokens,
+                    revoked,
+                    users,
+                    groups,
+                };
                 let response = match cmd {
                     Some(cmd) => tx.apply(cmd, expired)?,
                     None => CommandResponse::None,
@@ -400,14 +442,17 @@ impl StateMachine {
                 Ok(response)
             },
         );
-        result.map_err(|e| StorageIOError::apply(log_id, openraft::AnyError::error(format!("{e:?}"))).into())
+        result.map_err(|e| {
+            StorageIOError::apply(log_id, openraft::AnyError::error(format!("{e:?}"))).into()
+        })
     }
 
     fn collect_snapshot(&self) -> Result<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>), StorageError> {
         let v = &self.inner.view;
         let last_applied: Option<LogId> = v.last_applied().map_err(read_err)?;
-        let membership: StoredMembership<NodeId, BasicNode> =
-            get_json(&v.meta, MEMBERSHIP).map_err(read_err)?.unwrap_or_default();
+        let membership: StoredMembership<NodeId, BasicNode> = get_json(&v.meta, MEMBERSHIP)
+            .map_err(read_err)?
+            .unwrap_or_default();
         let mut trees = Vec::new();
         for (name, tree) in STATE_TREES.iter().zip(v.trees()) {
             let mut pairs = Vec::with_capacity(tree.len());
@@ -419,17 +464,29 @@ impl StateMachine {
             }
             trees.push((name.to_string(), pairs));
         }
-        let file = SnapshotFile { last_applied, membership: membership.clone(), trees };
+        let file = SnapshotFile {
+            last_applied,
+            membership: membership.clone(),
+            trees,
+        };
         let data = serde_json::to_vec(&file).map_err(read_err)?;
         let snapshot_id = match last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, data.len()),
             None => format!("empty-{}", data.len()),
         };
-        let meta = SnapshotMeta { last_log_id: last_applied, last_membership: membership, snapshot_id };
+        let meta = SnapshotMeta {
+            last_log_id: last_applied,
+            last_membership: membership,
+            snapshot_id,
+        };
         Ok((meta, data))
     }
 
-    fn store_snapshot(&self, meta: &SnapshotMeta<NodeId, BasicNode>, data: &[u8]) -> Result<(), StorageError> {
+    fn store_snapshot(
+        &self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        data: &[u8],
+    ) -> Result<(), StorageError> {
         let meta_bytes = serde_json::to_vec(meta).map_err(write_err)?;
         let mut batch = sled::Batch::default();
         batch.insert(SNAPSHOT_META, meta_bytes);
@@ -448,17 +505,24 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
         self.store_snapshot(&meta, &data)?;
         self.inner.db.flush_async().await.map_err(write_err)?;
         tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "snapshot built");
-        Ok(Snapshot { meta, snapshot: Box::new(Cursor::new(data)) })
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data)),
+        })
     }
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = StateMachine;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership<NodeId, BasicNode>), StorageError> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId>, StoredMembership<NodeId, BasicNode>), StorageError> {
         let v = &self.inner.view;
         let last = v.last_applied().map_err(read_err)?;
-        let membership = get_json(&v.meta, MEMBERSHIP).map_err(read_err)?.unwrap_or_default();
+        let membership = get_json(&v.meta, MEMBERSHIP)
+            .map_err(read_err)?
+            .unwrap_or_default();
         Ok((last, membership))
     }
 
@@ -474,10 +538,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let (cmd, membership) = match &entry.payload {
                 EntryPayload::Blank => (None, None),
                 EntryPayload::Normal(cmd) => (Some(cmd), None),
-                EntryPayload::Membership(m) => (None, Some(StoredMembership::new(Some(log_id), m.clone()))),
+                EntryPayload::Membership(m) => {
+                    (None, Some(StoredMembership::new(Some(log_id), m.clone())))
+                }
             };
             let expired = match cmd {
-                Some(Command::ExpireBefore { now, grace_secs }) => self.scan_expired(*now, *grace_secs)?,
+                Some(Command::ExpireBefore { now, grace_secs }) => {
+                    self.scan_expired(*now, *grace_secs)?
+                }
                 _ => Expired::default(),
             };
             let response = self.apply_one(log_id, cmd, membership, &expired)?;
@@ -519,10 +587,16 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             }
             // The snapshot's own meta is authoritative for what it covers.
             v.meta
-                .insert(LAST_APPLIED, serde_json::to_vec(&meta.last_log_id).map_err(write_err)?)
+                .insert(
+                    LAST_APPLIED,
+                    serde_json::to_vec(&meta.last_log_id).map_err(write_err)?,
+                )
                 .map_err(write_err)?;
             v.meta
-                .insert(MEMBERSHIP, serde_json::to_vec(&meta.last_membership).map_err(write_err)?)
+                .insert(
+                    MEMBERSHIP,
+                    serde_json::to_vec(&meta.last_membership).map_err(write_err)?,
+                )
                 .map_err(write_err)?;
             self.store_snapshot(meta, &data)?;
             self.inner.db.flush_async().await.map_err(write_err)?;
@@ -539,7 +613,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         ) else {
             return Ok(None);
         };
-        let meta: SnapshotMeta<NodeId, BasicNode> = serde_json::from_slice(&meta).map_err(read_err)?;
-        Ok(Some(Snapshot { meta, snapshot: Box::new(Cursor::new(data.to_vec())) }))
+        let meta: SnapshotMeta<NodeId, BasicNode> =
+            serde_json::from_slice(&meta).map_err(read_err)?;
+        Ok(Some(Snapshot {
+            meta,
+            snapshot: Box::new(Cursor::new(data.to_vec())),
+        }))
     }
 }
