@@ -47,11 +47,11 @@ def http():
     return s
 
 
-@pytest.fixture
-def art(base, admin):
+@pytest.fixture(params=["", "/artifactory"])
+def art(request, base, admin):
     # pyartifactory requests f"{url}/access/api/v1/tokens" verbatim (it does not strip
-    # "/artifactory"), so the node's base URL is what reaches our Access routes.
-    client = Artifactory(url=base, auth=admin, timeout=30)
+    # "/artifactory"); the node serves the Access API under both prefixes.
+    client = Artifactory(url=base + request.param, auth=admin, timeout=30)
     client.security.session.trust_env = False
     return client
 
@@ -129,7 +129,10 @@ def test_pyjwt_verifies_token(http, base, admin):
     with pytest.raises(jwt.InvalidSignatureError):
         jwt.decode(bad, key, algorithms=["RS256"], audience="*@*")
 
-    # Revoke by id; the token then stops working.
+    # A 1-hour token is below the 6-hour revocable threshold: not stored, cannot be revoked.
     r = http.delete(f"{base}{TOKENS}/{body['token_id']}", auth=admin, timeout=30)
-    assert r.status_code == 200, r.text
-    assert _ping(http, base, token).status_code == 401
+    assert r.status_code == 404, r.text
+    r = http.delete(f"{base}{TOKENS}/revoke", data={"token": token}, auth=admin, timeout=30)
+    assert r.status_code == 400, r.text
+    assert r.json()["errors"][0]["code"] == "TOKEN_NOT_REVOCABLE"
+    assert _ping(http, base, token).status_code == 200

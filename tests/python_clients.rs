@@ -1,0 +1,27 @@
+//! Third-party clients (pyartifactory, PyJWT) against a real node: runs
+//! tests/python/test_clients.py with pytest. Needs `pip install -r tests/python/requirements.txt`
+//! (done by scripts/test and .ci/run).
+
+mod common;
+
+use common::*;
+
+#[test]
+fn pyartifactory_and_pyjwt_work_against_the_node() {
+    let node = TestNode::start();
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(python)
+        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python/test_clients.py"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ACCESS_URL", node.url(""))
+        .env("ACCESS_ADMIN_USER", "admin")
+        .env("ACCESS_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("ACCESS_ROOT_CRT", node.root_crt_path())
+        .output()
+        .expect("run python3 -m pytest");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "python client tests failed:\n{stdout}\n{stderr}");
+    // 2 pyartifactory tests x 2 URL prefixes + 1 PyJWT test.
+    assert!(stdout.contains("5 passed"), "unexpected pytest summary:\n{stdout}");
+}
