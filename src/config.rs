@@ -73,6 +73,7 @@ pub struct SecurityConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RaftConfig {
     pub cluster_name: String,
+    pub seeds: String,
     pub snapshot_after_entries: u64,
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
@@ -180,10 +181,23 @@ impl Config {
                 "need heartbeat-ms < election-timeout-min-ms < election-timeout-max-ms",
             );
         }
+        if self.seeds().iter().any(|s| !s.starts_with("http")) {
+            return bad("raft.seeds", "must be comma separated http:// URLs");
+        }
         if self.raft.snapshot_after_entries == 0 {
             return bad("raft.snapshot-after-entries", "must be at least 1");
         }
         Ok(())
+    }
+
+    /// Seed URLs to join on first start.
+    pub fn seeds(&self) -> Vec<String> {
+        self.raft
+            .seeds
+            .split(',')
+            .map(|s| s.trim().trim_end_matches('/').to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     pub fn listen_addr(&self) -> SocketAddr {

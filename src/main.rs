@@ -38,10 +38,23 @@ enum Cmd {
     Serve,
     /// Print the effective configuration and exit.
     Config,
+    /// Cluster membership.
+    #[command(subcommand)]
+    Cluster(ClusterCmd),
+}
+
+#[derive(Subcommand)]
+enum ClusterCmd {
+    /// Run this node and, on first start, join the cluster that the node at URL belongs to
+    /// (same as `serve` with raft.seeds=URL). The cluster's join key must be configured.
+    Join { url: String },
 }
 
 fn load_config(cli: &Cli) -> Result<Config, String> {
     let mut env: Vec<(String, String)> = std::env::vars().collect();
+    if let Some(Cmd::Cluster(ClusterCmd::Join { url })) = &cli.command {
+        env.push(("ACCESS_NODE_RAFT_SEEDS".into(), url.clone()));
+    }
     if let Some(home) = &cli.home {
         env.push(("ACCESS_NODE_SERVER_HOME".into(), home.display().to_string()));
     }
@@ -71,7 +84,7 @@ fn main() {
             }
             print!("{}", serde_yaml_ng::to_string(&shown).unwrap_or_default());
         }
-        Cmd::Serve => {
+        Cmd::Serve | Cmd::Cluster(ClusterCmd::Join { .. }) => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
             tracing_subscriber::fmt().with_env_filter(filter).init();
@@ -96,9 +109,18 @@ async fn serve(config: Config) -> Result<(), String> {
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
     let node = Node::start(config).await.map_err(|e| e.to_string())?;
+    // The HTTP server (and so the cluster RPC) runs while the node joins and catches up;
+    // the public API answers 503 until it is ready.
+    let becoming = node.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = becoming.become_ready().await {
+            tracing::error!(error = %e, "node cannot become ready; stopping");
+            actix_web::rt::System::current().stop_with_code(1);
+        }
+    });
     Janitor::new(node.clone(), Duration::from_secs(60)).start();
     let data = web::Data::new(node.clone());
-    tracing::info!(%listen, node_id = node.node_id, service_id = %node.service_id().unwrap_or_default(), "access-node serving");
+    tracing::info!(%listen, node_id = node.node_id, "access-node listening");
     HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -110,6 +132,7 @@ async fn serve(config: Config) -> Result<(), String> {
             .configure(access_node::http::configure)
     })
     .workers(workers)
+    .shutdown_timeout(5)
     .listen(listener)
     .map_err(|e| e.to_string())?
     .run()

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::Actor;
-use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, SnapshotPolicy};
 
 use crate::actors::key_files::KeyFiles;
@@ -23,7 +23,8 @@ use crate::raft::network::ClusterNetwork;
 use crate::raft::{NodeId, Raft};
 use crate::store::{LogStore, StateMachine, StateView};
 
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a write may wait for a leader and a commit before answering 503.
+pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -74,6 +75,11 @@ pub struct Node {
     pub log_store: LogStore,
     pub join_key: String,
     pub home: PathBuf,
+    /// Set once this node is a member, bootstrapped and caught up; until then the public API
+    /// answers 503 (the cluster RPC is served from the start).
+    pub(crate) ready: AtomicBool,
+    /// HTTP client for forwarded writes, read-index requests and joins.
+    pub(crate) peers: reqwest::Client,
 }
 
 /// Write a secret file with mode 0600 (created that way, never briefly world-readable).
@@ -170,7 +176,12 @@ impl Node {
         .await
         .map_err(|e| StartError::Raft(e.to_string()))?;
 
-        let node = Arc::new(Node {
+        let peers = reqwest::Client::builder()
+            .no_proxy()
+            .connect_timeout(Duration::from_millis(500))
+            .build()
+            .map_err(|e| StartError::Raft(e.to_string()))?;
+        Ok(Arc::new(Node {
             state: state_machine.view(),
             config,
             node_id,
@@ -178,48 +189,61 @@ impl Node {
             log_store,
             join_key,
             home,
-        });
-        node.initialise().await?;
-        Ok(node)
+            ready: AtomicBool::new(false),
+            peers,
+        }))
     }
 
-    async fn initialise(&self) -> Result<(), StartError> {
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Become a serving member: initialise a new cluster (no seeds) or join one, wait for a
+    /// leader, bootstrap if this is a brand-new cluster, and catch up with the leader.
+    /// Retries until it succeeds; the cluster RPC is served meanwhile.
+    pub async fn become_ready(self: Arc<Self>) -> Result<(), StartError> {
         let initialized = self
             .raft
             .is_initialized()
             .await
             .map_err(|e| StartError::Raft(e.to_string()))?;
         if !initialized {
-            let mut members = BTreeMap::new();
-            members.insert(self.node_id, BasicNode::new(self.config.advertise_url()));
-            self.raft
-                .initialize(members)
-                .await
-                .map_err(|e| StartError::Raft(e.to_string()))?;
-            tracing::info!(node_id = self.node_id, "initialised a new one-node cluster");
+            let seeds = self.config.seeds();
+            if seeds.is_empty() {
+                let mut members = BTreeMap::new();
+                members.insert(self.node_id, BasicNode::new(self.config.advertise_url()));
+                self.raft
+                    .initialize(members)
+                    .await
+                    .map_err(|e| StartError::Raft(e.to_string()))?;
+                tracing::info!(node_id = self.node_id, "initialised a new one-node cluster");
+            } else {
+                self.join_via_seeds(&seeds).await;
+            }
         }
-        self.raft
-            .wait(Some(Duration::from_secs(30)))
-            .metrics(|m| m.current_leader.is_some(), "a leader is elected")
-            .await
-            .map_err(|e| StartError::Raft(e.to_string()))?;
-        // Wait until this node has applied what it committed before (restart recovery).
-        let leader_is_me = self.raft.current_leader().await == Some(self.node_id);
-        if leader_is_me {
-            self.raft
-                .ensure_linearizable()
-                .await
-                .map_err(|e| StartError::Raft(e.to_string()))?;
+        let mut waited = 0u32;
+        loop {
+            let leader = self.raft.current_leader().await;
+            let bootstrapped = self
+                .state
+                .service_id()
+                .map_err(|e| StartError::Storage(e.to_string()))?
+                .is_some();
+            if leader == Some(self.node_id) && !bootstrapped {
+                self.bootstrap().await?;
+                continue;
+            }
+            if leader.is_some() && bootstrapped && self.read_barrier(Duration::from_secs(5)).await.is_ok() {
+                break;
+            }
+            waited += 1;
+            if waited % 25 == 0 {
+                tracing::info!(?leader, bootstrapped, "waiting for a leader and the cluster state");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        if self
-            .state
-            .service_id()
-            .map_err(|e| StartError::Storage(e.to_string()))?
-            .is_none()
-            && leader_is_me
-        {
-            self.bootstrap().await?;
-        }
+        self.ready.store(true, Ordering::Release);
+        tracing::info!(node_id = self.node_id, "node ready");
         Ok(())
     }
 
@@ -271,23 +295,6 @@ impl Node {
             tracing::info!(%service_id, %kid, "cluster bootstrapped");
         }
         Ok(())
-    }
-
-    /// Propose a command and wait until it is applied here; its typed response.
-    pub async fn write(&self, cmd: Command) -> ApiResult<CommandResponse> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
-            Err(_) => Err(ApiError::Unavailable(
-                "the cluster did not commit the change in time".into(),
-            )),
-            Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(ApiError::Unavailable(match f.leader_node {
-                    Some(n) => format!("this node is not the leader; the leader is {}", n.addr),
-                    None => "no leader is elected yet".into(),
-                }))
-            }
-            Ok(Err(e)) => Err(ApiError::Unavailable(format!("cluster unavailable: {e}"))),
-        }
     }
 
     pub fn keyset(&self) -> ApiResult<Arc<KeySet>> {

@@ -2,6 +2,7 @@
 //! `Node` and `domain`.
 
 pub mod auth;
+pub mod cluster;
 pub mod params;
 pub mod system;
 pub mod tokens;
@@ -9,6 +10,7 @@ pub mod users;
 
 use std::sync::Arc;
 
+use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
@@ -34,7 +36,9 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/system/ping", web::get().to(system::ping))
             .route("/system/service_id", web::get().to(system::service_id))
-            .route("/cert/root", web::get().to(system::root_cert)),
+            .route("/cert/root", web::get().to(system::root_cert))
+            .route("/cluster/status", web::get().to(cluster::status))
+            .route("/cluster/members/{id}", web::delete().to(cluster::remove_member)),
     )
     .service(
         web::scope("/api/v2")
@@ -58,19 +62,26 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::PathConfig::default()
             .error_handler(|e, _| ApiError::BadRequest(format!("bad path: {e}")).into()),
     )
-    .service(web::scope("/access").configure(access_routes))
-    .service(web::scope("/artifactory/access").configure(access_routes))
-    .route(
-        "/artifactory/api/security/token",
-        web::post().to(tokens::legacy_create),
-    )
-    .route(
-        "/artifactory/api/security/token/revoke",
-        web::post().to(tokens::legacy_revoke),
-    )
-    .route("/artifactory/api/system/ping", web::get().to(system::ping))
-    .route("/api/system/ping", web::get().to(system::ping))
+    .service(web::scope("/_cluster").configure(cluster::rpc_routes))
     .route("/healthz", web::get().to(system::health))
+    .service(
+        web::scope("/access")
+            .wrap(from_fn(cluster::require_ready))
+            .configure(access_routes),
+    )
+    .service(
+        web::scope("/artifactory")
+            .wrap(from_fn(cluster::require_ready))
+            .service(web::scope("/access").configure(access_routes))
+            .route("/api/security/token", web::post().to(tokens::legacy_create))
+            .route("/api/security/token/revoke", web::post().to(tokens::legacy_revoke))
+            .route("/api/system/ping", web::get().to(system::ping)),
+    )
+    .service(
+        web::scope("/api")
+            .wrap(from_fn(cluster::require_ready))
+            .route("/system/ping", web::get().to(system::ping)),
+    )
     .default_service(web::to(not_found));
 }
 

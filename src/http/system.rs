@@ -32,10 +32,11 @@ pub async fn root_cert(node: NodeData) -> ApiResult<HttpResponse> {
 
 pub async fn health(node: NodeData) -> ApiResult<HttpResponse> {
     let metrics = node.raft.metrics().borrow().clone();
-    let ready = node.state.keyset().is_some() && metrics.current_leader.is_some();
+    let ready = node.is_ready() && node.state.keyset().is_some();
     let body = json!({
         "status": if ready { "UP" } else { "DOWN" },
         "node_id": node.node_id,
+        "state": format!("{:?}", metrics.state),
         "leader": metrics.current_leader,
         "term": metrics.current_term,
         "last_applied": metrics.last_applied.map(|l| l.index),

@@ -1,6 +1,7 @@
 //! Raft wiring: type configuration, the replicated commands and their responses, the network.
 pub mod command;
 pub mod network;
+pub mod rpc;
 
 use std::io::Cursor;
 

@@ -236,7 +236,10 @@ impl Tx<'_> {
                 new_record,
             } => {
                 let old: Option<TokenRecord> = tx_get(self.tokens, old_token_id.as_bytes())?;
+                // A retried proposal (forwarded write whose answer was lost) is a success.
+                let already_done = old.is_none() && self.tokens.get(new_record.token_id.as_bytes())?.is_some();
                 match old {
+                    None if already_done => CommandResponse::Refreshed,
                     None => CommandResponse::RefreshRejected("token is revoked or unknown".into()),
                     Some(old) if old.refresh_hash.as_deref() != Some(refresh_hash.as_str()) => {
                         CommandResponse::RefreshRejected(
@@ -267,7 +270,8 @@ impl Tx<'_> {
                 None => CommandResponse::NotFound,
             },
             Command::PutUser { user, create_only } => {
-                if *create_only && self.users.get(user.username.as_bytes())?.is_some() {
+                let existing: Option<UserRecord> = tx_get(self.users, user.username.as_bytes())?;
+                if *create_only && existing.as_ref().is_some_and(|e| e != user) {
                     CommandResponse::Conflict
                 } else {
                     tx_put(self.users, user.username.as_bytes(), user)?;
@@ -279,7 +283,8 @@ impl Tx<'_> {
                 None => CommandResponse::NotFound,
             },
             Command::PutGroup { group, create_only } => {
-                if *create_only && self.groups.get(group.name.as_bytes())?.is_some() {
+                let existing: Option<GroupRecord> = tx_get(self.groups, group.name.as_bytes())?;
+                if *create_only && existing.as_ref().is_some_and(|e| e != group) {
                     CommandResponse::Conflict
                 } else {
                     tx_put(self.groups, group.name.as_bytes(), group)?;

@@ -1,0 +1,38 @@
+//! Bodies of the node-to-node calls beyond Raft itself (forwarded writes, read index, joins),
+//! shared by the client (`node`) and the server (`http::cluster`).
+
+use serde::{Deserialize, Serialize};
+
+use super::command::CommandResponse;
+use super::LogId;
+
+/// Why a peer did not carry out a forwarded call; `leader` tells where to go instead.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Refusal {
+    pub leader: Option<String>,
+    pub message: String,
+}
+
+pub type WriteReply = Result<CommandResponse, Refusal>;
+pub type ReadIndexReply = Result<Option<LogId>, Refusal>;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub node_id: u64,
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MembershipChange {
+    pub remove: u64,
+}
+
+pub type MembershipReply = Result<Vec<u64>, Refusal>;
+
+/// The leader's view of replication, for status pages on any node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicationView {
+    pub last_log_index: Option<u64>,
+    pub matched: Vec<(u64, Option<u64>)>,
+}
