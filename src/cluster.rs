@@ -67,7 +67,11 @@ impl Node {
                 }
                 Ok(Ok(resp)) => return Ok(resp.data),
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                    if let Some(leader) = f.leader_node.as_ref().filter(|_| f.leader_id != Some(self.node_id)) {
+                    if let Some(leader) = f
+                        .leader_node
+                        .as_ref()
+                        .filter(|_| f.leader_id != Some(self.node_id))
+                    {
                         let reply: Result<WriteReply, String> =
                             self.call_peer(&leader.addr, "write", &cmd, remaining).await;
                         match reply {
@@ -89,12 +93,18 @@ impl Node {
     /// Leader side of a forwarded write: propose here, never forward again.
     pub async fn write_as_leader(&self, cmd: Command) -> WriteReply {
         match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
-            Err(_) => Err(Refusal { leader: None, message: "commit timed out".into() }),
+            Err(_) => Err(Refusal {
+                leader: None,
+                message: "commit timed out".into(),
+            }),
             Ok(Ok(resp)) => Ok(resp.data),
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
                 Err(refusal(&f, "not the leader"))
             }
-            Ok(Err(e)) => Err(Refusal { leader: None, message: e.to_string() }),
+            Ok(Err(e)) => Err(Refusal {
+                leader: None,
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -102,19 +112,27 @@ impl Node {
     pub async fn read_index_as_leader(&self) -> ReadIndexReply {
         match self.raft.ensure_linearizable().await {
             Ok(log_id) => Ok(log_id),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => Err(refusal(&f, "not the leader")),
-            Err(e) => Err(Refusal { leader: None, message: e.to_string() }),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(refusal(&f, "not the leader"))
+            }
+            Err(e) => Err(Refusal {
+                leader: None,
+                message: e.to_string(),
+            }),
         }
     }
 
     /// Wait until this node has applied everything the leader had committed when asked:
     /// after this, local reads are linearizable.
     pub async fn read_barrier(&self, timeout: Duration) -> ApiResult<()> {
-        let unavailable = |why: String| ApiError::Unavailable(format!("cannot confirm the latest state: {why}"));
+        let unavailable =
+            |why: String| ApiError::Unavailable(format!("cannot confirm the latest state: {why}"));
         let read_index = match self.raft.ensure_linearizable().await {
             Ok(_) => return Ok(()),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
-                let leader = f.leader_node.ok_or_else(|| unavailable("no leader".into()))?;
+                let leader = f
+                    .leader_node
+                    .ok_or_else(|| unavailable("no leader".into()))?;
                 let reply: ReadIndexReply = self
                     .call_peer(&leader.addr, "read_index", &(), timeout)
                     .await
@@ -133,18 +151,24 @@ impl Node {
 
     /// Ask the seeds, in turn, to add this node until one accepts.
     pub(crate) async fn join_via_seeds(&self, seeds: &[String]) {
-        let request = JoinRequest { node_id: self.node_id, url: self.config.advertise_url() };
+        let request = JoinRequest {
+            node_id: self.node_id,
+            url: self.config.advertise_url(),
+        };
         let mut attempt = 0u32;
         loop {
             for seed in seeds {
-                let reply: Result<MembershipReply, String> =
-                    self.call_peer(seed, "join", &request, Duration::from_secs(120)).await;
+                let reply: Result<MembershipReply, String> = self
+                    .call_peer(seed, "join", &request, Duration::from_secs(120))
+                    .await;
                 match reply {
                     Ok(Ok(voters)) => {
                         tracing::info!(%seed, ?voters, "joined the cluster");
                         return;
                     }
-                    Ok(Err(refused)) => tracing::warn!(%seed, reason = %refused.message, "join refused; retrying"),
+                    Ok(Err(refused)) => {
+                        tracing::warn!(%seed, reason = %refused.message, "join refused; retrying")
+                    }
                     Err(e) => {
                         if attempt % 10 == 0 {
                             tracing::warn!(%seed, error = %e, "cannot reach seed; retrying")
@@ -158,7 +182,13 @@ impl Node {
     }
 
     fn voters(&self) -> Vec<NodeId> {
-        self.raft.metrics().borrow().membership_config.membership().voter_ids().collect()
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect()
     }
 
     /// Add a node as a learner, let it catch up (by log or snapshot), then make it a voter.
@@ -168,25 +198,47 @@ impl Node {
         match self.raft.add_learner(req.node_id, node, true).await {
             Ok(_) => {}
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                let leader = f.leader_node.clone().filter(|_| f.leader_id != Some(self.node_id));
+                let leader = f
+                    .leader_node
+                    .clone()
+                    .filter(|_| f.leader_id != Some(self.node_id));
                 return match leader {
                     Some(l) => self
                         .call_peer(&l.addr, "join", &req, Duration::from_secs(120))
                         .await
-                        .unwrap_or_else(|e| Err(Refusal { leader: Some(l.addr), message: e })),
+                        .unwrap_or_else(|e| {
+                            Err(Refusal {
+                                leader: Some(l.addr),
+                                message: e,
+                            })
+                        }),
                     None => Err(refusal(&f, "no leader yet")),
                 };
             }
-            Err(e) => return Err(Refusal { leader: None, message: e.to_string() }),
+            Err(e) => {
+                return Err(Refusal {
+                    leader: None,
+                    message: e.to_string(),
+                })
+            }
         }
         let ids: BTreeSet<NodeId> = [req.node_id].into_iter().collect();
-        match self.raft.change_membership(ChangeMembers::AddVoterIds(ids), false).await {
+        match self
+            .raft
+            .change_membership(ChangeMembers::AddVoterIds(ids), false)
+            .await
+        {
             Ok(_) => {
                 tracing::info!(node_id = req.node_id, url = %req.url, "node joined as a voter");
                 Ok(self.voters())
             }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(refusal(&f, "leadership moved; retry")),
-            Err(e) => Err(Refusal { leader: None, message: e.to_string() }),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(refusal(&f, "leadership moved; retry"))
+            }
+            Err(e) => Err(Refusal {
+                leader: None,
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -196,29 +248,51 @@ impl Node {
         let membership = metrics.membership_config.membership().clone();
         let id = change.remove;
         if membership.get_node(&id).is_none() {
-            return Err(Refusal { leader: None, message: format!("node {id} is not a member") });
+            return Err(Refusal {
+                leader: None,
+                message: format!("node {id} is not a member"),
+            });
         }
         let is_voter = membership.voter_ids().any(|v| v == id);
         if is_voter && membership.voter_ids().count() == 1 {
-            return Err(Refusal { leader: None, message: "cannot remove the last voter".into() });
+            return Err(Refusal {
+                leader: None,
+                message: "cannot remove the last voter".into(),
+            });
         }
         let ids: BTreeSet<NodeId> = [id].into_iter().collect();
-        let changes = if is_voter { ChangeMembers::RemoveVoters(ids) } else { ChangeMembers::RemoveNodes(ids) };
+        let changes = if is_voter {
+            ChangeMembers::RemoveVoters(ids)
+        } else {
+            ChangeMembers::RemoveNodes(ids)
+        };
         match self.raft.change_membership(changes, false).await {
             Ok(_) => {
                 tracing::info!(node_id = id, "node removed from the cluster");
                 Ok(self.voters())
             }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                match f.leader_node.clone().filter(|_| f.leader_id != Some(self.node_id)) {
+                match f
+                    .leader_node
+                    .clone()
+                    .filter(|_| f.leader_id != Some(self.node_id))
+                {
                     Some(l) => self
                         .call_peer(&l.addr, "membership", &change, WRITE_TIMEOUT)
                         .await
-                        .unwrap_or_else(|e| Err(Refusal { leader: Some(l.addr), message: e })),
+                        .unwrap_or_else(|e| {
+                            Err(Refusal {
+                                leader: Some(l.addr),
+                                message: e,
+                            })
+                        }),
                     None => Err(refusal(&f, "no leader yet")),
                 }
             }
-            Err(e) => Err(Refusal { leader: None, message: e.to_string() }),
+            Err(e) => Err(Refusal {
+                leader: None,
+                message: e.to_string(),
+            }),
         }
     }
 
@@ -228,13 +302,18 @@ impl Node {
         if let Some(replication) = metrics.replication {
             return Some(ReplicationView {
                 last_log_index: metrics.last_log_index,
-                matched: replication.iter().map(|(id, l)| (*id, l.map(|l| l.index))).collect(),
+                matched: replication
+                    .iter()
+                    .map(|(id, l)| (*id, l.map(|l| l.index)))
+                    .collect(),
             });
         }
         let leader_id = metrics.current_leader?;
         let membership = metrics.membership_config.membership();
         let leader = membership.get_node(&leader_id)?;
-        self.call_peer(&leader.addr, "replication", &(), Duration::from_secs(2)).await.ok()
+        self.call_peer(&leader.addr, "replication", &(), Duration::from_secs(2))
+            .await
+            .ok()
     }
 
     /// Members with their URLs, voter flag and replication lag (entries behind the leader).
@@ -243,7 +322,10 @@ impl Node {
         let membership = metrics.membership_config.membership().clone();
         let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
         let view = self.replication_view().await;
-        let matched: BTreeMap<NodeId, Option<u64>> = view.as_ref().map(|v| v.matched.iter().cloned().collect()).unwrap_or_default();
+        let matched: BTreeMap<NodeId, Option<u64>> = view
+            .as_ref()
+            .map(|v| v.matched.iter().cloned().collect())
+            .unwrap_or_default();
         let last = view.as_ref().and_then(|v| v.last_log_index);
         membership
             .nodes()

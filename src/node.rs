@@ -159,7 +159,8 @@ impl Node {
             election_timeout_min: config.raft.election_timeout_min_ms,
             election_timeout_max: config.raft.election_timeout_max_ms,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_after_entries),
-            max_in_snapshot_log_to_keep: 100,
+            // Keep some log behind a snapshot so a briefly lagging follower needs no snapshot.
+            max_in_snapshot_log_to_keep: (config.raft.snapshot_after_entries / 2).min(1000),
             ..Default::default()
         }
         .validate()
@@ -233,12 +234,19 @@ impl Node {
                 self.bootstrap().await?;
                 continue;
             }
-            if leader.is_some() && bootstrapped && self.read_barrier(Duration::from_secs(5)).await.is_ok() {
+            if leader.is_some()
+                && bootstrapped
+                && self.read_barrier(Duration::from_secs(5)).await.is_ok()
+            {
                 break;
             }
             waited += 1;
             if waited % 25 == 0 {
-                tracing::info!(?leader, bootstrapped, "waiting for a leader and the cluster state");
+                tracing::info!(
+                    ?leader,
+                    bootstrapped,
+                    "waiting for a leader and the cluster state"
+                );
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -484,17 +492,39 @@ impl Node {
 
     /// Verify a token for authentication: signature, expiry, audience, and for revocable
     /// tokens presence in the store (a revocable token we do not hold counts as revoked).
-    pub fn validate(&self, token: &str) -> ApiResult<Claims> {
+    /// `strict` first waits for the leader's read index, making the revocation check
+    /// linearizable.
+    pub async fn validate(&self, token: &str, strict: bool) -> ApiResult<Claims> {
+        if strict {
+            self.read_barrier(STRICT_READ_TIMEOUT).await?;
+        }
         let keys = self.keyset()?;
         let claims = keys.verify(token, now_secs(), false)?;
-        if claims.revocable(self.config.token.revocable_expiry_threshold)
-            && self.state.token(&claims.jti)?.is_none()
+        if !claims.revocable(self.config.token.revocable_expiry_threshold)
+            || self.state.token(&claims.jti)?.is_some()
         {
-            return Err(ApiError::Unauthorized("token is revoked".into()));
+            return Ok(claims);
         }
-        Ok(claims)
+        // Unknown here: revoked, or issued by another node an instant ago and not applied
+        // here yet. Known revocations answer at once; otherwise catch up once and look again.
+        let revoked = ApiError::Unauthorized("token is revoked".into());
+        if strict || claims.iss != keys.service_id || self.state.revocation(&claims.jti)?.is_some()
+        {
+            return Err(revoked);
+        }
+        if self.read_barrier(CATCH_UP_TIMEOUT).await.is_ok()
+            && self.state.token(&claims.jti)?.is_some()
+        {
+            return Ok(claims);
+        }
+        Err(revoked)
     }
 }
+
+/// How long a strict validation may wait for the leader's read index.
+const STRICT_READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long validating an unknown revocable token may wait to catch up.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct RefreshOverrides {

@@ -11,7 +11,14 @@ fn pyartifactory_and_pyjwt_work_against_the_node() {
     let node = TestNode::start();
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let out = std::process::Command::new(python)
-        .args(["-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/python/test_clients.py"])
+        .args([
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/python/test_clients.py",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ACCESS_URL", node.url(""))
         .env("ACCESS_ADMIN_USER", "admin")
@@ -21,7 +28,13 @@ fn pyartifactory_and_pyjwt_work_against_the_node() {
         .expect("run python3 -m pytest");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "python client tests failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "python client tests failed:\n{stdout}\n{stderr}"
+    );
     // 2 pyartifactory tests x 2 URL prefixes + 1 PyJWT test.
-    assert!(stdout.contains("5 passed"), "unexpected pytest summary:\n{stdout}");
+    assert!(
+        stdout.contains("5 passed"),
+        "unexpected pytest summary:\n{stdout}"
+    );
 }

@@ -52,6 +52,22 @@ fn credentials(req: &HttpRequest) -> ApiResult<Option<Credentials>> {
     )))
 }
 
+/// Header or query parameter asking for a linearizable revocation check.
+pub const CONSISTENCY_HEADER: &str = "x-access-consistency";
+
+fn strict(req: &HttpRequest) -> bool {
+    let header = req
+        .headers()
+        .get(CONSISTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("strict"));
+    header
+        || req
+            .query_string()
+            .split('&')
+            .any(|kv| kv == "consistency=strict")
+}
+
 fn looks_like_jwt(s: &str) -> bool {
     s.starts_with("eyJ") && s.matches('.').count() == 2
 }
@@ -92,11 +108,11 @@ pub async fn optional(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Option<P
     };
     match creds {
         Credentials::Bearer(token) => {
-            let claims = node.validate(&token)?;
+            let claims = node.validate(&token, strict(req)).await?;
             principal_from_claims(node, &claims).map(Some)
         }
         Credentials::Basic { user, secret } if looks_like_jwt(&secret) => {
-            let claims = node.validate(&secret)?;
+            let claims = node.validate(&secret, strict(req)).await?;
             if claims.username() != Some(user.as_str()) {
                 return Err(ApiError::Unauthorized(
                     "user name does not match the token's subject".into(),

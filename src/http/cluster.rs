@@ -38,7 +38,11 @@ pub fn rpc_routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// Check the join key (constant time) and parse the JSON body.
-async fn rpc_body<T: DeserializeOwned>(node: &Node, req: &HttpRequest, payload: web::Payload) -> ApiResult<T> {
+async fn rpc_body<T: DeserializeOwned>(
+    node: &Node,
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<T> {
     let given = req
         .headers()
         .get(JOIN_KEY_HEADER)
@@ -46,18 +50,29 @@ async fn rpc_body<T: DeserializeOwned>(node: &Node, req: &HttpRequest, payload: 
         .unwrap_or_default();
     if !constant_time_eq::constant_time_eq(given, node.join_key.as_bytes()) {
         tracing::warn!(peer = ?req.peer_addr(), path = req.path(), "cluster RPC with a wrong or missing join key");
-        return Err(ApiError::Unauthorized("cluster RPC needs the cluster join key".into()));
+        return Err(ApiError::Unauthorized(
+            "cluster RPC needs the cluster join key".into(),
+        ));
     }
     let body = read_body(payload, RPC_BODY_LIMIT).await?;
-    let body = if body.is_empty() { &b"null"[..] } else { &body[..] };
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed cluster RPC body: {e}")))
+    let body = if body.is_empty() {
+        &b"null"[..]
+    } else {
+        &body[..]
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("malformed cluster RPC body: {e}")))
 }
 
 fn reply<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Ok().json(value)
 }
 
-async fn append(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn append(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let rpc: AppendEntriesRequest<TypeConfig> = rpc_body(&node, &req, payload).await?;
     Ok(reply(&node.raft.append_entries(rpc).await))
 }
@@ -67,7 +82,11 @@ async fn vote(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiRes
     Ok(reply(&node.raft.vote(rpc).await))
 }
 
-async fn snapshot(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn snapshot(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let rpc: InstallSnapshotRequest<TypeConfig> = rpc_body(&node, &req, payload).await?;
     Ok(reply(&node.raft.install_snapshot(rpc).await))
 }
@@ -77,7 +96,11 @@ async fn write(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiRe
     Ok(reply(&node.write_as_leader(cmd).await))
 }
 
-async fn read_index(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn read_index(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let () = rpc_body(&node, &req, payload).await?;
     Ok(reply(&node.read_index_as_leader().await))
 }
@@ -85,17 +108,27 @@ async fn read_index(node: NodeData, req: HttpRequest, payload: web::Payload) -> 
 async fn join(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
     let join: JoinRequest = rpc_body(&node, &req, payload).await?;
     if join.node_id == 0 || !join.url.starts_with("http") {
-        return Err(ApiError::BadRequest("join needs node_id >= 1 and an http(s) url".into()));
+        return Err(ApiError::BadRequest(
+            "join needs node_id >= 1 and an http(s) url".into(),
+        ));
     }
     Ok(reply(&node.handle_join(join).await))
 }
 
-async fn membership(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn membership(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let change: MembershipChange = rpc_body(&node, &req, payload).await?;
     Ok(reply(&node.handle_remove(change).await))
 }
 
-async fn replication(node: NodeData, req: HttpRequest, payload: web::Payload) -> ApiResult<HttpResponse> {
+async fn replication(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
     let () = rpc_body(&node, &req, payload).await?;
     Ok(reply(&node.replication_view().await))
 }
@@ -136,7 +169,11 @@ pub async fn status(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse>
 }
 
 /// `DELETE /access/api/v1/cluster/members/{id}` (admin).
-pub async fn remove_member(node: NodeData, req: HttpRequest, id: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn remove_member(
+    node: NodeData,
+    req: HttpRequest,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     require_admin(&auth::required(&node, &req).await?)?;
     let id: u64 = id
         .parse()
@@ -150,7 +187,10 @@ pub async fn remove_member(node: NodeData, req: HttpRequest, id: web::Path<Strin
 }
 
 /// Public API gate: 503 with Retry-After until the node is a caught-up member.
-pub async fn require_ready(req: ServiceRequest, next: Next<BoxBody>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+pub async fn require_ready(
+    req: ServiceRequest,
+    next: Next<BoxBody>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let ready = req
         .app_data::<web::Data<Arc<Node>>>()
         .is_some_and(|n| n.is_ready());

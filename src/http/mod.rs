@@ -38,7 +38,10 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .route("/system/service_id", web::get().to(system::service_id))
             .route("/cert/root", web::get().to(system::root_cert))
             .route("/cluster/status", web::get().to(cluster::status))
-            .route("/cluster/members/{id}", web::delete().to(cluster::remove_member)),
+            .route(
+                "/cluster/members/{id}",
+                web::delete().to(cluster::remove_member),
+            ),
     )
     .service(
         web::scope("/api/v2")
@@ -74,7 +77,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(cluster::require_ready))
             .service(web::scope("/access").configure(access_routes))
             .route("/api/security/token", web::post().to(tokens::legacy_create))
-            .route("/api/security/token/revoke", web::post().to(tokens::legacy_revoke))
+            .route(
+                "/api/security/token/revoke",
+                web::post().to(tokens::legacy_revoke),
+            )
             .route("/api/system/ping", web::get().to(system::ping)),
     )
     .service(

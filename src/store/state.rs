@@ -237,7 +237,8 @@ impl Tx<'_> {
             } => {
                 let old: Option<TokenRecord> = tx_get(self.tokens, old_token_id.as_bytes())?;
                 // A retried proposal (forwarded write whose answer was lost) is a success.
-                let already_done = old.is_none() && self.tokens.get(new_record.token_id.as_bytes())?.is_some();
+                let already_done =
+                    old.is_none() && self.tokens.get(new_record.token_id.as_bytes())?.is_some();
                 match old {
                     None if already_done => CommandResponse::Refreshed,
                     None => CommandResponse::RefreshRejected("token is revoked or unknown".into()),

@@ -48,8 +48,16 @@ impl TestNode {
     }
 
     pub fn start_with(env: &[(&str, &str)]) -> TestNode {
+        let mut node = Self::prepare(env);
+        node.spawn();
+        node.wait_ready();
+        node
+    }
+
+    /// A node with a home and a port, not started yet.
+    pub fn prepare(env: &[(&str, &str)]) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
-        let mut node = TestNode {
+        TestNode {
             home: dir.path().join("home"),
             port: free_port(),
             env: env
@@ -59,10 +67,48 @@ impl TestNode {
             child: None,
             _dir: Some(dir),
             client: client(),
-        };
-        node.spawn();
-        node.wait_ready();
-        node
+        }
+    }
+
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGTERM and wait: a graceful stop.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            sigterm(child.id());
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// GET /access/api/v1/cluster/status as admin.
+    pub fn status(&self) -> Value {
+        let r = self
+            .admin(self.get("/access/api/v1/cluster/status"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().unwrap()
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -166,6 +212,91 @@ impl TestNode {
 
     pub fn root_crt_path(&self) -> PathBuf {
         self.home.join("etc/keys/root.crt")
+    }
+}
+
+fn sigterm(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+}
+
+pub const JOIN_KEY: &str = "test-cluster-join-key-0123456789";
+
+/// A cluster of real processes on 127.0.0.1: node 1 initialises, the others join it.
+pub struct TestCluster {
+    pub nodes: Vec<TestNode>,
+}
+
+impl TestCluster {
+    pub fn start(n: usize, extra: &[(&str, &str)]) -> TestCluster {
+        let mut nodes: Vec<TestNode> = Vec::new();
+        for i in 0..n {
+            let mut env: Vec<(&str, &str)> = vec![
+                (
+                    "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+                    ADMIN_PASSWORD,
+                ),
+                ("ACCESS_NODE_SECURITY_JOIN_KEY", JOIN_KEY),
+            ];
+            env.extend_from_slice(extra);
+            let mut node = TestNode::prepare(&env);
+            node.set_env("ACCESS_NODE_SERVER_NODE_ID", &(i + 1).to_string());
+            if i > 0 {
+                node.set_env("ACCESS_NODE_RAFT_SEEDS", &nodes[0].url(""));
+            }
+            node.spawn();
+            node.wait_ready();
+            nodes.push(node);
+        }
+        let cluster = TestCluster { nodes };
+        cluster.wait_converged();
+        cluster
+    }
+
+    /// Index of the node that is leader (as node 1..n sees it), waiting for one.
+    pub fn leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            for (i, node) in self.nodes.iter().enumerate() {
+                if let Ok(r) = node.get("/healthz").send() {
+                    if let Ok(v) = r.json::<Value>() {
+                        if v["state"] == "Leader" {
+                            return i;
+                        }
+                    }
+                }
+            }
+            assert!(Instant::now() < deadline, "no leader");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Wait until every running node has applied the same index.
+    pub fn wait_converged(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let applied: Vec<Option<u64>> = self
+                .nodes
+                .iter()
+                .map(|n| {
+                    n.get("/healthz")
+                        .send()
+                        .ok()
+                        .and_then(|r| r.json::<Value>().ok())
+                        .and_then(|v| v["last_applied"].as_u64())
+                })
+                .collect();
+            if applied.iter().all(|a| a.is_some() && *a == applied[0]) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nodes did not converge: {applied:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 }
 

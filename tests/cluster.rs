@@ -1,0 +1,351 @@
+//! Multi-node clusters of real processes: replication, forwarding, joins, membership and the
+//! authenticated cluster RPC.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::{json, Value};
+
+fn ping_status(node: &TestNode, token: &str, strict: bool) -> u16 {
+    let mut rb = node.get("/api/system/ping").bearer_auth(token);
+    if strict {
+        rb = rb.header("X-Access-Consistency", "strict");
+    }
+    rb.send().unwrap().status().as_u16()
+}
+
+fn key_files(node: &TestNode) -> (Vec<u8>, Vec<u8>) {
+    (
+        std::fs::read(node.home.join("etc/keys/private.key")).unwrap(),
+        std::fs::read(node.home.join("etc/keys/root.crt")).unwrap(),
+    )
+}
+
+#[test]
+fn three_nodes_replicate_tokens_revocations_users_and_keys() {
+    let cluster = TestCluster::start(3, &[]);
+    let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
+
+    // One identity and one keypair, written on every node from the log.
+    let ids: Vec<String> = cluster
+        .nodes
+        .iter()
+        .map(|n| {
+            n.get("/access/api/v1/system/service_id")
+                .send()
+                .unwrap()
+                .text()
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        ids.iter()
+            .all(|id| id == &ids[0] && id.starts_with("jfac@")),
+        "{ids:?}"
+    );
+    let files = key_files(a);
+    for n in [b, c] {
+        assert_eq!(key_files(n), files, "key files differ on {}", n.url(""));
+        assert_eq!(mode_of(&n.home.join("etc/keys/private.key")), 0o600);
+    }
+
+    // Status: three voters, one leader everyone agrees on.
+    let status = b.status();
+    let members = status["members"].as_array().unwrap();
+    assert_eq!(members.len(), 3, "{status}");
+    assert!(members.iter().all(|m| m["voter"] == true));
+    let leader = status["leader"]["id"].as_u64().unwrap();
+    for n in [a, c] {
+        assert_eq!(n.status()["leader"]["id"].as_u64(), Some(leader));
+    }
+    assert!(status["applied_index"].as_u64().unwrap() > 0);
+    assert!(status["term"].as_u64().unwrap() >= 1);
+
+    // Writes on any node (followers forward to the leader); reads everywhere.
+    let mut tokens = Vec::new();
+    for (i, n) in cluster.nodes.iter().enumerate() {
+        let t = n.admin_token(&[("username", &format!("ci{i}")), ("expires_in", "0")]);
+        tokens.push(t);
+    }
+    for t in &tokens {
+        let token = t["access_token"].as_str().unwrap();
+        for n in &cluster.nodes {
+            // A freshly issued token validates on every node at once (catch-up on miss).
+            assert_eq!(ping_status(n, token, false), 200);
+        }
+    }
+
+    // A revocation on one node holds on all of them: strictly at once, and locally once applied.
+    let victim = tokens[0]["access_token"].as_str().unwrap();
+    let r = c
+        .admin(c.delete("/access/api/v1/tokens/revoke"))
+        .form(&[("token", victim)])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for n in &cluster.nodes {
+        assert_eq!(
+            ping_status(n, victim, true),
+            401,
+            "strict check on {}",
+            n.url("")
+        );
+    }
+    cluster.wait_converged();
+    for n in &cluster.nodes {
+        assert_eq!(ping_status(n, victim, false), 401);
+        assert_eq!(
+            ping_status(n, tokens[1]["access_token"].as_str().unwrap(), false),
+            200
+        );
+    }
+
+    // Users created on one node log in on the others.
+    let (status, _) = json_of(
+        b.admin(b.post("/access/api/v2/users"))
+            .json(&json!({"username": "dana", "password": "dana-pass-1"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 201);
+    cluster.wait_converged();
+    for n in &cluster.nodes {
+        let r = n
+            .get("/api/system/ping")
+            .basic_auth("dana", Some("dana-pass-1"))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+}
+
+#[test]
+fn the_same_refresh_token_on_two_nodes_succeeds_once() {
+    let cluster = TestCluster::start(3, &[]);
+    for round in 0..5 {
+        let t = cluster.nodes[0].admin_token(&[
+            ("username", "racer"),
+            ("refreshable", "true"),
+            ("expires_in", "21600"),
+        ]);
+        let access = t["access_token"].as_str().unwrap().to_string();
+        let refresh = t["refresh_token"].as_str().unwrap().to_string();
+        let handles: Vec<_> = [1usize, 2]
+            .iter()
+            .map(|&i| {
+                let url = cluster.nodes[i].url("/access/api/v1/tokens");
+                let (a, r) = (access.clone(), refresh.clone());
+                std::thread::spawn(move || {
+                    client()
+                        .post(url)
+                        .form(&[
+                            ("grant_type", "refresh_token"),
+                            ("access_token", a.as_str()),
+                            ("refresh_token", r.as_str()),
+                        ])
+                        .send()
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "round {round}: {statuses:?}"
+        );
+        assert!(statuses.contains(&401), "round {round}: {statuses:?}");
+    }
+}
+
+#[test]
+fn a_new_node_catches_up_through_a_snapshot() {
+    let snapshot_env = [("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20")];
+    let mut cluster = TestCluster::start(1, &snapshot_env);
+    let first = &cluster.nodes[0];
+    let mut tokens = Vec::new();
+    for i in 0..70 {
+        tokens.push(first.admin_token(&[("username", &format!("u{i}")), ("expires_in", "0")]));
+    }
+    let revoked = tokens[5]["token_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        first
+            .admin(first.delete(&format!("/access/api/v1/tokens/{revoked}")))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    // The log was compacted: its start is behind a snapshot.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while first.status()["purged_index"].as_u64().unwrap_or(0) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "log never compacted: {}",
+            first.status()
+        );
+        first.admin_token(&[("expires_in", "0")]);
+    }
+
+    let mut joiner = TestNode::prepare(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_SECURITY_JOIN_KEY", JOIN_KEY),
+        ("ACCESS_NODE_SERVER_NODE_ID", "2"),
+        ("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20"),
+    ]);
+    joiner.set_env("ACCESS_NODE_RAFT_SEEDS", &first.url(""));
+    joiner.spawn();
+    joiner.wait_ready();
+    cluster.nodes.push(joiner);
+    cluster.wait_converged();
+    let joiner = &cluster.nodes[1];
+    assert!(
+        joiner.log().contains("snapshot installed"),
+        "joiner did not install a snapshot"
+    );
+    assert_eq!(key_files(joiner), key_files(&cluster.nodes[0]));
+    assert_eq!(
+        joiner
+            .get("/access/api/v1/system/service_id")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap(),
+        cluster.nodes[0]
+            .get("/access/api/v1/system/service_id")
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    );
+    for (i, t) in tokens.iter().enumerate() {
+        let want = if i == 5 { 401 } else { 200 };
+        assert_eq!(
+            ping_status(joiner, t["access_token"].as_str().unwrap(), false),
+            want,
+            "token {i}"
+        );
+    }
+    let status = joiner.status();
+    assert_eq!(status["members"].as_array().unwrap().len(), 2, "{status}");
+    assert!(
+        status["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["voter"] == true),
+        "{status}"
+    );
+}
+
+#[test]
+fn cluster_rpc_needs_the_join_key_and_survives_garbage() {
+    let cluster = TestCluster::start(2, &[]);
+    let node = &cluster.nodes[1];
+    let term_before = node.status()["term"].as_u64().unwrap();
+    let rpc = |path: &str, key: Option<&str>, body: &str| {
+        let mut rb = node
+            .post(path)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(k) = key {
+            rb = rb.header("x-access-join-key", k);
+        }
+        json_of(rb.send().unwrap())
+    };
+    let vote = json!({"vote": {"leader_id": {"term": 999, "node_id": 7}, "committed": false}, "last_log_id": null});
+    for path in [
+        "/_cluster/raft/vote",
+        "/_cluster/raft/append",
+        "/_cluster/write",
+        "/_cluster/join",
+        "/_cluster/read_index",
+    ] {
+        let (status, body) = rpc(path, None, &vote.to_string());
+        assert_eq!(
+            (status, error_code(&body)),
+            (401, "UNAUTHORIZED"),
+            "{path} without key"
+        );
+        let (status, _) = rpc(path, Some("wrong-key"), &vote.to_string());
+        assert_eq!(status, 401, "{path} with a wrong key");
+        let (status, body) = rpc(path, Some(JOIN_KEY), "{not json");
+        assert_eq!(
+            (status, error_code(&body)),
+            (400, "BAD_REQUEST"),
+            "{path} with garbage"
+        );
+    }
+    // Nothing was applied and no election was forced by the unauthenticated vote.
+    assert_eq!(node.status()["term"].as_u64().unwrap(), term_before);
+    // A stale-term vote with the right key is refused cleanly.
+    let stale = json!({"vote": {"leader_id": {"term": 0, "node_id": 7}, "committed": false}, "last_log_id": null});
+    let (status, body) = rpc("/_cluster/raft/vote", Some(JOIN_KEY), &stale.to_string());
+    assert_eq!(status, 200);
+    assert_eq!(body["Ok"]["vote_granted"], false, "{body}");
+    // A bad join request is a clean 400.
+    let (status, _) = rpc(
+        "/_cluster/join",
+        Some(JOIN_KEY),
+        r#"{"node_id":0,"url":"nope"}"#,
+    );
+    assert_eq!(status, 400);
+    assert_eq!(node.status()["term"].as_u64().unwrap(), term_before);
+    assert_eq!(node.get("/healthz").send().unwrap().status(), 200);
+}
+
+#[test]
+fn members_can_be_removed_and_status_needs_an_admin() {
+    let cluster = TestCluster::start(3, &[]);
+    let a = &cluster.nodes[0];
+    let (status, _) = json_of(a.get("/access/api/v1/cluster/status").send().unwrap());
+    assert_eq!(status, 401);
+    let (status, _) = json_of(
+        a.admin(a.delete("/access/api/v1/cluster/members/abc"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 400);
+    let (status, _) = json_of(
+        a.admin(a.delete("/access/api/v1/cluster/members/42"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 404);
+    // Remove node 3 through node 2 (forwarded to the leader when node 2 is not it).
+    let b = &cluster.nodes[1];
+    let (status, body) = json_of(
+        b.admin(b.delete("/access/api/v1/cluster/members/3"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["voters"], json!([1, 2]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let members: Vec<u64> = a.status()["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["id"].as_u64().unwrap())
+            .collect();
+        if members == vec![1, 2] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{members:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // The two remaining nodes still take writes.
+    let t: Value = a.admin_token(&[("expires_in", "0")]);
+    assert_eq!(
+        ping_status(b, t["access_token"].as_str().unwrap(), true),
+        200
+    );
+}
