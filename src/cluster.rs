@@ -170,7 +170,7 @@ impl Node {
                         tracing::warn!(%seed, reason = %refused.message, "join refused; retrying")
                     }
                     Err(e) => {
-                        if attempt % 10 == 0 {
+                        if attempt.is_multiple_of(10) {
                             tracing::warn!(%seed, error = %e, "cannot reach seed; retrying")
                         }
                     }

@@ -241,7 +241,7 @@ impl Node {
                 break;
             }
             waited += 1;
-            if waited % 25 == 0 {
+            if waited.is_multiple_of(25) {
                 tracing::info!(
                     ?leader,
                     bootstrapped,
