@@ -457,9 +457,22 @@ impl Node {
         }
     }
 
+    /// A token record by id. On a miss this node may simply not have applied a write made
+    /// through another node an instant ago, so it catches up once and looks again.
+    pub async fn find_token(&self, token_id: &str) -> ApiResult<Option<TokenRecord>> {
+        if let Some(r) = self.state.token(token_id)? {
+            return Ok(Some(r));
+        }
+        if self.state.revocation(token_id)?.is_some() {
+            return Ok(None);
+        }
+        self.read_barrier(CATCH_UP_TIMEOUT).await?;
+        Ok(self.state.token(token_id)?)
+    }
+
     /// Revoke by id after checking the caller may. Revoking twice is not an error.
     pub async fn revoke(&self, who: &Principal, token_id: &str) -> ApiResult<()> {
-        let record = match self.state.token(token_id)? {
+        let record = match self.find_token(token_id).await? {
             Some(r) => r,
             None if self.state.revocation(token_id)?.is_some() => return Ok(()),
             None => return Err(ApiError::NotFound(format!("token '{token_id}' not found"))),

@@ -219,7 +219,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let who = auth::required(&node, &req).await?;
-    match node.state.token(&id)? {
+    match node.find_token(&id).await? {
         Some(r) if visible_to(&who, &r) => Ok(HttpResponse::Ok().json(record_json(&r))),
         _ => Err(ApiError::NotFound(format!("token '{id}' not found"))),
     }

@@ -23,6 +23,10 @@ pub fn free_port() -> u16 {
 
 pub struct TestNode {
     pub home: PathBuf,
+    /// Address the node listens on (127.0.0.1, or its network namespace's address).
+    pub host: String,
+    /// Network namespace to run in (`ip netns exec`), for partition tests.
+    pub netns: Option<String>,
     pub port: u16,
     pub env: Vec<(String, String)>,
     child: Option<Child>,
@@ -59,6 +63,8 @@ impl TestNode {
         let dir = tempfile::tempdir().unwrap();
         TestNode {
             home: dir.path().join("home"),
+            host: "127.0.0.1".into(),
+            netns: None,
             port: free_port(),
             env: env
                 .iter()
@@ -121,12 +127,20 @@ impl TestNode {
             .append(true)
             .open(self.log_path())
             .unwrap();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_access-node"));
+        let binary = env!("CARGO_BIN_EXE_access-node");
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, binary]);
+                c
+            }
+            None => Command::new(binary),
+        };
         cmd.arg("serve")
             .arg("--home")
             .arg(&self.home)
             .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
+            .arg(format!("{}:{}", self.host, self.port))
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -138,7 +152,7 @@ impl TestNode {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        format!("http://{}:{}{}", self.host, self.port, path)
     }
 
     pub fn wait_ready(&mut self) {
@@ -338,4 +352,215 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
 pub fn mode_of(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// nginx (Debian's) in front of some nodes, rendered from cluster/nginx.conf.template.
+pub struct Nginx {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl Nginx {
+    pub fn start(upstream_ports: &[u16]) -> Nginx {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tmp")).unwrap();
+        let port = free_port();
+        let template = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/cluster/nginx.conf.template"
+        ))
+        .unwrap();
+        let servers: String = upstream_ports
+            .iter()
+            .map(|p| format!("        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n"))
+            .collect();
+        let conf = template
+            .replace("@PREFIX@", dir.path().to_str().unwrap())
+            .replace("@LISTEN@", &format!("127.0.0.1:{port}"))
+            .replace("@SERVERS@\n", &servers);
+        let conf_path = dir.path().join("nginx.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-p")
+            .arg(dir.path())
+            .arg("-c")
+            .arg(&conf_path)
+            .args(["-g", "daemon off;"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("nginx must be installed (apt-get install nginx; .ci/run does it)");
+        let lb = Nginx { port, dir, child };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while client().get(lb.url("/healthz")).send().is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "nginx did not start: {}",
+                lb.error_log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        lb
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    pub fn error_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("error.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGQUIT: the master stops its workers (SIGKILL would orphan them).
+        let _ = Command::new("kill")
+            .arg("-QUIT")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Test hosts in network namespaces joined by a bridge: host i is 10.213.<net>.i, the test
+/// itself (root namespace) is .254. Removed on drop.
+pub struct NetLab {
+    pub prefix: String,
+    pub subnet: String,
+    pub hosts: usize,
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl NetLab {
+    pub fn new(hosts: usize) -> NetLab {
+        // Short unique names (interface names are at most 15 bytes).
+        let tag = std::process::id() % 10000;
+        let lab = NetLab {
+            prefix: format!("an{tag}"),
+            subnet: format!("10.213.{}", tag % 250),
+            hosts,
+        };
+        lab.teardown();
+        let bridge = format!("{}br", lab.prefix);
+        sh(&["ip", "link", "add", &bridge, "type", "bridge"]);
+        sh(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{}.254/24", lab.subnet),
+            "dev",
+            &bridge,
+        ]);
+        sh(&["ip", "link", "set", &bridge, "up"]);
+        for i in 1..=hosts {
+            let ns = lab.ns(i);
+            let (outer, inner) = (format!("{}v{i}", lab.prefix), format!("{}p{i}", lab.prefix));
+            sh(&["ip", "netns", "add", &ns]);
+            sh(&[
+                "ip", "link", "add", &outer, "type", "veth", "peer", "name", &inner,
+            ]);
+            sh(&["ip", "link", "set", &inner, "netns", &ns]);
+            sh(&["ip", "link", "set", &outer, "master", &bridge]);
+            sh(&["ip", "link", "set", &outer, "up"]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "ip",
+                "addr",
+                "add",
+                &format!("{}/24", lab.addr(i)),
+                "dev",
+                &inner,
+            ]);
+            sh(&[
+                "ip", "netns", "exec", &ns, "ip", "link", "set", &inner, "up",
+            ]);
+            sh(&["ip", "netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+        }
+        lab
+    }
+
+    pub fn ns(&self, i: usize) -> String {
+        format!("{}ns{i}", self.prefix)
+    }
+
+    pub fn addr(&self, i: usize) -> String {
+        format!("{}.{i}", self.subnet)
+    }
+
+    /// Cut host i off from every other host (both directions); the test itself still reaches it.
+    pub fn isolate(&self, i: usize) {
+        for j in (1..=self.hosts).filter(|j| *j != i) {
+            let peer = self.addr(j);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.ns(i),
+                "iptables",
+                "-A",
+                "INPUT",
+                "-s",
+                &peer,
+                "-j",
+                "DROP",
+            ]);
+            sh(&[
+                "ip",
+                "netns",
+                "exec",
+                &self.ns(i),
+                "iptables",
+                "-A",
+                "OUTPUT",
+                "-d",
+                &peer,
+                "-j",
+                "DROP",
+            ]);
+        }
+    }
+
+    pub fn heal(&self, i: usize) {
+        sh(&["ip", "netns", "exec", &self.ns(i), "iptables", "-F"]);
+    }
+
+    fn teardown(&self) {
+        for i in 1..=self.hosts {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(i)])
+                .output();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &format!("{}br", self.prefix)])
+            .output();
+    }
+}
+
+impl Drop for NetLab {
+    fn drop(&mut self) {
+        self.teardown();
+    }
 }
