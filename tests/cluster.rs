@@ -349,3 +349,35 @@ fn members_can_be_removed_and_status_needs_an_admin() {
         200
     );
 }
+
+#[test]
+fn cluster_join_cli_adds_a_node_and_it_survives_restart() {
+    let cluster = TestCluster::start(1, &[]);
+    let first = &cluster.nodes[0];
+    let before = first.admin_token(&[("username", "early"), ("expires_in", "0")]);
+    let mut joiner = TestNode::prepare(&[
+        ("ACCESS_NODE_SECURITY_JOIN_KEY", JOIN_KEY),
+        ("ACCESS_NODE_SERVER_NODE_ID", "7"),
+    ]);
+    // access-node cluster join <url>
+    joiner.command = vec!["cluster".into(), "join".into(), first.url("")];
+    joiner.spawn();
+    joiner.wait_ready();
+    assert_eq!(ping_status(&joiner, before["access_token"].as_str().unwrap(), false), 200);
+    assert_eq!(key_files(&joiner), key_files(first));
+    let ids: Vec<u64> = first.status()["members"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, vec![1, 7]);
+    // A restart of a member does not join again; it recovers and serves writes.
+    joiner.restart();
+    let t = joiner.admin_token(&[("username", "late"), ("expires_in", "0")]);
+    assert_eq!(ping_status(first, t["access_token"].as_str().unwrap(), false), 200);
+    let ids_after: Vec<u64> = joiner.status()["members"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids_after, vec![1, 7]);
+    // A joiner with the wrong join key is refused and never becomes ready.
+    let mut intruder = TestNode::prepare(&[("ACCESS_NODE_SECURITY_JOIN_KEY", "not-the-key"), ("ACCESS_NODE_SERVER_NODE_ID", "9")]);
+    intruder.command = vec!["cluster".into(), "join".into(), first.url("")];
+    intruder.spawn();
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(intruder.get("/healthz").send().unwrap().status(), 503);
+    assert_eq!(first.status()["members"].as_array().unwrap().len(), 2);
+}

@@ -27,6 +27,8 @@ pub struct TestNode {
     pub host: String,
     /// Network namespace to run in (`ip netns exec`), for partition tests.
     pub netns: Option<String>,
+    /// Subcommand and its arguments (`serve` unless a test says otherwise).
+    pub command: Vec<String>,
     pub port: u16,
     pub env: Vec<(String, String)>,
     child: Option<Child>,
@@ -65,6 +67,7 @@ impl TestNode {
             home: dir.path().join("home"),
             host: "127.0.0.1".into(),
             netns: None,
+            command: vec!["serve".into()],
             port: free_port(),
             env: env
                 .iter()
@@ -136,7 +139,7 @@ impl TestNode {
             }
             None => Command::new(binary),
         };
-        cmd.arg("serve")
+        cmd.args(&self.command)
             .arg("--home")
             .arg(&self.home)
             .arg("--listen")
