@@ -363,18 +363,37 @@ fn cluster_join_cli_adds_a_node_and_it_survives_restart() {
     joiner.command = vec!["cluster".into(), "join".into(), first.url("")];
     joiner.spawn();
     joiner.wait_ready();
-    assert_eq!(ping_status(&joiner, before["access_token"].as_str().unwrap(), false), 200);
+    assert_eq!(
+        ping_status(&joiner, before["access_token"].as_str().unwrap(), false),
+        200
+    );
     assert_eq!(key_files(&joiner), key_files(first));
-    let ids: Vec<u64> = first.status()["members"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    let ids: Vec<u64> = first.status()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids, vec![1, 7]);
     // A restart of a member does not join again; it recovers and serves writes.
     joiner.restart();
     let t = joiner.admin_token(&[("username", "late"), ("expires_in", "0")]);
-    assert_eq!(ping_status(first, t["access_token"].as_str().unwrap(), false), 200);
-    let ids_after: Vec<u64> = joiner.status()["members"].as_array().unwrap().iter().map(|m| m["id"].as_u64().unwrap()).collect();
+    assert_eq!(
+        ping_status(first, t["access_token"].as_str().unwrap(), false),
+        200
+    );
+    let ids_after: Vec<u64> = joiner.status()["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_u64().unwrap())
+        .collect();
     assert_eq!(ids_after, vec![1, 7]);
     // A joiner with the wrong join key is refused and never becomes ready.
-    let mut intruder = TestNode::prepare(&[("ACCESS_NODE_SECURITY_JOIN_KEY", "not-the-key"), ("ACCESS_NODE_SERVER_NODE_ID", "9")]);
+    let mut intruder = TestNode::prepare(&[
+        ("ACCESS_NODE_SECURITY_JOIN_KEY", "not-the-key"),
+        ("ACCESS_NODE_SERVER_NODE_ID", "9"),
+    ]);
     intruder.command = vec!["cluster".into(), "join".into(), first.url("")];
     intruder.spawn();
     std::thread::sleep(Duration::from_secs(3));
