@@ -57,6 +57,7 @@ pub struct TokenConfig {
     pub allow_refreshable: bool,
     pub refresh_grace_period: u64,
     pub pairing_token_expiry: u64,
+    pub identity_token_expiry: u64,
     pub default_audience: String,
 }
 

@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod lifecycle;
 pub mod node;
 pub mod raft;
 pub mod store;

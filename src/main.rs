@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpServer};
 use clap::{Parser, Subcommand};
 
 use access_node::actors::janitor::Janitor;
+use access_node::actors::trust_watcher::TrustWatcher;
 use access_node::config::{Config, ENV_CONFIG_FILE};
 use access_node::node::Node;
 
@@ -119,6 +120,7 @@ async fn serve(config: Config) -> Result<(), String> {
         }
     });
     Janitor::new(node.clone(), Duration::from_secs(60)).start();
+    TrustWatcher::new(node.clone()).start();
     let data = web::Data::new(node.clone());
     tracing::info!(%listen, node_id = node.node_id, "access-node listening");
     HttpServer::new(move || {

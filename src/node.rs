@@ -57,14 +57,40 @@ pub struct IssueSpec {
     pub audience: String,
     pub description: Option<String>,
     pub kind: TokenKind,
+    /// Also issue a short opaque reference token (stored hashed) standing for this token.
+    pub reference: bool,
 }
 
 pub struct IssuedToken {
     pub token_id: String,
     pub access_token: String,
     pub refresh_token: Option<String>,
+    pub reference_token: Option<String>,
     pub expires_in: u64,
     pub scope: String,
+}
+
+/// A token about to be issued: what is signed, what is stored, the secrets handed out once.
+struct Built {
+    claims: Claims,
+    record: TokenRecord,
+    refresh_token: Option<String>,
+    reference_token: Option<String>,
+}
+
+/// JFrog-style reference token: base64 of `reftkn:01:<expiry>:<random>` (starts `cmVmdGtu`).
+fn new_reference_token(expiry: Option<u64>) -> String {
+    use base64::Engine;
+    let raw = format!(
+        "reftkn:01:{}:{}",
+        expiry.unwrap_or(0),
+        crypto::random_secret()
+    );
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
+}
+
+pub fn looks_like_reference_token(s: &str) -> bool {
+    s.starts_with("cmVmdGtu") && s.len() < 256
 }
 
 pub struct Node {
@@ -322,16 +348,12 @@ impl Node {
         )
     }
 
-    fn build(
-        &self,
-        spec: &IssueSpec,
-        keys: &KeySet,
-        now: u64,
-    ) -> (Claims, TokenRecord, Option<String>) {
+    fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> Built {
         let token_id = uuid::Uuid::new_v4().to_string();
         let revocable = self.is_revocable(spec.expires_in);
         let expiry = (spec.expires_in > 0).then(|| now + spec.expires_in);
         let refresh_token = spec.refreshable.then(crypto::random_secret);
+        let reference_token = spec.reference.then(|| new_reference_token(expiry));
         let subject = subject_for(&keys.service_id, &spec.username);
         let scope = spec.scope.to_string();
         let claims = Claims {
@@ -358,8 +380,14 @@ impl Node {
             refresh_hash: refresh_token.as_deref().map(crypto::secret_hash),
             description: spec.description.clone(),
             kind: spec.kind,
+            reference_hash: reference_token.as_deref().map(crypto::secret_hash),
         };
-        (claims, record, refresh_token)
+        Built {
+            claims,
+            record,
+            refresh_token,
+            reference_token,
+        }
     }
 
     fn sign(keys: &KeySet, claims: &Claims) -> ApiResult<String> {
@@ -373,17 +401,19 @@ impl Node {
     pub async fn issue(&self, spec: IssueSpec) -> ApiResult<IssuedToken> {
         let keys = self.keyset()?;
         let now = now_secs();
-        let (claims, record, refresh_token) = self.build(&spec, &keys, now);
-        if record.revocable || record.refreshable {
+        let built = self.build(&spec, &keys, now);
+        let record = built.record;
+        if record.revocable || record.refreshable || record.reference_hash.is_some() {
             self.write(Command::IssueToken {
                 record: record.clone(),
             })
             .await?;
         }
         Ok(IssuedToken {
-            access_token: Self::sign(&keys, &claims)?,
+            access_token: Self::sign(&keys, &built.claims)?,
             token_id: record.token_id,
-            refresh_token,
+            refresh_token: built.refresh_token,
+            reference_token: built.reference_token,
             expires_in: spec.expires_in,
             scope: record.scope,
         })
@@ -431,8 +461,14 @@ impl Node {
             audience: overrides.audience.unwrap_or(record.audience.clone()),
             description: record.description.clone(),
             kind: record.kind,
+            reference: record.reference_hash.is_some(),
         };
-        let (new_claims, new_record, new_refresh) = self.build(&spec, &keys, now);
+        let Built {
+            claims: new_claims,
+            record: new_record,
+            refresh_token: new_refresh,
+            reference_token: new_reference,
+        } = self.build(&spec, &keys, now);
         let response = self
             .write(Command::RefreshToken {
                 old_token_id: record.token_id.clone(),
@@ -447,6 +483,7 @@ impl Node {
                 access_token: Self::sign(&keys, &new_claims)?,
                 token_id: new_record.token_id,
                 refresh_token: new_refresh,
+                reference_token: new_reference,
                 expires_in: spec.expires_in,
                 scope: new_record.scope,
             }),

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aws_lc_rs::rand::SystemRandom;
-use aws_lc_rs::signature::{KeyPair, RsaKeyPair, RSA_PKCS1_SHA256};
+use aws_lc_rs::signature::{RsaKeyPair, RSA_PKCS1_SHA256};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -68,11 +69,6 @@ impl SigningKey {
         URL_SAFE_NO_PAD.encode_string(&signature, &mut out);
         Ok(out)
     }
-
-    /// Public key as DER (SubjectPublicKeyInfo-less RSAPublicKey), for verifier set-up.
-    fn public_key_der(&self) -> &[u8] {
-        self.key_pair.public_key().as_ref()
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -91,26 +87,92 @@ pub enum VerifyError {
     Audience,
 }
 
+/// Why a key is trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyOrigin {
+    /// Signs new tokens.
+    Active,
+    /// A previous key of this cluster kept trusted across a certificate reset.
+    Retired,
+    /// Another cluster's root.crt in the circle of trust.
+    Trusted,
+}
+
+/// A verification key, as published in the JWKS.
+#[derive(Debug, Clone)]
+pub struct PublicKeyInfo {
+    pub kid: String,
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+    pub origin: KeyOrigin,
+    /// Trusted certificate name, for trusted keys.
+    pub name: Option<String>,
+}
+
 /// Everything needed to sign and verify: the active key and all keys whose signatures
 /// are accepted. Published as an immutable snapshot; replaced whole when keys change.
 pub struct KeySet {
     pub service_id: String,
     pub active: Arc<SigningKey>,
     verifiers: HashMap<String, DecodingKey>,
+    pub public_keys: Vec<PublicKeyInfo>,
 }
 
 impl KeySet {
     pub fn new(service_id: String, active: &KeyMaterial) -> Result<KeySet, CryptoError> {
+        Self::with_trust(service_id, active, &[], &[])
+    }
+
+    /// `retired`: certificates of earlier keys still trusted; `trusted`: (name, certificate)
+    /// of other clusters. A certificate that no longer parses is skipped with a log line.
+    pub fn with_trust(
+        service_id: String,
+        active: &KeyMaterial,
+        retired: &[String],
+        trusted: &[(String, String)],
+    ) -> Result<KeySet, CryptoError> {
         let signing = SigningKey::from_material(active)?;
-        let mut verifiers = HashMap::new();
-        verifiers.insert(
-            signing.kid.clone(),
-            DecodingKey::from_rsa_der(signing.public_key_der()),
+        let mut keys = vec![(active.certificate_pem.as_str(), KeyOrigin::Active, None)];
+        keys.extend(
+            retired
+                .iter()
+                .map(|c| (c.as_str(), KeyOrigin::Retired, None)),
         );
+        keys.extend(
+            trusted
+                .iter()
+                .map(|(n, c)| (c.as_str(), KeyOrigin::Trusted, Some(n.clone()))),
+        );
+        let mut verifiers = HashMap::new();
+        let mut public_keys = Vec::new();
+        for (pem, origin, name) in keys {
+            let (n, e) = match super::rsa_public_key_of_certificate(pem) {
+                Ok(k) => k,
+                Err(err) if origin == KeyOrigin::Active => return Err(err),
+                Err(err) => {
+                    tracing::warn!(?origin, ?name, error = %err, "skipping a trusted certificate");
+                    continue;
+                }
+            };
+            let kid = super::rsa_thumbprint(&n, &e);
+            if verifiers.contains_key(&kid) {
+                continue;
+            }
+            verifiers.insert(kid.clone(), DecodingKey::from_rsa_raw_components(&n, &e));
+            public_keys.push(PublicKeyInfo {
+                kid,
+                n,
+                e,
+                origin,
+                name,
+            });
+        }
         Ok(KeySet {
             service_id,
             active: Arc::new(signing),
             verifiers,
+            public_keys,
         })
     }
 

@@ -4,7 +4,7 @@
 
 mod jwt;
 
-pub use jwt::{KeySet, SigningKey, VerifyError};
+pub use jwt::{KeyOrigin, KeySet, PublicKeyInfo, SigningKey, VerifyError};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -23,6 +23,56 @@ pub enum CryptoError {
     Cert(String),
     #[error("signing failed")]
     Sign,
+    #[error("not a usable certificate: {0}")]
+    BadCertificate(String),
+}
+
+fn parse_pem_certificate(pem: &str) -> Result<x509_parser::pem::Pem, CryptoError> {
+    let bad = |m: &str| CryptoError::BadCertificate(m.to_string());
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|_| bad("no PEM certificate found"))?;
+    if parsed.label != "CERTIFICATE" {
+        return Err(bad("PEM block is not a CERTIFICATE"));
+    }
+    Ok(parsed)
+}
+
+/// Check a certificate offered for the circle of trust: parseable, RSA, currently valid.
+/// Returns the kid of its key.
+pub fn check_trusted_certificate(pem: &str) -> Result<String, CryptoError> {
+    let parsed = parse_pem_certificate(pem)?;
+    let cert = parsed
+        .parse_x509()
+        .map_err(|e| CryptoError::BadCertificate(format!("malformed X.509: {e}")))?;
+    if !cert.validity().is_valid() {
+        return Err(CryptoError::BadCertificate(
+            "certificate is expired or not yet valid".into(),
+        ));
+    }
+    let (n, e) = rsa_public_key_of_certificate(pem)?;
+    Ok(rsa_thumbprint(&n, &e))
+}
+
+/// RSA public key (big-endian modulus and exponent, no leading zeros) of a PEM X.509
+/// certificate. Validity dates are not checked here (clock skew must not break our own key).
+pub fn rsa_public_key_of_certificate(pem: &str) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+    use x509_parser::public_key::PublicKey;
+    let bad = |m: &str| CryptoError::BadCertificate(m.to_string());
+    let parsed = parse_pem_certificate(pem)?;
+    let cert = parsed
+        .parse_x509()
+        .map_err(|e| bad(&format!("malformed X.509: {e}")))?;
+    match cert.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => {
+            let strip = |b: &[u8]| {
+                let first = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+                b[first..].to_vec()
+            };
+            Ok((strip(rsa.modulus), strip(rsa.exponent)))
+        }
+        Ok(_) => Err(bad("only RSA certificates can sign RS256 tokens")),
+        Err(e) => Err(bad(&format!("unreadable public key: {e}"))),
+    }
 }
 
 /// One signing keypair as the replicated store keeps it.
@@ -95,7 +145,8 @@ fn self_signed_certificate(
         .push(rcgen::DnType::CommonName, common_name);
     let start = time::OffsetDateTime::from_unix_timestamp(now as i64)
         .map_err(|e| CryptoError::Cert(e.to_string()))?;
-    params.not_before = start;
+    // Backdated a day so a peer with a slightly slow clock still sees it as valid.
+    params.not_before = start - time::Duration::days(1);
     params.not_after = start + time::Duration::days(3650);
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     let cert = params
@@ -159,6 +210,31 @@ mod tests {
             rsa_thumbprint(&n, &e),
             "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
         );
+    }
+
+    #[test]
+    fn certificates_yield_their_public_key_and_kid() {
+        let m = generate_key_material(2048, "jfac@t", now_for_tests()).unwrap();
+        let (n, e) = rsa_public_key_of_certificate(&m.certificate_pem).unwrap();
+        assert_eq!(rsa_thumbprint(&n, &e), m.kid);
+        assert_eq!(
+            check_trusted_certificate(&m.certificate_pem).unwrap(),
+            m.kid
+        );
+        assert!(rsa_public_key_of_certificate("junk").is_err());
+        assert!(check_trusted_certificate(
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+        )
+        .is_err());
+        assert!(rsa_public_key_of_certificate(&m.private_key_pem).is_err());
+    }
+
+    fn now_for_tests() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            - 60
     }
 
     #[test]

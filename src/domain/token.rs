@@ -110,6 +110,9 @@ pub struct TokenRecord {
     pub description: Option<String>,
     #[serde(default)]
     pub kind: TokenKind,
+    /// SHA-256 (hex) of the reference token, when one was issued.
+    #[serde(default)]
+    pub reference_hash: Option<String>,
 }
 
 impl TokenRecord {

@@ -12,7 +12,7 @@ use crate::domain::policy::Principal;
 use crate::domain::scope::Scope;
 use crate::domain::token::Claims;
 use crate::error::{ApiError, ApiResult};
-use crate::node::{verify_password, Node};
+use crate::node::{looks_like_reference_token, verify_password, Node};
 
 enum Credentials {
     Bearer(String),
@@ -72,13 +72,28 @@ fn looks_like_jwt(s: &str) -> bool {
     s.starts_with("eyJ") && s.matches('.').count() == 2
 }
 
+/// Validate a JWT or a reference token (honouring the request's strict flag).
+pub async fn validate_any(node: &Node, req: &HttpRequest, token: &str) -> ApiResult<Claims> {
+    if looks_like_reference_token(token) {
+        node.validate_reference(token, strict(req)).await
+    } else {
+        node.validate(token, strict(req)).await
+    }
+}
+
 /// What a verified token lets its holder act as.
 pub fn principal_from_claims(node: &Node, claims: &Claims) -> ApiResult<Principal> {
     let username = claims
         .username()
         .ok_or_else(|| ApiError::Unauthorized("token subject is not a user".into()))?;
     let scope = Scope::parse(&claims.scp).ok();
-    let applies_user = scope.as_ref().is_some_and(Scope::applies_user);
+    // A token from another cluster in the circle of trust carries its scope, never the rights
+    // of a local user that happens to have the same name.
+    let ours = node
+        .state
+        .keyset()
+        .is_some_and(|k| k.service_id == claims.iss);
+    let applies_user = ours && scope.as_ref().is_some_and(Scope::applies_user);
     let user = if applies_user {
         node.state.user(username)?
     } else {
@@ -108,11 +123,13 @@ pub async fn optional(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Option<P
     };
     match creds {
         Credentials::Bearer(token) => {
-            let claims = node.validate(&token, strict(req)).await?;
+            let claims = validate_any(node, req, &token).await?;
             principal_from_claims(node, &claims).map(Some)
         }
-        Credentials::Basic { user, secret } if looks_like_jwt(&secret) => {
-            let claims = node.validate(&secret, strict(req)).await?;
+        Credentials::Basic { user, secret }
+            if looks_like_jwt(&secret) || looks_like_reference_token(&secret) =>
+        {
+            let claims = validate_any(node, req, &secret).await?;
             if claims.username() != Some(user.as_str()) {
                 return Err(ApiError::Unauthorized(
                     "user name does not match the token's subject".into(),

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cluster;
+pub mod keys;
 pub mod params;
 pub mod system;
 pub mod tokens;
@@ -26,6 +27,13 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .route("/tokens", web::post().to(tokens::create))
             .route("/tokens", web::get().to(tokens::list))
             .route("/tokens/me", web::get().to(tokens::me))
+            .route("/tokens/identity", web::post().to(tokens::identity))
+            .route("/tokens/pairing", web::post().to(tokens::create_pairing))
+            .route(
+                "/tokens/pairing/exchange",
+                web::post().to(tokens::exchange_pairing),
+            )
+            .route("/tokens/introspect", web::post().to(tokens::introspect))
             .route("/tokens/revoke", web::delete().to(tokens::revoke_by_token))
             .route("/tokens/revoke", web::post().to(tokens::revoke_by_token))
             .route("/tokens/{id}", web::get().to(tokens::get))
@@ -37,6 +45,14 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .route("/system/ping", web::get().to(system::ping))
             .route("/system/service_id", web::get().to(system::service_id))
             .route("/cert/root", web::get().to(system::root_cert))
+            .route("/cert/root/reset", web::post().to(keys::reset_root))
+            .route("/cert/trusted", web::get().to(keys::list_trusted))
+            .route("/cert/trusted", web::post().to(keys::add_trusted))
+            .route(
+                "/cert/trusted/{name}",
+                web::delete().to(keys::remove_trusted),
+            )
+            .route("/jwks", web::get().to(keys::jwks))
             .route("/cluster/status", web::get().to(cluster::status))
             .route(
                 "/cluster/members/{id}",
@@ -67,6 +83,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::scope("/_cluster").configure(cluster::rpc_routes))
     .route("/healthz", web::get().to(system::health))
+    .service(
+        web::scope("/.well-known")
+            .wrap(from_fn(cluster::require_ready))
+            .route("/jwks.json", web::get().to(keys::jwks)),
+    )
     .service(
         web::scope("/access")
             .wrap(from_fn(cluster::require_ready))

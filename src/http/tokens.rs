@@ -24,6 +24,9 @@ fn issued_json(t: &IssuedToken) -> Value {
     if let Some(r) = &t.refresh_token {
         body.insert("refresh_token".into(), json!(r));
     }
+    if let Some(r) = &t.reference_token {
+        body.insert("reference_token".into(), json!(r));
+    }
     // JFrog leaves expires_in out for tokens that never expire.
     if t.expires_in > 0 {
         body.insert("expires_in".into(), json!(t.expires_in));
@@ -80,6 +83,7 @@ async fn mint(
         ));
     }
     let description = p.string("description")?;
+    let reference = p.boolean("include_reference_token")?.unwrap_or(false);
     if description.as_ref().is_some_and(|d| d.len() > 1024) {
         return Err(ApiError::BadRequest(
             "description is longer than 1024 characters".into(),
@@ -107,6 +111,7 @@ async fn mint(
             audience,
             description,
             kind: TokenKind::Access,
+            reference,
         })
         .await?;
     tracing::info!(token_id = %issued.token_id, subject = %username, by = %who.username, "token created");
@@ -327,5 +332,99 @@ pub async fn check_permission(
         "path": path,
         "action": action.letter().to_string(),
         "subject": who.username,
+    })))
+}
+
+/// `POST /access/api/v1/tokens/identity`: any user mints an identity token for itself
+/// (`applied-permissions/user`, revocable, with a reference token).
+pub async fn identity(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    let who = auth::required(&node, &req).await?;
+    let issued = node
+        .issue(IssueSpec {
+            username: who.username.clone(),
+            scope: Scope::parse(DEFAULT_SCOPE)?,
+            expires_in: node.config.token.identity_token_expiry,
+            refreshable: false,
+            audience: node.config.token.default_audience.clone(),
+            description: p.string("description")?,
+            kind: TokenKind::Identity,
+            reference: true,
+        })
+        .await?;
+    tracing::info!(token_id = %issued.token_id, subject = %who.username, "identity token created");
+    Ok(HttpResponse::Ok().json(issued_json(&issued)))
+}
+
+/// `POST /access/api/v1/tokens/pairing`: a one-time pairing token for the caller.
+pub async fn create_pairing(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    let who = auth::required(&node, &req).await?;
+    let purpose = p.string("purpose")?;
+    if purpose.as_ref().is_some_and(|s| s.len() > 256) {
+        return Err(ApiError::BadRequest(
+            "purpose is longer than 256 characters".into(),
+        ));
+    }
+    let (secret, record) = node.issue_pairing(&who.username, purpose).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "pairing_token": secret,
+        "token_id": record.token_id,
+        "expires_in": record.expiry - record.issued_at,
+        "purpose": record.purpose,
+    })))
+}
+
+/// `POST /access/api/v1/tokens/pairing/exchange` (form `pairing_token`): the pairing token
+/// itself is the credential; it works once.
+pub async fn exchange_pairing(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    let secret = p
+        .string("pairing_token")?
+        .ok_or_else(|| ApiError::BadRequest("'pairing_token' is required".into()))?;
+    let (_, issued) = node.consume_pairing(&secret).await?;
+    Ok(HttpResponse::Ok().json(issued_json(&issued)))
+}
+
+/// `POST /access/api/v1/tokens/introspect` (RFC 7662, form `token`): for resource servers,
+/// which authenticate themselves. Any token problem is `{"active": false}`.
+pub async fn introspect(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    auth::required(&node, &req).await?;
+    let token = p
+        .string("token")?
+        .ok_or_else(|| ApiError::BadRequest("'token' is required".into()))?;
+    let claims = match auth::validate_any(&node, &req, &token).await {
+        Ok(c) => c,
+        Err(ApiError::Unavailable(m)) => return Err(ApiError::Unavailable(m)),
+        Err(_) => return Ok(HttpResponse::Ok().json(json!({ "active": false }))),
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "active": true,
+        "sub": claims.sub,
+        "username": claims.username(),
+        "scope": claims.scp,
+        "exp": claims.exp,
+        "iat": claims.iat,
+        "iss": claims.iss,
+        "aud": claims.aud,
+        "jti": claims.jti,
+        "token_type": "Bearer",
     })))
 }

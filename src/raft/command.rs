@@ -24,6 +24,25 @@ pub struct GroupRecord {
     pub created_at: u64,
 }
 
+/// A certificate of another cluster in the circle of trust.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrustedCert {
+    pub name: String,
+    pub certificate_pem: String,
+    pub kid: String,
+    pub added_at: u64,
+}
+
+/// A one-time pairing token, stored under the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingRecord {
+    pub token_id: String,
+    pub username: String,
+    pub purpose: Option<String>,
+    pub issued_at: u64,
+    pub expiry: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
     /// Initialise the cluster once: identity, first keypair, bootstrap admin.
@@ -64,6 +83,28 @@ pub enum Command {
     DeleteGroup {
         name: String,
     },
+    PutTrusted {
+        cert: TrustedCert,
+    },
+    RemoveTrusted {
+        name: String,
+    },
+    /// Certificate reset: a new signing key. With `keep_old` the previous certificate stays
+    /// trusted (as retired) so tokens it signed keep validating; without it every earlier key
+    /// is dropped.
+    RotateKey {
+        key: KeyMaterial,
+        keep_old: bool,
+    },
+    IssuePairing {
+        hash: String,
+        record: PairingRecord,
+    },
+    /// Conditional: succeeds once, while the pairing token exists and has not expired.
+    ConsumePairing {
+        hash: String,
+        now: u64,
+    },
     /// Drop token records and revocations whose expiry (plus refresh grace) is before `now`.
     ExpireBefore {
         now: u64,
@@ -89,4 +130,6 @@ pub enum CommandResponse {
         tokens: u64,
         revocations: u64,
     },
+    Paired(PairingRecord),
+    PairingRejected(String),
 }

@@ -20,7 +20,9 @@ use sled::Transactional;
 use super::any_err;
 use crate::crypto::{KeyMaterial, KeySet};
 use crate::domain::token::{Revocation, TokenRecord};
-use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
+use crate::raft::command::{
+    Command, CommandResponse, GroupRecord, PairingRecord, TrustedCert, UserRecord,
+};
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
 const LAST_APPLIED: &[u8] = b"last_applied";
@@ -31,7 +33,10 @@ const SNAPSHOT_META: &[u8] = b"meta";
 const SNAPSHOT_DATA: &[u8] = b"data";
 
 /// Names of the trees that make up the replicated state (snapshot order).
-const STATE_TREES: [&str; 6] = ["sm_meta", "keys", "tokens", "revoked", "users", "groups"];
+const STATE_TREES: [&str; 9] = [
+    "sm_meta", "keys", "tokens", "revoked", "users", "groups", "trusted", "refs", "pairing",
+];
+const RETIRED_KEYS: &[u8] = b"retired";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -59,6 +64,11 @@ pub struct StateView {
     revoked: sled::Tree,
     users: sled::Tree,
     groups: sled::Tree,
+    trusted: sled::Tree,
+    /// reference-token hash → token id
+    refs: sled::Tree,
+    /// pairing-token hash → PairingRecord
+    pairing: sled::Tree,
     keyset: Arc<ArcSwapOption<KeySet>>,
 }
 
@@ -85,11 +95,14 @@ impl StateView {
             revoked: db.open_tree(STATE_TREES[3])?,
             users: db.open_tree(STATE_TREES[4])?,
             groups: db.open_tree(STATE_TREES[5])?,
+            trusted: db.open_tree(STATE_TREES[6])?,
+            refs: db.open_tree(STATE_TREES[7])?,
+            pairing: db.open_tree(STATE_TREES[8])?,
             keyset: Arc::new(ArcSwapOption::empty()),
         })
     }
 
-    fn trees(&self) -> [&sled::Tree; 6] {
+    fn trees(&self) -> [&sled::Tree; 9] {
         [
             &self.meta,
             &self.keys,
@@ -97,7 +110,30 @@ impl StateView {
             &self.revoked,
             &self.users,
             &self.groups,
+            &self.trusted,
+            &self.refs,
+            &self.pairing,
         ]
+    }
+
+    pub fn trusted_certs(&self) -> Result<Vec<TrustedCert>, StoreError> {
+        all_json(&self.trusted)
+    }
+
+    pub fn retired_certs(&self) -> Result<Vec<String>, StoreError> {
+        Ok(get_json(&self.keys, RETIRED_KEYS)?.unwrap_or_default())
+    }
+
+    /// Token id behind a reference token's hash.
+    pub fn reference(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .refs
+            .get(hash.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub fn pairing(&self, hash: &str) -> Result<Option<PairingRecord>, StoreError> {
+        get_json(&self.pairing, hash.as_bytes())
     }
 
     /// The signing/verification keys of the applied state; None before bootstrap.
@@ -158,7 +194,14 @@ impl StateView {
         ) else {
             return Ok(None);
         };
-        let keyset = KeySet::new(service_id, &active)
+        let retired = self.retired_certs().map_err(read)?;
+        let trusted: Vec<(String, String)> = self
+            .trusted_certs()
+            .map_err(read)?
+            .into_iter()
+            .map(|t| (t.name, t.certificate_pem))
+            .collect();
+        let keyset = KeySet::with_trust(service_id, &active, &retired, &trusted)
             .map_err(|e| StorageIOError::read_state_machine(any_err(e)))?;
         self.keyset.store(Some(Arc::new(keyset)));
         Ok(Some(active))
@@ -173,6 +216,9 @@ struct Tx<'a> {
     revoked: &'a TransactionalTree,
     users: &'a TransactionalTree,
     groups: &'a TransactionalTree,
+    trusted: &'a TransactionalTree,
+    refs: &'a TransactionalTree,
+    pairing: &'a TransactionalTree,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
@@ -196,6 +242,9 @@ fn tx_put<T: Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxRe
 impl Tx<'_> {
     fn revoke(&self, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
         self.tokens.remove(record.token_id.as_bytes())?;
+        if let Some(hash) = &record.reference_hash {
+            self.refs.remove(hash.as_bytes())?;
+        }
         if record.revocable {
             let revocation = Revocation {
                 token_id: record.token_id.clone(),
@@ -226,6 +275,10 @@ impl Tx<'_> {
             }
             Command::IssueToken { record } => {
                 tx_put(self.tokens, record.token_id.as_bytes(), record)?;
+                if let Some(hash) = &record.reference_hash {
+                    self.refs
+                        .insert(hash.as_bytes(), record.token_id.as_bytes())?;
+                }
                 CommandResponse::Issued
             }
             Command::RefreshToken {
@@ -253,6 +306,10 @@ impl Tx<'_> {
                     Some(old) => {
                         self.revoke(&old, *now)?;
                         tx_put(self.tokens, new_record.token_id.as_bytes(), new_record)?;
+                        if let Some(hash) = &new_record.reference_hash {
+                            self.refs
+                                .insert(hash.as_bytes(), new_record.token_id.as_bytes())?;
+                        }
                         CommandResponse::Refreshed
                     }
                 }
@@ -296,9 +353,58 @@ impl Tx<'_> {
                 Some(_) => CommandResponse::Ok,
                 None => CommandResponse::NotFound,
             },
+            Command::PutTrusted { cert } => {
+                tx_put(self.trusted, cert.name.as_bytes(), cert)?;
+                CommandResponse::Ok
+            }
+            Command::RemoveTrusted { name } => match self.trusted.remove(name.as_bytes())? {
+                Some(_) => CommandResponse::Ok,
+                None => CommandResponse::NotFound,
+            },
+            Command::RotateKey { key, keep_old } => {
+                let old: Option<KeyMaterial> = tx_get(self.keys, ACTIVE_KEY)?;
+                // Without keep_old every earlier key stops being trusted: a full reset.
+                let mut retired: Vec<String> = match keep_old {
+                    true => tx_get(self.keys, RETIRED_KEYS)?.unwrap_or_default(),
+                    false => Vec::new(),
+                };
+                if let Some(old) = old.filter(|o| o.kid != key.kid && *keep_old) {
+                    if !retired.contains(&old.certificate_pem) {
+                        retired.push(old.certificate_pem);
+                    }
+                }
+                tx_put(self.keys, RETIRED_KEYS, &retired)?;
+                tx_put(self.keys, ACTIVE_KEY, key)?;
+                CommandResponse::Ok
+            }
+            Command::IssuePairing { hash, record } => {
+                tx_put(self.pairing, hash.as_bytes(), record)?;
+                CommandResponse::Issued
+            }
+            Command::ConsumePairing { hash, now } => {
+                match tx_get::<PairingRecord>(self.pairing, hash.as_bytes())? {
+                    None => CommandResponse::PairingRejected(
+                        "pairing token is unknown or already used".into(),
+                    ),
+                    Some(p) if p.expiry < *now => {
+                        self.pairing.remove(hash.as_bytes())?;
+                        CommandResponse::PairingRejected("pairing token has expired".into())
+                    }
+                    Some(p) => {
+                        self.pairing.remove(hash.as_bytes())?;
+                        CommandResponse::Paired(p)
+                    }
+                }
+            }
             Command::ExpireBefore { .. } => {
                 for id in &expired.tokens {
                     self.tokens.remove(id.as_bytes())?;
+                }
+                for hash in &expired.refs {
+                    self.refs.remove(hash.as_bytes())?;
+                }
+                for hash in &expired.pairings {
+                    self.pairing.remove(hash.as_bytes())?;
                 }
                 for id in &expired.revocations {
                     self.revoked.remove(id.as_bytes())?;
@@ -317,7 +423,9 @@ impl Tx<'_> {
 #[derive(Default)]
 struct Expired {
     tokens: Vec<String>,
+    refs: Vec<String>,
     revocations: Vec<String>,
+    pairings: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -406,6 +514,7 @@ impl StateMachine {
                 rec.expiry
             };
             if deadline.is_some_and(|d| d < now) {
+                expired.refs.extend(rec.reference_hash);
                 expired.tokens.push(rec.token_id);
             }
         }
@@ -414,6 +523,15 @@ impl StateMachine {
                 serde_json::from_slice(&item.map_err(read_err)?).map_err(read_err)?;
             if rev.expiry.is_some_and(|e| e < now) {
                 expired.revocations.push(rev.token_id);
+            }
+        }
+        for item in self.inner.view.pairing.iter() {
+            let (hash, value) = item.map_err(read_err)?;
+            let p: PairingRecord = serde_json::from_slice(&value).map_err(read_err)?;
+            if p.expiry < now {
+                expired
+                    .pairings
+                    .push(String::from_utf8_lossy(&hash).into_owned());
             }
         }
         Ok(expired)
@@ -427,8 +545,12 @@ impl StateMachine {
         expired: &Expired,
     ) -> Result<CommandResponse, StorageError> {
         let v = &self.inner.view;
-        let result = (&v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups).transaction(
-            |(meta, keys, tokens, revoked, users, groups)| {
+        let trees = (
+            &v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups, &v.trusted, &v.refs,
+            &v.pairing,
+        );
+        let result = trees.transaction(
+            |(meta, keys, tokens, revoked, users, groups, trusted, refs, pairing)| {
                 let tx = Tx {
                     meta,
                     keys,
@@ -436,6 +558,9 @@ impl StateMachine {
                     revoked,
                     users,
                     groups,
+                    trusted,
+                    refs,
+                    pairing,
                 };
                 let response = match cmd {
                     Some(cmd) => tx.apply(cmd, expired)?,
@@ -555,7 +680,15 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 _ => Expired::default(),
             };
             let response = self.apply_one(log_id, cmd, membership, &expired)?;
-            if matches!(response, CommandResponse::Bootstrapped) {
+            let keys_touched = matches!(
+                cmd,
+                Some(
+                    Command::RotateKey { .. }
+                        | Command::PutTrusted { .. }
+                        | Command::RemoveTrusted { .. }
+                )
+            ) || response == CommandResponse::Bootstrapped;
+            if keys_touched {
                 self.keys_changed().await?;
             }
             responses.push(response);

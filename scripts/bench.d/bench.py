@@ -1,0 +1,915 @@
+#!/usr/bin/env python3
+"""access-node benchmark driver (stdlib only). Run through scripts/bench, which installs wrk/nginx
+and builds the release binary first.
+
+Measures on this machine, in one run: RSA baselines, one node, three nodes behind nginx, and a
+scale phase with N stored revocable tokens. Prints a table and writes target/bench/results.json.
+Informational only: nothing here asserts on timings, the exit status is 0 unless the harness
+itself breaks (a node does not start, wrk is missing...).
+
+All traffic goes to 127.0.0.1; every loop is bounded in count and in time.
+"""
+import argparse
+import atexit
+import base64
+import http.client
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BENCH_D = os.path.join(ROOT, "scripts", "bench.d")
+SRC_BIN = os.path.join(ROOT, "target", "release", "access-node")
+OUT_DIR = os.path.join(ROOT, "target", "bench")
+RUN = os.path.join(OUT_DIR, "run")
+PIDS_FILE = os.path.join(OUT_DIR, "pids")
+# A private copy, so a rebuild during the run cannot swap the binary under the restart tests.
+BIN = os.path.join(RUN, "access-node")
+ADMIN_PASSWORD = "password"
+JOIN_KEY = base64.b64encode(os.urandom(32)).decode().rstrip("=")
+HZ = os.sysconf("SC_CLK_TCK")
+T_START = time.time()
+
+
+def log(msg):
+    print(f"[bench {time.time() - T_START:7.1f}s] {msg}", flush=True)
+
+
+# ----------------------------------------------------------------------------- processes
+
+class Procs:
+    """Every process this run starts; all are stopped on exit (also on Ctrl-C / SIGTERM)."""
+
+    def __init__(self):
+        self.items = []  # (kind, Popen)
+
+    def add(self, kind, proc):
+        self.items.append((kind, proc))
+        with open(PIDS_FILE, "a") as f:
+            f.write(f"{proc.pid} {kind}\n")
+        return proc
+
+    def stop(self, proc, sig=signal.SIGTERM, timeout=15.0):
+        if proc.poll() is None:
+            try:
+                proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        self.items = [(k, p) for (k, p) in self.items if p is not proc]
+
+    def stop_all(self):
+        for kind, proc in list(self.items):
+            try:
+                if kind == "nginx":
+                    self.stop(proc, signal.SIGQUIT, timeout=5)
+                else:
+                    self.stop(proc, signal.SIGKILL, timeout=5)
+            except Exception as e:  # keep going: clean up the rest
+                print(f"cleanup of pid {proc.pid} failed: {e}", file=sys.stderr)
+
+
+PROCS = None
+
+
+def on_signal(signum, _frame):
+    raise SystemExit(128 + signum)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def req(port, method, path, headers=None, body=None, timeout=10.0):
+    """One request to 127.0.0.1:port; returns (status, body text) or (None, error)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        hdrs = dict(headers or {})
+        if isinstance(body, dict):
+            body = urllib.parse.urlencode(body)
+            hdrs["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, path, body=body, headers=hdrs)
+        r = conn.getresponse()
+        return r.status, r.read().decode("utf-8", "replace")
+    except (OSError, http.client.HTTPException) as e:
+        return None, str(e)
+    finally:
+        conn.close()
+
+
+def basic_auth():
+    return "Basic " + base64.b64encode(f"admin:{ADMIN_PASSWORD}".encode()).decode()
+
+
+def proc_status(pid):
+    out = {}
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM", "Threads"):
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
+def host_ticks():
+    with open("/proc/stat") as f:
+        vals = [int(x) for x in f.readline().split()[1:]]
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return sum(vals), idle
+
+
+def children_of(pid):
+    kids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    kids.append(int(d))
+        except (OSError, IndexError, ValueError):
+            pass
+    return kids
+
+
+def du_bytes(path):
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+class Node:
+    def __init__(self, name, node_id=1, seeds=None, cluster=False):
+        self.name = name
+        self.node_id = node_id
+        self.seeds = seeds
+        self.cluster = cluster
+        self.port = free_port()
+        self.home = os.path.join(RUN, name)
+        self.log = os.path.join(RUN, f"{name}.log")
+        self.proc = None
+
+    def start(self):
+        env = dict(os.environ)
+        env.update({
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
+        })
+        if self.cluster:
+            env["ACCESS_NODE_SECURITY_JOIN_KEY"] = JOIN_KEY
+            env["ACCESS_NODE_SERVER_NODE_ID"] = str(self.node_id)
+            if self.seeds:
+                env["ACCESS_NODE_RAFT_SEEDS"] = self.seeds
+        os.makedirs(self.home, exist_ok=True)
+        logf = open(self.log, "a")
+        self.proc = PROCS.add("access-node", subprocess.Popen(
+            [BIN, "serve", "--home", self.home, "--listen", f"127.0.0.1:{self.port}"],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=RUN))
+        logf.close()
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def wait_ready(self, timeout=180.0, need_leader=False):
+        """Seconds from now until GET /healthz answers 200 (polled every 10 ms)."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); see {self.log}")
+            st, body = req(self.port, "GET", "/healthz", timeout=2)
+            if st == 200:
+                if not need_leader:
+                    return time.monotonic() - t0
+                try:
+                    if json.loads(body).get("leader"):
+                        return time.monotonic() - t0
+                except ValueError:
+                    pass
+            time.sleep(0.01)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s; see {self.log}")
+
+    def stop(self, sig=signal.SIGTERM):
+        """Stop with sig; returns seconds until the process exited."""
+        t0 = time.monotonic()
+        PROCS.stop(self.proc, sig, timeout=30)
+        return time.monotonic() - t0
+
+
+class Nginx:
+    def __init__(self, upstream_ports):
+        self.port = free_port()
+        self.prefix = os.path.join(RUN, "nginx")
+        os.makedirs(os.path.join(self.prefix, "tmp"), exist_ok=True)
+        with open(os.path.join(ROOT, "cluster", "nginx.conf.template")) as f:
+            tpl = f.read()
+        servers = "".join(f"        server 127.0.0.1:{p} max_fails=1 fail_timeout=2s;\n"
+                          for p in upstream_ports)
+        lines = []
+        for line in tpl.replace("@PREFIX@", self.prefix).replace(
+                "@LISTEN@", f"127.0.0.1:{self.port}").splitlines(keepends=True):
+            lines.append(servers if line.strip() == "@SERVERS@" else line)
+        self.conf = os.path.join(self.prefix, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write("".join(lines))
+        logf = open(os.path.join(RUN, "nginx.out"), "a")
+        self.proc = PROCS.add("nginx", subprocess.Popen(
+            ["nginx", "-p", self.prefix, "-c", self.conf, "-g", "daemon off;"],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        logf.close()
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 10:
+            if self.proc.poll() is not None:
+                raise RuntimeError("nginx exited; see target/bench/run/nginx.out")
+            st, _ = req(self.port, "GET", "/healthz", timeout=2)
+            if st == 200:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("nginx not answering")
+
+    def pids(self):
+        return [self.proc.pid] + children_of(self.proc.pid)
+
+
+# ----------------------------------------------------------------------------- wrk
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.n = 0
+
+    def wrk(self, label, script, port, threads, conns, duration, env=None, limited=False,
+            server_pids=(), lb_pids=()):
+        """Runs wrk once; returns a result dict (rates are 2xx answers per second)."""
+        self.n += 1
+        out = os.path.join(RUN, f"wrk{self.n:03d}.json")
+        e = dict(os.environ)
+        e.update({"BENCH_D": BENCH_D, "BENCH_OUT": out, "BENCH_THREADS": str(threads)})
+        e.update({k: str(v) for k, v in (env or {}).items()})
+        cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, int(round(duration)))}s",
+               "--timeout", "10s", "-s", os.path.join(BENCH_D, script), f"http://127.0.0.1:{port}"]
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        s0, l0, (h0, i0) = cpu_ticks(server_pids), cpu_ticks(lb_pids), host_ticks()
+        t0 = time.monotonic()
+        with open(os.path.join(RUN, f"wrk{self.n:03d}.txt"), "w") as txt:
+            p = subprocess.Popen(cmd, stdout=txt, stderr=subprocess.STDOUT, env=e,
+                                 stdin=subprocess.DEVNULL)
+            deadline = t0 + duration + 30
+            interrupted = False
+            while p.poll() is None:
+                if limited and not interrupted:
+                    stops = [f for f in os.listdir(RUN) if f.startswith(os.path.basename(out) + ".stopped.")]
+                    if len(stops) >= threads:
+                        p.send_signal(signal.SIGINT)
+                        interrupted = True
+                if time.monotonic() > deadline:
+                    p.kill()
+                time.sleep(0.02)
+        wall = time.monotonic() - t0
+        s1, l1, (h1, i1) = cpu_ticks(server_pids), cpu_ticks(lb_pids), host_ticks()
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        try:
+            with open(out) as f:
+                r = json.load(f)
+        except (OSError, ValueError):
+            raise RuntimeError(f"wrk produced no result for {label}; see {out[:-5]}.txt")
+        dur = max(r["duration_us"] / 1e6, 1e-6)
+        errs = r["errors"]
+        statuses = {k: v for k, v in (r.get("statuses") or {}).items()}
+        if statuses:
+            ok = sum(v for k, v in statuses.items() if k.startswith("2"))
+            non2xx = sum(v for k, v in statuses.items() if not k.startswith("2"))
+        else:
+            non2xx = errs["status"]
+            ok = r["requests"] - non2xx
+        pct = r["latency_us"]["percentiles"]
+        res = {
+            "label": label,
+            "rps": round(ok / dur, 1),
+            "p50_ms": round(pct["50"] / 1000, 3),
+            "p99_ms": round(pct["99"] / 1000, 3),
+            "p999_ms": round(pct["99.9"] / 1000, 3),
+            "max_ms": round(r["latency_us"]["max"] / 1000, 3),
+            "requests": r["requests"],
+            "sent": r.get("sent", 0),
+            "ok": ok,
+            "non2xx": non2xx,
+            "statuses": statuses,
+            "socket_errors": errs["connect"] + errs["read"] + errs["write"] + errs["timeout"],
+            "duration_s": round(dur, 3),
+            "threads": threads,
+            "connections": conns,
+            "server_cpu_pct": round(100.0 * (s1 - s0) / HZ / wall, 1) if server_pids else None,
+            "lb_cpu_pct": round(100.0 * (l1 - l0) / HZ / wall, 1) if lb_pids else None,
+            "client_cpu_pct": round(100.0 * ((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)) / wall, 1),
+            "host_busy_pct": round(100.0 * (1 - (i1 - i0) / max(1, h1 - h0)), 1),
+        }
+        log(f"  {label:<44} {res['rps']:>10,.0f}/s  p50 {res['p50_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms"
+            f"  non-2xx {non2xx}  sockerr {res['socket_errors']}  cpu srv {res['server_cpu_pct']}%"
+            + (f" lb {res['lb_cpu_pct']}%" if lb_pids else "") + f" wrk {res['client_cpu_pct']}%")
+        return res
+
+
+def read_capture(prefix):
+    """Lines "<token_id> <access_token>" written by issue.lua (one file per wrk thread)."""
+    d, base = os.path.split(prefix)
+    rows = []
+    for name in sorted(os.listdir(d)):
+        if name.startswith(base + "."):
+            with open(os.path.join(d, name)) as f:
+                for line in f:
+                    parts = line.split()
+                    if len(parts) == 2:
+                        rows.append(parts)
+    return rows
+
+
+def write_lines(path, items):
+    with open(path, "w") as f:
+        for x in items:
+            f.write(x + "\n")
+    return path
+
+
+def last_applied(port):
+    st, body = req(port, "GET", "/healthz", timeout=5)
+    try:
+        return json.loads(body).get("last_applied") if st == 200 else None
+    except ValueError:
+        return None
+
+
+def mint_admin(port):
+    st, body = req(port, "POST", "/access/api/v1/tokens", {"Authorization": basic_auth()},
+                    {"username": "admin", "expires_in": "3600", "scope": "applied-permissions/admin"})
+    if st != 200:
+        raise RuntimeError(f"admin token: HTTP {st}: {body[:300]}")
+    return json.loads(body)["access_token"]
+
+
+def premint(b, port, admin, count, expires_in, name, pids, timeout=300, threads=2, conns=16):
+    """Mints `count` tokens through the API with wrk; returns [(token_id, token)]."""
+    prefix = os.path.join(RUN, name)
+    # Answers still in flight when a wrk thread stops are lost to the capture (the server did make
+    # those tokens), so ask for `conns` more than needed and keep `count`.
+    res = b.wrk(f"premint {count} ({name})", "issue.lua", port, threads, conns, timeout,
+                {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": expires_in,
+                 "BENCH_LIMIT": count + conns, "BENCH_CAPTURE": prefix}, limited=True, server_pids=pids)
+    rows = read_capture(prefix)[:count]
+    if not rows:
+        raise RuntimeError(f"premint {name}: no tokens captured ({res['statuses']})")
+    return rows, res
+
+
+# ----------------------------------------------------------------------------- phases
+
+def phase_baselines(results):
+    log("baselines: openssl speed -seconds 3 rsa2048 (one core)")
+    out = subprocess.run(["openssl", "speed", "-seconds", "3", "rsa2048"], capture_output=True,
+                         text=True, timeout=120).stdout
+    m = re.search(r"^rsa\s+2048 bits\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", out, re.M)
+    sign, verify = (float(m.group(1)), float(m.group(2))) if m else (None, None)
+    cores = os.cpu_count()
+    try:
+        cores = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip())
+    except (OSError, ValueError):
+        pass
+    results["baselines"] = {"rsa2048_sign_per_s_1core": sign, "rsa2048_verify_per_s_1core": verify,
+                            "cores": cores, "openssl": subprocess.run(
+                                ["openssl", "version"], capture_output=True, text=True).stdout.strip()}
+    log(f"  RSA-2048 sign {sign}/s, verify {verify}/s per core; {cores} cores")
+
+
+def common_suite(b, results_key, results, port, pids, lb_pids=(), D=10):
+    """The shared measurement list (one node or through the load balancer)."""
+    r = results[results_key]
+    W = dict(server_pids=pids, lb_pids=lb_pids)
+    admin = mint_admin(port)
+    r["ping_anonymous"] = b.wrk("ping anonymous (plaintext)", "ping.lua", port, 2, 32, D, {}, **W)
+    r["issue_nonrevocable"] = b.wrk("issue non-revocable", "issue.lua", port, 2, 16, D,
+                                    {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 3600}, **W)
+    cap = os.path.join(RUN, f"{results_key}-revocable")
+    r["issue_revocable"] = b.wrk("issue revocable", "issue.lua", port, 1, 8, D,
+                                 {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 0,
+                                  "BENCH_CAPTURE": cap}, **W)
+    revocable = read_capture(cap)
+    toks, pm = premint(b, port, admin, b.args.distinct, 3600, f"{results_key}-distinct", pids)
+    r["premint_nonrevocable"] = {"count": len(toks), "seconds": pm["duration_s"], "rps": pm["rps"],
+                                 "non2xx": pm["non2xx"]}
+    tokfile = write_lines(os.path.join(RUN, f"{results_key}-distinct.txt"), [t for _, t in toks])
+    r["validate_distinct"] = b.wrk(f"validate distinct ({len(toks)} tokens)", "validate.lua", port, 2, 32, D,
+                                   {"BENCH_TOKENS": tokfile}, **W)
+    r["validate_repeated"] = b.wrk("validate repeated (1 token)", "ping.lua", port, 2, 32, D,
+                                   {"BENCH_AUTH": "Bearer " + toks[0][1]}, **W)
+    r["validate_distinct_strict"] = b.wrk("validate distinct, X-Access-Consistency: strict",
+                                          "validate.lua", port, 2, 32, D,
+                                          {"BENCH_TOKENS": tokfile,
+                                           "BENCH_HEADERS": "X-Access-Consistency: strict"}, **W)
+    if revocable:
+        idfile = write_lines(os.path.join(RUN, f"{results_key}-revoke-ids.txt"), [i for i, _ in revocable])
+        r["revoke"] = b.wrk(f"revoke (up to {len(revocable)} ids)", "revoke.lua", port, 1, 8, D,
+                            {"BENCH_AUTH": "Bearer " + admin, "BENCH_IDS": idfile}, limited=True, **W)
+    return admin
+
+
+def phase_single(b, results):
+    log("one node: starting")
+    results["single"] = {}
+    node = Node("single").start()
+    results["single"]["startup_s"] = round(node.wait_ready(), 3)
+    common_suite(b, "single", results, node.port, [node.pid], D=b.args.duration)
+    results["single"]["rss_kib_end"] = proc_status(node.pid).get("VmRSS")
+    node.stop(signal.SIGTERM)
+
+
+def visibility(port_lb, node_ports, admin, samples, b, pids):
+    """Revoke through the LB; poll every node directly until each answers 401."""
+    toks, _ = premint(b, port_lb, admin, samples, 0, "cluster-visibility", pids, threads=1, conns=4)
+    conns = [http.client.HTTPConnection("127.0.0.1", p, timeout=5) for p in node_ports]
+    lb = http.client.HTTPConnection("127.0.0.1", port_lb, timeout=10)
+    sent = {}
+
+    def ask(i, tok):
+        """Sends a validation to node i (keep-alive; reconnects if the node closed the socket)."""
+        for attempt in (0, 1):
+            try:
+                conns[i].request("GET", "/api/system/ping", headers={"Authorization": "Bearer " + tok})
+                sent[i] = tok
+                return
+            except (OSError, http.client.HTTPException):
+                conns[i].close()
+                if attempt:
+                    raise
+
+    def answer(i):
+        try:
+            r = conns[i].getresponse()
+            r.read()
+            return r.status
+        except (OSError, http.client.HTTPException):
+            conns[i].close()
+            ask(i, sent[i])  # once more on a fresh connection
+            r = conns[i].getresponse()
+            r.read()
+            return r.status
+
+    maxes, per_node, revoke_ms, failures, warm_wait = [], [[] for _ in node_ports], [], 0, []
+    for tid, tok in toks[:samples]:
+        # 1. warm: every node must accept the token first (it was created through the LB)
+        t_w = time.monotonic()
+        pending = set(range(len(node_ports)))
+        while pending and time.monotonic() - t_w < 5:
+            for i in list(pending):
+                ask(i, tok)
+            for i in list(pending):
+                if answer(i) == 200:
+                    pending.discard(i)
+            if pending:
+                time.sleep(0.001)
+        if pending:
+            failures += 1
+            continue
+        warm_wait.append((time.monotonic() - t_w) * 1000)
+        # 2. revoke through the load balancer
+        t_req = time.monotonic()
+        lb.request("DELETE", f"/access/api/v1/tokens/{tid}", headers={"Authorization": "Bearer " + admin})
+        resp = lb.getresponse()
+        resp.read()
+        t0 = time.monotonic()
+        if resp.status // 100 != 2:
+            failures += 1
+            continue
+        revoke_ms.append((t0 - t_req) * 1000)
+        # 3. poll all nodes (one request in flight per node) until each rejects the token
+        seen = {}
+        pending = set(range(len(node_ports)))
+        while pending and time.monotonic() - t0 < 5:
+            order = list(pending)
+            for i in order:
+                ask(i, tok)
+            for i in order:
+                st = answer(i)
+                if st == 401:
+                    seen[i] = (time.monotonic() - t0) * 1000
+                    pending.discard(i)
+        if pending:
+            failures += 1
+            continue
+        for i, ms in seen.items():
+            per_node[i].append(ms)
+        maxes.append(max(seen.values()))
+    for c in conns + [lb]:
+        c.close()
+
+    def pct(xs, p):
+        if not xs:
+            return None
+        xs = sorted(xs)
+        return round(xs[min(len(xs) - 1, int(round(p / 100.0 * (len(xs) - 1))))], 3)
+
+    return {
+        "samples": len(maxes), "failures": failures,
+        "p50_ms": pct(maxes, 50), "p99_ms": pct(maxes, 99), "max_ms": pct(maxes, 100),
+        "per_node_p50_ms": [pct(x, 50) for x in per_node],
+        "per_node_p99_ms": [pct(x, 99) for x in per_node],
+        "revoke_request_p50_ms": pct(revoke_ms, 50), "revoke_request_p99_ms": pct(revoke_ms, 99),
+        "create_visible_everywhere_p50_ms": pct(warm_wait, 50),
+        "create_visible_everywhere_p99_ms": pct(warm_wait, 99),
+    }
+
+
+def phase_cluster(b, results):
+    log("three nodes + nginx: starting")
+    results["cluster"] = {}
+    r = results["cluster"]
+    n1 = Node("c1", 1, cluster=True).start()
+    n1.wait_ready(need_leader=True)
+    seeds = f"http://127.0.0.1:{n1.port}"
+    nodes = [n1]
+    for i in (2, 3):
+        n = Node(f"c{i}", i, seeds, cluster=True).start()
+        n.wait_ready(need_leader=True)
+        nodes.append(n)
+    lb = Nginx([n.port for n in nodes])
+    pids = [n.pid for n in nodes]
+    r["node_ports"] = [n.port for n in nodes]
+    r["lb_port"] = lb.port
+    admin = common_suite(b, "cluster", results, lb.port, pids, lb.pids(), D=b.args.duration)
+    log(f"  revocation visibility: {b.args.samples} samples (revoke via nginx, poll the 3 nodes)")
+    t0 = time.monotonic()
+    r["revocation_visibility"] = v = visibility(lb.port, [n.port for n in nodes], admin, b.args.samples, b, pids)
+    log(f"  revoke -> rejected on every node: p50 {v['p50_ms']} ms  p99 {v['p99_ms']} ms  max {v['max_ms']} ms "
+        f"({v['samples']} samples, {v['failures']} failed, {time.monotonic() - t0:.1f}s)")
+    r["rss_kib_end"] = [proc_status(p).get("VmRSS") for p in pids]
+    try:
+        with open(os.path.join(lb.prefix, "error.log")) as f:
+            r["nginx_error_log_lines"] = sum(1 for _ in f)
+    except OSError:
+        pass
+    PROCS.stop(lb.proc, signal.SIGQUIT, timeout=10)
+    for n in reversed(nodes):
+        n.stop(signal.SIGTERM)
+
+
+def phase_scale(b, results):
+    N = b.args.tokens
+    budget = b.args.fill_budget
+    D = b.args.duration
+    results["scale"] = r = {"target_tokens": N, "fill_budget_s": budget}
+    log(f"scale: one node, fill to {N:,} revocable tokens (fill budget {budget}s)")
+    node = Node("scale").start()
+    node.wait_ready()
+    admin = mint_admin(node.port)
+    base_n = min(1000, N)
+    first, pm = premint(b, node.port, admin, base_n, 0, "scale-first", [node.pid], threads=1, conns=8)
+    stored = pm["sent"] - pm["non2xx"]
+    sample_n = b.args.sample
+    first_file = write_lines(os.path.join(RUN, "scale-1k.txt"), [t for _, t in first])
+    st = proc_status(node.pid)
+    at1k = r["at_1k"] = {"tokens": stored, "rss_kib": st.get("VmRSS"), "disk_bytes": du_bytes(node.home),
+                         "raft_last_applied": last_applied(node.port)}
+    at1k["validate_distinct_revocable"] = b.wrk(f"validate distinct revocable @ {stored:,}", "validate.lua",
+                                                node.port, 2, 32, D, {"BENCH_TOKENS": first_file},
+                                                server_pids=[node.pid])
+    # fill
+    fill = r["fill"] = {"chunks": []}
+    remaining = N - stored
+    every = max(1, N // (b.args.sample * 4))
+    cap = os.path.join(RUN, "scale-sample")
+    t_fill = time.monotonic()
+    chunk = max(5000, min(50000, N // 20))
+    while remaining > 0:
+        elapsed = time.monotonic() - t_fill
+        left = budget - elapsed
+        if left < 2:
+            fill["budget_exhausted"] = True
+            log(f"  fill budget of {budget}s used up at {stored:,} tokens")
+            break
+        n = min(chunk, remaining)
+        res = b.wrk(f"fill chunk {stored:,}..", "issue.lua", node.port, 1, 8, left,
+                    {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 0, "BENCH_LIMIT": n,
+                     "BENCH_CAPTURE": cap, "BENCH_CAPTURE_EVERY": every},
+                    limited=True, server_pids=[node.pid])
+        # Tokens the server made: every POST that was sent (those in flight when wrk stopped
+        # still complete server-side) minus the non-2xx ones.
+        made = res["sent"] - res["non2xx"]
+        stored += made
+        remaining -= made
+        st = proc_status(node.pid)
+        el = time.monotonic() - t_fill
+        rate = (stored - base_n) / max(el, 1e-6)
+        fill["chunks"].append({"tokens": stored, "elapsed_s": round(el, 1), "chunk_rps": res["rps"],
+                               "p99_ms": res["p99_ms"], "non2xx": res["non2xx"],
+                               "socket_errors": res["socket_errors"], "rss_kib": st.get("VmRSS"),
+                               "server_cpu_pct": res["server_cpu_pct"]})
+        log(f"  fill {stored:>10,}/{N:,} ({100.0 * stored / N:5.1f}%)  avg {rate:,.0f}/s  "
+            f"RSS {st.get('VmRSS', 0) / 1024:,.0f} MiB  ETA {remaining / max(rate, 1e-6):,.0f}s")
+        if made == 0:
+            log("  fill made no progress; stopping the fill")
+            break
+    fill["seconds"] = round(time.monotonic() - t_fill, 1)
+    fill["tokens_added"] = stored - base_n
+    fill["rps"] = round(fill["tokens_added"] / max(fill["seconds"], 1e-6), 1)
+    fill["projected_s_for_target"] = round((N - base_n) / fill["rps"], 0) if fill["rps"] else None
+    r["stored_tokens"] = stored
+    r["reached_target"] = stored >= N
+    # sample of tokens spread over the whole fill (plus the first 1k to top up)
+    samp = [t for _, t in read_capture(cap)]
+    if len(samp) > sample_n:
+        step = len(samp) / sample_n
+        samp = [samp[int(i * step)] for i in range(sample_n)]
+    if len(samp) < sample_n:
+        samp += [t for _, t in first][: sample_n - len(samp)]
+    sample_file = write_lines(os.path.join(RUN, "scale-sample.txt"), samp)
+    atn = r["at_n"] = {"tokens": stored}
+    st = proc_status(node.pid)
+    atn["rss_kib_after_fill"] = st.get("VmRSS")
+    atn["hwm_kib_after_fill"] = st.get("VmHWM")
+    atn["disk_bytes"] = du_bytes(node.home)
+    atn["raft_last_applied"] = last_applied(node.port)
+    atn["validate_distinct_revocable"] = b.wrk(f"validate distinct revocable @ {stored:,}", "validate.lua",
+                                               node.port, 2, 32, D, {"BENCH_TOKENS": sample_file},
+                                               server_pids=[node.pid])
+    atn["rss_kib_after_validate"] = proc_status(node.pid).get("VmRSS")
+    # restarts
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        name = signal.Signals(sig).name
+        stop_s = node.stop(sig)
+        node.proc = None
+        t0 = time.monotonic()
+        node.start()
+        ready = node.wait_ready(timeout=300)
+        atn[f"restart_{name}"] = {"stop_s": round(stop_s, 3), "ready_s": round(ready, 3),
+                                  "rss_kib_at_ready": proc_status(node.pid).get("VmRSS")}
+        log(f"  {name}: stopped in {stop_s:.2f}s, restart -> /healthz 200 in {ready:.2f}s, "
+            f"RSS {atn[f'restart_{name}']['rss_kib_at_ready'] / 1024:,.0f} MiB")
+    ok = 0
+    for t in samp[:20]:
+        s, _ = req(node.port, "GET", "/api/system/ping", {"Authorization": "Bearer " + t})
+        ok += s == 200
+    atn["sample_valid_after_restart"] = f"{ok}/{min(20, len(samp))}"
+    atn["validate_distinct_revocable_after_restart"] = b.wrk(
+        f"validate distinct revocable @ {stored:,}, restarted", "validate.lua", node.port, 2, 32, D,
+        {"BENCH_TOKENS": sample_file}, server_pids=[node.pid])
+    atn["rss_kib_end"] = proc_status(node.pid).get("VmRSS")
+    node.stop(signal.SIGTERM)
+
+
+# ----------------------------------------------------------------------------- report
+
+def targets(res):
+    out = []
+    b = res.get("baselines", {})
+    sign, verify, cores = b.get("rsa2048_sign_per_s_1core"), b.get("rsa2048_verify_per_s_1core"), b.get("cores")
+    s, c, sc = res.get("single", {}), res.get("cluster", {}), res.get("scale", {})
+
+    def g(d, *ks):
+        for k in ks:
+            if not isinstance(d, dict) or k not in d:
+                return None
+            d = d[k]
+        return d
+
+    def add(name, value, goal, higher=True, unit="/s"):
+        if value is None or goal is None:
+            out.append({"target": name, "value": value, "goal": goal, "ratio": None, "result": "n/a"})
+            return
+        ratio = value / goal if goal else None
+        ok = value >= goal if higher else value <= goal
+        out.append({"target": name, "value": round(value, 3), "goal": round(goal, 3),
+                    "ratio": round(ratio, 3) if ratio is not None else None,
+                    "result": "PASS" if ok else "FAIL", "unit": unit})
+
+    sc_goal = sign * cores if sign and cores else None
+    vf_goal = verify * cores if verify and cores else None
+    add("1 node: issue non-revocable >= 0.9 x sign/s x cores", g(s, "issue_nonrevocable", "rps"),
+        0.9 * sc_goal if sc_goal else None)
+    add("3 nodes: issue non-revocable >= 0.9 x sign/s x cores", g(c, "issue_nonrevocable", "rps"),
+        0.9 * sc_goal if sc_goal else None)
+    add("3 nodes: issue revocable >= 0.7 x sign/s x cores", g(c, "issue_revocable", "rps"),
+        0.7 * sc_goal if sc_goal else None)
+    add("1 node: validate distinct >= 0.9 x verify/s x cores", g(s, "validate_distinct", "rps"),
+        0.9 * vf_goal if vf_goal else None)
+    add("3 nodes: validate distinct >= 0.9 x verify/s x cores", g(c, "validate_distinct", "rps"),
+        0.9 * vf_goal if vf_goal else None)
+    p = g(s, "ping_anonymous", "rps")
+    add("1 node: validate repeated >= 0.7 x plaintext", g(s, "validate_repeated", "rps"), 0.7 * p if p else None)
+    p = g(c, "ping_anonymous", "rps")
+    add("3 nodes: validate repeated >= 0.7 x plaintext (via nginx)", g(c, "validate_repeated", "rps"),
+        0.7 * p if p else None)
+    add("3 nodes: revocation visible everywhere p99 <= 20 ms", g(c, "revocation_visibility", "p99_ms"), 20.0,
+        higher=False, unit="ms")
+    if sc and sc.get("stored_tokens") is not None:
+        n = sc.get("stored_tokens")
+        tag = f"{n:,} tokens" + ("" if sc.get("reached_target") else f" (of {sc['target_tokens']:,}: fill budget hit)")
+        rss = g(sc, "at_n", "rss_kib_after_validate")
+        add(f"{tag}: resident <= 1 GiB", rss / 1048576 if rss else None, 1.0, higher=False, unit="GiB")
+        rs = [g(sc, "at_n", k, "ready_s") for k in ("restart_SIGTERM", "restart_SIGKILL")]
+        rs = [x for x in rs if x is not None]
+        add(f"{tag}: restart to ready <= 10 s (worst of SIGTERM/SIGKILL)", max(rs) if rs else None, 10.0,
+            higher=False, unit="s")
+        v1 = g(sc, "at_1k", "validate_distinct_revocable", "rps")
+        vn = g(sc, "at_n", "validate_distinct_revocable", "rps")
+        add(f"{tag}: validate rate >= 0.9 x the 1k figure", vn, 0.9 * v1 if v1 else None)
+    return out
+
+
+def fmt_rate(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+
+def fmt_ms(x):
+    return "-" if x is None else f"{x:.2f}"
+
+
+def print_report(res):
+    print()
+    print("=" * 118)
+    b = res.get("baselines", {})
+    g = res.get("git") or {}
+    print(f"access-node bench  {res['started']}  mode={res['mode']}  cores={b.get('cores')}  "
+          f"{b.get('openssl', '')}  git {str(g.get('commit'))[:10]}{'+dirty' if g.get('dirty') else ''}  "
+          f"binary {res['binary']['mtime']}" + ("  (BUILD FAILED: existing binary)" if res['binary']['build_failed_used_existing'] else ""))
+    if b:
+        print(f"RSA-2048 per core: sign {fmt_rate(b.get('rsa2048_sign_per_s_1core'))}/s, "
+              f"verify {fmt_rate(b.get('rsa2048_verify_per_s_1core'))}/s")
+    hdr = f"{'phase':<8} {'measurement':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sockerr':>7} {'srv cpu':>7} {'lb cpu':>6} {'wrk cpu':>7}"
+    print("-" * 118)
+    print(hdr)
+    print("-" * 118)
+    rows = [("ping_anonymous", "ping anonymous (plaintext)"), ("issue_nonrevocable", "issue non-revocable"),
+            ("issue_revocable", "issue revocable"), ("validate_distinct", "validate distinct tokens"),
+            ("validate_repeated", "validate repeated token"),
+            ("validate_distinct_strict", "validate distinct, strict consistency"), ("revoke", "revoke")]
+    for phase, title in (("single", "1 node"), ("cluster", "3 nodes")):
+        d = res.get(phase)
+        if not d:
+            continue
+        for k, name in rows:
+            x = d.get(k)
+            if not x:
+                continue
+            print(f"{title:<8} {name:<40} {fmt_rate(x['rps']):>9} {fmt_ms(x['p50_ms']):>8} {fmt_ms(x['p99_ms']):>8} "
+                  f"{x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} "
+                  f"{(str(x['lb_cpu_pct']) + '%') if x['lb_cpu_pct'] is not None else '-':>6} {str(x['client_cpu_pct']) + '%':>7}")
+        v = d.get("revocation_visibility")
+        if v:
+            print(f"{title:<8} {'revoke 2xx -> 401 on every node':<40} {'':>9} {fmt_ms(v['p50_ms']):>8} {fmt_ms(v['p99_ms']):>8} "
+                  f"{v['failures']:>8}   ({v['samples']} samples, max {fmt_ms(v['max_ms'])} ms, per node p99 "
+                  f"{', '.join(fmt_ms(x) for x in v['per_node_p99_ms'])})")
+    sc = res.get("scale")
+    if sc:
+        print("-" * 118)
+        a1, an = sc.get("at_1k", {}), sc.get("at_n", {})
+        fill = sc.get("fill", {})
+        print(f"scale    fill {fill.get('tokens_added', 0):,} revocable tokens in {fill.get('seconds')} s "
+              f"= {fmt_rate(fill.get('rps'))}/s (1 node, 8 conns); stored {sc.get('stored_tokens', 0):,} of "
+              f"{sc['target_tokens']:,}" + ("" if sc.get("reached_target") else "  ** fill budget hit **")
+              + (f"; projected {fill['projected_s_for_target']:,.0f} s for the full target" if fill.get("projected_s_for_target") else ""))
+        for tag, d, key in (("@1k", a1, "validate_distinct_revocable"), (f"@{sc.get('stored_tokens', 0):,}", an, "validate_distinct_revocable"),
+                            ("restarted", an, "validate_distinct_revocable_after_restart")):
+            x = d.get(key)
+            if x:
+                print(f"{'scale':<8} {('validate distinct revocable ' + tag):<40} {fmt_rate(x['rps']):>9} {fmt_ms(x['p50_ms']):>8} "
+                      f"{fmt_ms(x['p99_ms']):>8} {x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} {'-':>6} {str(x['client_cpu_pct']) + '%':>7}")
+        mib = lambda k: "-" if not k else f"{k / 1024:,.0f} MiB"
+        print(f"scale    RSS @1k {mib(a1.get('rss_kib'))}; @N after fill {mib(an.get('rss_kib_after_fill'))}, "
+              f"after validate {mib(an.get('rss_kib_after_validate'))}, peak {mib(an.get('hwm_kib_after_fill'))}; "
+              f"disk @1k {a1.get('disk_bytes', 0) / 2**20:,.0f} MiB, @N {an.get('disk_bytes', 0) / 2**20:,.0f} MiB")
+        for s in ("SIGTERM", "SIGKILL"):
+            x = an.get(f"restart_{s}")
+            if x:
+                print(f"scale    restart after {s}: stop {x['stop_s']:.2f} s, start -> /healthz 200 {x['ready_s']:.2f} s, "
+                      f"RSS at ready {mib(x['rss_kib_at_ready'])}")
+    print("-" * 118)
+    print("targets (informational only)")
+    for t in res.get("targets", []):
+        val = "-" if t["value"] is None else f"{t['value']:,.2f}"
+        goal = "-" if t["goal"] is None else f"{t['goal']:,.2f}"
+        ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
+        print(f"  {t['result']:<4}  {t['target']:<72} {val:>12} vs {goal:>10}  ratio {ratio}")
+    print("-" * 118)
+    print("phase seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.get("phase_seconds", {}).items()))
+    print("=" * 118)
+
+
+def git_info():
+    def run(*a):
+        try:
+            return subprocess.run(["git", *a], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+    return {"commit": run("rev-parse", "HEAD"), "dirty": bool(run("status", "--porcelain", "--untracked-files=no"))}
+
+
+def main():
+    global PROCS
+    ap = argparse.ArgumentParser(description="access-node benchmark (informational; never fails on timings)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 3 s per measurement, 20k tokens (< 4 min)")
+    ap.add_argument("--tokens", type=int, help="stored revocable tokens in the scale phase (default 1,000,000; quick 20,000)")
+    ap.add_argument("--duration", type=float, help="seconds per wrk measurement (default 8; quick 3)")
+    ap.add_argument("--fill-budget", type=float, help="max seconds to spend filling tokens (default 600; quick 90)")
+    ap.add_argument("--samples", type=int, help="revocation visibility samples (default 200; quick 50)")
+    ap.add_argument("--distinct", type=int, default=2000, help="pre-minted tokens for 'validate distinct' (2000)")
+    ap.add_argument("--sample", type=int, default=1000, help="distinct tokens validated in the scale phase (1000)")
+    ap.add_argument("--phases", default="baselines,single,cluster,scale", help="comma list to run")
+    a = ap.parse_args()
+    a.tokens = a.tokens or (20000 if a.quick else 1000000)
+    a.duration = a.duration or (3 if a.quick else 8)
+    a.fill_budget = a.fill_budget or (90 if a.quick else 600)
+    a.samples = a.samples or (50 if a.quick else 200)
+    a.tokens = max(1, a.tokens)
+    phases = [p.strip() for p in a.phases.split(",") if p.strip()]
+
+    if os.path.isdir(RUN):
+        shutil.rmtree(RUN)
+    os.makedirs(RUN)
+    shutil.copy2(SRC_BIN, BIN)
+    open(PIDS_FILE, "w").close()
+    PROCS = Procs()
+    atexit.register(PROCS.stop_all)
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, on_signal)
+
+    res = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "mode": "quick" if a.quick else "full",
+           "settings": {"duration_s": a.duration, "tokens": a.tokens, "fill_budget_s": a.fill_budget,
+                        "visibility_samples": a.samples, "distinct_tokens": a.distinct,
+                        "scale_sample": a.sample},
+           "host": {"cores": os.cpu_count(), "mem_total_kib": None, "uname": " ".join(os.uname())},
+           "binary": {"path": SRC_BIN, "mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(SRC_BIN))),
+                      "build_failed_used_existing": bool(os.environ.get("BENCH_BUILD_FAILED"))},
+           "git": git_info(),
+           "phase_seconds": {}, "errors": {}}
+    try:
+        with open("/proc/meminfo") as f:
+            res["host"]["mem_total_kib"] = int(f.readline().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    b = Bench(a)
+    out_json = os.path.join(OUT_DIR, "results.json")
+    funcs = {"baselines": lambda: phase_baselines(res), "single": lambda: phase_single(b, res),
+             "cluster": lambda: phase_cluster(b, res), "scale": lambda: phase_scale(b, res)}
+    for ph in phases:
+        if ph not in funcs:
+            print(f"unknown phase {ph}", file=sys.stderr)
+            continue
+        t0 = time.monotonic()
+        try:
+            funcs[ph]()
+        except Exception as e:  # report and go on with the next phase
+            import traceback
+            traceback.print_exc()
+            res["errors"][ph] = f"{type(e).__name__}: {e}"
+            log(f"phase {ph} broke: {type(e).__name__}: {e}")
+            PROCS.stop_all()
+        res["phase_seconds"][ph] = round(time.monotonic() - t0, 1)
+        log(f"phase {ph} took {res['phase_seconds'][ph]:.0f}s")
+        res["targets"] = targets(res)
+        with open(out_json, "w") as f:  # written after every phase, so a long run leaves partial data
+            json.dump(res, f, indent=2)
+    res["total_seconds"] = round(time.time() - T_START, 1)
+    res["targets"] = targets(res)
+    with open(out_json, "w") as f:
+        json.dump(res, f, indent=2)
+    print_report(res)
+    print(f"JSON: {out_json}   scratch + logs: {RUN}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,131 @@
+//! Key endpoints: trusted certificates (circle of trust), certificate reset, JWKS.
+
+use std::collections::HashMap;
+
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::{web, HttpRequest, HttpResponse};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::{json, Value};
+
+use super::auth;
+use super::params::{read_body, Params};
+use super::NodeData;
+use crate::domain::policy::require_admin;
+use crate::error::{ApiError, ApiResult};
+use crate::raft::command::TrustedCert;
+
+async fn admin(node: &NodeData, req: &HttpRequest) -> ApiResult<()> {
+    require_admin(&auth::required(node, req).await?).map_err(ApiError::from)
+}
+
+fn cert_json(c: &TrustedCert) -> Value {
+    json!({ "name": c.name, "kid": c.kid, "added_at": c.added_at, "certificate": c.certificate_pem })
+}
+
+/// `GET /access/api/v1/cert/trusted` (admin).
+pub async fn list_trusted(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
+    admin(&node, &req).await?;
+    let certs: Vec<Value> = node.state.trusted_certs()?.iter().map(cert_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "certificates": certs })))
+}
+
+/// `POST /access/api/v1/cert/trusted` (admin): JSON `{"name","certificate"}`, or a PEM body
+/// (`application/x-pem-file` / `text/plain`) with `?name=`.
+pub async fn add_trusted(
+    node: NodeData,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    admin(&node, &req).await?;
+    let content_type = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let limit = node.config.server.max_body_bytes;
+    let (name, pem) = if content_type.starts_with("application/x-pem-file")
+        || content_type.starts_with("text/plain")
+    {
+        let body = read_body(payload, limit).await?;
+        let pem = String::from_utf8(body.to_vec())
+            .map_err(|_| ApiError::BadRequest("certificate is not UTF-8 PEM".into()))?;
+        let name = query.get("name").cloned().ok_or_else(|| {
+            ApiError::BadRequest("'name' query parameter is required with a PEM body".into())
+        })?;
+        (name, pem)
+    } else {
+        let p = Params::from_request(&req, payload, limit).await?;
+        let name = p
+            .string("name")?
+            .ok_or_else(|| ApiError::BadRequest("'name' is required".into()))?;
+        let pem = p
+            .string("certificate")?
+            .ok_or_else(|| ApiError::BadRequest("'certificate' (PEM) is required".into()))?;
+        (name, pem)
+    };
+    let cert = node.add_trusted(&name, &pem).await?;
+    Ok(HttpResponse::Created().json(cert_json(&cert)))
+}
+
+/// `DELETE /access/api/v1/cert/trusted/{name}` (admin).
+pub async fn remove_trusted(
+    node: NodeData,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    admin(&node, &req).await?;
+    node.remove_trusted(&name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `POST /access/api/v1/cert/root/reset` (admin): `keep_old=true` keeps the old root.crt
+/// trusted so existing tokens stay valid; otherwise they stop validating.
+pub async fn reset_root(
+    node: NodeData,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    admin(&node, &req).await?;
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    let keep_old = match (p.boolean("keep_old")?, query.get("keep_old")) {
+        (Some(b), _) => b,
+        (None, Some(q)) if q.eq_ignore_ascii_case("true") => true,
+        (None, Some(q)) if q.eq_ignore_ascii_case("false") => false,
+        (None, Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "'keep_old' must be true or false".into(),
+            ))
+        }
+        (None, None) => false,
+    };
+    let key = node.reset_certificate(keep_old).await?;
+    Ok(HttpResponse::Ok()
+        .json(json!({ "kid": key.kid, "keep_old": keep_old, "certificate": key.certificate_pem })))
+}
+
+/// `GET /.well-known/jwks.json` and `/access/api/v1/jwks`: active, retired and trusted keys.
+pub async fn jwks(node: NodeData) -> ApiResult<HttpResponse> {
+    let keys = node.keyset()?;
+    let list: Vec<Value> = keys
+        .public_keys
+        .iter()
+        .map(|k| {
+            json!({
+                "kty": "RSA",
+                "use": "sig",
+                "alg": "RS256",
+                "kid": k.kid,
+                "n": URL_SAFE_NO_PAD.encode(&k.n),
+                "e": URL_SAFE_NO_PAD.encode(&k.e),
+                "x-origin": k.origin,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("cache-control", "max-age=60"))
+        .json(json!({ "keys": list })))
+}
