@@ -350,7 +350,8 @@ impl Node {
 
     fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> Built {
         let token_id = uuid::Uuid::new_v4().to_string();
-        let revocable = self.is_revocable(spec.expires_in);
+        // A token with a reference token is stored anyway, so it is revocable whatever its life.
+        let revocable = self.is_revocable(spec.expires_in) || spec.reference;
         let expiry = (spec.expires_in > 0).then(|| now + spec.expires_in);
         let refresh_token = spec.refreshable.then(crypto::random_secret);
         let reference_token = spec.reference.then(|| new_reference_token(expiry));

@@ -32,9 +32,9 @@ fn pyartifactory_and_pyjwt_work_against_the_node() {
         out.status.success(),
         "python client tests failed:\n{stdout}\n{stderr}"
     );
-    // 2 pyartifactory tests x 2 URL prefixes + 1 PyJWT test.
+    // 2 pyartifactory tests x 2 URL prefixes + 2 PyJWT tests (root.crt, JWKS).
     assert!(
-        stdout.contains("5 passed"),
+        stdout.contains("6 passed"),
         "unexpected pytest summary:\n{stdout}"
     );
 }

@@ -339,9 +339,13 @@ class Bench:
             "client_cpu_pct": round(100.0 * ((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)) / wall, 1),
             "host_busy_pct": round(100.0 * (1 - (i1 - i0) / max(1, h1 - h0)), 1),
         }
+        # CPU used by everything else on the host (other processes: noise), in % of one core.
+        cores = os.cpu_count() or 1
+        res["other_cpu_pct"] = round(max(0.0, res["host_busy_pct"] * cores - (res["server_cpu_pct"] or 0)
+                                         - (res["lb_cpu_pct"] or 0) - res["client_cpu_pct"]), 1)
         log(f"  {label:<44} {res['rps']:>10,.0f}/s  p50 {res['p50_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms"
             f"  non-2xx {non2xx}  sockerr {res['socket_errors']}  cpu srv {res['server_cpu_pct']}%"
-            + (f" lb {res['lb_cpu_pct']}%" if lb_pids else "") + f" wrk {res['client_cpu_pct']}%")
+            + (f" lb {res['lb_cpu_pct']}%" if lb_pids else "") + f" wrk {res['client_cpu_pct']}% other {res['other_cpu_pct']}%")
         return res
 
 
@@ -489,6 +493,7 @@ def visibility(port_lb, node_ports, admin, samples, b, pids):
             return r.status
 
     maxes, per_node, revoke_ms, failures, warm_wait = [], [[] for _ in node_ports], [], 0, []
+    first_round = 0
     for tid, tok in toks[:samples]:
         # 1. warm: every node must accept the token first (it was created through the LB)
         t_w = time.monotonic()
@@ -518,7 +523,9 @@ def visibility(port_lb, node_ports, admin, samples, b, pids):
         # 3. poll all nodes (one request in flight per node) until each rejects the token
         seen = {}
         pending = set(range(len(node_ports)))
+        rounds = 0
         while pending and time.monotonic() - t0 < 5:
+            rounds += 1
             order = list(pending)
             for i in order:
                 ask(i, tok)
@@ -532,6 +539,7 @@ def visibility(port_lb, node_ports, admin, samples, b, pids):
             continue
         for i, ms in seen.items():
             per_node[i].append(ms)
+        first_round += rounds == 1
         maxes.append(max(seen.values()))
     for c in conns + [lb]:
         c.close()
@@ -544,6 +552,9 @@ def visibility(port_lb, node_ports, admin, samples, b, pids):
 
     return {
         "samples": len(maxes), "failures": failures,
+        # samples where every node already answered 401 to the first poll sent after the 2xx
+        # (then the figure is just the poll round trip: the measurement's resolution)
+        "all_rejected_on_first_poll": first_round,
         "p50_ms": pct(maxes, 50), "p99_ms": pct(maxes, 99), "max_ms": pct(maxes, 100),
         "per_node_p50_ms": [pct(x, 50) for x in per_node],
         "per_node_p99_ms": [pct(x, 99) for x in per_node],
@@ -759,7 +770,7 @@ def fmt_ms(x):
 
 def print_report(res):
     print()
-    print("=" * 118)
+    print("=" * 125)
     b = res.get("baselines", {})
     g = res.get("git") or {}
     print(f"access-node bench  {res['started']}  mode={res['mode']}  cores={b.get('cores')}  "
@@ -768,10 +779,10 @@ def print_report(res):
     if b:
         print(f"RSA-2048 per core: sign {fmt_rate(b.get('rsa2048_sign_per_s_1core'))}/s, "
               f"verify {fmt_rate(b.get('rsa2048_verify_per_s_1core'))}/s")
-    hdr = f"{'phase':<8} {'measurement':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sockerr':>7} {'srv cpu':>7} {'lb cpu':>6} {'wrk cpu':>7}"
-    print("-" * 118)
+    hdr = f"{'phase':<8} {'measurement':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sockerr':>7} {'srv cpu':>7} {'lb cpu':>6} {'wrk cpu':>7} {'other':>6}"
+    print("-" * 125)
     print(hdr)
-    print("-" * 118)
+    print("-" * 125)
     rows = [("ping_anonymous", "ping anonymous (plaintext)"), ("issue_nonrevocable", "issue non-revocable"),
             ("issue_revocable", "issue revocable"), ("validate_distinct", "validate distinct tokens"),
             ("validate_repeated", "validate repeated token"),
@@ -786,15 +797,15 @@ def print_report(res):
                 continue
             print(f"{title:<8} {name:<40} {fmt_rate(x['rps']):>9} {fmt_ms(x['p50_ms']):>8} {fmt_ms(x['p99_ms']):>8} "
                   f"{x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} "
-                  f"{(str(x['lb_cpu_pct']) + '%') if x['lb_cpu_pct'] is not None else '-':>6} {str(x['client_cpu_pct']) + '%':>7}")
+                  f"{(str(x['lb_cpu_pct']) + '%') if x['lb_cpu_pct'] is not None else '-':>6} {str(x['client_cpu_pct']) + '%':>7} {str(x.get('other_cpu_pct')) + '%':>6}")
         v = d.get("revocation_visibility")
         if v:
             print(f"{title:<8} {'revoke 2xx -> 401 on every node':<40} {'':>9} {fmt_ms(v['p50_ms']):>8} {fmt_ms(v['p99_ms']):>8} "
-                  f"{v['failures']:>8}   ({v['samples']} samples, max {fmt_ms(v['max_ms'])} ms, per node p99 "
+                  f"{v['failures']:>8}   ({v['samples']} samples, {v['all_rejected_on_first_poll']} at 1st poll, max {fmt_ms(v['max_ms'])} ms, per-node p99 "
                   f"{', '.join(fmt_ms(x) for x in v['per_node_p99_ms'])})")
     sc = res.get("scale")
     if sc:
-        print("-" * 118)
+        print("-" * 125)
         a1, an = sc.get("at_1k", {}), sc.get("at_n", {})
         fill = sc.get("fill", {})
         print(f"scale    fill {fill.get('tokens_added', 0):,} revocable tokens in {fill.get('seconds')} s "
@@ -806,7 +817,7 @@ def print_report(res):
             x = d.get(key)
             if x:
                 print(f"{'scale':<8} {('validate distinct revocable ' + tag):<40} {fmt_rate(x['rps']):>9} {fmt_ms(x['p50_ms']):>8} "
-                      f"{fmt_ms(x['p99_ms']):>8} {x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} {'-':>6} {str(x['client_cpu_pct']) + '%':>7}")
+                      f"{fmt_ms(x['p99_ms']):>8} {x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} {'-':>6} {str(x['client_cpu_pct']) + '%':>7} {str(x.get('other_cpu_pct')) + '%':>6}")
         mib = lambda k: "-" if not k else f"{k / 1024:,.0f} MiB"
         print(f"scale    RSS @1k {mib(a1.get('rss_kib'))}; @N after fill {mib(an.get('rss_kib_after_fill'))}, "
               f"after validate {mib(an.get('rss_kib_after_validate'))}, peak {mib(an.get('hwm_kib_after_fill'))}; "
@@ -816,16 +827,16 @@ def print_report(res):
             if x:
                 print(f"scale    restart after {s}: stop {x['stop_s']:.2f} s, start -> /healthz 200 {x['ready_s']:.2f} s, "
                       f"RSS at ready {mib(x['rss_kib_at_ready'])}")
-    print("-" * 118)
+    print("-" * 125)
     print("targets (informational only)")
     for t in res.get("targets", []):
         val = "-" if t["value"] is None else f"{t['value']:,.2f}"
         goal = "-" if t["goal"] is None else f"{t['goal']:,.2f}"
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
         print(f"  {t['result']:<4}  {t['target']:<72} {val:>12} vs {goal:>10}  ratio {ratio}")
-    print("-" * 118)
+    print("-" * 125)
     print("phase seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.get("phase_seconds", {}).items()))
-    print("=" * 118)
+    print("=" * 125)
 
 
 def git_info():
@@ -888,6 +899,14 @@ def main():
         if ph not in funcs:
             print(f"unknown phase {ph}", file=sys.stderr)
             continue
+        h0, i0 = host_ticks()
+        time.sleep(1.0)
+        h1, i1 = host_ticks()
+        idle_busy = round(100.0 * (1 - (i1 - i0) / max(1, h1 - h0)) * (os.cpu_count() or 1), 1)
+        res.setdefault("background_cpu_pct_before_phase", {})[ph] = idle_busy
+        if idle_busy > 20:
+            log(f"WARNING: {idle_busy}% CPU (of one core) busy before phase {ph} with nothing of ours "
+                "running: other processes will skew the numbers")
         t0 = time.monotonic()
         try:
             funcs[ph]()

@@ -136,3 +136,17 @@ def test_pyjwt_verifies_token(http, base, admin):
     assert r.status_code == 400, r.text
     assert r.json()["errors"][0]["code"] == "TOKEN_NOT_REVOCABLE"
     assert _ping(http, base, token).status_code == 200
+
+
+def test_pyjwkclient_verifies_from_jwks(http, base, admin):
+    r = http.post(base + TOKENS, data={"username": "jwksuser", "expires_in": 600}, auth=admin, timeout=30)
+    assert r.status_code == 200, r.text
+    token = r.json()["access_token"]
+    jwks_client = jwt.PyJWKClient(base + "/.well-known/jwks.json", cache_keys=False)
+    signing_key = jwks_client.get_signing_key_from_jwt(token)
+    assert signing_key.key_id == jwt.get_unverified_header(token)["kid"]
+    claims = jwt.decode(token, signing_key.key, algorithms=["RS256"], audience="*@*")
+    assert claims["sub"].endswith("/users/jwksuser")
+    # The JWKS carries RFC 7517 fields for every key.
+    keys = http.get(base + "/access/api/v1/jwks", timeout=30).json()["keys"]
+    assert keys and all(k["kty"] == "RSA" and k["kid"] and k["n"] and k["e"] for k in keys)
