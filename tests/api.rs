@@ -798,3 +798,76 @@ fn bad_configuration_stops_startup_naming_the_key() {
     assert_eq!(code, Some(2));
     assert!(err.contains("token.allow-refreshable"), "{err}");
 }
+
+#[test]
+fn refresh_works_within_the_grace_period_and_can_be_disabled() {
+    let node = TestNode::start_with(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_TOKEN_REFRESH_GRACE_PERIOD", "3"),
+    ]);
+    let refresh = |t: &Value| {
+        json_of(
+            node.post("/access/api/v1/tokens")
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("access_token", t["access_token"].as_str().unwrap()),
+                    ("refresh_token", t["refresh_token"].as_str().unwrap()),
+                ])
+                .send()
+                .unwrap(),
+        )
+    };
+    // Expired one second ago: inside the 3 s grace period.
+    let a = node.admin_token(&[
+        ("username", "g"),
+        ("expires_in", "1"),
+        ("refreshable", "true"),
+    ]);
+    let b = node.admin_token(&[
+        ("username", "g"),
+        ("expires_in", "1"),
+        ("refreshable", "true"),
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    assert_eq!(
+        node.get("/api/system/ping")
+            .bearer_auth(a["access_token"].as_str().unwrap())
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+    let (status, body) = refresh(&a);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["expires_in"], 1);
+    // Past expiry + grace: refused.
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    let (status, body) = refresh(&b);
+    assert_eq!(status, 401, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("grace"),
+        "{body}"
+    );
+
+    // token.allow-refreshable=false: no refreshable tokens at all.
+    let off = TestNode::start_with(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_TOKEN_ALLOW_REFRESHABLE", "false"),
+    ]);
+    let (status, body) = json_of(
+        off.admin(off.post("/access/api/v1/tokens"))
+            .form(&[("refreshable", "true")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, error_code(&body)), (403, "FORBIDDEN"), "{body}");
+}
