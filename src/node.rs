@@ -172,7 +172,11 @@ impl Node {
             .map_err(|e| StartError::Home(db_dir.clone(), e))?;
         let join_key = load_or_create_join_key(&config, &home)?;
 
-        let db = sled::Config::new().path(&db_dir).open()?;
+        // sled caches up to 1 GiB by default; a node should stay well below that.
+        let db = sled::Config::new()
+            .path(&db_dir)
+            .cache_capacity(256 * 1024 * 1024)
+            .open()?;
         let log_store = LogStore::open(&db)?;
         let state_machine =
             StateMachine::open(&db).map_err(|e| StartError::Storage(e.to_string()))?;

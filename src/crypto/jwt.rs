@@ -12,6 +12,7 @@ use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::{CryptoError, KeyMaterial};
 use crate::domain::token::{audience_admits, Claims};
@@ -117,7 +118,14 @@ pub struct KeySet {
     pub active: Arc<SigningKey>,
     verifiers: HashMap<String, DecodingKey>,
     pub public_keys: Vec<PublicKeyInfo>,
+    /// SHA-256 of a token whose signature checked out → its claims. Skips the RSA verify for
+    /// tokens seen before; expiry and audience are still checked on every use, revocation by
+    /// the caller. Dies with this key set, so a key change empties it.
+    verified: quick_cache::sync::Cache<[u8; 32], Arc<Claims>>,
 }
+
+/// Verified tokens remembered per key set.
+const VERIFIED_CACHE_ENTRIES: usize = 100_000;
 
 impl KeySet {
     pub fn new(service_id: String, active: &KeyMaterial) -> Result<KeySet, CryptoError> {
@@ -173,6 +181,7 @@ impl KeySet {
             active: Arc::new(signing),
             verifiers,
             public_keys,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
         })
     }
 
@@ -197,6 +206,10 @@ impl KeySet {
         if token.len() > 16 * 1024 || token.matches('.').count() != 2 {
             return Err(VerifyError::Malformed);
         }
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(claims) = self.verified.get(&digest) {
+            return self.check_claims(Claims::clone(&claims), now, allow_expired);
+        }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(VerifyError::Algorithm);
@@ -209,7 +222,10 @@ impl KeySet {
         let mut last = VerifyError::UnknownKey;
         for key in candidates {
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-                Ok(data) => return self.check_claims(data.claims, now, allow_expired),
+                Ok(data) => {
+                    self.verified.insert(digest, Arc::new(data.claims.clone()));
+                    return self.check_claims(data.claims, now, allow_expired);
+                }
                 Err(e) => {
                     last = match e.kind() {
                         jsonwebtoken::errors::ErrorKind::InvalidSignature => {
@@ -268,6 +284,8 @@ mod tests {
         let ks = KeySet::new("jfac@test".into(), material()).unwrap();
         let token = ks.active.sign(&claims(Some(5000))).unwrap();
         assert!(token.starts_with("eyJ2ZXIiOiIyIiwidHlwIjoiSldUIiwiYWxnIjoiUlMyNTYiLCJraWQiOi"));
+        assert_eq!(ks.verify(&token, 2000, false).unwrap(), claims(Some(5000)));
+        // Second time from the verified cache: the same answer, expiry still enforced.
         assert_eq!(ks.verify(&token, 2000, false).unwrap(), claims(Some(5000)));
         assert_eq!(ks.verify(&token, 6000, false), Err(VerifyError::Expired));
         assert!(ks.verify(&token, 6000, true).is_ok());
