@@ -100,7 +100,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/api/security/token", web::post().to(tokens::legacy_create))
             .route(
                 "/api/security/token/revoke",
-                web::post().to(tokens::legacy_revoke),
+                web::post().to(tokens::revoke_by_token),
             )
             .route("/api/system/ping", web::get().to(system::ping)),
     )

@@ -148,21 +148,29 @@ async fn refresh(node: &NodeData, req: &HttpRequest, p: &Params) -> ApiResult<Is
     Ok(issued)
 }
 
+/// Create or refresh, by `grant_type`; `legacy` is the Artifactory endpoint's flavour.
+async fn create_or_refresh(
+    node: &NodeData,
+    req: &HttpRequest,
+    payload: web::Payload,
+    legacy: bool,
+) -> ApiResult<IssuedToken> {
+    let p = Params::from_request(req, payload, node.config.server.max_body_bytes).await?;
+    match p.string("grant_type")?.as_deref() {
+        Some("refresh_token") => refresh(node, req, &p).await,
+        None | Some("client_credentials") => mint(node, req, &p, legacy).await,
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "unsupported grant_type '{other}'"
+        ))),
+    }
+}
+
 pub async fn create(
     node: NodeData,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
-    let issued = match p.string("grant_type")?.as_deref() {
-        Some("refresh_token") => refresh(&node, &req, &p).await?,
-        None | Some("client_credentials") => mint(&node, &req, &p, false).await?,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "unsupported grant_type '{other}'"
-            )))
-        }
-    };
+    let issued = create_or_refresh(&node, &req, payload, false).await?;
     Ok(HttpResponse::Ok().json(issued_json(&issued)))
 }
 
@@ -172,16 +180,7 @@ pub async fn legacy_create(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
-    let issued = match p.string("grant_type")?.as_deref() {
-        Some("refresh_token") => refresh(&node, &req, &p).await?,
-        None | Some("client_credentials") => mint(&node, &req, &p, true).await?,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "unsupported grant_type '{other}'"
-            )))
-        }
-    };
+    let issued = create_or_refresh(&node, &req, payload, true).await?;
     let mut body = issued_json(&issued);
     if let Some(map) = body.as_object_mut() {
         map.remove("token_id");
@@ -284,6 +283,7 @@ async fn revoke_from_params(
     Ok(revoked_response())
 }
 
+/// Also `POST /artifactory/api/security/token/revoke` (legacy).
 pub async fn revoke_by_token(
     node: NodeData,
     req: HttpRequest,
@@ -291,15 +291,6 @@ pub async fn revoke_by_token(
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     revoke_from_params(&node, &req, &p).await
-}
-
-/// `POST /artifactory/api/security/token/revoke` with `token=` or `token_id=`.
-pub async fn legacy_revoke(
-    node: NodeData,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    revoke_by_token(node, req, payload).await
 }
 
 /// `GET /access/api/v1/permissions/check?path=<repo>/<path>&action=r` with the token to check
