@@ -19,14 +19,44 @@ pub struct LogStore {
     db: sled::Db,
     log: sled::Tree,
     meta: sled::Tree,
+    flusher: tokio::sync::mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
+}
+
+/// Flushes sled once for every run of appends that arrived while the previous flush ran,
+/// then completes their callbacks in order.
+async fn run_flusher(
+    db: sled::Db,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<LogFlushed<TypeConfig>>,
+) {
+    while let Some(first) = rx.recv().await {
+        let mut waiting = vec![first];
+        while let Ok(next) = rx.try_recv() {
+            waiting.push(next);
+        }
+        let result = db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        if let Err(e) = &result {
+            tracing::error!(error = %e, "flushing the Raft log failed");
+        }
+        for callback in waiting {
+            callback.log_io_completed(result.clone().map_err(std::io::Error::other));
+        }
+    }
 }
 
 impl LogStore {
+    /// Must be called inside a tokio runtime: it starts the flusher task.
     pub fn open(db: &sled::Db) -> Result<LogStore, sled::Error> {
+        let (flusher, rx) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(run_flusher(db.clone(), rx));
         Ok(LogStore {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
+            flusher,
         })
     }
 
@@ -158,21 +188,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.log
             .apply_batch(batch)
             .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
-        let flushed = self
-            .db
-            .flush_async()
-            .await
-            .map(|_| ())
-            .map_err(std::io::Error::other);
-        let failed = flushed
-            .as_ref()
-            .err()
-            .map(|e| StorageIOError::write_logs(any_err(std::io::Error::other(e.to_string()))));
-        callback.log_io_completed(flushed);
-        match failed {
-            Some(e) => Err(e.into()),
-            None => Ok(()),
-        }
+        // Group commit: the flusher makes everything appended so far durable with one fsync
+        // and only then tells openraft, for this append and any that queued up meanwhile.
+        self.flusher.send(callback).map_err(|_| {
+            StorageIOError::write_logs(any_err(std::io::Error::other("log flusher stopped")))
+        })?;
+        Ok(())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
