@@ -418,6 +418,19 @@ impl Tx<'_> {
     }
 }
 
+/// One log entry as the state machine applies it.
+struct ApplyItem<'a> {
+    log_id: LogId,
+    cmd: Option<&'a Command>,
+    membership: Option<StoredMembership<NodeId, BasicNode>>,
+}
+
+impl ApplyItem<'_> {
+    fn is_expiry(&self) -> bool {
+        matches!(self.cmd, Some(Command::ExpireBefore { .. }))
+    }
+}
+
 /// Ids an `ExpireBefore` removes, found by a scan before the transaction (sled transactions
 /// cannot iterate). Applies are serialised, so the scan sees exactly the pre-apply state.
 #[derive(Default)]
@@ -537,13 +550,16 @@ impl StateMachine {
         Ok(expired)
     }
 
-    fn apply_one(
+    /// Apply a run of entries in one sled transaction (with the applied log id of the last),
+    /// so a batch costs one commit. `expired` serves an `ExpireBefore`, which always comes alone.
+    fn apply_group(
         &self,
-        log_id: LogId,
-        cmd: Option<&Command>,
-        membership: Option<StoredMembership<NodeId, BasicNode>>,
+        group: &[ApplyItem<'_>],
         expired: &Expired,
-    ) -> Result<CommandResponse, StorageError> {
+    ) -> Result<Vec<CommandResponse>, StorageError> {
+        let Some(last) = group.last() else {
+            return Ok(Vec::new());
+        };
         let v = &self.inner.view;
         let trees = (
             &v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups, &v.trusted, &v.refs,
@@ -562,19 +578,22 @@ impl StateMachine {
                     refs,
                     pairing,
                 };
-                let response = match cmd {
-                    Some(cmd) => tx.apply(cmd, expired)?,
-                    None => CommandResponse::None,
-                };
-                if let Some(m) = &membership {
-                    tx_put(meta, MEMBERSHIP, m)?;
+                let mut responses = Vec::with_capacity(group.len());
+                for item in group {
+                    responses.push(match item.cmd {
+                        Some(cmd) => tx.apply(cmd, expired)?,
+                        None => CommandResponse::None,
+                    });
+                    if let Some(m) = &item.membership {
+                        tx_put(meta, MEMBERSHIP, m)?;
+                    }
                 }
-                tx_put(meta, LAST_APPLIED, &Some(log_id))?;
-                Ok(response)
+                tx_put(meta, LAST_APPLIED, &Some(last.log_id))?;
+                Ok(responses)
             },
         );
         result.map_err(|e| {
-            StorageIOError::apply(log_id, openraft::AnyError::error(format!("{e:?}"))).into()
+            StorageIOError::apply(last.log_id, openraft::AnyError::error(format!("{e:?}"))).into()
         })
     }
 
@@ -663,35 +682,55 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         I::IntoIter: OptionalSend,
     {
         let _guard = self.inner.apply_lock.lock().await;
-        let mut responses = Vec::new();
-        for entry in entries {
-            let log_id = entry.log_id;
-            let (cmd, membership) = match &entry.payload {
-                EntryPayload::Blank => (None, None),
-                EntryPayload::Normal(cmd) => (Some(cmd), None),
-                EntryPayload::Membership(m) => {
-                    (None, Some(StoredMembership::new(Some(log_id), m.clone())))
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let items: Vec<ApplyItem<'_>> = entries
+            .iter()
+            .map(|entry| {
+                let log_id = entry.log_id;
+                match &entry.payload {
+                    EntryPayload::Blank => ApplyItem {
+                        log_id,
+                        cmd: None,
+                        membership: None,
+                    },
+                    EntryPayload::Normal(cmd) => ApplyItem {
+                        log_id,
+                        cmd: Some(cmd),
+                        membership: None,
+                    },
+                    EntryPayload::Membership(m) => ApplyItem {
+                        log_id,
+                        cmd: None,
+                        membership: Some(StoredMembership::new(Some(log_id), m.clone())),
+                    },
                 }
-            };
-            let expired = match cmd {
+            })
+            .collect();
+        let mut responses = Vec::with_capacity(items.len());
+        // Runs of entries share a transaction; an ExpireBefore goes alone, after a scan of the
+        // state before it (sled transactions cannot iterate), so every node removes the same.
+        for group in items.chunk_by(|a, b| !a.is_expiry() && !b.is_expiry()) {
+            let expired = match group[0].cmd {
                 Some(Command::ExpireBefore { now, grace_secs }) => {
                     self.scan_expired(*now, *grace_secs)?
                 }
                 _ => Expired::default(),
             };
-            let response = self.apply_one(log_id, cmd, membership, &expired)?;
-            let keys_touched = matches!(
-                cmd,
-                Some(
-                    Command::RotateKey { .. }
-                        | Command::PutTrusted { .. }
-                        | Command::RemoveTrusted { .. }
+            let group_responses = self.apply_group(group, &expired)?;
+            let keys_touched = group.iter().any(|i| {
+                matches!(
+                    i.cmd,
+                    Some(
+                        Command::RotateKey { .. }
+                            | Command::PutTrusted { .. }
+                            | Command::RemoveTrusted { .. }
+                    )
                 )
-            ) || response == CommandResponse::Bootstrapped;
+            }) || group_responses.contains(&CommandResponse::Bootstrapped);
             if keys_touched {
                 self.keys_changed().await?;
             }
-            responses.push(response);
+            responses.extend(group_responses);
         }
         Ok(responses)
     }
