@@ -78,9 +78,15 @@ function filler()
   return wrk.format("GET", "/healthz", {}, nil)
 end
 
-function count_status(status)
+-- First body seen for each non-2xx status (trimmed), to say why requests failed.
+bodies = {}
+
+function count_status(status, body)
   local k = tostring(status)
   statuses[k] = (statuses[k] or 0) + 1
+  if (status < 200 or status > 299) and bodies[k] == nil and body then
+    bodies[k] = string.sub(body, 1, 200)
+  end
 end
 
 local function json_value(v)
@@ -99,10 +105,13 @@ end
 
 function done(summary, latency, requests)
   local merged = {}
+  local sample_bodies = {}
   local sent_total = 0
   for _, t in ipairs(threads) do
     local s = t:get("statuses")
     if s then for k, n in pairs(s) do merged[k] = (merged[k] or 0) + n end end
+    local b = t:get("bodies")
+    if b then for k, v in pairs(b) do sample_bodies[k] = sample_bodies[k] or v end end
     sent_total = sent_total + (t:get("sent") or 0)
   end
   local pct = {}
@@ -117,6 +126,7 @@ function done(summary, latency, requests)
     latency_us = {min = latency.min, max = latency.max, mean = latency.mean,
                   stdev = latency.stdev, percentiles = pct},
     statuses = merged,
+    error_bodies = sample_bodies,
     sent = sent_total,
   }
   local path = env("BENCH_OUT", nil)

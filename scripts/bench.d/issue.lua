@@ -24,7 +24,7 @@ function request()
   return wrk.format("POST", "/access/api/v1/tokens", hdr, body)
 end
 function response(status, headers, resp)
-  count_status(status)
+  count_status(status, resp)
   if out and status >= 200 and status < 300 then
     seen = seen + 1
     if seen % every == 0 then

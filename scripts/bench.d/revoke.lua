@@ -20,5 +20,5 @@ function request()
   return wrk.format("DELETE", "/access/api/v1/tokens/" .. ids[i], hdr, nil)
 end
 function response(status, headers, body)
-  count_status(status)
+  count_status(status, body)
 end
