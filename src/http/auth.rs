@@ -169,3 +169,10 @@ pub async fn required(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Principa
         .await?
         .ok_or_else(|| ApiError::Unauthorized("authentication required".into()))
 }
+
+/// The caller, who must be an admin: 401 when anonymous, 403 otherwise.
+pub async fn required_admin(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Principal> {
+    let who = required(node, req).await?;
+    crate::domain::policy::require_admin(&who)?;
+    Ok(who)
+}

@@ -15,7 +15,6 @@ use serde_json::json;
 
 use super::params::read_body;
 use super::{auth, NodeData};
-use crate::domain::policy::require_admin;
 use crate::error::{ApiError, ApiResult};
 use crate::node::Node;
 use crate::raft::command::Command;
@@ -135,7 +134,7 @@ async fn replication(
 
 /// `GET /access/api/v1/cluster/status` (admin).
 pub async fn status(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    require_admin(&auth::required(&node, &req).await?)?;
+    auth::required_admin(&node, &req).await?;
     let metrics = node.raft.metrics().borrow().clone();
     let leader_url = metrics.current_leader.and_then(|id| {
         metrics
@@ -174,7 +173,7 @@ pub async fn remove_member(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    require_admin(&auth::required(&node, &req).await?)?;
+    auth::required_admin(&node, &req).await?;
     let id: u64 = id
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("'{id}' is not a node id")))?;

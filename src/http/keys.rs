@@ -11,13 +11,8 @@ use serde_json::{json, Value};
 use super::auth;
 use super::params::{read_body, Params};
 use super::NodeData;
-use crate::domain::policy::require_admin;
 use crate::error::{ApiError, ApiResult};
 use crate::raft::command::TrustedCert;
-
-async fn admin(node: &NodeData, req: &HttpRequest) -> ApiResult<()> {
-    require_admin(&auth::required(node, req).await?).map_err(ApiError::from)
-}
 
 fn cert_json(c: &TrustedCert) -> Value {
     json!({ "name": c.name, "kid": c.kid, "added_at": c.added_at, "certificate": c.certificate_pem })
@@ -25,7 +20,7 @@ fn cert_json(c: &TrustedCert) -> Value {
 
 /// `GET /access/api/v1/cert/trusted` (admin).
 pub async fn list_trusted(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     let certs: Vec<Value> = node.state.trusted_certs()?.iter().map(cert_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "certificates": certs })))
 }
@@ -38,7 +33,7 @@ pub async fn add_trusted(
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     let content_type = req
         .headers()
         .get(CONTENT_TYPE)
@@ -76,7 +71,7 @@ pub async fn remove_trusted(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     node.remove_trusted(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -89,7 +84,7 @@ pub async fn reset_root(
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     let keep_old = match (p.boolean("keep_old")?, query.get("keep_old")) {
         (Some(b), _) => b,

@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 use super::auth;
 use super::params::{valid_name, Params};
 use super::NodeData;
-use crate::domain::policy::require_admin;
 use crate::error::{ApiError, ApiResult};
 use crate::node::{hash_password, now_secs};
 use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
@@ -27,18 +26,12 @@ fn group_json(g: &GroupRecord) -> Value {
     json!({ "name": g.name, "description": g.description })
 }
 
-async fn admin(node: &NodeData, req: &HttpRequest) -> ApiResult<()> {
-    let who = auth::required(node, req).await?;
-    require_admin(&who)?;
-    Ok(())
-}
-
 pub async fn create_user(
     node: NodeData,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     let username = p
         .string("username")?
@@ -92,7 +85,7 @@ pub async fn create_user(
 }
 
 pub async fn list_users(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     let users: Vec<Value> = node.state.users()?.iter().map(user_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }
@@ -102,7 +95,7 @@ pub async fn get_user(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     match node.state.user(&name)? {
         Some(u) => Ok(HttpResponse::Ok().json(user_json(&u))),
         None => Err(ApiError::NotFound(format!("user '{name}' not found"))),
@@ -114,7 +107,7 @@ pub async fn delete_user(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     if *name == node.config.security.bootstrap_admin_username {
         return Err(ApiError::Conflict(
             "the bootstrap admin cannot be deleted".into(),
@@ -136,7 +129,7 @@ pub async fn create_group(
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     let name = p
         .string("name")?
@@ -165,7 +158,7 @@ pub async fn create_group(
 }
 
 pub async fn list_groups(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     let groups: Vec<Value> = node.state.groups()?.iter().map(group_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "groups": groups })))
 }
@@ -175,7 +168,7 @@ pub async fn get_group(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     match node.state.group(&name)? {
         Some(g) => Ok(HttpResponse::Ok().json(group_json(&g))),
         None => Err(ApiError::NotFound(format!("group '{name}' not found"))),
@@ -187,7 +180,7 @@ pub async fn delete_group(
     req: HttpRequest,
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    admin(&node, &req).await?;
+    auth::required_admin(&node, &req).await?;
     match node
         .write(Command::DeleteGroup {
             name: name.to_string(),
