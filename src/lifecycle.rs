@@ -5,7 +5,7 @@ use crate::crypto::{self, KeyMaterial};
 use crate::domain::scope::Scope;
 use crate::domain::token::{Claims, TokenKind};
 use crate::error::{ApiError, ApiResult};
-use crate::node::{now_secs, IssueSpec, IssuedToken, Node};
+use crate::node::{now_secs, IssueSpec, IssuedToken, Node, CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
 use crate::raft::command::{Command, CommandResponse, PairingRecord, TrustedCert};
 
 /// Trusted certificate names become file-like names: keep them simple.
@@ -81,7 +81,7 @@ impl Node {
     /// Claims of the token a reference token stands for, if it is alive.
     pub async fn validate_reference(&self, reference: &str, strict: bool) -> ApiResult<Claims> {
         if strict {
-            self.read_barrier(std::time::Duration::from_secs(2)).await?;
+            self.read_barrier(STRICT_READ_TIMEOUT).await?;
         }
         let hash = crypto::secret_hash(reference);
         let token_id = match self.state.reference(&hash)? {
@@ -89,7 +89,7 @@ impl Node {
             None if strict => None,
             None => {
                 // Possibly issued elsewhere an instant ago: catch up once.
-                let _ = self.read_barrier(std::time::Duration::from_secs(1)).await;
+                let _ = self.read_barrier(CATCH_UP_TIMEOUT).await;
                 self.state.reference(&hash)?
             }
         };

@@ -98,7 +98,6 @@ pub struct Node {
     pub node_id: NodeId,
     pub raft: Raft,
     pub state: StateView,
-    pub log_store: LogStore,
     pub join_key: String,
     pub home: PathBuf,
     /// Set once this node is a member, bootstrapped and caught up; until then the public API
@@ -201,7 +200,7 @@ impl Node {
             node_id,
             Arc::new(raft_config),
             ClusterNetwork::new(join_key.clone()),
-            log_store.clone(),
+            log_store,
             state_machine.clone(),
         )
         .await
@@ -217,7 +216,6 @@ impl Node {
             config,
             node_id,
             raft,
-            log_store,
             join_key,
             home,
             ready: AtomicBool::new(false),
@@ -577,9 +575,9 @@ impl Node {
 }
 
 /// How long a strict validation may wait for the leader's read index.
-const STRICT_READ_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const STRICT_READ_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long validating an unknown revocable token may wait to catch up.
-const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct RefreshOverrides {

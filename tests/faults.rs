@@ -220,28 +220,11 @@ fn killing_the_leader_under_write_traffic_loses_nothing() {
 #[test]
 fn a_partitioned_minority_refuses_writes_keeps_validating_and_converges() {
     let lab = NetLab::new(3);
-    let mut nodes: Vec<TestNode> = Vec::new();
-    for i in 1..=3 {
-        let mut node = TestNode::prepare(&[
-            (
-                "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
-                ADMIN_PASSWORD,
-            ),
-            ("ACCESS_NODE_SECURITY_JOIN_KEY", JOIN_KEY),
-        ]);
-        node.host = lab.addr(i);
-        node.netns = Some(lab.ns(i));
+    let cluster = TestCluster::start_placed(3, &[], |i, node| {
+        node.host = lab.addr(i + 1);
+        node.netns = Some(lab.ns(i + 1));
         node.port = 8082;
-        node.set_env("ACCESS_NODE_SERVER_NODE_ID", &i.to_string());
-        if i > 1 {
-            node.set_env("ACCESS_NODE_RAFT_SEEDS", &nodes[0].url(""));
-        }
-        node.spawn();
-        node.wait_ready();
-        nodes.push(node);
-    }
-    let cluster = TestCluster { nodes };
-    cluster.wait_converged();
+    });
     let minority = 2; // node 3
     let majority = [0usize, 1];
 

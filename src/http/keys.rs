@@ -2,14 +2,13 @@
 
 use std::collections::HashMap;
 
-use actix_web::http::header::CONTENT_TYPE;
 use actix_web::{web, HttpRequest, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
 use super::auth;
-use super::params::{read_body, Params};
+use super::params::{media_type, read_body, Params};
 use super::NodeData;
 use crate::error::{ApiError, ApiResult};
 use crate::raft::command::TrustedCert;
@@ -34,16 +33,9 @@ pub async fn add_trusted(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     auth::required_admin(&node, &req).await?;
-    let content_type = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let content_type = media_type(&req);
     let limit = node.config.server.max_body_bytes;
-    let (name, pem) = if content_type.starts_with("application/x-pem-file")
-        || content_type.starts_with("text/plain")
-    {
+    let (name, pem) = if content_type == "application/x-pem-file" || content_type == "text/plain" {
         let body = read_body(payload, limit).await?;
         let pem = String::from_utf8(body.to_vec())
             .map_err(|_| ApiError::BadRequest("certificate is not UTF-8 PEM".into()))?;

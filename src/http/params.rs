@@ -27,6 +27,19 @@ pub async fn read_body(mut payload: web::Payload, limit: usize) -> ApiResult<web
     Ok(body)
 }
 
+/// The request's media type, lower case, without parameters ("" when absent).
+pub fn media_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
 impl Params {
     pub async fn from_request(
         req: &HttpRequest,
@@ -34,16 +47,7 @@ impl Params {
         limit: usize,
     ) -> ApiResult<Params> {
         let body = read_body(payload, limit).await?;
-        let content_type = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let content_type = media_type(req);
         let values = match content_type.as_str() {
             "application/json" => {
                 if body.iter().all(u8::is_ascii_whitespace) {

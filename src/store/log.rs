@@ -95,15 +95,6 @@ impl LogStore {
     fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
         serde_json::from_slice(bytes).map_err(|e| StorageIOError::read_logs(any_err(e)).into())
     }
-
-    /// Number of entries currently kept (for status output).
-    pub fn len(&self) -> usize {
-        self.log.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.log.is_empty()
-    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {

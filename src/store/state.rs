@@ -165,10 +165,6 @@ impl StateView {
         all_json(&self.tokens)
     }
 
-    pub fn token_count(&self) -> usize {
-        self.tokens.len()
-    }
-
     pub fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
         get_json(&self.users, username.as_bytes())
     }

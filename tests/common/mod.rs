@@ -248,6 +248,15 @@ pub struct TestCluster {
 
 impl TestCluster {
     pub fn start(n: usize, extra: &[(&str, &str)]) -> TestCluster {
+        Self::start_placed(n, extra, |_, _| {})
+    }
+
+    /// Like `start`, with `place(i, node)` choosing where node i (0-based) runs.
+    pub fn start_placed(
+        n: usize,
+        extra: &[(&str, &str)],
+        place: impl Fn(usize, &mut TestNode),
+    ) -> TestCluster {
         let mut nodes: Vec<TestNode> = Vec::new();
         for i in 0..n {
             let mut env: Vec<(&str, &str)> = vec![
@@ -259,6 +268,7 @@ impl TestCluster {
             ];
             env.extend_from_slice(extra);
             let mut node = TestNode::prepare(&env);
+            place(i, &mut node);
             node.set_env("ACCESS_NODE_SERVER_NODE_ID", &(i + 1).to_string());
             if i > 0 {
                 node.set_env("ACCESS_NODE_RAFT_SEEDS", &nodes[0].url(""));
