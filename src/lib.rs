@@ -1,5 +1,6 @@
 //! access-node: a clustered, JFrog-Access-compatible access-token service.
 pub mod actors;
+pub mod batcher;
 pub mod cluster;
 pub mod config;
 pub mod crypto;

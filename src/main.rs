@@ -13,6 +13,11 @@ use access_node::actors::trust_watcher::TrustWatcher;
 use access_node::config::{Config, ENV_CONFIG_FILE};
 use access_node::node::Node;
 
+// mimalloc: faster than glibc malloc on the many small allocations of the write path, and it
+// hands freed memory back to the OS, which keeps resident memory close to live data.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "access-node",

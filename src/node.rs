@@ -12,6 +12,7 @@ use actix::Actor;
 use openraft::{BasicNode, SnapshotPolicy};
 
 use crate::actors::key_files::KeyFiles;
+use crate::batcher::WriteBatcher;
 use crate::config::Config;
 use crate::crypto::{self, KeySet};
 use crate::domain::policy::Principal;
@@ -105,6 +106,8 @@ pub struct Node {
     pub(crate) ready: AtomicBool,
     /// HTTP client for forwarded writes, read-index requests and joins.
     pub(crate) peers: reqwest::Client,
+    /// Group commit for token issues and revocations.
+    batcher: WriteBatcher,
 }
 
 /// Write a secret file with mode 0600 (created that way, never briefly world-readable).
@@ -211,7 +214,8 @@ impl Node {
             .connect_timeout(Duration::from_millis(500))
             .build()
             .map_err(|e| StartError::Raft(e.to_string()))?;
-        Ok(Arc::new(Node {
+        let (batcher, batch_queue) = WriteBatcher::new();
+        let node = Arc::new(Node {
             state: state_machine.view(),
             config,
             node_id,
@@ -220,7 +224,10 @@ impl Node {
             home,
             ready: AtomicBool::new(false),
             peers,
-        }))
+            batcher,
+        });
+        tokio::spawn(crate::batcher::run(Arc::downgrade(&node), batch_queue));
+        Ok(node)
     }
 
     pub fn is_ready(&self) -> bool {
@@ -407,10 +414,11 @@ impl Node {
         let built = self.build(&spec, &keys, now);
         let record = built.record;
         if record.revocable || record.refreshable || record.reference_hash.is_some() {
-            self.write(Command::IssueToken {
-                record: record.clone(),
-            })
-            .await?;
+            self.batcher
+                .write(Command::IssueToken {
+                    record: record.clone(),
+                })
+                .await?;
         }
         Ok(IssuedToken {
             access_token: Self::sign(&keys, &built.claims)?,
@@ -524,6 +532,7 @@ impl Node {
         }
         crate::domain::policy::authorize_revoke(who, &record.username, token_id)?;
         match self
+            .batcher
             .write(Command::RevokeToken {
                 token_id: token_id.to_string(),
                 revoked_at: now_secs(),

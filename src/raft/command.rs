@@ -105,6 +105,11 @@ pub enum Command {
         hash: String,
         now: u64,
     },
+    /// Several independent commands committed as one entry (see `batcher`); each is applied
+    /// in order exactly as if it had its own entry. Holds only token issues and revocations.
+    Batch {
+        commands: Vec<Command>,
+    },
     /// Drop token records and revocations whose expiry (plus refresh grace) is before `now`.
     ExpireBefore {
         now: u64,
@@ -132,4 +137,6 @@ pub enum CommandResponse {
     },
     Paired(PairingRecord),
     PairingRejected(String),
+    /// One response per command of a `Batch`, in order.
+    Batch(Vec<CommandResponse>),
 }

@@ -269,6 +269,12 @@ impl Tx<'_> {
                     CommandResponse::Bootstrapped
                 }
             }
+            Command::Batch { commands } => CommandResponse::Batch(
+                commands
+                    .iter()
+                    .map(|c| self.apply(c, expired))
+                    .collect::<TxResult<Vec<_>>>()?,
+            ),
             Command::IssueToken { record } => {
                 tx_put(self.tokens, record.token_id.as_bytes(), record)?;
                 if let Some(hash) = &record.reference_hash {
