@@ -59,6 +59,7 @@ pub struct TokenConfig {
     pub pairing_token_expiry: u64,
     pub identity_token_expiry: u64,
     pub default_audience: String,
+    pub verified_cache_entries: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

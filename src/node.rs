@@ -180,8 +180,12 @@ impl Node {
             .cache_capacity(256 * 1024 * 1024)
             .open()?;
         let log_store = LogStore::open(&db)?;
-        let state_machine =
-            StateMachine::open(&db).map_err(|e| StartError::Storage(e.to_string()))?;
+        let state_machine = StateMachine::open(
+            &db,
+            db_dir.join("snapshots"),
+            config.token.verified_cache_entries,
+        )
+        .map_err(|e| StartError::Storage(e.to_string()))?;
         let key_files = KeyFiles::new(&home).start();
         state_machine.set_key_listener(key_files.recipient()).await;
 

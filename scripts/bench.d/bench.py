@@ -34,6 +34,10 @@ PIDS_FILE = os.path.join(OUT_DIR, "pids")
 # A private copy, so a rebuild during the run cannot swap the binary under the restart tests.
 BIN = os.path.join(RUN, "access-node")
 ADMIN_PASSWORD = "password"
+VERIFIED_CACHE_ENTRIES = 100
+# Concurrent connections for the write measurements: group commit turns concurrency into
+# bigger log entries, the way many CI clients hitting one service do.
+WRITE_CONNS = 64
 JOIN_KEY = base64.b64encode(os.urandom(32)).decode().rstrip("=")
 HZ = os.sysconf("SC_CLK_TCK")
 T_START = time.time()
@@ -188,6 +192,10 @@ class Node:
         env.update({
             "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
             "RUST_LOG": os.environ.get("BENCH_RUST_LOG", "warn"),
+            # A tiny verified-token cache, so the "distinct" token sets (>= 1,000 tokens) are
+            # never served from it: every distinct validation pays its RSA verify. "Repeated"
+            # (one token) still hits it.
+            "ACCESS_NODE_TOKEN_VERIFIED_CACHE_ENTRIES": str(VERIFIED_CACHE_ENTRIES),
         })
         if self.cluster:
             env["ACCESS_NODE_SECURITY_JOIN_KEY"] = JOIN_KEY
@@ -442,7 +450,7 @@ def common_suite(b, results_key, results, port, pids, lb_pids=(), D=10):
     r["issue_nonrevocable"] = b.wrk("issue non-revocable", "issue.lua", port, 2, 16, D,
                                     {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 3600}, **W)
     cap = os.path.join(RUN, f"{results_key}-revocable")
-    r["issue_revocable"] = b.wrk("issue revocable", "issue.lua", port, 1, 8, D,
+    r["issue_revocable"] = b.wrk("issue revocable", "issue.lua", port, 2, WRITE_CONNS, D,
                                  {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 0,
                                   "BENCH_CAPTURE": cap}, **W)
     revocable = read_capture(cap)
@@ -460,7 +468,7 @@ def common_suite(b, results_key, results, port, pids, lb_pids=(), D=10):
                                            "BENCH_HEADERS": "X-Access-Consistency: strict"}, **W)
     if revocable:
         idfile = write_lines(os.path.join(RUN, f"{results_key}-revoke-ids.txt"), [i for i, _ in revocable])
-        r["revoke"] = b.wrk(f"revoke (up to {len(revocable)} ids)", "revoke.lua", port, 1, 8, D,
+        r["revoke"] = b.wrk(f"revoke (up to {len(revocable)} ids)", "revoke.lua", port, 2, WRITE_CONNS, D,
                             {"BENCH_AUTH": "Bearer " + admin, "BENCH_IDS": idfile}, limited=True, **W)
     return admin
 
@@ -646,7 +654,7 @@ def phase_scale(b, results):
             log(f"  fill budget of {budget}s used up at {stored:,} tokens")
             break
         n = min(chunk, remaining)
-        res = b.wrk(f"fill chunk {stored:,}..", "issue.lua", node.port, 1, 8, left,
+        res = b.wrk(f"fill chunk {stored:,}..", "issue.lua", node.port, 2, WRITE_CONNS, left,
                     {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 0, "BENCH_LIMIT": n,
                      "BENCH_CAPTURE": cap, "BENCH_CAPTURE_EVERY": every},
                     limited=True, server_pids=[node.pid])
@@ -764,6 +772,14 @@ def targets(res):
     add("3 nodes: issue revocable vs RSA sign/s x cores", g(c, "issue_revocable", "rps"), sc_ref, 0.7)
     add("1 node: validate distinct vs RSA verify/s x cores", g(s, "validate_distinct", "rps"), vf_ref, 0.9)
     add("3 nodes: validate distinct vs RSA verify/s x cores", g(c, "validate_distinct", "rps"), vf_ref, 0.9)
+    # Extra, not one of the issue's targets: the target above ignores that every validation is
+    # also an HTTP request. If a distinct validation costs one plaintext request plus one RSA
+    # verify (both measured in this run, on the same cores), no server can beat this ceiling.
+    for d, name in ((s, "1 node"), (c, "3 nodes")):
+        plain = g(d, "ping_anonymous", "rps")
+        ceiling = 1.0 / (1.0 / plain + 1.0 / vf_ref) if plain and vf_ref else None
+        add(f"{name}: validate distinct vs 1/(1/plaintext + 1/(verify x cores)) (extra)",
+            g(d, "validate_distinct", "rps"), ceiling, 0.9)
     add("1 node: validate repeated vs plaintext ping", g(s, "validate_repeated", "rps"),
         g(s, "ping_anonymous", "rps"), 0.7)
     add("3 nodes: validate repeated vs plaintext ping (via nginx)", g(c, "validate_repeated", "rps"),
@@ -911,7 +927,8 @@ def main():
     ap.add_argument("--duration", type=float, help="seconds per wrk measurement (default 8; quick 3)")
     ap.add_argument("--fill-budget", type=float, help="max seconds to spend filling tokens (default 600; quick 90)")
     ap.add_argument("--samples", type=int, help="revocation visibility samples (default 200; quick 50)")
-    ap.add_argument("--distinct", type=int, default=2000, help="pre-minted tokens for 'validate distinct' (2000)")
+    ap.add_argument("--distinct", type=int, default=20000,
+                    help="pre-minted tokens for 'validate distinct' (20000; nodes cache only 100 verified tokens)")
     ap.add_argument("--sample", type=int, default=1000, help="distinct tokens validated in the scale phase (1000)")
     ap.add_argument("--phases", default="baselines,single,cluster,scale", help="comma list to run")
     a = ap.parse_args()

@@ -121,10 +121,10 @@ pub struct KeySet {
     /// SHA-256 of a token whose signature checked out → its claims. Skips the RSA verify for
     /// tokens seen before; expiry and audience are still checked on every use, revocation by
     /// the caller. Dies with this key set, so a key change empties it.
-    verified: quick_cache::sync::Cache<[u8; 32], Arc<Claims>>,
+    verified: Option<quick_cache::sync::Cache<[u8; 32], Arc<Claims>>>,
 }
 
-/// Verified tokens remembered per key set.
+/// Verified tokens remembered per key set, unless configured otherwise.
 const VERIFIED_CACHE_ENTRIES: usize = 100_000;
 
 impl KeySet {
@@ -181,8 +181,14 @@ impl KeySet {
             active: Arc::new(signing),
             verifiers,
             public_keys,
-            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
+            verified: Some(quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES)),
         })
+    }
+
+    /// Size the verified-token cache (`token.verified-cache-entries`); 0 turns it off.
+    pub fn with_verified_cache(mut self, entries: usize) -> KeySet {
+        self.verified = (entries > 0).then(|| quick_cache::sync::Cache::new(entries));
+        self
     }
 
     fn validation() -> Validation {
@@ -207,7 +213,7 @@ impl KeySet {
             return Err(VerifyError::Malformed);
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = self.verified.get(&digest) {
+        if let Some(claims) = self.verified.as_ref().and_then(|c| c.get(&digest)) {
             return self.check_claims(Claims::clone(&claims), now, allow_expired);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
@@ -223,7 +229,9 @@ impl KeySet {
         for key in candidates {
             match jsonwebtoken::decode::<Claims>(token, key, &validation) {
                 Ok(data) => {
-                    self.verified.insert(digest, Arc::new(data.claims.clone()));
+                    if let Some(cache) = &self.verified {
+                        cache.insert(digest, Arc::new(data.claims.clone()));
+                    }
                     return self.check_claims(data.claims, now, allow_expired);
                 }
                 Err(e) => {

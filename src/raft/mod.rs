@@ -3,8 +3,6 @@ pub mod command;
 pub mod network;
 pub mod rpc;
 
-use std::io::Cursor;
-
 openraft::declare_raft_types!(
     pub TypeConfig:
         D = command::Command,
@@ -12,7 +10,7 @@ openraft::declare_raft_types!(
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
 

@@ -4,6 +4,7 @@
 // openraft fixes the error type of every storage call; it is large by design.
 #![allow(clippy::result_large_err)]
 pub mod log;
+pub mod snapshot;
 pub mod state;
 
 use openraft::AnyError;

@@ -3,7 +3,8 @@
 //! Handlers read through [`StateView`] directly (sled reads are lock-free); they never go
 //! through the Raft core or an actor mailbox.
 
-use std::io::Cursor;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwapOption;
@@ -13,11 +14,12 @@ use openraft::{
     StorageIOError, StoredMembership,
 };
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sled::transaction::{ConflictableTransactionError, TransactionalTree};
 use sled::Transactional;
+use tokio::io::AsyncWriteExt;
 
-use super::any_err;
+use super::{any_err, snapshot};
 use crate::crypto::{KeyMaterial, KeySet};
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::raft::command::{
@@ -30,7 +32,6 @@ const MEMBERSHIP: &[u8] = b"membership";
 const SERVICE_ID: &[u8] = b"service_id";
 const ACTIVE_KEY: &[u8] = b"active";
 const SNAPSHOT_META: &[u8] = b"meta";
-const SNAPSHOT_DATA: &[u8] = b"data";
 
 /// Names of the trees that make up the replicated state (snapshot order).
 const STATE_TREES: [&str; 9] = [
@@ -70,6 +71,7 @@ pub struct StateView {
     /// pairing-token hash → PairingRecord
     pairing: sled::Tree,
     keyset: Arc<ArcSwapOption<KeySet>>,
+    verified_cache_entries: usize,
 }
 
 fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -87,7 +89,7 @@ fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError
 }
 
 impl StateView {
-    fn open(db: &sled::Db) -> Result<StateView, sled::Error> {
+    fn open(db: &sled::Db, verified_cache_entries: usize) -> Result<StateView, sled::Error> {
         Ok(StateView {
             meta: db.open_tree(STATE_TREES[0])?,
             keys: db.open_tree(STATE_TREES[1])?,
@@ -99,6 +101,7 @@ impl StateView {
             refs: db.open_tree(STATE_TREES[7])?,
             pairing: db.open_tree(STATE_TREES[8])?,
             keyset: Arc::new(ArcSwapOption::empty()),
+            verified_cache_entries,
         })
     }
 
@@ -198,7 +201,8 @@ impl StateView {
             .map(|t| (t.name, t.certificate_pem))
             .collect();
         let keyset = KeySet::with_trust(service_id, &active, &retired, &trusted)
-            .map_err(|e| StorageIOError::read_state_machine(any_err(e)))?;
+            .map_err(|e| StorageIOError::read_state_machine(any_err(e)))?
+            .with_verified_cache(self.verified_cache_entries);
         self.keyset.store(Some(Arc::new(keyset)));
         Ok(Some(active))
     }
@@ -443,18 +447,14 @@ struct Expired {
     pairings: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct SnapshotFile {
-    last_applied: Option<LogId>,
-    membership: StoredMembership<NodeId, BasicNode>,
-    /// tree name → (key, value) pairs; keys and values are UTF-8 (names and JSON).
-    trees: Vec<(String, Vec<(String, String)>)>,
-}
-
 struct Inner {
     db: sled::Db,
     view: StateView,
+    /// Current snapshot's meta (the data is a file in `snapshot_dir`).
     snapshots: sled::Tree,
+    snapshot_dir: PathBuf,
+    /// File a snapshot from the leader is being received into.
+    receiving: Mutex<Option<PathBuf>>,
     key_listener: Mutex<Option<KeyListener>>,
     /// Serialises applies against snapshot building/installing so a snapshot is a
     /// consistent cut.
@@ -475,14 +475,23 @@ fn read_err(e: impl std::error::Error + 'static) -> StorageError {
 }
 
 impl StateMachine {
-    pub fn open(db: &sled::Db) -> Result<StateMachine, StorageError> {
-        let view = StateView::open(db).map_err(read_err)?;
+    pub fn open(
+        db: &sled::Db,
+        snapshot_dir: PathBuf,
+        verified_cache_entries: usize,
+    ) -> Result<StateMachine, StorageError> {
+        let view = StateView::open(db, verified_cache_entries).map_err(read_err)?;
         view.publish_keys()?;
+        let snapshots = db.open_tree("sm_snapshot").map_err(read_err)?;
+        // Earlier versions kept the snapshot data itself in sled.
+        snapshots.remove(b"data").map_err(read_err)?;
         Ok(StateMachine {
             inner: Arc::new(Inner {
                 db: db.clone(),
                 view,
-                snapshots: db.open_tree("sm_snapshot").map_err(read_err)?,
+                snapshots,
+                snapshot_dir,
+                receiving: Mutex::new(None),
                 key_listener: Mutex::new(None),
                 apply_lock: tokio::sync::Mutex::new(()),
             }),
@@ -599,68 +608,101 @@ impl StateMachine {
         })
     }
 
-    fn collect_snapshot(&self) -> Result<(SnapshotMeta<NodeId, BasicNode>, Vec<u8>), StorageError> {
-        let v = &self.inner.view;
-        let last_applied: Option<LogId> = v.last_applied().map_err(read_err)?;
-        let membership: StoredMembership<NodeId, BasicNode> = get_json(&v.meta, MEMBERSHIP)
-            .map_err(read_err)?
-            .unwrap_or_default();
-        let mut trees = Vec::new();
-        for (name, tree) in STATE_TREES.iter().zip(v.trees()) {
-            let mut pairs = Vec::with_capacity(tree.len());
-            for item in tree.iter() {
-                let (k, val) = item.map_err(read_err)?;
-                let k = String::from_utf8(k.to_vec()).map_err(read_err)?;
-                let val = String::from_utf8(val.to_vec()).map_err(read_err)?;
-                pairs.push((k, val));
-            }
-            trees.push((name.to_string(), pairs));
-        }
-        let file = SnapshotFile {
-            last_applied,
-            membership: membership.clone(),
-            trees,
-        };
-        let data = serde_json::to_vec(&file).map_err(read_err)?;
-        let snapshot_id = match last_applied {
-            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, data.len()),
-            None => format!("empty-{}", data.len()),
-        };
-        let meta = SnapshotMeta {
-            last_log_id: last_applied,
-            last_membership: membership,
-            snapshot_id,
-        };
-        Ok((meta, data))
+    fn snapshot_path(&self, snapshot_id: &str) -> PathBuf {
+        self.inner.snapshot_dir.join(format!("{snapshot_id}.snap"))
     }
 
-    fn store_snapshot(
+    /// Record `meta` as the current snapshot (its file is already in place) and delete the
+    /// files of older snapshots.
+    async fn set_current_snapshot(
         &self,
         meta: &SnapshotMeta<NodeId, BasicNode>,
-        data: &[u8],
     ) -> Result<(), StorageError> {
         let meta_bytes = serde_json::to_vec(meta).map_err(write_err)?;
-        let mut batch = sled::Batch::default();
-        batch.insert(SNAPSHOT_META, meta_bytes);
-        batch.insert(SNAPSHOT_DATA, data);
-        self.inner.snapshots.apply_batch(batch).map_err(write_err)?;
+        self.inner
+            .snapshots
+            .insert(SNAPSHOT_META, meta_bytes)
+            .map_err(write_err)?;
+        self.inner.db.flush_async().await.map_err(write_err)?;
+        let keep = format!("{}.snap", meta.snapshot_id);
+        if let Ok(dir) = std::fs::read_dir(&self.inner.snapshot_dir) {
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// Stream the state into a new snapshot file (on a blocking thread, so the Raft core
+    /// keeps its heartbeats) while applies wait on the apply lock.
+    async fn write_snapshot_file(&self) -> Result<SnapshotMeta<NodeId, BasicNode>, StorageError> {
+        let _guard = self.inner.apply_lock.lock().await;
+        let v = &self.inner.view;
+        let header = snapshot::SnapshotHeader {
+            last_applied: v.last_applied().map_err(read_err)?,
+            membership: get_json(&v.meta, MEMBERSHIP)
+                .map_err(read_err)?
+                .unwrap_or_default(),
+        };
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let snapshot_id = match header.last_applied {
+            Some(l) => format!("{}-{}-{stamp}", l.leader_id.term, l.index),
+            None => format!("empty-{stamp}"),
+        };
+        let path = self.snapshot_path(&snapshot_id);
+        let sm = self.clone();
+        let written = header.clone();
+        let records = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
+            std::fs::create_dir_all(&sm.inner.snapshot_dir)?;
+            let tmp = path.with_extension("tmp");
+            // The state holds the signing key: owner-only, like everything under db/.
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            let records = snapshot::write(&file, &written, &sm.inner.view.trees())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            Ok(records)
+        })
+        .await
+        .map_err(write_err)?
+        .map_err(write_err)?;
+        tracing::info!(snapshot = %snapshot_id, records, "snapshot built");
+        Ok(SnapshotMeta {
+            last_log_id: header.last_applied,
+            last_membership: header.membership,
+            snapshot_id,
+        })
+    }
+
+    async fn open_snapshot(
+        &self,
+        meta: SnapshotMeta<NodeId, BasicNode>,
+    ) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let file = tokio::fs::File::open(self.snapshot_path(&meta.snapshot_id))
+            .await
+            .map_err(read_err)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        })
     }
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let (meta, data) = {
-            let _guard = self.inner.apply_lock.lock().await;
-            self.collect_snapshot()?
-        };
-        self.store_snapshot(&meta, &data)?;
-        self.inner.db.flush_async().await.map_err(write_err)?;
-        tracing::info!(snapshot = %meta.snapshot_id, bytes = data.len(), "snapshot built");
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data)),
-        })
+        let meta = self.write_snapshot_file().await?;
+        self.set_current_snapshot(&meta).await?;
+        self.open_snapshot(meta).await
     }
 }
 
@@ -741,31 +783,53 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.clone()
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
-        Ok(Box::new(Cursor::new(Vec::new())))
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        tokio::fs::create_dir_all(&self.inner.snapshot_dir)
+            .await
+            .map_err(write_err)?;
+        let path = self
+            .inner
+            .snapshot_dir
+            .join(format!("incoming-{stamp}.snap"));
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .await
+            .map_err(write_err)?;
+        *self.inner.receiving.lock().expect("receiving lock") = Some(path);
+        Ok(Box::new(file))
     }
 
     async fn install_snapshot(
         &mut self,
         meta: &SnapshotMeta<NodeId, BasicNode>,
-        snapshot: Box<Cursor<Vec<u8>>>,
+        snapshot: Box<tokio::fs::File>,
     ) -> Result<(), StorageError> {
-        let data = snapshot.into_inner();
-        let file: SnapshotFile = serde_json::from_slice(&data).map_err(write_err)?;
+        let mut file = *snapshot;
+        file.flush().await.map_err(write_err)?;
+        file.sync_all().await.map_err(write_err)?;
+        let mut file = file.into_std().await;
         {
             let _guard = self.inner.apply_lock.lock().await;
-            let v = &self.inner.view;
-            for (name, tree) in STATE_TREES.iter().zip(v.trees()) {
-                tree.clear().map_err(write_err)?;
-                if let Some((_, pairs)) = file.trees.iter().find(|(n, _)| n == name) {
-                    let mut batch = sled::Batch::default();
-                    for (k, val) in pairs {
-                        batch.insert(k.as_bytes(), val.as_bytes());
-                    }
-                    tree.apply_batch(batch).map_err(write_err)?;
-                }
-            }
+            let sm = self.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                use std::io::Seek;
+                file.seek(std::io::SeekFrom::Start(0))?;
+                snapshot::install(&file, &sm.inner.view.trees()).map(|_| ())
+            })
+            .await
+            .map_err(write_err)?
+            .map_err(write_err)?;
             // The snapshot's own meta is authoritative for what it covers.
+            let v = &self.inner.view;
             v.meta
                 .insert(
                     LAST_APPLIED,
@@ -778,26 +842,29 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     serde_json::to_vec(&meta.last_membership).map_err(write_err)?,
                 )
                 .map_err(write_err)?;
-            self.store_snapshot(meta, &data)?;
             self.inner.db.flush_async().await.map_err(write_err)?;
+        }
+        // Keep the received file as the current snapshot (for followers that join later).
+        let received = self.inner.receiving.lock().expect("receiving lock").take();
+        if let Some(received) = received {
+            tokio::fs::rename(&received, self.snapshot_path(&meta.snapshot_id))
+                .await
+                .map_err(write_err)?;
+            self.set_current_snapshot(meta).await?;
         }
         tracing::info!(snapshot = %meta.snapshot_id, "snapshot installed");
         self.keys_changed().await
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        let snaps = &self.inner.snapshots;
-        let (Some(meta), Some(data)) = (
-            snaps.get(SNAPSHOT_META).map_err(read_err)?,
-            snaps.get(SNAPSHOT_DATA).map_err(read_err)?,
-        ) else {
+        let Some(meta) = self.inner.snapshots.get(SNAPSHOT_META).map_err(read_err)? else {
             return Ok(None);
         };
         let meta: SnapshotMeta<NodeId, BasicNode> =
             serde_json::from_slice(&meta).map_err(read_err)?;
-        Ok(Some(Snapshot {
-            meta,
-            snapshot: Box::new(Cursor::new(data.to_vec())),
-        }))
+        if !self.snapshot_path(&meta.snapshot_id).exists() {
+            return Ok(None);
+        }
+        self.open_snapshot(meta).await.map(Some)
     }
 }
