@@ -17,7 +17,7 @@ use crate::raft::command::{Command, CommandResponse};
 pub const MAX_BATCH: usize = 256;
 /// Batches committing at once. More than one keeps the pipeline full while a batch waits
 /// for its fsync and replication; few enough that a backlog turns into bigger batches.
-const MAX_IN_FLIGHT: usize = 4;
+const MAX_IN_FLIGHT: usize = 2;
 
 struct Pending {
     cmd: Command,
