@@ -253,6 +253,26 @@ fn a_new_node_catches_up_through_a_snapshot() {
             .all(|m| m["voter"] == true),
         "{status}"
     );
+
+    // kill -9 of the joiner: it comes back from its installed snapshot plus its log, with
+    // a stray half-received snapshot file cleaned away.
+    let snapshot_index = cluster.nodes[1].status()["snapshot_index"].as_u64();
+    assert!(snapshot_index.is_some());
+    let stray = cluster.nodes[1].home.join("db/snapshots/incoming-1.snap");
+    cluster.nodes[1].kill9();
+    std::fs::write(&stray, b"half a snapshot").unwrap();
+    cluster.nodes[1].restart();
+    let joiner = &cluster.nodes[1];
+    assert!(!stray.exists());
+    assert!(joiner.status()["snapshot_index"].as_u64() >= snapshot_index);
+    for (i, t) in tokens.iter().enumerate() {
+        let want = if i == 5 { 401 } else { 200 };
+        assert_eq!(
+            ping_status(joiner, t["access_token"].as_str().unwrap(), false),
+            want,
+            "token {i} after restart"
+        );
+    }
 }
 
 #[test]

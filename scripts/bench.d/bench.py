@@ -866,7 +866,7 @@ def print_report(res):
         a1, an = sc.get("at_1k", {}), sc.get("at_n", {})
         fill = sc.get("fill", {})
         print(f"scale    fill {fill.get('tokens_added', 0):,} revocable tokens in {fill.get('seconds')} s "
-              f"= {fmt_rate(fill.get('rps'))}/s (1 node, 8 conns); stored {sc.get('stored_tokens', 0):,} of "
+              f"= {fmt_rate(fill.get('rps'))}/s (1 node, {WRITE_CONNS} conns); stored {sc.get('stored_tokens', 0):,} of "
               f"{sc['target_tokens']:,}" + ("" if sc.get("reached_target") else "  ** fill budget hit **")
               + (f"; projected {fill['projected_s_for_target']:,.0f} s for the full target" if fill.get("projected_s_for_target") else ""))
         if fill.get("chunks"):

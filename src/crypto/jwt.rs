@@ -111,7 +111,7 @@ fn parsed_public_key(n: &[u8], e: &[u8]) -> Result<ParsedPublicKey, CryptoError>
         rsa::BigUint::from_bytes_be(n),
         rsa::BigUint::from_bytes_be(e),
     )
-    .and_then(|k| k.to_pkcs1_der().map_err(|e| rsa::Error::Pkcs1(e)))
+    .and_then(|k| k.to_pkcs1_der().map_err(rsa::Error::Pkcs1))
     .map_err(|e| bad(e.to_string()))?;
     ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_bytes())
         .map_err(|e| bad(e.to_string()))

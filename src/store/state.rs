@@ -485,6 +485,15 @@ impl StateMachine {
         let snapshots = db.open_tree("sm_snapshot").map_err(read_err)?;
         // Earlier versions kept the snapshot data itself in sled.
         snapshots.remove(b"data").map_err(read_err)?;
+        // Leftovers of a snapshot being written or received when the process died.
+        if let Ok(dir) = std::fs::read_dir(&snapshot_dir) {
+            for entry in dir.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with("incoming-") || name.ends_with(".tmp") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
         Ok(StateMachine {
             inner: Arc::new(Inner {
                 db: db.clone(),
@@ -639,7 +648,7 @@ impl StateMachine {
     /// Stream the state into a new snapshot file (on a blocking thread, so the Raft core
     /// keeps its heartbeats) while applies wait on the apply lock.
     async fn write_snapshot_file(&self) -> Result<SnapshotMeta<NodeId, BasicNode>, StorageError> {
-        let _guard = self.inner.apply_lock.lock().await;
+        let guard = self.inner.apply_lock.lock().await;
         let v = &self.inner.view;
         let header = snapshot::SnapshotHeader {
             last_applied: v.last_applied().map_err(read_err)?,
@@ -656,22 +665,32 @@ impl StateMachine {
             None => format!("empty-{stamp}"),
         };
         let path = self.snapshot_path(&snapshot_id);
+        let tmp = path.with_extension("tmp");
         let sm = self.clone();
         let written = header.clone();
-        let records = tokio::task::spawn_blocking(move || -> std::io::Result<u64> {
-            std::fs::create_dir_all(&sm.inner.snapshot_dir)?;
-            let tmp = path.with_extension("tmp");
-            // The state holds the signing key: owner-only, like everything under db/.
-            let file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            let records = snapshot::write(&file, &written, &sm.inner.view.trees())?;
+        let tmp_path = tmp.clone();
+        // Applies wait only while the trees are read into the file (page cache)...
+        let (file, records) =
+            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
+                std::fs::create_dir_all(&sm.inner.snapshot_dir)?;
+                // The state holds the signing key: owner-only, like everything under db/.
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp_path)?;
+                let records = snapshot::write(&file, &written, &sm.inner.view.trees())?;
+                Ok((file, records))
+            })
+            .await
+            .map_err(write_err)?
+            .map_err(write_err)?;
+        drop(guard);
+        // ...not while it is made durable, which is most of the time for a large state.
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            Ok(records)
+            std::fs::rename(&tmp, &path)
         })
         .await
         .map_err(write_err)?
