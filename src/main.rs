@@ -93,7 +93,11 @@ fn main() {
         Cmd::Serve | Cmd::Cluster(ClusterCmd::Join { .. }) => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-            tracing_subscriber::fmt().with_env_filter(filter).init();
+            // Colours only on a terminal: log files and journald get plain text.
+            tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                .init();
             if let Err(e) = actix_web::rt::System::new().block_on(serve(config)) {
                 tracing::error!(error = %e, "access-node stopped");
                 eprintln!("access-node: {e}");

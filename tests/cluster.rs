@@ -531,3 +531,110 @@ fn concurrent_writes_on_every_node_are_batched_and_all_hold() {
         }
     }
 }
+
+#[test]
+fn snapshots_built_under_write_traffic_hold_exactly_the_applied_state() {
+    let snapshot_env = [("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20")];
+    let mut cluster = TestCluster::start(1, &snapshot_env);
+    let first = &cluster.nodes[0];
+    let admin = first.admin_token(&[
+        ("username", "admin"),
+        ("scope", "applied-permissions/admin"),
+        ("expires_in", "3600"),
+    ])["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    // 4 writers issue revocable tokens and revoke every third one while snapshots are built
+    // (every 20 entries) and a second node joins through one of them.
+    let (issued, joiner) = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..4)
+            .map(|w| {
+                let (node, admin, stop) = (&cluster.nodes[0], &admin, &stop);
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    let mut i = 0;
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 400 {
+                        let (status, body) = json_of(
+                            node.post("/access/api/v1/tokens")
+                                .bearer_auth(admin)
+                                .form(&[
+                                    ("username", format!("w{w}-{i}")),
+                                    ("expires_in", "0".into()),
+                                ])
+                                .send()
+                                .unwrap(),
+                        );
+                        assert_eq!(status, 200, "{body}");
+                        let id = body["token_id"].as_str().unwrap().to_string();
+                        let revoke = i % 3 == 0;
+                        if revoke {
+                            let status = node
+                                .delete(&format!("/access/api/v1/tokens/{id}"))
+                                .bearer_auth(admin)
+                                .send()
+                                .unwrap()
+                                .status();
+                            assert_eq!(status, 200);
+                        }
+                        mine.push((body["access_token"].as_str().unwrap().to_string(), revoke));
+                        i += 1;
+                    }
+                    mine
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(1500));
+        let mut joiner = TestNode::prepare(&[
+            (
+                "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+                ADMIN_PASSWORD,
+            ),
+            ("ACCESS_NODE_SECURITY_JOIN_KEY", JOIN_KEY),
+            ("ACCESS_NODE_SERVER_NODE_ID", "2"),
+            ("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20"),
+        ]);
+        joiner.set_env("ACCESS_NODE_RAFT_SEEDS", &cluster.nodes[0].url(""));
+        joiner.spawn();
+        joiner.wait_ready();
+        std::thread::sleep(Duration::from_millis(1000));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let issued: Vec<(String, bool)> = writers
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
+        (issued, joiner)
+    });
+    cluster.nodes.push(joiner);
+    cluster.wait_converged();
+    let built = cluster.nodes[0].log();
+    assert!(
+        built
+            .lines()
+            .any(|l| l.contains("snapshot built") && !l.trim_end().ends_with("overrides=0")),
+        "no snapshot was built while writes were applied: {}",
+        built
+            .lines()
+            .filter(|l| l.contains("snapshot"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        cluster.nodes[1].log().contains("snapshot installed"),
+        "the joiner did not catch up through a snapshot"
+    );
+    assert!(issued.len() > 100, "only {} tokens issued", issued.len());
+    for node in &cluster.nodes {
+        for (token, revoked) in &issued {
+            let want = if *revoked { 401 } else { 200 };
+            assert_eq!(ping_status(node, token, false), want, "on {}", node.url(""));
+        }
+    }
+    // Both nodes hold the same state: restart the joiner from its own snapshot and log.
+    cluster.nodes[1].restart();
+    for (token, revoked) in &issued {
+        let want = if *revoked { 401 } else { 200 };
+        assert_eq!(ping_status(&cluster.nodes[1], token, false), want);
+    }
+}

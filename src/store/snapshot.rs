@@ -1,9 +1,16 @@
 //! Snapshot files: the state trees streamed to disk, record by record, so neither building
 //! nor installing a snapshot ever holds the whole state in memory.
 //!
-//! Layout: the magic line, a length-prefixed JSON header, then records
-//! `[tree: u8][key len: u32 BE][key][value len: u32 BE][value]`, ended by the tree byte
-//! [`END`] and the record count (u64 BE), which catches a truncated or padded file.
+//! Building does not stop applies. The trees are read while entries keep being applied, so
+//! that pass alone is no consistent cut; but every write applied meanwhile is captured, and
+//! appended as overrides. Keys nobody wrote during the pass hold the same value at the start
+//! and at the end; for the others the last override is the value at the end. Records plus
+//! overrides are therefore exactly the state at the header's `last_applied`.
+//!
+//! Layout: the magic, records `[tree: u8][key len: u32 BE][key][value len: u32 BE][value]`,
+//! [`END`] + the record count (u64 BE); overrides `[tree][key][0 = delete | 1 = put][value]`,
+//! [`END`] + their count; then the length-prefixed JSON header. The counts catch a
+//! truncated or padded file.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 
@@ -12,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::raft::{LogId, NodeId};
 
-const MAGIC: &[u8; 8] = b"ACNSNAP1";
+const MAGIC: &[u8; 8] = b"ACNSNAP2";
 const END: u8 = 0xFF;
 /// Records per sled batch while installing.
 const INSTALL_BATCH: usize = 10_000;
@@ -22,6 +29,9 @@ pub struct SnapshotHeader {
     pub last_applied: Option<LogId>,
     pub membership: StoredMembership<NodeId, BasicNode>,
 }
+
+/// One write to a state tree: `(tree index, key, new value or None for a removal)`.
+pub type TreeWrite = (u8, sled::IVec, Option<sled::IVec>);
 
 fn bad(message: impl Into<String>) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, message.into())
@@ -41,32 +51,80 @@ fn read_chunk(input: &mut impl Read) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Stream `header` and every record of `trees` into `out`; returns the record count.
-pub fn write(out: impl Write, header: &SnapshotHeader, trees: &[&sled::Tree]) -> io::Result<u64> {
-    let mut out = BufWriter::with_capacity(1 << 20, out);
-    out.write_all(MAGIC)?;
-    write_chunk(
-        &mut out,
-        &serde_json::to_vec(header).map_err(io::Error::other)?,
-    )?;
-    let mut count = 0u64;
-    for (index, tree) in trees.iter().enumerate() {
-        let tag = u8::try_from(index).map_err(|_| bad("too many trees"))?;
-        for item in tree.iter() {
-            let (key, value) = item.map_err(io::Error::other)?;
-            out.write_all(&[tag])?;
-            write_chunk(&mut out, &key)?;
-            write_chunk(&mut out, &value)?;
-            count += 1;
-        }
-    }
-    out.write_all(&[END])?;
-    out.write_all(&count.to_be_bytes())?;
-    out.flush()?;
-    Ok(count)
+fn read_u8(input: &mut impl Read) -> io::Result<u8> {
+    let mut b = [0u8; 1];
+    input.read_exact(&mut b)?;
+    Ok(b[0])
 }
 
-/// Replace the contents of `trees` with the records of a snapshot; returns its header.
+fn check_count(input: &mut impl Read, count: u64, what: &str) -> io::Result<()> {
+    let mut expected = [0u8; 8];
+    input.read_exact(&mut expected)?;
+    if u64::from_be_bytes(expected) != count {
+        return Err(bad(format!("snapshot {what} count does not match")));
+    }
+    Ok(())
+}
+
+/// Writes a snapshot in two steps: [`SnapshotWriter::records`] (while applies go on) and
+/// [`SnapshotWriter::finish`] (with the writes captured meanwhile, under the apply lock).
+pub struct SnapshotWriter<W: Write> {
+    out: BufWriter<W>,
+}
+
+impl<W: Write> SnapshotWriter<W> {
+    pub fn new(out: W) -> io::Result<SnapshotWriter<W>> {
+        let mut out = BufWriter::with_capacity(1 << 20, out);
+        out.write_all(MAGIC)?;
+        Ok(SnapshotWriter { out })
+    }
+
+    /// Stream every record of `trees`; returns how many.
+    pub fn records(&mut self, trees: &[&sled::Tree]) -> io::Result<u64> {
+        let mut count = 0u64;
+        for (index, tree) in trees.iter().enumerate() {
+            let tag = u8::try_from(index)
+                .ok()
+                .filter(|t| *t != END)
+                .ok_or_else(|| bad("too many trees"))?;
+            for item in tree.iter() {
+                let (key, value) = item.map_err(io::Error::other)?;
+                self.out.write_all(&[tag])?;
+                write_chunk(&mut self.out, &key)?;
+                write_chunk(&mut self.out, &value)?;
+                count += 1;
+            }
+        }
+        self.out.write_all(&[END])?;
+        self.out.write_all(&count.to_be_bytes())?;
+        Ok(count)
+    }
+
+    /// Append the overrides and the header; returns the underlying writer, flushed.
+    pub fn finish(mut self, overrides: &[TreeWrite], header: &SnapshotHeader) -> io::Result<W> {
+        for (tree, key, value) in overrides {
+            self.out.write_all(&[*tree])?;
+            write_chunk(&mut self.out, key)?;
+            match value {
+                Some(v) => {
+                    self.out.write_all(&[1])?;
+                    write_chunk(&mut self.out, v)?;
+                }
+                None => self.out.write_all(&[0])?,
+            }
+        }
+        self.out.write_all(&[END])?;
+        self.out
+            .write_all(&(overrides.len() as u64).to_be_bytes())?;
+        write_chunk(
+            &mut self.out,
+            &serde_json::to_vec(header).map_err(io::Error::other)?,
+        )?;
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// Replace the contents of `trees` with a snapshot; returns its header.
 /// The caller serialises this against applies.
 pub fn install(input: impl Read, trees: &[&sled::Tree]) -> io::Result<SnapshotHeader> {
     let mut input = BufReader::with_capacity(1 << 20, input);
@@ -75,11 +133,18 @@ pub fn install(input: impl Read, trees: &[&sled::Tree]) -> io::Result<SnapshotHe
     if &magic != MAGIC {
         return Err(bad("not an access-node snapshot"));
     }
-    let header: SnapshotHeader =
-        serde_json::from_slice(&read_chunk(&mut input)?).map_err(|e| bad(e.to_string()))?;
     for tree in trees {
         tree.clear().map_err(io::Error::other)?;
     }
+    let tree_of = |tag: u8| -> io::Result<usize> {
+        let t = usize::from(tag);
+        if t < trees.len() {
+            Ok(t)
+        } else {
+            Err(bad(format!("unknown tree {t} in snapshot")))
+        }
+    };
+    // Records, in tree order, batched.
     let mut count = 0u64;
     let mut pending: Option<(usize, sled::Batch, usize)> = None;
     let flush = |pending: &mut Option<(usize, sled::Batch, usize)>| -> io::Result<()> {
@@ -89,15 +154,11 @@ pub fn install(input: impl Read, trees: &[&sled::Tree]) -> io::Result<SnapshotHe
         Ok(())
     };
     loop {
-        let mut tag = [0u8; 1];
-        input.read_exact(&mut tag)?;
-        if tag[0] == END {
+        let tag = read_u8(&mut input)?;
+        if tag == END {
             break;
         }
-        let tree = usize::from(tag[0]);
-        if tree >= trees.len() {
-            return Err(bad(format!("unknown tree {tree} in snapshot")));
-        }
+        let tree = tree_of(tag)?;
         let key = read_chunk(&mut input)?;
         let value = read_chunk(&mut input)?;
         if pending
@@ -112,13 +173,32 @@ pub fn install(input: impl Read, trees: &[&sled::Tree]) -> io::Result<SnapshotHe
         count += 1;
     }
     flush(&mut pending)?;
-    let mut expected = [0u8; 8];
-    input.read_exact(&mut expected)?;
-    if u64::from_be_bytes(expected) != count {
-        return Err(bad("snapshot record count does not match"));
+    check_count(&mut input, count, "record")?;
+    // Overrides, in the order they were applied: a later write to a key wins.
+    let mut overrides: Vec<sled::Batch> = trees.iter().map(|_| sled::Batch::default()).collect();
+    let mut count = 0u64;
+    loop {
+        let tag = read_u8(&mut input)?;
+        if tag == END {
+            break;
+        }
+        let tree = tree_of(tag)?;
+        let key = read_chunk(&mut input)?;
+        match read_u8(&mut input)? {
+            1 => overrides[tree].insert(key, read_chunk(&mut input)?),
+            0 => overrides[tree].remove(key),
+            other => return Err(bad(format!("bad override kind {other}"))),
+        }
+        count += 1;
     }
+    check_count(&mut input, count, "override")?;
+    let header: SnapshotHeader =
+        serde_json::from_slice(&read_chunk(&mut input)?).map_err(|e| bad(e.to_string()))?;
     if input.read(&mut [0u8; 1])? != 0 {
         return Err(bad("trailing bytes after the snapshot"));
+    }
+    for (tree, batch) in trees.iter().zip(overrides) {
+        tree.apply_batch(batch).map_err(io::Error::other)?;
     }
     Ok(header)
 }
@@ -149,23 +229,45 @@ mod tests {
             last_applied: None,
             membership: StoredMembership::default(),
         };
-        let mut bytes = Vec::new();
         let src_refs: Vec<&sled::Tree> = src.iter().collect();
-        assert_eq!(write(&mut bytes, &header, &src_refs).unwrap(), 25_000);
+        let mut writer = SnapshotWriter::new(Vec::new()).unwrap();
+        assert_eq!(writer.records(&src_refs).unwrap(), 25_000);
+        // Writes applied while the records were read: the last one per key wins.
+        let overrides: Vec<TreeWrite> = vec![
+            (
+                1,
+                7u32.to_be_bytes().as_ref().into(),
+                Some(b"changed".as_ref().into()),
+            ),
+            (0, 8u32.to_be_bytes().as_ref().into(), None),
+            (
+                1,
+                7u32.to_be_bytes().as_ref().into(),
+                Some(b"changed again".as_ref().into()),
+            ),
+            (0, b"new".as_ref().into(), Some(b"added".as_ref().into())),
+        ];
+        let bytes = writer.finish(&overrides, &header).unwrap();
 
         let dst_refs: Vec<&sled::Tree> = dst.iter().collect();
         install(&bytes[..], &dst_refs).unwrap();
         assert_eq!(dst[0].len() + dst[1].len(), 25_000);
         assert!(dst[0].get(b"stale").unwrap().is_none());
+        assert!(dst[0].get(8u32.to_be_bytes()).unwrap().is_none());
+        assert_eq!(dst[0].get(b"new").unwrap().unwrap().as_ref(), b"added");
         assert_eq!(
             dst[1].get(7u32.to_be_bytes()).unwrap().unwrap().as_ref(),
-            b"value 7"
+            b"changed again"
+        );
+        assert_eq!(
+            dst[1].get(9u32.to_be_bytes()).unwrap().unwrap().as_ref(),
+            b"value 9"
         );
 
         assert!(install(&bytes[..bytes.len() - 20], &dst_refs).is_err());
         let mut padded = bytes.clone();
         padded.push(0);
         assert!(install(&padded[..], &dst_refs).is_err());
-        assert!(install(&b"ACNSNAP0"[..], &dst_refs).is_err());
+        assert!(install(&b"ACNSNAP1"[..], &dst_refs).is_err());
     }
 }

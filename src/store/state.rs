@@ -3,6 +3,7 @@
 //! Handlers read through [`StateView`] directly (sled reads are lock-free); they never go
 //! through the Raft core or an actor mailbox.
 
+use std::cell::RefCell;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -15,7 +16,9 @@ use openraft::{
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+use sled::transaction::{
+    ConflictableTransactionError, TransactionalTree, UnabortableTransactionError,
+};
 use sled::Transactional;
 use tokio::io::AsyncWriteExt;
 
@@ -208,22 +211,55 @@ impl StateView {
     }
 }
 
-/// The transactional trees of one apply.
+/// A tree of one apply's transaction that remembers every write made through it, so a
+/// snapshot being built meanwhile can take them as overrides (see `snapshot`).
+struct Recorded<'a> {
+    tree: &'a TransactionalTree,
+    index: u8,
+    writes: &'a RefCell<Vec<snapshot::TreeWrite>>,
+}
+
+impl Recorded<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+        self.tree.get(key)
+    }
+
+    fn insert(
+        &self,
+        key: &[u8],
+        value: impl Into<sled::IVec>,
+    ) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+        let value = value.into();
+        self.writes
+            .borrow_mut()
+            .push((self.index, key.into(), Some(value.clone())));
+        self.tree.insert(key, value)
+    }
+
+    fn remove(&self, key: &[u8]) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+        self.writes
+            .borrow_mut()
+            .push((self.index, key.into(), None));
+        self.tree.remove(key)
+    }
+}
+
+/// The trees of one apply, in `STATE_TREES` order.
 struct Tx<'a> {
-    meta: &'a TransactionalTree,
-    keys: &'a TransactionalTree,
-    tokens: &'a TransactionalTree,
-    revoked: &'a TransactionalTree,
-    users: &'a TransactionalTree,
-    groups: &'a TransactionalTree,
-    trusted: &'a TransactionalTree,
-    refs: &'a TransactionalTree,
-    pairing: &'a TransactionalTree,
+    meta: Recorded<'a>,
+    keys: Recorded<'a>,
+    tokens: Recorded<'a>,
+    revoked: Recorded<'a>,
+    users: Recorded<'a>,
+    groups: Recorded<'a>,
+    trusted: Recorded<'a>,
+    refs: Recorded<'a>,
+    pairing: Recorded<'a>,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
 
-fn tx_get<T: DeserializeOwned>(tree: &TransactionalTree, key: &[u8]) -> TxResult<Option<T>> {
+fn tx_get<T: DeserializeOwned>(tree: &Recorded<'_>, key: &[u8]) -> TxResult<Option<T>> {
     match tree.get(key)? {
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -232,7 +268,7 @@ fn tx_get<T: DeserializeOwned>(tree: &TransactionalTree, key: &[u8]) -> TxResult
     }
 }
 
-fn tx_put<T: Serialize>(tree: &TransactionalTree, key: &[u8], value: &T) -> TxResult<()> {
+fn tx_put<T: Serialize>(tree: &Recorded<'_>, key: &[u8], value: &T) -> TxResult<()> {
     let bytes = serde_json::to_vec(value)
         .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
     tree.insert(key, bytes)?;
@@ -251,7 +287,7 @@ impl Tx<'_> {
                 revoked_at,
                 expiry: record.expiry,
             };
-            tx_put(self.revoked, record.token_id.as_bytes(), &revocation)?;
+            tx_put(&self.revoked, record.token_id.as_bytes(), &revocation)?;
         }
         Ok(())
     }
@@ -267,9 +303,9 @@ impl Tx<'_> {
                 if self.meta.get(SERVICE_ID)?.is_some() {
                     CommandResponse::AlreadyBootstrapped
                 } else {
-                    tx_put(self.meta, SERVICE_ID, service_id)?;
-                    tx_put(self.keys, ACTIVE_KEY, key)?;
-                    tx_put(self.users, admin.username.as_bytes(), admin)?;
+                    tx_put(&self.meta, SERVICE_ID, service_id)?;
+                    tx_put(&self.keys, ACTIVE_KEY, key)?;
+                    tx_put(&self.users, admin.username.as_bytes(), admin)?;
                     CommandResponse::Bootstrapped
                 }
             }
@@ -280,7 +316,7 @@ impl Tx<'_> {
                     .collect::<TxResult<Vec<_>>>()?,
             ),
             Command::IssueToken { record } => {
-                tx_put(self.tokens, record.token_id.as_bytes(), record)?;
+                tx_put(&self.tokens, record.token_id.as_bytes(), record)?;
                 if let Some(hash) = &record.reference_hash {
                     self.refs
                         .insert(hash.as_bytes(), record.token_id.as_bytes())?;
@@ -294,7 +330,7 @@ impl Tx<'_> {
                 grace_secs,
                 new_record,
             } => {
-                let old: Option<TokenRecord> = tx_get(self.tokens, old_token_id.as_bytes())?;
+                let old: Option<TokenRecord> = tx_get(&self.tokens, old_token_id.as_bytes())?;
                 // A retried proposal (forwarded write whose answer was lost) is a success.
                 let already_done =
                     old.is_none() && self.tokens.get(new_record.token_id.as_bytes())?.is_some();
@@ -311,7 +347,7 @@ impl Tx<'_> {
                     }
                     Some(old) => {
                         self.revoke(&old, *now)?;
-                        tx_put(self.tokens, new_record.token_id.as_bytes(), new_record)?;
+                        tx_put(&self.tokens, new_record.token_id.as_bytes(), new_record)?;
                         if let Some(hash) = &new_record.reference_hash {
                             self.refs
                                 .insert(hash.as_bytes(), new_record.token_id.as_bytes())?;
@@ -323,7 +359,7 @@ impl Tx<'_> {
             Command::RevokeToken {
                 token_id,
                 revoked_at,
-            } => match tx_get::<TokenRecord>(self.tokens, token_id.as_bytes())? {
+            } => match tx_get::<TokenRecord>(&self.tokens, token_id.as_bytes())? {
                 Some(record) => {
                     self.revoke(&record, *revoked_at)?;
                     CommandResponse::Revoked(record)
@@ -334,11 +370,11 @@ impl Tx<'_> {
                 None => CommandResponse::NotFound,
             },
             Command::PutUser { user, create_only } => {
-                let existing: Option<UserRecord> = tx_get(self.users, user.username.as_bytes())?;
+                let existing: Option<UserRecord> = tx_get(&self.users, user.username.as_bytes())?;
                 if *create_only && existing.as_ref().is_some_and(|e| e != user) {
                     CommandResponse::Conflict
                 } else {
-                    tx_put(self.users, user.username.as_bytes(), user)?;
+                    tx_put(&self.users, user.username.as_bytes(), user)?;
                     CommandResponse::Ok
                 }
             }
@@ -347,11 +383,11 @@ impl Tx<'_> {
                 None => CommandResponse::NotFound,
             },
             Command::PutGroup { group, create_only } => {
-                let existing: Option<GroupRecord> = tx_get(self.groups, group.name.as_bytes())?;
+                let existing: Option<GroupRecord> = tx_get(&self.groups, group.name.as_bytes())?;
                 if *create_only && existing.as_ref().is_some_and(|e| e != group) {
                     CommandResponse::Conflict
                 } else {
-                    tx_put(self.groups, group.name.as_bytes(), group)?;
+                    tx_put(&self.groups, group.name.as_bytes(), group)?;
                     CommandResponse::Ok
                 }
             }
@@ -360,7 +396,7 @@ impl Tx<'_> {
                 None => CommandResponse::NotFound,
             },
             Command::PutTrusted { cert } => {
-                tx_put(self.trusted, cert.name.as_bytes(), cert)?;
+                tx_put(&self.trusted, cert.name.as_bytes(), cert)?;
                 CommandResponse::Ok
             }
             Command::RemoveTrusted { name } => match self.trusted.remove(name.as_bytes())? {
@@ -368,10 +404,10 @@ impl Tx<'_> {
                 None => CommandResponse::NotFound,
             },
             Command::RotateKey { key, keep_old } => {
-                let old: Option<KeyMaterial> = tx_get(self.keys, ACTIVE_KEY)?;
+                let old: Option<KeyMaterial> = tx_get(&self.keys, ACTIVE_KEY)?;
                 // Without keep_old every earlier key stops being trusted: a full reset.
                 let mut retired: Vec<String> = match keep_old {
-                    true => tx_get(self.keys, RETIRED_KEYS)?.unwrap_or_default(),
+                    true => tx_get(&self.keys, RETIRED_KEYS)?.unwrap_or_default(),
                     false => Vec::new(),
                 };
                 if let Some(old) = old.filter(|o| o.kid != key.kid && *keep_old) {
@@ -379,16 +415,16 @@ impl Tx<'_> {
                         retired.push(old.certificate_pem);
                     }
                 }
-                tx_put(self.keys, RETIRED_KEYS, &retired)?;
-                tx_put(self.keys, ACTIVE_KEY, key)?;
+                tx_put(&self.keys, RETIRED_KEYS, &retired)?;
+                tx_put(&self.keys, ACTIVE_KEY, key)?;
                 CommandResponse::Ok
             }
             Command::IssuePairing { hash, record } => {
-                tx_put(self.pairing, hash.as_bytes(), record)?;
+                tx_put(&self.pairing, hash.as_bytes(), record)?;
                 CommandResponse::Issued
             }
             Command::ConsumePairing { hash, now } => {
-                match tx_get::<PairingRecord>(self.pairing, hash.as_bytes())? {
+                match tx_get::<PairingRecord>(&self.pairing, hash.as_bytes())? {
                     None => CommandResponse::PairingRejected(
                         "pairing token is unknown or already used".into(),
                     ),
@@ -455,6 +491,10 @@ struct Inner {
     snapshot_dir: PathBuf,
     /// File a snapshot from the leader is being received into.
     receiving: Mutex<Option<PathBuf>>,
+    /// While a snapshot is being built: every write applied since it started reading.
+    capture: Mutex<Option<Vec<snapshot::TreeWrite>>>,
+    /// One snapshot built or installed at a time.
+    snapshot_lock: tokio::sync::Mutex<()>,
     key_listener: Mutex<Option<KeyListener>>,
     /// Serialises applies against snapshot building/installing so a snapshot is a
     /// consistent cut.
@@ -501,6 +541,8 @@ impl StateMachine {
                 snapshots,
                 snapshot_dir,
                 receiving: Mutex::new(None),
+                capture: Mutex::new(None),
+                snapshot_lock: tokio::sync::Mutex::new(()),
                 key_listener: Mutex::new(None),
                 apply_lock: tokio::sync::Mutex::new(()),
             }),
@@ -585,18 +627,26 @@ impl StateMachine {
             &v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups, &v.trusted, &v.refs,
             &v.pairing,
         );
+        let writes = RefCell::new(Vec::new());
         let result = trees.transaction(
             |(meta, keys, tokens, revoked, users, groups, trusted, refs, pairing)| {
+                // A conflict reruns this closure: only the last run's writes count.
+                writes.borrow_mut().clear();
+                let rec = |tree, index| Recorded {
+                    tree,
+                    index,
+                    writes: &writes,
+                };
                 let tx = Tx {
-                    meta,
-                    keys,
-                    tokens,
-                    revoked,
-                    users,
-                    groups,
-                    trusted,
-                    refs,
-                    pairing,
+                    meta: rec(meta, 0),
+                    keys: rec(keys, 1),
+                    tokens: rec(tokens, 2),
+                    revoked: rec(revoked, 3),
+                    users: rec(users, 4),
+                    groups: rec(groups, 5),
+                    trusted: rec(trusted, 6),
+                    refs: rec(refs, 7),
+                    pairing: rec(pairing, 8),
                 };
                 let mut responses = Vec::with_capacity(group.len());
                 for item in group {
@@ -605,13 +655,18 @@ impl StateMachine {
                         None => CommandResponse::None,
                     });
                     if let Some(m) = &item.membership {
-                        tx_put(meta, MEMBERSHIP, m)?;
+                        tx_put(&tx.meta, MEMBERSHIP, m)?;
                     }
                 }
-                tx_put(meta, LAST_APPLIED, &Some(last.log_id))?;
+                tx_put(&tx.meta, LAST_APPLIED, &Some(last.log_id))?;
                 Ok(responses)
             },
         );
+        if result.is_ok() {
+            if let Some(capture) = self.inner.capture.lock().expect("capture lock").as_mut() {
+                capture.append(&mut writes.borrow_mut());
+            }
+        }
         result.map_err(|e| {
             StorageIOError::apply(last.log_id, openraft::AnyError::error(format!("{e:?}"))).into()
         })
@@ -648,30 +703,25 @@ impl StateMachine {
     /// Stream the state into a new snapshot file (on a blocking thread, so the Raft core
     /// keeps its heartbeats) while applies wait on the apply lock.
     async fn write_snapshot_file(&self) -> Result<SnapshotMeta<NodeId, BasicNode>, StorageError> {
-        let guard = self.inner.apply_lock.lock().await;
-        let v = &self.inner.view;
-        let header = snapshot::SnapshotHeader {
-            last_applied: v.last_applied().map_err(read_err)?,
-            membership: get_json(&v.meta, MEMBERSHIP)
-                .map_err(read_err)?
-                .unwrap_or_default(),
-        };
+        let _building = self.inner.snapshot_lock.lock().await;
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
             .unwrap_or_default();
-        let snapshot_id = match header.last_applied {
-            Some(l) => format!("{}-{}-{stamp}", l.leader_id.term, l.index),
-            None => format!("empty-{stamp}"),
-        };
-        let path = self.snapshot_path(&snapshot_id);
-        let tmp = path.with_extension("tmp");
+        let tmp = self
+            .inner
+            .snapshot_dir
+            .join(format!("building-{stamp}.tmp"));
+        {
+            // From here on every applied write is captured.
+            let _applies = self.inner.apply_lock.lock().await;
+            *self.inner.capture.lock().expect("capture lock") = Some(Vec::new());
+        }
+        // Read the trees while entries keep being applied.
         let sm = self.clone();
-        let written = header.clone();
         let tmp_path = tmp.clone();
-        // Applies wait only while the trees are read into the file (page cache)...
-        let (file, records) =
-            tokio::task::spawn_blocking(move || -> std::io::Result<(std::fs::File, u64)> {
+        let read = tokio::task::spawn_blocking(
+            move || -> std::io::Result<(snapshot::SnapshotWriter<std::fs::File>, u64)> {
                 std::fs::create_dir_all(&sm.inner.snapshot_dir)?;
                 // The state holds the signing key: owner-only, like everything under db/.
                 let file = std::fs::OpenOptions::new()
@@ -680,22 +730,48 @@ impl StateMachine {
                     .truncate(true)
                     .mode(0o600)
                     .open(&tmp_path)?;
-                let records = snapshot::write(&file, &written, &sm.inner.view.trees())?;
-                Ok((file, records))
-            })
-            .await
-            .map_err(write_err)?
-            .map_err(write_err)?;
-        drop(guard);
-        // ...not while it is made durable, which is most of the time for a large state.
+                let mut writer = snapshot::SnapshotWriter::new(file)?;
+                let records = writer.records(&sm.inner.view.trees())?;
+                Ok((writer, records))
+            },
+        )
+        .await;
+        // Applies pause only for this: ending the capture at a known applied index.
+        let (overrides, header) = {
+            let _applies = self.inner.apply_lock.lock().await;
+            let overrides = self
+                .inner
+                .capture
+                .lock()
+                .expect("capture lock")
+                .take()
+                .unwrap_or_default();
+            let v = &self.inner.view;
+            let header = snapshot::SnapshotHeader {
+                last_applied: v.last_applied().map_err(read_err)?,
+                membership: get_json(&v.meta, MEMBERSHIP)
+                    .map_err(read_err)?
+                    .unwrap_or_default(),
+            };
+            (overrides, header)
+        };
+        let (writer, records) = read.map_err(write_err)?.map_err(write_err)?;
+        let snapshot_id = match header.last_applied {
+            Some(l) => format!("{}-{}-{stamp}", l.leader_id.term, l.index),
+            None => format!("empty-{stamp}"),
+        };
+        let path = self.snapshot_path(&snapshot_id);
+        let written = header.clone();
+        let override_count = overrides.len();
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let file = writer.finish(&overrides, &written)?;
             file.sync_all()?;
             std::fs::rename(&tmp, &path)
         })
         .await
         .map_err(write_err)?
         .map_err(write_err)?;
-        tracing::info!(snapshot = %snapshot_id, records, "snapshot built");
+        tracing::info!(snapshot = %snapshot_id, records, overrides = override_count, "snapshot built");
         Ok(SnapshotMeta {
             last_log_id: header.last_applied,
             last_membership: header.membership,
@@ -836,6 +912,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         file.flush().await.map_err(write_err)?;
         file.sync_all().await.map_err(write_err)?;
         let mut file = file.into_std().await;
+        let _installing = self.inner.snapshot_lock.lock().await;
         {
             let _guard = self.inner.apply_lock.lock().await;
             let sm = self.clone();
