@@ -20,6 +20,30 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     flusher: tokio::sync::mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
+    /// Purged entries are deleted in the background, one purge at a time.
+    purging: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+/// Delete every entry up to `upto` (inclusive), a chunk per batch. Purged entries are never
+/// read again, so this may run behind the purge itself; if the process dies first, the next
+/// purge (or start) finishes it.
+fn delete_purged(log: &sled::Tree, upto: u64) -> sled::Result<()> {
+    const CHUNK: u64 = 1000;
+    while let Some(first) = log.first()?.map(|(k, _)| k) {
+        let Ok(bytes) = <[u8; 8]>::try_from(first.as_ref()) else {
+            return Ok(());
+        };
+        let start = u64::from_be_bytes(bytes);
+        if start > upto {
+            break;
+        }
+        let mut batch = sled::Batch::default();
+        for index in start..=upto.min(start.saturating_add(CHUNK - 1)) {
+            batch.remove(&index_key(index));
+        }
+        log.apply_batch(batch)?;
+    }
+    Ok(())
 }
 
 /// Flushes sled once for every run of appends that arrived while the previous flush ran,
@@ -52,12 +76,21 @@ impl LogStore {
     pub fn open(db: &sled::Db) -> Result<LogStore, sled::Error> {
         let (flusher, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(run_flusher(db.clone(), rx));
-        Ok(LogStore {
+        let store = LogStore {
             db: db.clone(),
             log: db.open_tree("raft_log")?,
             meta: db.open_tree("raft_meta")?,
             flusher,
-        })
+            purging: Default::default(),
+        };
+        // Finish a background purge the last process did not.
+        if let Ok(Some(purged)) = store
+            .get_meta::<Option<LogId>>(LAST_PURGED)
+            .map(Option::flatten)
+        {
+            store.delete_in_background(purged.index);
+        }
+        Ok(store)
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -90,6 +123,17 @@ impl LogStore {
             .await
             .map_err(|e| StorageIOError::write(any_err(e)))?;
         Ok(())
+    }
+
+    fn delete_in_background(&self, upto: u64) {
+        let (log, purging) = (self.log.clone(), self.purging.clone());
+        tokio::spawn(async move {
+            let _one_at_a_time = purging.lock().await;
+            let deleted = tokio::task::spawn_blocking(move || delete_purged(&log, upto)).await;
+            if let Ok(Err(e)) = deleted {
+                tracing::warn!(error = %e, "deleting purged log entries failed; the next purge retries");
+            }
+        });
     }
 
     fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
@@ -131,7 +175,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .last()
             .map_err(|e| StorageIOError::read_logs(any_err(e)))?
         {
-            Some((_, v)) => Some(Self::decode(&v)?.log_id),
+            // An entry not deleted yet by a background purge is not the log's end.
+            Some((_, v)) => Some(Self::decode(&v)?.log_id).max(last_purged),
             None => last_purged,
         };
         Ok(LogState {
@@ -200,15 +245,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        // Deleting tens of thousands of entries here would hold up the Raft core (and with it
+        // every write) for a second or more after each snapshot.
         self.put_meta(LAST_PURGED, &Some(log_id))?;
-        let mut batch = sled::Batch::default();
-        for item in self.log.range(..=index_key(log_id.index)) {
-            let (k, _) = item.map_err(|e| StorageIOError::write_logs(any_err(e)))?;
-            batch.remove(k);
-        }
-        self.log
-            .apply_batch(batch)
-            .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+        self.delete_in_background(log_id.index);
         Ok(())
     }
 }

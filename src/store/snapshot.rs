@@ -23,6 +23,25 @@ const MAGIC: &[u8; 8] = b"ACNSNAP2";
 const END: u8 = 0xFF;
 /// Records per sled batch while installing.
 const INSTALL_BATCH: usize = 10_000;
+/// Bytes written between two syncs of a snapshot file. A large file synced once at the end
+/// would make every fsync of the Raft log wait for hundreds of MB of write-back (ext4
+/// commits them together): writes would stall for seconds while a snapshot is made.
+const SYNC_EVERY: u64 = 8 << 20;
+
+/// Where a snapshot is written: a file is synced as it grows (see [`SYNC_EVERY`]).
+pub trait SnapshotSink: Write {
+    fn sync_written(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SnapshotSink for std::fs::File {
+    fn sync_written(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+impl SnapshotSink for Vec<u8> {}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SnapshotHeader {
@@ -68,15 +87,26 @@ fn check_count(input: &mut impl Read, count: u64, what: &str) -> io::Result<()> 
 
 /// Writes a snapshot in two steps: [`SnapshotWriter::records`] (while applies go on) and
 /// [`SnapshotWriter::finish`] (with the writes captured meanwhile, under the apply lock).
-pub struct SnapshotWriter<W: Write> {
+pub struct SnapshotWriter<W: SnapshotSink> {
     out: BufWriter<W>,
+    unsynced: u64,
 }
 
-impl<W: Write> SnapshotWriter<W> {
+impl<W: SnapshotSink> SnapshotWriter<W> {
     pub fn new(out: W) -> io::Result<SnapshotWriter<W>> {
         let mut out = BufWriter::with_capacity(1 << 20, out);
         out.write_all(MAGIC)?;
-        Ok(SnapshotWriter { out })
+        Ok(SnapshotWriter { out, unsynced: 0 })
+    }
+
+    fn wrote(&mut self, bytes: usize) -> io::Result<()> {
+        self.unsynced += bytes as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.out.flush()?;
+            self.out.get_ref().sync_written()?;
+            self.unsynced = 0;
+        }
+        Ok(())
     }
 
     /// Stream every record of `trees`; returns how many.
@@ -93,6 +123,7 @@ impl<W: Write> SnapshotWriter<W> {
                 write_chunk(&mut self.out, &key)?;
                 write_chunk(&mut self.out, &value)?;
                 count += 1;
+                self.wrote(9 + key.len() + value.len())?;
             }
         }
         self.out.write_all(&[END])?;

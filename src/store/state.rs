@@ -689,14 +689,19 @@ impl StateMachine {
             .map_err(write_err)?;
         self.inner.db.flush_async().await.map_err(write_err)?;
         let keep = format!("{}.snap", meta.snapshot_id);
-        if let Ok(dir) = std::fs::read_dir(&self.inner.snapshot_dir) {
-            for entry in dir.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep {
-                    let _ = std::fs::remove_file(entry.path());
+        let dir = self.inner.snapshot_dir.clone();
+        // Unlinking a file of hundreds of MB takes a while: not on the Raft core's thread.
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Ok(entries) = std::fs::read_dir(&dir) {
+                for entry in entries.flatten() {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    if name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep {
+                        let _ = std::fs::remove_file(entry.path());
+                    }
                 }
             }
-        }
+        })
+        .await;
         Ok(())
     }
 
@@ -712,6 +717,7 @@ impl StateMachine {
             .inner
             .snapshot_dir
             .join(format!("building-{stamp}.tmp"));
+        let started = std::time::Instant::now();
         {
             // From here on every applied write is captured.
             let _applies = self.inner.apply_lock.lock().await;
@@ -756,6 +762,7 @@ impl StateMachine {
             (overrides, header)
         };
         let (writer, records) = read.map_err(write_err)?.map_err(write_err)?;
+        let read_ms = started.elapsed().as_millis() as u64;
         let snapshot_id = match header.last_applied {
             Some(l) => format!("{}-{}-{stamp}", l.leader_id.term, l.index),
             None => format!("empty-{stamp}"),
@@ -771,7 +778,14 @@ impl StateMachine {
         .await
         .map_err(write_err)?
         .map_err(write_err)?;
-        tracing::info!(snapshot = %snapshot_id, records, overrides = override_count, "snapshot built");
+        tracing::info!(
+            snapshot = %snapshot_id,
+            records,
+            overrides = override_count,
+            read_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "snapshot built"
+        );
         Ok(SnapshotMeta {
             last_log_id: header.last_applied,
             last_membership: header.membership,
