@@ -28,7 +28,10 @@ pub struct LogStore {
 /// read again, so this may run behind the purge itself; if the process dies first, the next
 /// purge (or start) finishes it.
 fn delete_purged(log: &sled::Tree, upto: u64) -> sled::Result<()> {
-    const CHUNK: u64 = 1000;
+    // Small chunks with a pause between them: a purge after a snapshot frees tens of MB of
+    // log, and sled deleting it in one go holds up the writes committing meanwhile.
+    const CHUNK: u64 = 200;
+    const PAUSE: std::time::Duration = std::time::Duration::from_millis(5);
     while let Some(first) = log.first()?.map(|(k, _)| k) {
         let Ok(bytes) = <[u8; 8]>::try_from(first.as_ref()) else {
             return Ok(());
@@ -42,6 +45,7 @@ fn delete_purged(log: &sled::Tree, upto: u64) -> sled::Result<()> {
             batch.remove(&index_key(index));
         }
         log.apply_batch(batch)?;
+        std::thread::sleep(PAUSE);
     }
     Ok(())
 }

@@ -28,6 +28,9 @@ const INSTALL_BATCH: usize = 10_000;
 /// commits them together): writes would stall for seconds while a snapshot is made.
 const SYNC_EVERY: u64 = 8 << 20;
 
+/// Records read between two short pauses of a snapshot read (see `records`).
+const YIELD_EVERY: u64 = 256;
+
 /// Where a snapshot is written: a file is synced as it grows (see [`SYNC_EVERY`]).
 pub trait SnapshotSink: Write {
     fn sync_written(&self) -> io::Result<()> {
@@ -124,6 +127,12 @@ impl<W: SnapshotSink> SnapshotWriter<W> {
                 write_chunk(&mut self.out, &value)?;
                 count += 1;
                 self.wrote(9 + key.len() + value.len())?;
+                if count.is_multiple_of(YIELD_EVERY) {
+                    // Each iterator step holds sled's process-wide concurrency lock for
+                    // reading and every apply takes it for writing: step aside now and then
+                    // so a long read does not starve the writes.
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
             }
         }
         self.out.write_all(&[END])?;
