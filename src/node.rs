@@ -567,7 +567,7 @@ impl Node {
         let keys = self.keyset()?;
         let claims = keys.verify(token, now_secs(), false)?;
         if !claims.revocable(self.config.token.revocable_expiry_threshold)
-            || self.state.token(&claims.jti)?.is_some()
+            || self.state.holds_token(&claims.jti)?
         {
             return Ok(claims);
         }
@@ -579,7 +579,7 @@ impl Node {
             return Err(revoked);
         }
         if self.read_barrier(CATCH_UP_TIMEOUT).await.is_ok()
-            && self.state.token(&claims.jti)?.is_some()
+            && self.state.holds_token(&claims.jti)?
         {
             return Ok(claims);
         }

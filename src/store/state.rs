@@ -163,6 +163,11 @@ impl StateView {
         get_json(&self.tokens, token_id.as_bytes())
     }
 
+    /// Whether the token is stored (live): the validation path needs no more than that.
+    pub fn holds_token(&self, token_id: &str) -> Result<bool, StoreError> {
+        Ok(self.tokens.contains_key(token_id.as_bytes())?)
+    }
+
     pub fn revocation(&self, token_id: &str) -> Result<Option<Revocation>, StoreError> {
         get_json(&self.revoked, token_id.as_bytes())
     }
