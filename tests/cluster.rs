@@ -436,14 +436,7 @@ fn concurrent_writes_on_every_node_are_batched_and_all_hold() {
     const THREADS_PER_NODE: usize = 4;
     const TOKENS_PER_THREAD: usize = 25;
     let cluster = TestCluster::start(3, &[]);
-    let admin = cluster.nodes[0].admin_token(&[
-        ("username", "admin"),
-        ("scope", "applied-permissions/admin"),
-        ("expires_in", "3600"),
-    ])["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = cluster.nodes[0].admin_bearer();
     let log_before = cluster.nodes[0].status()["last_log_index"]
         .as_u64()
         .unwrap();
@@ -457,17 +450,7 @@ fn concurrent_writes_on_every_node_are_batched_and_all_hold() {
                 s.spawn(move || {
                     (0..TOKENS_PER_THREAD)
                         .map(|j| {
-                            let (status, body) = json_of(
-                                node.post("/access/api/v1/tokens")
-                                    .bearer_auth(admin)
-                                    .form(&[
-                                        ("username", format!("c{i}-{j}")),
-                                        ("expires_in", "0".into()),
-                                    ])
-                                    .send()
-                                    .unwrap(),
-                            );
-                            assert_eq!(status, 200, "{body}");
+                            let body = node.create_revocable(admin, &format!("c{i}-{j}"));
                             (
                                 body["token_id"].as_str().unwrap().to_string(),
                                 body["access_token"].as_str().unwrap().to_string(),
@@ -537,14 +520,7 @@ fn snapshots_built_under_write_traffic_hold_exactly_the_applied_state() {
     let snapshot_env = [("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20")];
     let mut cluster = TestCluster::start(1, &snapshot_env);
     let first = &cluster.nodes[0];
-    let admin = first.admin_token(&[
-        ("username", "admin"),
-        ("scope", "applied-permissions/admin"),
-        ("expires_in", "3600"),
-    ])["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin = first.admin_bearer();
     let stop = std::sync::atomic::AtomicBool::new(false);
     // 4 writers issue revocable tokens and revoke every third one while snapshots are built
     // (every 20 entries) and a second node joins through one of them.
@@ -556,17 +532,7 @@ fn snapshots_built_under_write_traffic_hold_exactly_the_applied_state() {
                     let mut mine = Vec::new();
                     let mut i = 0;
                     while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 400 {
-                        let (status, body) = json_of(
-                            node.post("/access/api/v1/tokens")
-                                .bearer_auth(admin)
-                                .form(&[
-                                    ("username", format!("w{w}-{i}")),
-                                    ("expires_in", "0".into()),
-                                ])
-                                .send()
-                                .unwrap(),
-                        );
-                        assert_eq!(status, 200, "{body}");
+                        let body = node.create_revocable(admin, &format!("w{w}-{i}"));
                         let id = body["token_id"].as_str().unwrap().to_string();
                         let revoke = i % 3 == 0;
                         if revoke {

@@ -45,13 +45,7 @@ fn killing_the_leader_under_write_traffic_loses_nothing() {
     let mut cluster = TestCluster::start(3, &[]);
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let lb = Nginx::start(&ports);
-    let admin_token = cluster.nodes[0].admin_token(&[
-        ("scope", "applied-permissions/admin"),
-        ("expires_in", "3600"),
-    ])["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let admin_token = cluster.nodes[0].admin_bearer();
 
     let stop = Arc::new(AtomicBool::new(false));
     let log = Arc::new(Mutex::new(WriteLog::default()));

@@ -45,9 +45,7 @@ pub async fn add_trusted(
         (name, pem)
     } else {
         let p = Params::from_request(&req, payload, limit).await?;
-        let name = p
-            .string("name")?
-            .ok_or_else(|| ApiError::BadRequest("'name' is required".into()))?;
+        let name = p.required_string("name")?;
         let pem = p
             .string("certificate")?
             .ok_or_else(|| ApiError::BadRequest("'certificate' (PEM) is required".into()))?;

@@ -91,6 +91,12 @@ impl Params {
         }
     }
 
+    /// A string field that must be present and non-empty.
+    pub fn required_string(&self, name: &str) -> ApiResult<String> {
+        self.string(name)?
+            .ok_or_else(|| ApiError::BadRequest(format!("'{name}' is required")))
+    }
+
     /// A non-negative integer field (number or decimal string).
     pub fn seconds(&self, name: &str) -> ApiResult<Option<u64>> {
         let bad = || {

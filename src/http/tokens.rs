@@ -382,9 +382,7 @@ pub async fn exchange_pairing(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
-    let secret = p
-        .string("pairing_token")?
-        .ok_or_else(|| ApiError::BadRequest("'pairing_token' is required".into()))?;
+    let secret = p.required_string("pairing_token")?;
     let (_, issued) = node.consume_pairing(&secret).await?;
     Ok(HttpResponse::Ok().json(issued_json(&issued)))
 }
@@ -398,9 +396,7 @@ pub async fn introspect(
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     auth::required(&node, &req).await?;
-    let token = p
-        .string("token")?
-        .ok_or_else(|| ApiError::BadRequest("'token' is required".into()))?;
+    let token = p.required_string("token")?;
     let claims = match auth::validate_any(&node, &req, &token).await {
         Ok(c) => c,
         Err(ApiError::Unavailable(m)) => return Err(ApiError::Unavailable(m)),

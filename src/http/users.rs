@@ -33,17 +33,13 @@ pub async fn create_user(
 ) -> ApiResult<HttpResponse> {
     auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
-    let username = p
-        .string("username")?
-        .ok_or_else(|| ApiError::BadRequest("'username' is required".into()))?;
+    let username = p.required_string("username")?;
     if !valid_name(&username) {
         return Err(ApiError::BadRequest(format!(
             "invalid username '{username}'"
         )));
     }
-    let password = p
-        .string("password")?
-        .ok_or_else(|| ApiError::BadRequest("'password' is required".into()))?;
+    let password = p.required_string("password")?;
     if password.len() < 8 || password.len() > 1024 {
         return Err(ApiError::BadRequest(
             "password must be 8 to 1024 characters".into(),
@@ -131,9 +127,7 @@ pub async fn create_group(
 ) -> ApiResult<HttpResponse> {
     auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
-    let name = p
-        .string("name")?
-        .ok_or_else(|| ApiError::BadRequest("'name' is required".into()))?;
+    let name = p.required_string("name")?;
     if !valid_name(&name) {
         return Err(ApiError::BadRequest(format!("invalid group name '{name}'")));
     }

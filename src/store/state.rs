@@ -216,12 +216,13 @@ impl StateView {
     }
 }
 
-/// A tree of one apply's transaction that remembers every write made through it, so a
-/// snapshot being built meanwhile can take them as overrides (see `snapshot`).
+/// A tree of one apply's transaction. While a snapshot is being built it remembers every
+/// write made through it, so the snapshot can take them as overrides (see `snapshot`).
 struct Recorded<'a> {
     tree: &'a TransactionalTree,
     index: u8,
-    writes: &'a RefCell<Vec<snapshot::TreeWrite>>,
+    /// `None` when no snapshot is capturing: nothing to remember.
+    writes: Option<&'a RefCell<Vec<snapshot::TreeWrite>>>,
 }
 
 impl Recorded<'_> {
@@ -235,16 +236,18 @@ impl Recorded<'_> {
         value: impl Into<sled::IVec>,
     ) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
         let value = value.into();
-        self.writes
-            .borrow_mut()
-            .push((self.index, key.into(), Some(value.clone())));
+        if let Some(writes) = self.writes {
+            writes
+                .borrow_mut()
+                .push((self.index, key.into(), Some(value.clone())));
+        }
         self.tree.insert(key, value)
     }
 
     fn remove(&self, key: &[u8]) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
-        self.writes
-            .borrow_mut()
-            .push((self.index, key.into(), None));
+        if let Some(writes) = self.writes {
+            writes.borrow_mut().push((self.index, key.into(), None));
+        }
         self.tree.remove(key)
     }
 }
@@ -511,6 +514,26 @@ pub struct StateMachine {
     inner: Arc<Inner>,
 }
 
+/// Nanoseconds since the epoch: makes snapshot file names unique.
+fn file_stamp() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+/// Delete the files of the snapshot directory whose names `doomed` picks (best effort).
+fn remove_snapshot_files(dir: &std::path::Path, doomed: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if doomed(&entry.file_name().to_string_lossy()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn write_err(e: impl std::error::Error + 'static) -> StorageError {
     StorageIOError::write_state_machine(any_err(e)).into()
 }
@@ -531,14 +554,9 @@ impl StateMachine {
         // Earlier versions kept the snapshot data itself in sled.
         snapshots.remove(b"data").map_err(read_err)?;
         // Leftovers of a snapshot being written or received when the process died.
-        if let Ok(dir) = std::fs::read_dir(&snapshot_dir) {
-            for entry in dir.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with("incoming-") || name.ends_with(".tmp") {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
-        }
+        remove_snapshot_files(&snapshot_dir, |name| {
+            name.starts_with("incoming-") || name.ends_with(".tmp")
+        });
         Ok(StateMachine {
             inner: Arc::new(Inner {
                 db: db.clone(),
@@ -632,6 +650,8 @@ impl StateMachine {
             &v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups, &v.trusted, &v.refs,
             &v.pairing,
         );
+        // The capture starts and ends under the apply lock, which this apply holds.
+        let capturing = self.inner.capture.lock().expect("capture lock").is_some();
         let writes = RefCell::new(Vec::new());
         let result = trees.transaction(
             |(meta, keys, tokens, revoked, users, groups, trusted, refs, pairing)| {
@@ -640,7 +660,7 @@ impl StateMachine {
                 let rec = |tree, index| Recorded {
                     tree,
                     index,
-                    writes: &writes,
+                    writes: capturing.then_some(&writes),
                 };
                 let tx = Tx {
                     meta: rec(meta, 0),
@@ -667,7 +687,7 @@ impl StateMachine {
                 Ok(responses)
             },
         );
-        if result.is_ok() {
+        if result.is_ok() && capturing {
             if let Some(capture) = self.inner.capture.lock().expect("capture lock").as_mut() {
                 capture.append(&mut writes.borrow_mut());
             }
@@ -697,27 +717,19 @@ impl StateMachine {
         let dir = self.inner.snapshot_dir.clone();
         // Unlinking a file of hundreds of MB takes a while: not on the Raft core's thread.
         let _ = tokio::task::spawn_blocking(move || {
-            if let Ok(entries) = std::fs::read_dir(&dir) {
-                for entry in entries.flatten() {
-                    let name = entry.file_name().to_string_lossy().into_owned();
-                    if name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep {
-                        let _ = std::fs::remove_file(entry.path());
-                    }
-                }
-            }
+            remove_snapshot_files(&dir, |name| {
+                name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep
+            })
         })
         .await;
         Ok(())
     }
 
-    /// Stream the state into a new snapshot file (on a blocking thread, so the Raft core
-    /// keeps its heartbeats) while applies wait on the apply lock.
+    /// Stream the state into a new snapshot file on a blocking thread while entries keep
+    /// being applied; the writes applied meanwhile become the file's overrides.
     async fn write_snapshot_file(&self) -> Result<SnapshotMeta<NodeId, BasicNode>, StorageError> {
         let _building = self.inner.snapshot_lock.lock().await;
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
+        let stamp = file_stamp();
         let tmp = self
             .inner
             .snapshot_dir
@@ -898,10 +910,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos())
-            .unwrap_or_default();
+        let stamp = file_stamp();
         tokio::fs::create_dir_all(&self.inner.snapshot_dir)
             .await
             .map_err(write_err)?;

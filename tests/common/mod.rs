@@ -227,6 +227,30 @@ impl TestNode {
         body
     }
 
+    /// An admin-scoped bearer token (1 h), so request loops skip the argon2 of Basic auth.
+    pub fn admin_bearer(&self) -> String {
+        self.admin_token(&[
+            ("scope", "applied-permissions/admin"),
+            ("expires_in", "3600"),
+        ])["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Create a revocable token for `username` with `bearer`; panics unless 200.
+    pub fn create_revocable(&self, bearer: &str, username: &str) -> Value {
+        let (status, body) = json_of(
+            self.post("/access/api/v1/tokens")
+                .bearer_auth(bearer)
+                .form(&[("username", username), ("expires_in", "0")])
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{body}");
+        body
+    }
+
     pub fn root_crt_path(&self) -> PathBuf {
         self.home.join("etc/keys/root.crt")
     }
