@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
+use crate::domain::token::MAX_EXPIRES_IN;
+
 pub const DEFAULT_YAML: &str = include_str!("../config/access.config.yml");
 pub const ENV_PREFIX: &str = "ACCESS_NODE_";
 pub const ENV_CONFIG_FILE: &str = "ACCESS_NODE_CONFIG";
@@ -69,6 +71,10 @@ pub struct SecurityConfig {
     pub bootstrap_admin_username: String,
     pub bootstrap_admin_password: String,
     pub join_key: String,
+    pub lock_after_failed_logins: u32,
+    pub lock_after_failed_logins_per_address: u32,
+    pub login_backoff_max_secs: u64,
+    pub login_failure_reset_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -171,6 +177,32 @@ impl Config {
         }
         if self.token.default_audience.trim().is_empty() {
             return bad("token.default-audience", "must not be empty");
+        }
+        for (key, value) in [
+            ("token.default-expiry", self.token.default_expiry),
+            (
+                "token.non-admin-max-expiry",
+                self.token.non_admin_max_expiry,
+            ),
+            (
+                "token.identity-token-expiry",
+                self.token.identity_token_expiry,
+            ),
+            (
+                "token.pairing-token-expiry",
+                self.token.pairing_token_expiry,
+            ),
+        ] {
+            if value > MAX_EXPIRES_IN {
+                return bad(key, &format!("must be at most {MAX_EXPIRES_IN} seconds"));
+            }
+        }
+        if self.security.login_backoff_max_secs == 0 || self.security.login_failure_reset_secs == 0
+        {
+            return bad(
+                "security.login-backoff-max-secs",
+                "login-backoff-max-secs and login-failure-reset-secs must be at least 1",
+            );
         }
         if self.token.pairing_token_expiry == 0 {
             return bad("token.pairing-token-expiry", "must be at least 1 second");

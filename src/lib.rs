@@ -1,4 +1,5 @@
 //! access-node: a clustered, JFrog-Access-compatible access-token service.
+pub mod accounts;
 pub mod actors;
 pub mod batcher;
 pub mod cluster;
@@ -8,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod http;
 pub mod lifecycle;
+pub mod login;
 pub mod node;
 pub mod raft;
 pub mod store;

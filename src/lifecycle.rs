@@ -1,7 +1,8 @@
 //! Key lifecycle (certificate reset, circle of trust) and the other token kinds (reference,
 //! pairing). Every change is a log entry whose secrets and keys the proposer decides.
 
-use crate::crypto::{self, KeyMaterial};
+use crate::crypto::{self, KeyMaterial, Verified};
+use crate::domain::names::valid_service_id;
 use crate::domain::scope::Scope;
 use crate::domain::token::{Claims, TokenKind};
 use crate::error::{ApiError, ApiResult};
@@ -40,8 +41,15 @@ impl Node {
         Ok(key)
     }
 
-    /// Add (or replace) a trusted certificate after checking it.
-    pub async fn add_trusted(&self, name: &str, pem: &str) -> ApiResult<TrustedCert> {
+    /// Add (or replace) a trusted certificate after checking it. It is bound to the service id
+    /// of the cluster it speaks for: `service_id` when given, else the certificate's common
+    /// name (an access-node or JFrog root.crt names its service id there).
+    pub async fn add_trusted(
+        &self,
+        name: &str,
+        pem: &str,
+        service_id: Option<String>,
+    ) -> ApiResult<TrustedCert> {
         if !valid_cert_name(name) {
             return Err(ApiError::BadRequest(format!(
                 "invalid certificate name '{name}'"
@@ -49,11 +57,30 @@ impl Node {
         }
         let kid = crypto::check_trusted_certificate(pem)
             .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        let service_id = match service_id {
+            Some(s) => s,
+            None => crypto::certificate_common_name(pem).ok_or_else(|| {
+                ApiError::BadRequest(
+                    "the certificate has no common name: give the trusted cluster's service id as 'service_id'".into(),
+                )
+            })?,
+        };
+        if !valid_service_id(&service_id) {
+            return Err(ApiError::BadRequest(format!(
+                "'{service_id}' is not a service id like jfac@<id>: give the trusted cluster's service id as 'service_id'"
+            )));
+        }
+        if service_id == self.service_id()? {
+            return Err(ApiError::BadRequest(
+                "a trusted certificate cannot speak for this cluster's own service id".into(),
+            ));
+        }
         let cert = TrustedCert {
             name: name.to_string(),
             certificate_pem: pem.to_string(),
             kid,
             added_at: now_secs(),
+            service_id,
         };
         self.write(Command::PutTrusted { cert: cert.clone() })
             .await?;
@@ -79,7 +106,7 @@ impl Node {
     }
 
     /// Claims of the token a reference token stands for, if it is alive.
-    pub async fn validate_reference(&self, reference: &str, strict: bool) -> ApiResult<Claims> {
+    pub async fn validate_reference(&self, reference: &str, strict: bool) -> ApiResult<Verified> {
         if strict {
             self.read_barrier(STRICT_READ_TIMEOUT).await?;
         }
@@ -101,7 +128,7 @@ impl Node {
         if record.expiry.is_some_and(|e| e <= now_secs()) {
             return Err(ApiError::Unauthorized("token has expired".into()));
         }
-        Ok(Claims {
+        let claims = Claims {
             sub: record.subject,
             scp: record.scope,
             aud: record.audience,
@@ -110,6 +137,12 @@ impl Node {
             iat: record.issued_at,
             jti: record.token_id,
             ext: Some(format!(r#"{{"revocable":"{}"}}"#, record.revocable)),
+        };
+        self.check_subject(&claims)?;
+        // Only this cluster's tokens are stored with references.
+        Ok(Verified {
+            claims,
+            local: true,
         })
     }
 
@@ -119,6 +152,8 @@ impl Node {
         username: &str,
         purpose: Option<String>,
     ) -> ApiResult<(String, PairingRecord)> {
+        let subject = crate::domain::token::subject_for(&self.service_id()?, username);
+        self.wait_past_cut_off(&subject).await?;
         let secret = crypto::random_secret();
         let now = now_secs();
         let record = PairingRecord {

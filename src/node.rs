@@ -14,10 +14,12 @@ use openraft::{BasicNode, SnapshotPolicy};
 use crate::actors::key_files::KeyFiles;
 use crate::batcher::WriteBatcher;
 use crate::config::Config;
-use crate::crypto::{self, KeySet};
+use crate::crypto::{self, KeySet, Verified};
 use crate::domain::policy::Principal;
 use crate::domain::scope::Scope;
-use crate::domain::token::{is_revocable, subject_for, Claims, TokenKind, TokenRecord};
+use crate::domain::token::{
+    is_revocable, subject_for, Claims, TokenKind, TokenRecord, MAX_EXPIRES_IN,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::raft::command::{Command, CommandResponse, UserRecord};
 use crate::raft::network::ClusterNetwork;
@@ -107,7 +109,7 @@ pub struct Node {
     /// HTTP client for forwarded writes, read-index requests and joins.
     pub(crate) peers: reqwest::Client,
     /// Group commit for token issues and revocations.
-    batcher: WriteBatcher,
+    pub(crate) batcher: WriteBatcher,
 }
 
 /// Write a secret file with mode 0600 (created that way, never briefly world-readable).
@@ -218,6 +220,18 @@ impl Node {
             .connect_timeout(Duration::from_millis(500))
             .build()
             .map_err(|e| StartError::Raft(e.to_string()))?;
+        let initialised = state_machine
+            .view()
+            .service_id()
+            .map_err(|e| StartError::Storage(e.to_string()))?
+            .is_some();
+        if initialised && !config.security.bootstrap_admin_password.is_empty() {
+            tracing::warn!(
+                "security.bootstrap-admin-password (ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD) is set, \
+                 but this home is already initialised: it is ignored. Change a password with \
+                 PATCH /access/api/v2/users/<name> or Artifactory's changePassword call"
+            );
+        }
         let (batcher, batch_queue) = WriteBatcher::new();
         let node = Arc::new(Node {
             state: state_machine.view(),
@@ -361,11 +375,23 @@ impl Node {
         )
     }
 
-    fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> Built {
+    fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> ApiResult<Built> {
         let token_id = uuid::Uuid::new_v4().to_string();
-        // A token with a reference token is stored anyway, so it is revocable whatever its life.
-        let revocable = self.is_revocable(spec.expires_in) || spec.reference;
-        let expiry = (spec.expires_in > 0).then(|| now + spec.expires_in);
+        // Tokens with a reference or refresh token are stored anyway, so they are revocable
+        // whatever their life (and a refresh can revoke the old access token).
+        let revocable = self.is_revocable(spec.expires_in) || spec.reference || spec.refreshable;
+        if spec.expires_in > MAX_EXPIRES_IN {
+            return Err(ApiError::BadRequest(format!(
+                "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
+            )));
+        }
+        let expiry = match spec.expires_in {
+            0 => None,
+            secs => Some(
+                now.checked_add(secs)
+                    .ok_or_else(|| ApiError::BadRequest("'expires_in' is out of range".into()))?,
+            ),
+        };
         let refresh_token = spec.refreshable.then(crypto::random_secret);
         let reference_token = spec.reference.then(|| new_reference_token(expiry));
         let subject = subject_for(&keys.service_id, &spec.username);
@@ -396,11 +422,40 @@ impl Node {
             kind: spec.kind,
             reference_hash: reference_token.as_deref().map(crypto::secret_hash),
         };
-        Built {
+        Ok(Built {
             claims,
             record,
             refresh_token,
             reference_token,
+        })
+    }
+
+    /// Tokens of a subject issued in the same second as (or before) its revocation cut-off
+    /// are dead on arrival: wait for the next second before issuing.
+    pub(crate) async fn wait_past_cut_off(&self, subject: &str) -> ApiResult<()> {
+        while let Some(cut) = self.state.subject_revoked_at(subject)? {
+            let now = now_secs();
+            if now > cut {
+                break;
+            }
+            let into_second = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_millis())
+                .unwrap_or(0);
+            let wait = (cut - now) * 1000 + u64::from(1000 - into_second) + 5;
+            tokio::time::sleep(Duration::from_millis(wait.min(2000))).await;
+        }
+        Ok(())
+    }
+
+    /// 401 when every token of the claims' subject issued by then was revoked (user deleted,
+    /// tokens of a user revoked, admin taken away).
+    pub fn check_subject(&self, claims: &Claims) -> ApiResult<()> {
+        match self.state.subject_revoked_at(&claims.sub)? {
+            Some(cut) if claims.iat <= cut => Err(ApiError::Unauthorized(
+                "token is revoked: every token of its user was revoked".into(),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -414,8 +469,10 @@ impl Node {
     /// short-lived plain tokens need no write at all.
     pub async fn issue(&self, spec: IssueSpec) -> ApiResult<IssuedToken> {
         let keys = self.keyset()?;
+        self.wait_past_cut_off(&subject_for(&keys.service_id, &spec.username))
+            .await?;
         let now = now_secs();
-        let built = self.build(&spec, &keys, now);
+        let built = self.build(&spec, &keys, now)?;
         let record = built.record;
         if record.revocable || record.refreshable || record.reference_hash.is_some() {
             self.batcher
@@ -449,8 +506,15 @@ impl Node {
             ));
         }
         let keys = self.keyset()?;
+        let verified = keys.verify(access_token, now_secs(), true)?;
+        if !verified.local {
+            return Err(ApiError::BadRequest(
+                "only tokens of this cluster can be refreshed here".into(),
+            ));
+        }
+        let claims = verified.claims;
+        self.wait_past_cut_off(&claims.sub).await?;
         let now = now_secs();
-        let claims = keys.verify(access_token, now, true)?;
         let record = self.state.token(&claims.jti)?.ok_or_else(|| {
             ApiError::Unauthorized("token is revoked, expired or not refreshable".into())
         })?;
@@ -466,7 +530,7 @@ impl Node {
             .map(|e| e.saturating_sub(record.issued_at))
             .unwrap_or(0);
         let spec = IssueSpec {
-            username: record.username.clone(),
+            username: overrides.username.unwrap_or(record.username.clone()),
             scope: match overrides.scope {
                 Some(s) => s,
                 None => Scope::parse(&record.scope)?,
@@ -483,7 +547,7 @@ impl Node {
             record: new_record,
             refresh_token: new_refresh,
             reference_token: new_reference,
-        } = self.build(&spec, &keys, now);
+        } = self.build(&spec, &keys, now)?;
         let response = self
             .write(Command::RefreshToken {
                 old_token_id: record.token_id.clone(),
@@ -560,28 +624,29 @@ impl Node {
     /// tokens presence in the store (a revocable token we do not hold counts as revoked).
     /// `strict` first waits for the leader's read index, making the revocation check
     /// linearizable.
-    pub async fn validate(&self, token: &str, strict: bool) -> ApiResult<Claims> {
+    pub async fn validate(&self, token: &str, strict: bool) -> ApiResult<Verified> {
         if strict {
             self.read_barrier(STRICT_READ_TIMEOUT).await?;
         }
         let keys = self.keyset()?;
-        let claims = keys.verify(token, now_secs(), false)?;
+        let verified = keys.verify(token, now_secs(), false)?;
+        let claims = &verified.claims;
+        self.check_subject(claims)?;
         if !claims.revocable(self.config.token.revocable_expiry_threshold)
             || self.state.holds_token(&claims.jti)?
         {
-            return Ok(claims);
+            return Ok(verified);
         }
         // Unknown here: revoked, or issued by another node an instant ago and not applied
         // here yet. Known revocations answer at once; otherwise catch up once and look again.
         let revoked = ApiError::Unauthorized("token is revoked".into());
-        if strict || claims.iss != keys.service_id || self.state.revocation(&claims.jti)?.is_some()
-        {
+        if strict || !verified.local || self.state.revocation(&claims.jti)?.is_some() {
             return Err(revoked);
         }
         if self.read_barrier(CATCH_UP_TIMEOUT).await.is_ok()
             && self.state.holds_token(&claims.jti)?
         {
-            return Ok(claims);
+            return Ok(verified);
         }
         Err(revoked)
     }
@@ -594,6 +659,7 @@ pub(crate) const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct RefreshOverrides {
+    pub username: Option<String>,
     pub scope: Option<Scope>,
     pub expires_in: Option<u64>,
     pub audience: Option<String>,

@@ -30,9 +30,12 @@ impl Actor for Janitor {
                 if node.raft.current_leader().await != Some(node.node_id) {
                     return;
                 }
+                let now = now_secs();
                 let cmd = Command::ExpireBefore {
-                    now: now_secs(),
+                    now,
                     grace_secs: node.config.token.refresh_grace_period,
+                    logins_before: now
+                        .saturating_sub(node.config.security.login_failure_reset_secs),
                 };
                 match node.write(cmd).await {
                     Ok(CommandResponse::Expired {

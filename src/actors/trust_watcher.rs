@@ -151,7 +151,7 @@ impl Handler<Ingest> for TrustWatcher {
         let node = self.node.clone();
         let addr = ctx.address();
         actix::spawn(async move {
-            match node.add_trusted(&name, &pem).await {
+            match node.add_trusted(&name, &pem, None).await {
                 Ok(cert) => {
                     // Only remove what was ingested: the file may have been replaced meanwhile.
                     if std::fs::read_to_string(&path).is_ok_and(|now| now == pem) {

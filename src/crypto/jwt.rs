@@ -90,6 +90,24 @@ pub enum VerifyError {
     Expired,
     #[error("token is not meant for this service (audience)")]
     Audience,
+    #[error("token's issuer does not match the key that signed it")]
+    Issuer,
+}
+
+/// A token whose signature, issuer, expiry and audience checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub claims: Claims,
+    /// Signed by one of this cluster's own keys (active or retired). Otherwise a trusted
+    /// cluster's key signed it, and `claims.iss` is that cluster's bound service id.
+    pub local: bool,
+}
+
+/// Whose key a verification key is: the issuer its tokens must name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum KeyOwner {
+    Local,
+    Trusted { service_id: String },
 }
 
 /// Why a key is trusted.
@@ -126,6 +144,15 @@ pub struct PublicKeyInfo {
     pub origin: KeyOrigin,
     /// Trusted certificate name, for trusted keys.
     pub name: Option<String>,
+    /// Service id a trusted key speaks for (tokens it verifies must name it as `iss`).
+    pub service_id: String,
+}
+
+/// A trusted cluster's certificate as the key set takes it.
+pub struct TrustedKey<'a> {
+    pub name: &'a str,
+    pub certificate_pem: &'a str,
+    pub service_id: &'a str,
 }
 
 /// Everything needed to sign and verify: the active key and all keys whose signatures
@@ -133,12 +160,12 @@ pub struct PublicKeyInfo {
 pub struct KeySet {
     pub service_id: String,
     pub active: Arc<SigningKey>,
-    verifiers: HashMap<String, ParsedPublicKey>,
+    verifiers: HashMap<String, (ParsedPublicKey, KeyOwner)>,
     pub public_keys: Vec<PublicKeyInfo>,
     /// SHA-256 of a token whose signature checked out → its claims. Skips the RSA verify for
     /// tokens seen before; expiry and audience are still checked on every use, revocation by
     /// the caller. Dies with this key set, so a key change empties it.
-    verified: Option<quick_cache::sync::Cache<[u8; 32], Arc<Claims>>>,
+    verified: Option<quick_cache::sync::Cache<[u8; 32], Arc<Verified>>>,
 }
 
 /// Verified tokens remembered per key set, unless configured otherwise.
@@ -149,29 +176,33 @@ impl KeySet {
         Self::with_trust(service_id, active, &[], &[])
     }
 
-    /// `retired`: certificates of earlier keys still trusted; `trusted`: (name, certificate)
-    /// of other clusters. A certificate that no longer parses is skipped with a log line.
+    /// `retired`: certificates of earlier keys still trusted; `trusted`: other clusters'
+    /// certificates, each bound to its service id. A certificate that no longer parses is
+    /// skipped with a log line.
     pub fn with_trust(
         service_id: String,
         active: &KeyMaterial,
         retired: &[String],
-        trusted: &[(String, String)],
+        trusted: &[TrustedKey<'_>],
     ) -> Result<KeySet, CryptoError> {
         let signing = SigningKey::from_material(active)?;
-        let mut keys = vec![(active.certificate_pem.as_str(), KeyOrigin::Active, None)];
+        let mut keys = vec![(active.certificate_pem.as_str(), KeyOrigin::Active, None, "")];
         keys.extend(
             retired
                 .iter()
-                .map(|c| (c.as_str(), KeyOrigin::Retired, None)),
+                .map(|c| (c.as_str(), KeyOrigin::Retired, None, "")),
         );
-        keys.extend(
-            trusted
-                .iter()
-                .map(|(n, c)| (c.as_str(), KeyOrigin::Trusted, Some(n.clone()))),
-        );
+        keys.extend(trusted.iter().map(|t| {
+            (
+                t.certificate_pem,
+                KeyOrigin::Trusted,
+                Some(t.name.to_string()),
+                t.service_id,
+            )
+        }));
         let mut verifiers = HashMap::new();
         let mut public_keys = Vec::new();
-        for (pem, origin, name) in keys {
+        for (pem, origin, name, bound) in keys {
             let (n, e) = match super::rsa_public_key_of_certificate(pem) {
                 Ok(k) => k,
                 Err(err) if origin == KeyOrigin::Active => return Err(err),
@@ -192,13 +223,23 @@ impl KeySet {
                     continue;
                 }
             };
-            verifiers.insert(kid.clone(), verifier);
+            let (owner, bound) = match origin {
+                KeyOrigin::Trusted => (
+                    KeyOwner::Trusted {
+                        service_id: bound.to_string(),
+                    },
+                    bound.to_string(),
+                ),
+                _ => (KeyOwner::Local, service_id.clone()),
+            };
+            verifiers.insert(kid.clone(), (verifier, owner));
             public_keys.push(PublicKeyInfo {
                 kid,
                 n,
                 e,
                 origin,
                 name,
+                service_id: bound,
             });
         }
         Ok(KeySet {
@@ -216,26 +257,28 @@ impl KeySet {
         self
     }
 
-    /// Check signature, audience and (unless `allow_expired`) expiry. Revocation is the
-    /// caller's business: it needs the store.
+    /// Check signature, issuer, audience and (unless `allow_expired`) expiry. The key that
+    /// verified the signature decides whose token it is: our own keys speak only for our
+    /// service id, a trusted key only for the service id bound to its certificate.
+    /// Revocation is the caller's business: it needs the store.
     pub fn verify(
         &self,
         token: &str,
         now: u64,
         allow_expired: bool,
-    ) -> Result<Claims, VerifyError> {
+    ) -> Result<Verified, VerifyError> {
         if token.len() > 16 * 1024 || token.matches('.').count() != 2 {
             return Err(VerifyError::Malformed);
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        if let Some(claims) = self.verified.as_ref().and_then(|c| c.get(&digest)) {
-            return self.check_claims(Claims::clone(&claims), now, allow_expired);
+        if let Some(verified) = self.verified.as_ref().and_then(|c| c.get(&digest)) {
+            return self.check_claims(Verified::clone(&verified), now, allow_expired);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(VerifyError::Algorithm);
         }
-        let candidates: Vec<&ParsedPublicKey> = match header.kid.as_deref() {
+        let candidates: Vec<&(ParsedPublicKey, KeyOwner)> = match header.kid.as_deref() {
             Some(kid) => vec![self.verifiers.get(kid).ok_or(VerifyError::UnknownKey)?],
             None => self.verifiers.values().collect(),
         };
@@ -243,12 +286,11 @@ impl KeySet {
         let signature = URL_SAFE_NO_PAD
             .decode(signature)
             .map_err(|_| VerifyError::Malformed)?;
-        if !candidates
+        let owner = candidates
             .iter()
-            .any(|key| key.verify_sig(signed.as_bytes(), &signature).is_ok())
-        {
-            return Err(VerifyError::BadSignature);
-        }
+            .find(|(key, _)| key.verify_sig(signed.as_bytes(), &signature).is_ok())
+            .map(|(_, owner)| owner)
+            .ok_or(VerifyError::BadSignature)?;
         // The signature covers the payload: only now are the claims worth reading.
         let payload = signed
             .split_once('.')
@@ -259,25 +301,34 @@ impl KeySet {
             .ok()
             .and_then(|json| serde_json::from_slice(&json).ok())
             .ok_or(VerifyError::Malformed)?;
-        if let Some(cache) = &self.verified {
-            cache.insert(digest, Arc::new(claims.clone()));
+        let (local, issuer) = match owner {
+            KeyOwner::Local => (true, self.service_id.as_str()),
+            KeyOwner::Trusted { service_id } => (false, service_id.as_str()),
+        };
+        if claims.iss != issuer || issuer.is_empty() {
+            return Err(VerifyError::Issuer);
         }
-        self.check_claims(claims, now, allow_expired)
+        let verified = Verified { claims, local };
+        if let Some(cache) = &self.verified {
+            cache.insert(digest, Arc::new(verified.clone()));
+        }
+        self.check_claims(verified, now, allow_expired)
     }
 
     fn check_claims(
         &self,
-        claims: Claims,
+        verified: Verified,
         now: u64,
         allow_expired: bool,
-    ) -> Result<Claims, VerifyError> {
+    ) -> Result<Verified, VerifyError> {
+        let claims = &verified.claims;
         if !allow_expired && claims.exp.is_some_and(|exp| exp <= now) {
             return Err(VerifyError::Expired);
         }
         if !audience_admits(&claims.aud, &self.service_id) {
             return Err(VerifyError::Audience);
         }
-        Ok(claims)
+        Ok(verified)
     }
 }
 
@@ -310,9 +361,15 @@ mod tests {
         let ks = KeySet::new("jfac@test".into(), material()).unwrap();
         let token = ks.active.sign(&claims(Some(5000))).unwrap();
         assert!(token.starts_with("eyJ2ZXIiOiIyIiwidHlwIjoiSldUIiwiYWxnIjoiUlMyNTYiLCJraWQiOi"));
-        assert_eq!(ks.verify(&token, 2000, false).unwrap(), claims(Some(5000)));
+        assert_eq!(
+            ks.verify(&token, 2000, false).unwrap().claims,
+            claims(Some(5000))
+        );
         // Second time from the verified cache: the same answer, expiry still enforced.
-        assert_eq!(ks.verify(&token, 2000, false).unwrap(), claims(Some(5000)));
+        assert_eq!(
+            ks.verify(&token, 2000, false).unwrap().claims,
+            claims(Some(5000))
+        );
         assert_eq!(ks.verify(&token, 6000, false), Err(VerifyError::Expired));
         assert!(ks.verify(&token, 6000, true).is_ok());
         let forever = ks.active.sign(&claims(None)).unwrap();
@@ -347,5 +404,44 @@ mod tests {
         c.aud = "jfrt@someoneelse".into();
         let token = ks.active.sign(&c).unwrap();
         assert_eq!(ks.verify(&token, 0, false), Err(VerifyError::Audience));
+    }
+
+    #[test]
+    fn the_verifying_key_decides_the_issuer() {
+        let ours = KeySet::new("jfac@test".into(), material()).unwrap();
+        let other = generate_key_material(2048, "jfac@other", 0).unwrap();
+        let trusting = KeySet::with_trust(
+            "jfac@test".into(),
+            material(),
+            &[],
+            &[TrustedKey {
+                name: "other",
+                certificate_pem: &other.certificate_pem,
+                service_id: "jfac@other",
+            }],
+        )
+        .unwrap();
+        let other_ks = KeySet::new("jfac@other".into(), &other).unwrap();
+        // The trusted key signing a token that claims to be ours: refused.
+        let spoofed = other_ks.active.sign(&claims(None)).unwrap();
+        assert_eq!(
+            trusting.verify(&spoofed, 0, false),
+            Err(VerifyError::Issuer)
+        );
+        // Naming its own cluster: accepted, as foreign.
+        let mut theirs = claims(None);
+        theirs.iss = "jfac@other".into();
+        theirs.sub = "jfac@other/users/admin".into();
+        let honest = other_ks.active.sign(&theirs).unwrap();
+        let v = trusting.verify(&honest, 0, false).unwrap();
+        assert!(!v.local);
+        // Our key naming another issuer: refused too; our own tokens are local.
+        let wrong_iss = ours.active.sign(&theirs).unwrap();
+        assert_eq!(ours.verify(&wrong_iss, 0, false), Err(VerifyError::Issuer));
+        assert!(
+            ours.verify(&ours.active.sign(&claims(None)).unwrap(), 0, false)
+                .unwrap()
+                .local
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 mod jwt;
 
-pub use jwt::{KeyOrigin, KeySet, PublicKeyInfo, SigningKey, VerifyError};
+pub use jwt::{KeyOrigin, KeySet, PublicKeyInfo, SigningKey, TrustedKey, Verified, VerifyError};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -51,6 +51,20 @@ pub fn check_trusted_certificate(pem: &str) -> Result<String, CryptoError> {
     }
     let (n, e) = rsa_public_key_of_certificate(pem)?;
     Ok(rsa_thumbprint(&n, &e))
+}
+
+/// The common name of a certificate's subject, when it has one.
+pub fn certificate_common_name(pem: &str) -> Option<String> {
+    let parsed = parse_pem_certificate(pem).ok()?;
+    let cert = parsed.parse_x509().ok()?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()?
+        .as_str()
+        .ok()?
+        .to_string();
+    Some(cn)
 }
 
 /// RSA public key (big-endian modulus and exponent, no leading zeros) of a PEM X.509

@@ -1,4 +1,8 @@
-//! Pure domain core: scopes, token claims and records, who may mint what. No I/O here.
+//! Pure domain core: scopes, token claims and records, who may mint what, login throttling.
+//! No I/O here.
+pub mod grant;
+pub mod names;
 pub mod policy;
 pub mod scope;
+pub mod throttle;
 pub mod token;

@@ -92,6 +92,11 @@ impl Actions {
         self.0 & a.bit() != 0
     }
 
+    /// Every action of `self` is also in `other`.
+    pub fn within(self, other: Actions) -> bool {
+        self.0 & !other.0 == 0
+    }
+
     fn parse(item: &str, s: &str) -> Result<Actions, ScopeError> {
         if s == "*" {
             return Ok(Actions::ALL);
@@ -157,12 +162,7 @@ pub struct Scope {
     items: Vec<ScopeItem>,
 }
 
-fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
-}
+use super::names::valid_name;
 
 fn parse_groups(item: &str, list: &str) -> Result<Vec<String>, ScopeError> {
     if list.is_empty() {

@@ -3,6 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Longest `expires_in` anyone may ask for: 100 years, in seconds. Keeps every `exp` far
+/// inside what signed 64-bit JWT libraries read. 0 (never expires) is separate.
+pub const MAX_EXPIRES_IN: u64 = 100 * 365 * 86_400;
+
 /// Claims of an access token, JFrog field names and order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {

@@ -4,15 +4,15 @@
 use std::sync::Arc;
 
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{web, HttpRequest};
+use actix_web::HttpRequest;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::domain::policy::Principal;
+use crate::crypto::Verified;
+use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::Scope;
-use crate::domain::token::Claims;
 use crate::error::{ApiError, ApiResult};
-use crate::node::{looks_like_reference_token, verify_password, Node};
+use crate::node::{looks_like_reference_token, Node};
 
 enum Credentials {
     Bearer(String),
@@ -73,7 +73,7 @@ fn looks_like_jwt(s: &str) -> bool {
 }
 
 /// Validate a JWT or a reference token (honouring the request's strict flag).
-pub async fn validate_any(node: &Node, req: &HttpRequest, token: &str) -> ApiResult<Claims> {
+pub async fn validate_any(node: &Node, req: &HttpRequest, token: &str) -> ApiResult<Verified> {
     if looks_like_reference_token(token) {
         node.validate_reference(token, strict(req)).await
     } else {
@@ -81,19 +81,25 @@ pub async fn validate_any(node: &Node, req: &HttpRequest, token: &str) -> ApiRes
     }
 }
 
-/// What a verified token lets its holder act as.
-pub fn principal_from_claims(node: &Node, claims: &Claims) -> ApiResult<Principal> {
+/// What a verified token lets its holder act as. Only our own tokens act with a local user's
+/// rights or as admin; a trusted cluster's token carries its scope and nothing else.
+pub fn principal_from_token(node: &Node, verified: &Verified) -> ApiResult<Principal> {
+    let claims = &verified.claims;
     let username = claims
         .username()
         .ok_or_else(|| ApiError::Unauthorized("token subject is not a user".into()))?;
     let scope = Scope::parse(&claims.scp).ok();
-    // A token from another cluster in the circle of trust carries its scope, never the rights
-    // of a local user that happens to have the same name.
-    let ours = node
-        .state
-        .keyset()
-        .is_some_and(|k| k.service_id == claims.iss);
-    let applies_user = ours && scope.as_ref().is_some_and(Scope::applies_user);
+    let credential = match (&scope, verified.local) {
+        (Some(scope), true) => Credential::LocalToken {
+            scope: scope.clone(),
+            expiry: claims.exp,
+        },
+        (None, true) => return Err(ApiError::Unauthorized("token scope cannot be read".into())),
+        (_, false) => Credential::ForeignToken {
+            issuer: claims.iss.clone(),
+        },
+    };
+    let applies_user = verified.local && scope.as_ref().is_some_and(Scope::applies_user);
     let user = if applies_user {
         node.state.user(username)?
     } else {
@@ -106,59 +112,43 @@ pub fn principal_from_claims(node: &Node, claims: &Claims) -> ApiResult<Principa
     if let Some(u) = &user {
         groups.extend(u.groups.iter().cloned());
     }
+    let admin = verified.local
+        && (scope.as_ref().is_some_and(Scope::is_admin) || user.as_ref().is_some_and(|u| u.admin));
     Ok(Principal {
         username: username.to_string(),
-        admin: scope.as_ref().is_some_and(Scope::is_admin)
-            || user.as_ref().is_some_and(|u| u.admin),
+        admin,
         groups,
         token_id: Some(claims.jti.clone()),
         scope: Some(claims.scp.clone()),
+        credential,
     })
 }
 
-/// The caller, or None when the request carries no credentials. Bad credentials are 401.
+/// The caller, or None when the request carries no credentials. Bad credentials are 401;
+/// too many failed password logins are 429.
 pub async fn optional(node: &Arc<Node>, req: &HttpRequest) -> ApiResult<Option<Principal>> {
     let Some(creds) = credentials(req)? else {
         return Ok(None);
     };
     match creds {
         Credentials::Bearer(token) => {
-            let claims = validate_any(node, req, &token).await?;
-            principal_from_claims(node, &claims).map(Some)
+            let verified = validate_any(node, req, &token).await?;
+            principal_from_token(node, &verified).map(Some)
         }
         Credentials::Basic { user, secret }
             if looks_like_jwt(&secret) || looks_like_reference_token(&secret) =>
         {
-            let claims = validate_any(node, req, &secret).await?;
-            if claims.username() != Some(user.as_str()) {
+            let verified = validate_any(node, req, &secret).await?;
+            if verified.claims.username() != Some(user.as_str()) {
                 return Err(ApiError::Unauthorized(
                     "user name does not match the token's subject".into(),
                 ));
             }
-            principal_from_claims(node, &claims).map(Some)
+            principal_from_token(node, &verified).map(Some)
         }
         Credentials::Basic { user, secret } => {
-            let record = node.state.user(&user)?;
-            let hash = record.as_ref().and_then(|r| r.password_hash.clone());
-            let ok = match hash {
-                Some(hash) => web::block(move || verify_password(&secret, &hash))
-                    .await
-                    .map_err(|e| ApiError::Internal(e.to_string()))?,
-                None => false,
-            };
-            match record {
-                Some(r) if ok => Ok(Some(Principal {
-                    username: r.username,
-                    admin: r.admin,
-                    groups: r.groups,
-                    token_id: None,
-                    scope: None,
-                })),
-                _ => {
-                    tracing::warn!(user = %user, "login failed");
-                    Err(ApiError::Unauthorized("bad credentials".into()))
-                }
-            }
+            let client = req.peer_addr().map(|a| a.ip());
+            node.password_login(&user, &secret, client).await.map(Some)
         }
     }
 }

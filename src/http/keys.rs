@@ -14,7 +14,13 @@ use crate::error::{ApiError, ApiResult};
 use crate::raft::command::TrustedCert;
 
 fn cert_json(c: &TrustedCert) -> Value {
-    json!({ "name": c.name, "kid": c.kid, "added_at": c.added_at, "certificate": c.certificate_pem })
+    json!({
+        "name": c.name,
+        "kid": c.kid,
+        "service_id": c.service_id,
+        "added_at": c.added_at,
+        "certificate": c.certificate_pem,
+    })
 }
 
 /// `GET /access/api/v1/cert/trusted` (admin).
@@ -24,8 +30,9 @@ pub async fn list_trusted(node: NodeData, req: HttpRequest) -> ApiResult<HttpRes
     Ok(HttpResponse::Ok().json(json!({ "certificates": certs })))
 }
 
-/// `POST /access/api/v1/cert/trusted` (admin): JSON `{"name","certificate"}`, or a PEM body
-/// (`application/x-pem-file` / `text/plain`) with `?name=`.
+/// `POST /access/api/v1/cert/trusted` (admin): JSON `{"name","certificate","service_id"?}`, or
+/// a PEM body (`application/x-pem-file` / `text/plain`) with `?name=` (and `&service_id=`).
+/// Without a service id, the certificate's common name must be one.
 pub async fn add_trusted(
     node: NodeData,
     req: HttpRequest,
@@ -35,23 +42,25 @@ pub async fn add_trusted(
     auth::required_admin(&node, &req).await?;
     let content_type = media_type(&req);
     let limit = node.config.server.max_body_bytes;
-    let (name, pem) = if content_type == "application/x-pem-file" || content_type == "text/plain" {
-        let body = read_body(payload, limit).await?;
-        let pem = String::from_utf8(body.to_vec())
-            .map_err(|_| ApiError::BadRequest("certificate is not UTF-8 PEM".into()))?;
-        let name = query.get("name").cloned().ok_or_else(|| {
-            ApiError::BadRequest("'name' query parameter is required with a PEM body".into())
-        })?;
-        (name, pem)
-    } else {
-        let p = Params::from_request(&req, payload, limit).await?;
-        let name = p.required_string("name")?;
-        let pem = p
-            .string("certificate")?
-            .ok_or_else(|| ApiError::BadRequest("'certificate' (PEM) is required".into()))?;
-        (name, pem)
-    };
-    let cert = node.add_trusted(&name, &pem).await?;
+    let (name, pem, service_id) =
+        if content_type == "application/x-pem-file" || content_type == "text/plain" {
+            let body = read_body(payload, limit).await?;
+            let pem = String::from_utf8(body.to_vec())
+                .map_err(|_| ApiError::BadRequest("certificate is not UTF-8 PEM".into()))?;
+            let name = query.get("name").cloned().ok_or_else(|| {
+                ApiError::BadRequest("'name' query parameter is required with a PEM body".into())
+            })?;
+            (name, pem, query.get("service_id").cloned())
+        } else {
+            let p = Params::from_request(&req, payload, limit).await?;
+            p.allow_only(&["name", "certificate", "service_id"])?;
+            let name = p.required_string("name")?;
+            let pem = p
+                .string("certificate")?
+                .ok_or_else(|| ApiError::BadRequest("'certificate' (PEM) is required".into()))?;
+            (name, pem, p.string("service_id")?)
+        };
+    let cert = node.add_trusted(&name, &pem, service_id).await?;
     Ok(HttpResponse::Created().json(cert_json(&cert)))
 }
 
@@ -76,6 +85,7 @@ pub async fn reset_root(
 ) -> ApiResult<HttpResponse> {
     auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["keep_old"])?;
     let keep_old = match (p.boolean("keep_old")?, query.get("keep_old")) {
         (Some(b), _) => b,
         (None, Some(q)) if q.eq_ignore_ascii_case("true") => true,
@@ -107,6 +117,7 @@ pub async fn jwks(node: NodeData) -> ApiResult<HttpResponse> {
                 "n": URL_SAFE_NO_PAD.encode(&k.n),
                 "e": URL_SAFE_NO_PAD.encode(&k.e),
                 "x-origin": k.origin,
+                "x-service-id": k.service_id,
             })
         })
         .collect();

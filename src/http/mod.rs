@@ -26,6 +26,7 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
         web::scope("/api/v1")
             .route("/tokens", web::post().to(tokens::create))
             .route("/tokens", web::get().to(tokens::list))
+            .route("/tokens", web::delete().to(tokens::revoke_user_tokens))
             .route("/tokens/me", web::get().to(tokens::me))
             .route("/tokens/identity", web::post().to(tokens::identity))
             .route("/tokens/pairing", web::post().to(tokens::create_pairing))
@@ -65,10 +66,15 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .route("/users", web::get().to(users::list_users))
             .route("/users/{name}", web::get().to(users::get_user))
             .route("/users/{name}", web::delete().to(users::delete_user))
+            .route("/users/{name}", web::patch().to(users::update_user))
             .route("/groups", web::post().to(users::create_group))
             .route("/groups", web::get().to(users::list_groups))
             .route("/groups/{name}", web::get().to(users::get_group))
-            .route("/groups/{name}", web::delete().to(users::delete_group)),
+            .route("/groups/{name}", web::delete().to(users::delete_group))
+            .route(
+                "/groups/{name}/members",
+                web::patch().to(users::update_group_members),
+            ),
     );
 }
 
@@ -101,6 +107,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/api/security/token/revoke",
                 web::post().to(tokens::revoke_by_token),
+            )
+            .route(
+                "/api/security/users/authorization/changePassword",
+                web::post().to(users::change_password),
             )
             .route("/api/system/ping", web::get().to(system::ping)),
     )

@@ -40,6 +40,17 @@ pub fn media_type(req: &HttpRequest) -> String {
         .to_ascii_lowercase()
 }
 
+fn json_object(body: &[u8]) -> ApiResult<HashMap<String, Value>> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(HashMap::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
+        Ok(_) => Err(ApiError::BadRequest("JSON body must be an object".into())),
+        Err(e) => Err(ApiError::BadRequest(format!("malformed JSON body: {e}"))),
+    }
+}
+
 impl Params {
     pub async fn from_request(
         req: &HttpRequest,
@@ -48,22 +59,26 @@ impl Params {
     ) -> ApiResult<Params> {
         let body = read_body(payload, limit).await?;
         let content_type = media_type(req);
+        let is_json = |body: &[u8]| {
+            body.iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|b| *b == b'{')
+        };
         let values = match content_type.as_str() {
-            "application/json" => {
-                if body.iter().all(u8::is_ascii_whitespace) {
-                    HashMap::new()
-                } else {
-                    match serde_json::from_slice::<Value>(&body) {
-                        Ok(Value::Object(map)) => map.into_iter().collect(),
-                        Ok(_) => return Err(ApiError::BadRequest("JSON body must be an object".into())),
-                        Err(e) => return Err(ApiError::BadRequest(format!("malformed JSON body: {e}"))),
-                    }
-                }
-            }
+            "application/json" => json_object(&body)?,
+            // `curl -d '{...}'` sends JSON as a form: read it as the JSON it is rather than as
+            // one unknown field.
+            "" | "application/x-www-form-urlencoded" if is_json(&body) => json_object(&body)?,
             "" | "application/x-www-form-urlencoded" => {
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                     .map_err(|e| ApiError::BadRequest(format!("malformed form body: {e}")))?;
-                pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect()
+                let mut values = HashMap::new();
+                for (k, v) in pairs {
+                    if values.insert(k.clone(), Value::String(v)).is_some() {
+                        return Err(ApiError::BadRequest(format!("field '{k}' is given twice")));
+                    }
+                }
+                values
             }
             other => {
                 return Err(ApiError::UnsupportedMediaType(format!(
@@ -72,6 +87,28 @@ impl Params {
             }
         };
         Ok(Params { values })
+    }
+
+    /// 400 naming the first field that is not one of `known`: nothing is silently dropped.
+    pub fn allow_only(&self, known: &[&str]) -> ApiResult<()> {
+        let mut unknown: Vec<&String> = self
+            .values
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .collect();
+        unknown.sort();
+        match unknown.first() {
+            None => Ok(()),
+            Some(field) => Err(ApiError::BadRequest(format!(
+                "unknown field '{field}' (accepted: {})",
+                known.join(", ")
+            ))),
+        }
+    }
+
+    /// Whether the field was sent at all (even empty or null).
+    pub fn present(&self, name: &str) -> bool {
+        self.values.contains_key(name)
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -152,10 +189,4 @@ impl Params {
     }
 }
 
-/// User and group names: what a subject `.../users/<name>` and scopes can carry.
-pub fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
-}
+pub use crate::domain::names::valid_name;

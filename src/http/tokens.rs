@@ -3,17 +3,21 @@
 
 use std::collections::HashMap;
 
+use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::auth;
 use super::params::{valid_name, Params};
 use super::NodeData;
-use crate::domain::policy::{authorize_mint, MintLimits, MintRequest, Principal};
+use crate::domain::policy::{
+    authorize_mint, authorize_own_token, is_local_user, Credential, MintLimits, MintRequest,
+    Principal,
+};
 use crate::domain::scope::{Action, Scope};
-use crate::domain::token::{TokenKind, TokenRecord};
+use crate::domain::token::{TokenKind, TokenRecord, MAX_EXPIRES_IN};
 use crate::error::{ApiError, ApiResult};
-use crate::node::{IssueSpec, IssuedToken, RefreshOverrides};
+use crate::node::{now_secs, IssueSpec, IssuedToken, RefreshOverrides};
 
 const DEFAULT_SCOPE: &str = "applied-permissions/user";
 
@@ -51,6 +55,38 @@ fn record_json(r: &TokenRecord) -> Value {
     })
 }
 
+/// Fields of a create request (JFrog's names).
+const CREATE_FIELDS: &[&str] = &[
+    "grant_type",
+    "username",
+    "scope",
+    "expires_in",
+    "refreshable",
+    "audience",
+    "description",
+    "include_reference_token",
+];
+/// Fields of a refresh request: the pair, and what an admin may override.
+const REFRESH_FIELDS: &[&str] = &[
+    "grant_type",
+    "refresh_token",
+    "access_token",
+    "username",
+    "scope",
+    "expires_in",
+    "audience",
+];
+
+/// `expires_in`, bounded (0 = never expires).
+fn expires_in(p: &Params) -> ApiResult<Option<u64>> {
+    match p.seconds("expires_in")? {
+        Some(secs) if secs > MAX_EXPIRES_IN => Err(ApiError::BadRequest(format!(
+            "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
+        ))),
+        other => Ok(other),
+    }
+}
+
 /// Parse, authorise and mint from request parameters; `legacy` adds `api:*` as Artifactory did.
 async fn mint(
     node: &NodeData,
@@ -59,7 +95,9 @@ async fn mint(
     legacy: bool,
 ) -> ApiResult<IssuedToken> {
     let who = auth::required(node, req).await?;
+    p.allow_only(CREATE_FIELDS)?;
     let cfg = &node.config.token;
+    let now = now_secs();
     let username = p
         .string("username")?
         .unwrap_or_else(|| who.username.clone());
@@ -68,11 +106,21 @@ async fn mint(
             "invalid username '{username}'"
         )));
     }
-    let mut scope = Scope::parse(&p.string("scope")?.unwrap_or_else(|| DEFAULT_SCOPE.into()))?;
+    // A scoped token asking for "a token" gets its own scope, not its user's full rights.
+    let (default_scope, default_expiry) = match &who.credential {
+        Credential::LocalToken { scope, expiry } if !who.admin => (
+            scope.to_string(),
+            expiry.map_or(cfg.default_expiry, |e| {
+                cfg.default_expiry.min(e.saturating_sub(now).max(1))
+            }),
+        ),
+        _ => (DEFAULT_SCOPE.to_string(), cfg.default_expiry),
+    };
+    let mut scope = Scope::parse(&p.string("scope")?.unwrap_or(default_scope))?;
     if legacy {
         scope = scope.with_api();
     }
-    let expires_in = p.seconds("expires_in")?.unwrap_or(cfg.default_expiry);
+    let expires_in = expires_in(p)?.unwrap_or(default_expiry);
     let refreshable = p.boolean("refreshable")?.unwrap_or(false);
     let audience = p
         .string("audience")?
@@ -100,6 +148,7 @@ async fn mint(
         MintLimits {
             non_admin_max_expiry: cfg.non_admin_max_expiry,
             allow_refreshable: cfg.allow_refreshable,
+            now,
         },
     )?;
     let issued = node
@@ -120,6 +169,7 @@ async fn mint(
 
 /// Refresh: the access/refresh pair authenticates alone; any other parameter needs an admin.
 async fn refresh(node: &NodeData, req: &HttpRequest, p: &Params) -> ApiResult<IssuedToken> {
+    p.allow_only(REFRESH_FIELDS)?;
     let refresh_token = p.string("refresh_token")?.ok_or_else(|| {
         ApiError::BadRequest("'refresh_token' is required with grant_type=refresh_token".into())
     })?;
@@ -137,8 +187,13 @@ async fn refresh(node: &NodeData, req: &HttpRequest, p: &Params) -> ApiResult<Is
                 crate::domain::policy::PolicyError::AdminOnly,
             ));
         }
+        let username = p.string("username")?;
+        if username.as_deref().is_some_and(|u| !valid_name(u)) {
+            return Err(ApiError::BadRequest("invalid username".into()));
+        }
+        overrides.username = username;
         overrides.scope = p.string("scope")?.map(|s| Scope::parse(&s)).transpose()?;
-        overrides.expires_in = p.seconds("expires_in")?;
+        overrides.expires_in = expires_in(p)?;
         overrides.audience = p.string("audience")?;
     }
     let issued = node
@@ -171,7 +226,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let issued = create_or_refresh(&node, &req, payload, false).await?;
-    Ok(HttpResponse::Ok().json(issued_json(&issued)))
+    Ok(secret_response(issued_json(&issued)))
 }
 
 /// `POST /artifactory/api/security/token` (seed 002).
@@ -185,11 +240,48 @@ pub async fn legacy_create(
     if let Some(map) = body.as_object_mut() {
         map.remove("token_id");
     }
-    Ok(HttpResponse::Ok().json(body))
+    Ok(secret_response(body))
 }
 
 fn visible_to(who: &Principal, r: &TokenRecord) -> bool {
-    who.admin || who.username == r.username
+    who.admin || is_local_user(who, &r.username)
+}
+
+/// A response carrying a secret (token, refresh or pairing token): never cached.
+fn secret_response(body: Value) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header((PRAGMA, "no-cache"))
+        .json(body)
+}
+
+/// `DELETE /access/api/v1/tokens?username=X` (or `username` in the body): every token of
+/// user X, revocable or not, stops validating on every node. Admins, or the user itself.
+pub async fn revoke_user_tokens(
+    node: NodeData,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let who = auth::required(&node, &req).await?;
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["username"])?;
+    let username = match (p.string("username")?, query.get("username")) {
+        (Some(u), _) => u,
+        (None, Some(u)) if !u.is_empty() => u.clone(),
+        _ => {
+            return Err(ApiError::BadRequest(
+                "give the user whose tokens to revoke as 'username'".into(),
+            ))
+        }
+    };
+    if !who.admin && !is_local_user(&who, &username) {
+        return Err(ApiError::Forbidden(
+            crate::domain::policy::PolicyError::AdminOnly,
+        ));
+    }
+    let revoked_at = node.revoke_user_tokens(&username).await?;
+    Ok(HttpResponse::Ok().json(json!({ "username": username, "revoked_before": revoked_at })))
 }
 
 pub async fn list(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
@@ -262,9 +354,15 @@ async fn revoke_from_params(
     let id = match (token, token_id) {
         (Some(token), _) => {
             let keys = node.keyset()?;
-            let claims = keys
-                .verify(&token, crate::node::now_secs(), true)
+            let verified = keys
+                .verify(&token, now_secs(), true)
                 .map_err(|e| ApiError::BadRequest(format!("cannot revoke: {e}")))?;
+            if !verified.local {
+                return Err(ApiError::BadRequest(
+                    "cannot revoke: the token belongs to a trusted cluster, not this one".into(),
+                ));
+            }
+            let claims = verified.claims;
             if !claims.revocable(node.config.token.revocable_expiry_threshold) {
                 return Err(ApiError::NotRevocable(
                     node.config.token.revocable_expiry_threshold,
@@ -290,6 +388,7 @@ pub async fn revoke_by_token(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["token", "token_id"])?;
     revoke_from_params(&node, &req, &p).await
 }
 
@@ -327,19 +426,24 @@ pub async fn check_permission(
 }
 
 /// `POST /access/api/v1/tokens/identity`: any user mints an identity token for itself
-/// (`applied-permissions/user`, revocable, with a reference token).
+/// (`applied-permissions/user`, revocable, with a reference token). A token caller must carry
+/// `applied-permissions/user` and outlive it, unless admin; a trusted cluster's token cannot.
 pub async fn identity(
     node: NodeData,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["description"])?;
     let who = auth::required(&node, &req).await?;
+    let scope = Scope::parse(DEFAULT_SCOPE)?;
+    let expires_in = node.config.token.identity_token_expiry;
+    authorize_own_token(&who, &scope, expires_in, now_secs())?;
     let issued = node
         .issue(IssueSpec {
             username: who.username.clone(),
-            scope: Scope::parse(DEFAULT_SCOPE)?,
-            expires_in: node.config.token.identity_token_expiry,
+            scope,
+            expires_in,
             refreshable: false,
             audience: node.config.token.default_audience.clone(),
             description: p.string("description")?,
@@ -348,17 +452,26 @@ pub async fn identity(
         })
         .await?;
     tracing::info!(token_id = %issued.token_id, subject = %who.username, "identity token created");
-    Ok(HttpResponse::Ok().json(issued_json(&issued)))
+    Ok(secret_response(issued_json(&issued)))
 }
 
-/// `POST /access/api/v1/tokens/pairing`: a one-time pairing token for the caller.
+/// `POST /access/api/v1/tokens/pairing`: a one-time pairing token for the caller, exchanged
+/// later for an `applied-permissions/user` token: the same rule as identity tokens.
 pub async fn create_pairing(
     node: NodeData,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["purpose"])?;
     let who = auth::required(&node, &req).await?;
+    let cfg = &node.config.token;
+    authorize_own_token(
+        &who,
+        &Scope::parse(DEFAULT_SCOPE)?,
+        cfg.pairing_token_expiry.saturating_add(cfg.default_expiry),
+        now_secs(),
+    )?;
     let purpose = p.string("purpose")?;
     if purpose.as_ref().is_some_and(|s| s.len() > 256) {
         return Err(ApiError::BadRequest(
@@ -366,7 +479,7 @@ pub async fn create_pairing(
         ));
     }
     let (secret, record) = node.issue_pairing(&who.username, purpose).await?;
-    Ok(HttpResponse::Ok().json(json!({
+    Ok(secret_response(json!({
         "pairing_token": secret,
         "token_id": record.token_id,
         "expires_in": record.expiry - record.issued_at,
@@ -382,9 +495,10 @@ pub async fn exchange_pairing(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["pairing_token"])?;
     let secret = p.required_string("pairing_token")?;
     let (_, issued) = node.consume_pairing(&secret).await?;
-    Ok(HttpResponse::Ok().json(issued_json(&issued)))
+    Ok(secret_response(issued_json(&issued)))
 }
 
 /// `POST /access/api/v1/tokens/introspect` (RFC 7662, form `token`): for resource servers,
@@ -395,10 +509,11 @@ pub async fn introspect(
     payload: web::Payload,
 ) -> ApiResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["token", "token_type_hint"])?;
     auth::required(&node, &req).await?;
     let token = p.required_string("token")?;
     let claims = match auth::validate_any(&node, &req, &token).await {
-        Ok(c) => c,
+        Ok(v) => v.claims,
         Err(ApiError::Unavailable(m)) => return Err(ApiError::Unavailable(m)),
         Err(_) => return Ok(HttpResponse::Ok().json(json!({ "active": false }))),
     };

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::auth;
 use super::params::{valid_name, Params};
 use super::NodeData;
+use crate::accounts::{check_password, UserChange};
 use crate::error::{ApiError, ApiResult};
 use crate::node::{hash_password, now_secs};
 use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
@@ -33,6 +34,7 @@ pub async fn create_user(
 ) -> ApiResult<HttpResponse> {
     auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["username", "password", "email", "admin", "groups"])?;
     let username = p.required_string("username")?;
     if !valid_name(&username) {
         return Err(ApiError::BadRequest(format!(
@@ -40,11 +42,7 @@ pub async fn create_user(
         )));
     }
     let password = p.required_string("password")?;
-    if password.len() < 8 || password.len() > 1024 {
-        return Err(ApiError::BadRequest(
-            "password must be 8 to 1024 characters".into(),
-        ));
-    }
+    check_password(&password)?;
     let groups = p.string_list("groups")?;
     for g in &groups {
         if node.state.group(g)?.is_none() {
@@ -104,20 +102,82 @@ pub async fn delete_user(
     name: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     auth::required_admin(&node, &req).await?;
-    if *name == node.config.security.bootstrap_admin_username {
-        return Err(ApiError::Conflict(
-            "the bootstrap admin cannot be deleted".into(),
+    node.delete_user(&name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `PATCH /access/api/v2/users/{name}` (admin): `password`, `email`, `admin`, `groups`.
+pub async fn update_user(
+    node: NodeData,
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    auth::required_admin(&node, &req).await?;
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["password", "email", "admin", "groups"])?;
+    let change = UserChange {
+        password: p.string("password")?,
+        email: p.present("email").then(|| p.string("email")).transpose()?,
+        admin: p.boolean("admin")?,
+        groups: p
+            .present("groups")
+            .then(|| p.string_list("groups"))
+            .transpose()?,
+    };
+    node.update_user(&name, change).await?;
+    match node.state.user(&name)? {
+        Some(u) => Ok(HttpResponse::Ok().json(user_json(&u))),
+        None => Err(ApiError::NotFound(format!("user '{name}' not found"))),
+    }
+}
+
+/// `POST /artifactory/api/security/users/authorization/changePassword` (Artifactory's
+/// call): JSON `{"userName","oldPassword","newPassword1","newPassword2"}`. The old password
+/// is the credential; wrong ones count as failed logins.
+pub async fn change_password(
+    node: NodeData,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["userName", "oldPassword", "newPassword1", "newPassword2"])?;
+    let username = p.required_string("userName")?;
+    let old = p.required_string("oldPassword")?;
+    let new = p.required_string("newPassword1")?;
+    if p.string("newPassword2")?.is_some_and(|again| again != new) {
+        return Err(ApiError::BadRequest(
+            "newPassword1 and newPassword2 differ".into(),
         ));
     }
-    match node
-        .write(Command::DeleteUser {
-            username: name.to_string(),
-        })
-        .await?
-    {
-        CommandResponse::Ok => Ok(HttpResponse::NoContent().finish()),
-        _ => Err(ApiError::NotFound(format!("user '{name}' not found"))),
-    }
+    let client = req.peer_addr().map(|a| a.ip());
+    node.change_own_password(&username, &old, new, client)
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain")
+        .body("Password has been successfully changed"))
+}
+
+/// `PATCH /access/api/v2/groups/{name}/members` (admin): JSON `{"add":[users],"remove":[users]}`.
+pub async fn update_group_members(
+    node: NodeData,
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+) -> ApiResult<HttpResponse> {
+    auth::required_admin(&node, &req).await?;
+    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["add", "remove"])?;
+    node.update_group_members(&name, p.string_list("add")?, p.string_list("remove")?)
+        .await?;
+    let members: Vec<String> = node
+        .state
+        .users()?
+        .into_iter()
+        .filter(|u| u.groups.contains(&name))
+        .map(|u| u.username)
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "name": *name, "members": members })))
 }
 
 pub async fn create_group(
@@ -127,6 +187,7 @@ pub async fn create_group(
 ) -> ApiResult<HttpResponse> {
     auth::required_admin(&node, &req).await?;
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    p.allow_only(&["name", "description"])?;
     let name = p.required_string("name")?;
     if !valid_name(&name) {
         return Err(ApiError::BadRequest(format!("invalid group name '{name}'")));

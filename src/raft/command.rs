@@ -31,6 +31,10 @@ pub struct TrustedCert {
     pub certificate_pem: String,
     pub kid: String,
     pub added_at: u64,
+    /// Service id of the cluster this certificate speaks for: tokens it verifies must name it
+    /// as `iss`. Empty only in records from before issuer binding, which verify nothing.
+    #[serde(default)]
+    pub service_id: String,
 }
 
 /// A one-time pairing token, stored under the SHA-256 of its secret.
@@ -73,8 +77,45 @@ pub enum Command {
         /// Fail with `Conflict` instead of replacing an existing user.
         create_only: bool,
     },
+    /// Removes the user and revokes every token of its subject issued until `revoked_at`.
     DeleteUser {
         username: String,
+        #[serde(default)]
+        revoked_at: u64,
+    },
+    /// Changes the given fields of an existing user (`NotFound` otherwise). Taking admin
+    /// away revokes the user's tokens issued until `at` (they may carry admin scope).
+    UpdateUser {
+        username: String,
+        password_hash: Option<String>,
+        email: Option<Option<String>>,
+        admin: Option<bool>,
+        groups: Option<Vec<String>>,
+        at: u64,
+    },
+    /// Adds users to and removes users from a group (`NotFound` when the group is missing;
+    /// missing users are skipped).
+    UpdateGroupMembers {
+        group: String,
+        add: Vec<String>,
+        remove: Vec<String>,
+    },
+    /// Every token of `subject` issued at or before `revoked_at` stops validating, on every
+    /// node, revocable or not. A later call moves the cut-off forward, never back.
+    RevokeSubject {
+        subject: String,
+        revoked_at: u64,
+    },
+    /// A failed password login, counted under each key (`user:<name>`, `addr:<ip>`); a key
+    /// quiet for `reset_after_secs` starts again from zero.
+    LoginFailed {
+        keys: Vec<String>,
+        at: u64,
+        reset_after_secs: u64,
+    },
+    /// A successful login clears the failures of these keys.
+    LoginSucceeded {
+        keys: Vec<String>,
     },
     PutGroup {
         group: GroupRecord,
@@ -110,11 +151,42 @@ pub enum Command {
     Batch {
         commands: Vec<Command>,
     },
-    /// Drop token records and revocations whose expiry (plus refresh grace) is before `now`.
+    /// Drop token records and revocations whose expiry (plus refresh grace) is before `now`,
+    /// and login failure records quiet since before `logins_before`.
     ExpireBefore {
         now: u64,
         grace_secs: u64,
+        #[serde(default)]
+        logins_before: u64,
     },
+}
+
+impl Command {
+    /// The command's name, for logs (never its contents: some carry password hashes).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Command::Bootstrap { .. } => "Bootstrap",
+            Command::IssueToken { .. } => "IssueToken",
+            Command::RefreshToken { .. } => "RefreshToken",
+            Command::RevokeToken { .. } => "RevokeToken",
+            Command::PutUser { .. } => "PutUser",
+            Command::DeleteUser { .. } => "DeleteUser",
+            Command::UpdateUser { .. } => "UpdateUser",
+            Command::UpdateGroupMembers { .. } => "UpdateGroupMembers",
+            Command::RevokeSubject { .. } => "RevokeSubject",
+            Command::LoginFailed { .. } => "LoginFailed",
+            Command::LoginSucceeded { .. } => "LoginSucceeded",
+            Command::PutGroup { .. } => "PutGroup",
+            Command::DeleteGroup { .. } => "DeleteGroup",
+            Command::PutTrusted { .. } => "PutTrusted",
+            Command::RemoveTrusted { .. } => "RemoveTrusted",
+            Command::RotateKey { .. } => "RotateKey",
+            Command::IssuePairing { .. } => "IssuePairing",
+            Command::ConsumePairing { .. } => "ConsumePairing",
+            Command::Batch { .. } => "Batch",
+            Command::ExpireBefore { .. } => "ExpireBefore",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 // openraft fixes the error type of every storage call; it is large by design.
 #![allow(clippy::result_large_err)]
+mod accounts;
 pub mod log;
 pub mod snapshot;
 pub mod state;

@@ -23,7 +23,8 @@ use sled::Transactional;
 use tokio::io::AsyncWriteExt;
 
 use super::{any_err, snapshot};
-use crate::crypto::{KeyMaterial, KeySet};
+use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
+use crate::domain::throttle::LoginFailures;
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::raft::command::{
     Command, CommandResponse, GroupRecord, PairingRecord, TrustedCert, UserRecord,
@@ -32,13 +33,15 @@ use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
 const LAST_APPLIED: &[u8] = b"last_applied";
 const MEMBERSHIP: &[u8] = b"membership";
-const SERVICE_ID: &[u8] = b"service_id";
+pub(super) const SERVICE_ID: &[u8] = b"service_id";
 const ACTIVE_KEY: &[u8] = b"active";
 const SNAPSHOT_META: &[u8] = b"meta";
 
-/// Names of the trees that make up the replicated state (snapshot order).
-const STATE_TREES: [&str; 9] = [
+/// Names of the trees that make up the replicated state (snapshot order; new trees go last
+/// so older snapshot files still install).
+const STATE_TREES: [&str; 11] = [
     "sm_meta", "keys", "tokens", "revoked", "users", "groups", "trusted", "refs", "pairing",
+    "subjects", "logins",
 ];
 const RETIRED_KEYS: &[u8] = b"retired";
 
@@ -73,6 +76,10 @@ pub struct StateView {
     refs: sled::Tree,
     /// pairing-token hash → PairingRecord
     pairing: sled::Tree,
+    /// subject → Unix seconds: tokens of the subject issued at or before it are revoked
+    subjects: sled::Tree,
+    /// `user:<name>` / `addr:<ip>` → LoginFailures
+    logins: sled::Tree,
     keyset: Arc<ArcSwapOption<KeySet>>,
     verified_cache_entries: usize,
 }
@@ -103,12 +110,14 @@ impl StateView {
             trusted: db.open_tree(STATE_TREES[6])?,
             refs: db.open_tree(STATE_TREES[7])?,
             pairing: db.open_tree(STATE_TREES[8])?,
+            subjects: db.open_tree(STATE_TREES[9])?,
+            logins: db.open_tree(STATE_TREES[10])?,
             keyset: Arc::new(ArcSwapOption::empty()),
             verified_cache_entries,
         })
     }
 
-    fn trees(&self) -> [&sled::Tree; 9] {
+    fn trees(&self) -> [&sled::Tree; 11] {
         [
             &self.meta,
             &self.keys,
@@ -119,7 +128,25 @@ impl StateView {
             &self.trusted,
             &self.refs,
             &self.pairing,
+            &self.subjects,
+            &self.logins,
         ]
+    }
+
+    /// Tokens of `subject` issued at or before this time are revoked.
+    pub fn subject_revoked_at(&self, subject: &str) -> Result<Option<u64>, StoreError> {
+        if self.subjects.is_empty() {
+            return Ok(None);
+        }
+        get_json(&self.subjects, subject.as_bytes())
+    }
+
+    /// Failed logins counted under `key` (`user:<name>` or `addr:<ip>`).
+    pub fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
+        if self.logins.is_empty() {
+            return Ok(None);
+        }
+        get_json(&self.logins, key.as_bytes())
     }
 
     pub fn trusted_certs(&self) -> Result<Vec<TrustedCert>, StoreError> {
@@ -202,11 +229,15 @@ impl StateView {
             return Ok(None);
         };
         let retired = self.retired_certs().map_err(read)?;
-        let trusted: Vec<(String, String)> = self
-            .trusted_certs()
-            .map_err(read)?
-            .into_iter()
-            .map(|t| (t.name, t.certificate_pem))
+        let certs = self.trusted_certs().map_err(read)?;
+        let trusted: Vec<TrustedKey<'_>> = certs
+            .iter()
+            .filter(|t| !t.service_id.is_empty())
+            .map(|t| TrustedKey {
+                name: &t.name,
+                certificate_pem: &t.certificate_pem,
+                service_id: &t.service_id,
+            })
             .collect();
         let keyset = KeySet::with_trust(service_id, &active, &retired, &trusted)
             .map_err(|e| StorageIOError::read_state_machine(any_err(e)))?
@@ -218,7 +249,7 @@ impl StateView {
 
 /// A tree of one apply's transaction. While a snapshot is being built it remembers every
 /// write made through it, so the snapshot can take them as overrides (see `snapshot`).
-struct Recorded<'a> {
+pub(super) struct Recorded<'a> {
     tree: &'a TransactionalTree,
     index: u8,
     /// `None` when no snapshot is capturing: nothing to remember.
@@ -226,11 +257,14 @@ struct Recorded<'a> {
 }
 
 impl Recorded<'_> {
-    fn get(&self, key: &[u8]) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+    pub(super) fn get(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
         self.tree.get(key)
     }
 
-    fn insert(
+    pub(super) fn insert(
         &self,
         key: &[u8],
         value: impl Into<sled::IVec>,
@@ -244,7 +278,10 @@ impl Recorded<'_> {
         self.tree.insert(key, value)
     }
 
-    fn remove(&self, key: &[u8]) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+    pub(super) fn remove(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
         if let Some(writes) = self.writes {
             writes.borrow_mut().push((self.index, key.into(), None));
         }
@@ -253,21 +290,23 @@ impl Recorded<'_> {
 }
 
 /// The trees of one apply, in `STATE_TREES` order.
-struct Tx<'a> {
-    meta: Recorded<'a>,
+pub(super) struct Tx<'a> {
+    pub(super) meta: Recorded<'a>,
     keys: Recorded<'a>,
     tokens: Recorded<'a>,
     revoked: Recorded<'a>,
-    users: Recorded<'a>,
-    groups: Recorded<'a>,
+    pub(super) users: Recorded<'a>,
+    pub(super) groups: Recorded<'a>,
     trusted: Recorded<'a>,
     refs: Recorded<'a>,
     pairing: Recorded<'a>,
+    pub(super) subjects: Recorded<'a>,
+    pub(super) logins: Recorded<'a>,
 }
 
-type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
 
-fn tx_get<T: DeserializeOwned>(tree: &Recorded<'_>, key: &[u8]) -> TxResult<Option<T>> {
+pub(super) fn tx_get<T: DeserializeOwned>(tree: &Recorded<'_>, key: &[u8]) -> TxResult<Option<T>> {
     match tree.get(key)? {
         Some(bytes) => serde_json::from_slice(&bytes)
             .map(Some)
@@ -276,7 +315,7 @@ fn tx_get<T: DeserializeOwned>(tree: &Recorded<'_>, key: &[u8]) -> TxResult<Opti
     }
 }
 
-fn tx_put<T: Serialize>(tree: &Recorded<'_>, key: &[u8], value: &T) -> TxResult<()> {
+pub(super) fn tx_put<T: Serialize>(tree: &Recorded<'_>, key: &[u8], value: &T) -> TxResult<()> {
     let bytes = serde_json::to_vec(value)
         .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
     tree.insert(key, bytes)?;
@@ -353,6 +392,11 @@ impl Tx<'_> {
                     Some(old) if old.refresh_deadline(*grace_secs).is_some_and(|d| *now > d) => {
                         CommandResponse::RefreshRejected("refresh grace period is over".into())
                     }
+                    Some(old) if self.subject_cut_off(&old.subject, old.issued_at)? => {
+                        CommandResponse::RefreshRejected(
+                            "every token of this user was revoked".into(),
+                        )
+                    }
                     Some(old) => {
                         self.revoke(&old, *now)?;
                         tx_put(&self.tokens, new_record.token_id.as_bytes(), new_record)?;
@@ -386,10 +430,12 @@ impl Tx<'_> {
                     CommandResponse::Ok
                 }
             }
-            Command::DeleteUser { username } => match self.users.remove(username.as_bytes())? {
-                Some(_) => CommandResponse::Ok,
-                None => CommandResponse::NotFound,
-            },
+            Command::DeleteUser { .. }
+            | Command::UpdateUser { .. }
+            | Command::UpdateGroupMembers { .. }
+            | Command::RevokeSubject { .. }
+            | Command::LoginFailed { .. }
+            | Command::LoginSucceeded { .. } => self.apply_account(cmd)?,
             Command::PutGroup { group, create_only } => {
                 let existing: Option<GroupRecord> = tx_get(&self.groups, group.name.as_bytes())?;
                 if *create_only && existing.as_ref().is_some_and(|e| e != group) {
@@ -440,6 +486,12 @@ impl Tx<'_> {
                         self.pairing.remove(hash.as_bytes())?;
                         CommandResponse::PairingRejected("pairing token has expired".into())
                     }
+                    Some(p) if self.user_cut_off(&p.username, p.issued_at)? => {
+                        self.pairing.remove(hash.as_bytes())?;
+                        CommandResponse::PairingRejected(
+                            "every token of this user was revoked".into(),
+                        )
+                    }
                     Some(p) => {
                         self.pairing.remove(hash.as_bytes())?;
                         CommandResponse::Paired(p)
@@ -458,6 +510,9 @@ impl Tx<'_> {
                 }
                 for id in &expired.revocations {
                     self.revoked.remove(id.as_bytes())?;
+                }
+                for key in &expired.logins {
+                    self.logins.remove(key.as_bytes())?;
                 }
                 CommandResponse::Expired {
                     tokens: expired.tokens.len() as u64,
@@ -489,6 +544,7 @@ struct Expired {
     refs: Vec<String>,
     revocations: Vec<String>,
     pairings: Vec<String>,
+    logins: Vec<String>,
 }
 
 struct Inner {
@@ -603,7 +659,12 @@ impl StateMachine {
         Ok(())
     }
 
-    fn scan_expired(&self, now: u64, grace: u64) -> Result<Expired, StorageError> {
+    fn scan_expired(
+        &self,
+        now: u64,
+        grace: u64,
+        logins_before: u64,
+    ) -> Result<Expired, StorageError> {
         let mut expired = Expired::default();
         for rec in self.inner.view.tokens().map_err(read_err)? {
             let deadline = if rec.refresh_hash.is_some() {
@@ -621,6 +682,15 @@ impl StateMachine {
                 serde_json::from_slice(&item.map_err(read_err)?).map_err(read_err)?;
             if rev.expiry.is_some_and(|e| e < now) {
                 expired.revocations.push(rev.token_id);
+            }
+        }
+        for item in self.inner.view.logins.iter() {
+            let (key, value) = item.map_err(read_err)?;
+            let f: LoginFailures = serde_json::from_slice(&value).map_err(read_err)?;
+            if f.last_failure < logins_before {
+                expired
+                    .logins
+                    .push(String::from_utf8_lossy(&key).into_owned());
             }
         }
         for item in self.inner.view.pairing.iter() {
@@ -647,14 +717,35 @@ impl StateMachine {
         };
         let v = &self.inner.view;
         let trees = (
-            &v.meta, &v.keys, &v.tokens, &v.revoked, &v.users, &v.groups, &v.trusted, &v.refs,
+            &v.meta,
+            &v.keys,
+            &v.tokens,
+            &v.revoked,
+            &v.users,
+            &v.groups,
+            &v.trusted,
+            &v.refs,
             &v.pairing,
+            &v.subjects,
+            &v.logins,
         );
         // The capture starts and ends under the apply lock, which this apply holds.
         let capturing = self.inner.capture.lock().expect("capture lock").is_some();
         let writes = RefCell::new(Vec::new());
         let result = trees.transaction(
-            |(meta, keys, tokens, revoked, users, groups, trusted, refs, pairing)| {
+            |(
+                meta,
+                keys,
+                tokens,
+                revoked,
+                users,
+                groups,
+                trusted,
+                refs,
+                pairing,
+                subjects,
+                logins,
+            )| {
                 // A conflict reruns this closure: only the last run's writes count.
                 writes.borrow_mut().clear();
                 let rec = |tree, index| Recorded {
@@ -672,6 +763,8 @@ impl StateMachine {
                     trusted: rec(trusted, 6),
                     refs: rec(refs, 7),
                     pairing: rec(pairing, 8),
+                    subjects: rec(subjects, 9),
+                    logins: rec(logins, 10),
                 };
                 let mut responses = Vec::with_capacity(group.len());
                 for item in group {
@@ -881,9 +974,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         // state before it (sled transactions cannot iterate), so every node removes the same.
         for group in items.chunk_by(|a, b| !a.is_expiry() && !b.is_expiry()) {
             let expired = match group[0].cmd {
-                Some(Command::ExpireBefore { now, grace_secs }) => {
-                    self.scan_expired(*now, *grace_secs)?
-                }
+                Some(Command::ExpireBefore {
+                    now,
+                    grace_secs,
+                    logins_before,
+                }) => self.scan_expired(*now, *grace_secs, *logins_before)?,
                 _ => Expired::default(),
             };
             let group_responses = self.apply_group(group, &expired)?;

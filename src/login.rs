@@ -1,0 +1,105 @@
+//! Password logins with throttling. Failed logins are counted per user name and per client
+//! address through the log, so every node sees the same counts and spreading guesses over
+//! the nodes of a cluster gains nothing. Unknown users cost the same as known ones.
+
+use std::net::IpAddr;
+use std::sync::OnceLock;
+
+use crate::domain::policy::{Credential, Principal};
+use crate::domain::throttle::ThrottlePolicy;
+use crate::error::{ApiError, ApiResult};
+use crate::node::{hash_password, now_secs, verify_password, Node};
+use crate::raft::command::Command;
+
+/// A hash no password matches, verified when the user is unknown so the answer takes as long.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&crate::crypto::random_secret()).unwrap_or_default())
+}
+
+impl Node {
+    fn throttle_policy(&self, free_attempts: u32) -> ThrottlePolicy {
+        let s = &self.config.security;
+        ThrottlePolicy {
+            free_attempts,
+            max_delay_secs: s.login_backoff_max_secs,
+            reset_after_secs: s.login_failure_reset_secs,
+        }
+    }
+
+    /// 429 while `key` must still wait.
+    fn check_throttle(&self, key: &str, free_attempts: u32, now: u64) -> ApiResult<()> {
+        let Some(rec) = self.state.login_failures(key)? else {
+            return Ok(());
+        };
+        match self.throttle_policy(free_attempts).retry_after(&rec, now) {
+            Some(secs) => Err(ApiError::TooManyRequests(secs)),
+            None => Ok(()),
+        }
+    }
+
+    /// A password login. While the user name or the address is throttled, every attempt —
+    /// right or wrong — is answered 429 without looking at the password.
+    pub async fn password_login(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> ApiResult<Principal> {
+        let bad = || ApiError::Unauthorized("bad credentials".into());
+        if username.is_empty() || username.len() > 256 || password.len() > 1024 {
+            return Err(bad());
+        }
+        let security = &self.config.security;
+        let user_key = format!("user:{username}");
+        let addr_key = client.map(|ip| format!("addr:{ip}"));
+        let now = now_secs();
+        self.check_throttle(&user_key, security.lock_after_failed_logins, now)?;
+        if let Some(addr_key) = &addr_key {
+            self.check_throttle(addr_key, security.lock_after_failed_logins_per_address, now)?;
+        }
+        let record = self.state.user(username)?;
+        let hash = record
+            .as_ref()
+            .and_then(|r| r.password_hash.clone())
+            .unwrap_or_else(|| decoy_hash().to_string());
+        let secret = password.to_string();
+        let matches = tokio::task::spawn_blocking(move || verify_password(&secret, &hash))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        match record {
+            Some(r) if matches && r.password_hash.is_some() => {
+                if self.state.login_failures(&user_key)?.is_some() {
+                    let cleared = Command::LoginSucceeded {
+                        keys: vec![user_key],
+                    };
+                    if let Err(e) = self.batcher.write(cleared).await {
+                        tracing::debug!(error = %e, "could not clear login failures");
+                    }
+                }
+                Ok(Principal {
+                    username: r.username,
+                    admin: r.admin,
+                    groups: r.groups,
+                    token_id: None,
+                    scope: None,
+                    credential: Credential::Password,
+                })
+            }
+            _ => {
+                tracing::warn!(user = %username, client = ?client, "login failed");
+                let keys = std::iter::once(user_key).chain(addr_key).collect();
+                let failed = Command::LoginFailed {
+                    keys,
+                    at: now,
+                    reset_after_secs: security.login_failure_reset_secs,
+                };
+                // Counted before answering, so the next guess on any node sees it.
+                if let Err(e) = self.batcher.write(failed).await {
+                    tracing::debug!(error = %e, "could not record a failed login");
+                }
+                Err(bad())
+            }
+        }
+    }
+}
