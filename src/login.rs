@@ -8,13 +8,20 @@ use std::sync::OnceLock;
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::error::{ApiError, ApiResult};
-use crate::node::{hash_password, now_secs, verify_password, Node};
+use crate::node::{hash_password, verify_password, Node};
 use crate::raft::command::Command;
 
 /// A hash no password matches, verified when the user is unknown so the answer takes as long.
 fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| hash_password(&crate::crypto::random_secret()).unwrap_or_default())
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Node {
@@ -28,11 +35,14 @@ impl Node {
     }
 
     /// 429 while `key` must still wait.
-    fn check_throttle(&self, key: &str, free_attempts: u32, now: u64) -> ApiResult<()> {
+    fn check_throttle(&self, key: &str, free_attempts: u32, now_ms: u64) -> ApiResult<()> {
         let Some(rec) = self.state.login_failures(key)? else {
             return Ok(());
         };
-        match self.throttle_policy(free_attempts).retry_after(&rec, now) {
+        match self
+            .throttle_policy(free_attempts)
+            .retry_after(&rec, now_ms)
+        {
             Some(secs) => Err(ApiError::TooManyRequests(secs)),
             None => Ok(()),
         }
@@ -53,7 +63,7 @@ impl Node {
         let security = &self.config.security;
         let user_key = format!("user:{username}");
         let addr_key = client.map(|ip| format!("addr:{ip}"));
-        let now = now_secs();
+        let now = now_millis();
         self.check_throttle(&user_key, security.lock_after_failed_logins, now)?;
         if let Some(addr_key) = &addr_key {
             self.check_throttle(addr_key, security.lock_after_failed_logins_per_address, now)?;
@@ -91,7 +101,7 @@ impl Node {
                 let keys = std::iter::once(user_key).chain(addr_key).collect();
                 let failed = Command::LoginFailed {
                     keys,
-                    at: now,
+                    at_ms: now,
                     reset_after_secs: security.login_failure_reset_secs,
                 };
                 // Counted before answering, so the next guess on any node sees it.

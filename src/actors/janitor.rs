@@ -34,8 +34,9 @@ impl Actor for Janitor {
                 let cmd = Command::ExpireBefore {
                     now,
                     grace_secs: node.config.token.refresh_grace_period,
-                    logins_before: now
-                        .saturating_sub(node.config.security.login_failure_reset_secs),
+                    logins_before_ms: now
+                        .saturating_sub(node.config.security.login_failure_reset_secs)
+                        .saturating_mul(1000),
                 };
                 match node.write(cmd).await {
                     Ok(CommandResponse::Expired {

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 pub struct LoginFailures {
     /// Consecutive failures since the last success or reset.
     pub failures: u32,
-    /// Unix seconds of the latest failure.
-    pub last_failure: u64,
+    /// Unix milliseconds of the latest failure.
+    pub last_failure_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,16 +24,19 @@ pub struct ThrottlePolicy {
 }
 
 impl ThrottlePolicy {
-    /// Seconds the key must still wait before its next attempt; None when it may try now.
-    pub fn retry_after(&self, rec: &LoginFailures, now: u64) -> Option<u64> {
+    /// Whole seconds (rounded up) the key must still wait before its next attempt at
+    /// `now_ms`; None when it may try now.
+    pub fn retry_after(&self, rec: &LoginFailures, now_ms: u64) -> Option<u64> {
         if self.free_attempts == 0 || rec.failures < self.free_attempts {
             return None;
         }
-        if now.saturating_sub(rec.last_failure) >= self.reset_after_secs {
+        if now_ms.saturating_sub(rec.last_failure_ms) >= self.reset_after_secs.saturating_mul(1000)
+        {
             return None;
         }
-        let until = rec.last_failure.saturating_add(self.delay(rec.failures));
-        (now < until).then(|| until - now)
+        let delay_ms = self.delay(rec.failures).saturating_mul(1000);
+        let until = rec.last_failure_ms.saturating_add(delay_ms);
+        (now_ms < until).then(|| (until - now_ms).div_ceil(1000))
     }
 
     /// Delay after `failures` failures: 1 s at the threshold, doubling, at most the maximum.
@@ -45,14 +48,18 @@ impl ThrottlePolicy {
     }
 }
 
-/// The record after one more failure at `at` (a stale record starts again from zero).
-pub fn record_failure(rec: Option<LoginFailures>, at: u64, reset_after_secs: u64) -> LoginFailures {
+/// The record after one more failure at `at_ms` (a stale record starts again from zero).
+pub fn record_failure(
+    rec: Option<LoginFailures>,
+    at_ms: u64,
+    reset_after_secs: u64,
+) -> LoginFailures {
     let rec = rec
-        .filter(|r| at.saturating_sub(r.last_failure) < reset_after_secs)
+        .filter(|r| at_ms.saturating_sub(r.last_failure_ms) < reset_after_secs.saturating_mul(1000))
         .unwrap_or_default();
     LoginFailures {
         failures: rec.failures.saturating_add(1),
-        last_failure: rec.last_failure.max(at),
+        last_failure_ms: rec.last_failure_ms.max(at_ms),
     }
 }
 
@@ -70,16 +77,17 @@ mod tests {
     fn delays_start_at_the_threshold_and_double() {
         let mut rec = None;
         for i in 1..=4 {
-            let r = record_failure(rec, 1000, 900);
+            let r = record_failure(rec, 1_000_000, 900);
             assert_eq!(r.failures, i);
-            assert_eq!(POLICY.retry_after(&r, 1000), None);
+            assert_eq!(POLICY.retry_after(&r, 1_000_000), None);
             rec = Some(r);
         }
-        let r = record_failure(rec, 1000, 900);
-        assert_eq!(POLICY.retry_after(&r, 1000), Some(1));
-        assert_eq!(POLICY.retry_after(&r, 1001), None);
-        let r = record_failure(Some(r), 1001, 900);
-        assert_eq!(POLICY.retry_after(&r, 1001), Some(2));
+        let r = record_failure(rec, 1_000_000, 900);
+        assert_eq!(POLICY.retry_after(&r, 1_000_000), Some(1));
+        assert_eq!(POLICY.retry_after(&r, 1_000_999), Some(1));
+        assert_eq!(POLICY.retry_after(&r, 1_001_000), None);
+        let r = record_failure(Some(r), 1_001_000, 900);
+        assert_eq!(POLICY.retry_after(&r, 1_001_000), Some(2));
         assert_eq!(POLICY.delay(40), 300);
         assert_eq!(POLICY.delay(u32::MAX), 300);
     }
@@ -88,15 +96,15 @@ mod tests {
     fn stale_records_reset_and_zero_disables() {
         let r = LoginFailures {
             failures: 50,
-            last_failure: 1000,
+            last_failure_ms: 1_000_000,
         };
-        assert_eq!(POLICY.retry_after(&r, 1100), Some(200));
-        assert_eq!(POLICY.retry_after(&r, 1900), None);
-        assert_eq!(record_failure(Some(r), 1900, 900).failures, 1);
+        assert_eq!(POLICY.retry_after(&r, 1_100_000), Some(200));
+        assert_eq!(POLICY.retry_after(&r, 1_900_000), None);
+        assert_eq!(record_failure(Some(r), 1_900_000, 900).failures, 1);
         let off = ThrottlePolicy {
             free_attempts: 0,
             ..POLICY
         };
-        assert_eq!(off.retry_after(&r, 1000), None);
+        assert_eq!(off.retry_after(&r, 1_000_000), None);
     }
 }

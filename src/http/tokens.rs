@@ -298,6 +298,11 @@ pub async fn list(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
 
 pub async fn me(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
     let who = auth::required(&node, &req).await?;
+    if let Credential::ForeignToken { issuer } = &who.credential {
+        return Err(ApiError::NotFound(format!(
+            "the token used belongs to a trusted cluster ({issuer}); only its own cluster stores it"
+        )));
+    }
     let id = who.token_id.ok_or_else(|| {
         ApiError::BadRequest("this request is not authenticated with a token".into())
     })?;

@@ -110,7 +110,8 @@ pub enum Command {
     /// quiet for `reset_after_secs` starts again from zero.
     LoginFailed {
         keys: Vec<String>,
-        at: u64,
+        /// Unix milliseconds.
+        at_ms: u64,
         reset_after_secs: u64,
     },
     /// A successful login clears the failures of these keys.
@@ -152,12 +153,12 @@ pub enum Command {
         commands: Vec<Command>,
     },
     /// Drop token records and revocations whose expiry (plus refresh grace) is before `now`,
-    /// and login failure records quiet since before `logins_before`.
+    /// and login failure records quiet since before `logins_before_ms`.
     ExpireBefore {
         now: u64,
         grace_secs: u64,
         #[serde(default)]
-        logins_before: u64,
+        logins_before_ms: u64,
     },
 }
 

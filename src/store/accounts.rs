@@ -112,12 +112,12 @@ impl Tx<'_> {
             }
             Command::LoginFailed {
                 keys,
-                at,
+                at_ms,
                 reset_after_secs,
             } => {
                 for key in keys {
                     let rec: Option<LoginFailures> = tx_get(&self.logins, key.as_bytes())?;
-                    let next = record_failure(rec, *at, *reset_after_secs);
+                    let next = record_failure(rec, *at_ms, *reset_after_secs);
                     tx_put(&self.logins, key.as_bytes(), &next)?;
                 }
                 CommandResponse::Ok

@@ -663,7 +663,7 @@ impl StateMachine {
         &self,
         now: u64,
         grace: u64,
-        logins_before: u64,
+        logins_before_ms: u64,
     ) -> Result<Expired, StorageError> {
         let mut expired = Expired::default();
         for rec in self.inner.view.tokens().map_err(read_err)? {
@@ -687,7 +687,7 @@ impl StateMachine {
         for item in self.inner.view.logins.iter() {
             let (key, value) = item.map_err(read_err)?;
             let f: LoginFailures = serde_json::from_slice(&value).map_err(read_err)?;
-            if f.last_failure < logins_before {
+            if f.last_failure_ms < logins_before_ms {
                 expired
                     .logins
                     .push(String::from_utf8_lossy(&key).into_owned());
@@ -977,8 +977,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 Some(Command::ExpireBefore {
                     now,
                     grace_secs,
-                    logins_before,
-                }) => self.scan_expired(*now, *grace_secs, *logins_before)?,
+                    logins_before_ms,
+                }) => self.scan_expired(*now, *grace_secs, *logins_before_ms)?,
                 _ => Expired::default(),
             };
             let group_responses = self.apply_group(group, &expired)?;

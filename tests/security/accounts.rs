@@ -1,0 +1,222 @@
+//! Findings 7 and 8: users can be changed, and password guessing is throttled cluster-wide.
+
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+use crate::{create_user, list_users_status, ping, token_of};
+use serde_json::json;
+
+fn login_status(node: &TestNode, user: &str, password: &str) -> u16 {
+    node.get("/api/system/ping")
+        .basic_auth(user, Some(password))
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn finding_7_users_passwords_and_groups_can_be_changed() {
+    let mut node = TestNode::start();
+    for g in ["dev", "ops"] {
+        let (status, _) = json_of(
+            node.admin(node.post("/access/api/v2/groups"))
+                .json(&json!({ "name": g }))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 201);
+    }
+    create_user(
+        &node,
+        json!({"username": "carol", "password": "first-pass"}),
+    );
+    let (status, body) = json_of(
+        node.admin(node.client.patch(node.url("/access/api/v2/users/carol")))
+            .json(&json!({"password": "second-pass", "email": "c@example.com",
+                          "admin": true, "groups": ["dev"]}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["admin"], true);
+    assert_eq!(body["groups"], json!(["dev"]));
+    assert_eq!(body["email"], "c@example.com");
+    assert_eq!(login_status(&node, "carol", "first-pass"), 401);
+    assert_eq!(login_status(&node, "carol", "second-pass"), 200);
+    // Unknown fields and unknown users are refused.
+    let (status, _) = json_of(
+        node.admin(node.client.patch(node.url("/access/api/v2/users/carol")))
+            .json(&json!({"passwd": "x"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 400);
+    let (status, _) = json_of(
+        node.admin(node.client.patch(node.url("/access/api/v2/users/nobody")))
+            .json(&json!({"email": "x@y"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 404);
+    // The user changes its own password (Artifactory's call), proving the old one.
+    let change = |old: &str, new: &str| {
+        node.post("/artifactory/api/security/users/authorization/changePassword")
+            .json(&json!({"userName": "carol", "oldPassword": old,
+                          "newPassword1": new, "newPassword2": new}))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(change("wrong-pass", "third-pass"), 401);
+    assert_eq!(change("second-pass", "third-pass"), 200);
+    assert_eq!(login_status(&node, "carol", "third-pass"), 200);
+    // Group membership: add to ops, remove from dev.
+    let (status, body) = json_of(
+        node.admin(
+            node.client
+                .patch(node.url("/access/api/v2/groups/ops/members")),
+        )
+        .json(&json!({"add": ["carol"]}))
+        .send()
+        .unwrap(),
+    );
+    assert_eq!((status, body["members"].clone()), (200, json!(["carol"])));
+    let (status, _) = json_of(
+        node.admin(
+            node.client
+                .patch(node.url("/access/api/v2/groups/dev/members")),
+        )
+        .json(&json!({"remove": ["carol"]}))
+        .send()
+        .unwrap(),
+    );
+    assert_eq!(status, 200);
+    let (_, user) = json_of(
+        node.admin(node.get("/access/api/v2/users/carol"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(user["groups"], json!(["ops"]));
+    // Taking admin away kills the admin tokens carol minted while admin.
+    let (status, body) = json_of(
+        node.post("/access/api/v1/tokens")
+            .basic_auth("carol", Some("third-pass"))
+            .form(&[("scope", "applied-permissions/admin"), ("expires_in", "0")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let carol_admin = token_of(&body);
+    assert_eq!(list_users_status(&node, &carol_admin), 200);
+    let (status, _) = json_of(
+        node.admin(node.client.patch(node.url("/access/api/v2/users/carol")))
+            .json(&json!({"admin": false}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(ping(&node, &carol_admin), 401);
+    // The bootstrap admin changes its password; the env variable on restart is ignored, loudly.
+    let (status, _) = json_of(
+        node.admin(node.client.patch(node.url("/access/api/v2/users/admin")))
+            .json(&json!({"password": "new-admin-pass"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200);
+    node.restart();
+    assert_eq!(login_status(&node, "admin", "new-admin-pass"), 200);
+    assert_eq!(login_status(&node, "admin", ADMIN_PASSWORD), 401);
+    assert!(
+        node.log().contains("already initialised: it is ignored"),
+        "no warning about the ignored bootstrap password"
+    );
+}
+
+/// One guess per node, 300 ms apart (time for the count to reach every node).
+fn guesses_round_robin(cluster: &TestCluster, user: &str, count: usize) -> Vec<u16> {
+    (0..count)
+        .map(|i| {
+            let status = login_status(&cluster.nodes[i % 3], user, &format!("guess-{i}"));
+            std::thread::sleep(Duration::from_millis(300));
+            status
+        })
+        .collect()
+}
+
+#[test]
+fn finding_8_password_guessing_is_throttled_across_the_cluster() {
+    let cluster = TestCluster::start(3, &[("ACCESS_NODE_SECURITY_LOCK_AFTER_FAILED_LOGINS", "3")]);
+    // Three wrong guesses, one on each node: the count is the cluster's, not each node's.
+    assert_eq!(
+        guesses_round_robin(&cluster, "admin", 3),
+        vec![401, 401, 401]
+    );
+    // Now every node makes the name wait, even for the right password.
+    for node in &cluster.nodes {
+        let r = node
+            .get("/api/system/ping")
+            .basic_auth("admin", Some(ADMIN_PASSWORD))
+            .send()
+            .unwrap();
+        assert_eq!(r.status(), 429);
+        let retry: u64 = r.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=300).contains(&retry), "{retry}");
+    }
+    // Guessing on through all three nodes for 3.6 s: the backoff (1 s, 2 s, 4 s…) lets
+    // through a few guesses, not the 12 that per-node counting would.
+    let later = guesses_round_robin(&cluster, "admin", 12);
+    let tried = later.iter().filter(|s| **s == 401).count();
+    assert!(tried <= 3, "{later:?}");
+    assert!(later.iter().all(|s| *s == 401 || *s == 429), "{later:?}");
+    // Unknown user names are counted and throttled the same way.
+    assert_eq!(
+        guesses_round_robin(&cluster, "nobody-here", 4),
+        vec![401, 401, 401, 429]
+    );
+}
+
+#[test]
+fn finding_8_unknown_users_cost_the_same_and_addresses_are_throttled() {
+    let node = TestNode::start_with(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_SECURITY_LOCK_AFTER_FAILED_LOGINS", "0"),
+        (
+            "ACCESS_NODE_SECURITY_LOCK_AFTER_FAILED_LOGINS_PER_ADDRESS",
+            "12",
+        ),
+    ]);
+    let admin = node.admin_bearer();
+    let median = |user: &str| {
+        let mut times: Vec<Duration> = (0..5)
+            .map(|_| {
+                let started = Instant::now();
+                assert_eq!(login_status(&node, user, "wrong-password"), 401);
+                started.elapsed()
+            })
+            .collect();
+        times.sort();
+        times[2]
+    };
+    let known = median("admin");
+    let unknown = median("no-such-user");
+    // Before, an unknown name answered about 20x faster (no password hash to check).
+    assert!(
+        unknown * 3 >= known,
+        "unknown user {unknown:?} vs known {known:?}: names leak by timing"
+    );
+    // Ten failures so far from 127.0.0.1; two more and the address waits, whatever the name.
+    assert_eq!(login_status(&node, "user-a", "x-password"), 401);
+    assert_eq!(login_status(&node, "user-b", "x-password"), 401);
+    assert_eq!(login_status(&node, "user-c", "x-password"), 429);
+    assert_eq!(ping(&node, &admin), 200, "tokens keep working");
+}
