@@ -174,8 +174,10 @@ pub fn authorize_revoke(
     token_username: &str,
     token_id: &str,
 ) -> Result<(), PolicyError> {
-    if who.admin || is_local_user(who, token_username) || who.token_id.as_deref() == Some(token_id)
-    {
+    // A trusted cluster picks its own tokens' ids: "itself" only counts for local tokens.
+    let itself = who.token_id.as_deref() == Some(token_id)
+        && !matches!(who.credential, Credential::ForeignToken { .. });
+    if who.admin || is_local_user(who, token_username) || itself {
         Ok(())
     } else {
         Err(PolicyError::NotOwner)

@@ -8,7 +8,9 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use arc_swap::ArcSwapOption;
+use std::collections::HashMap;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
     BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
@@ -81,6 +83,8 @@ pub struct StateView {
     /// `user:<name>` / `addr:<ip>` → LoginFailures
     logins: sled::Tree,
     keyset: Arc<ArcSwapOption<KeySet>>,
+    /// The `subjects` tree in memory: every validation reads it, and it stays small.
+    subject_cuts: Arc<ArcSwap<HashMap<String, u64>>>,
     verified_cache_entries: usize,
 }
 
@@ -113,6 +117,7 @@ impl StateView {
             subjects: db.open_tree(STATE_TREES[9])?,
             logins: db.open_tree(STATE_TREES[10])?,
             keyset: Arc::new(ArcSwapOption::empty()),
+            subject_cuts: Arc::new(ArcSwap::from_pointee(HashMap::new())),
             verified_cache_entries,
         })
     }
@@ -135,17 +140,25 @@ impl StateView {
 
     /// Tokens of `subject` issued at or before this time are revoked.
     pub fn subject_revoked_at(&self, subject: &str) -> Result<Option<u64>, StoreError> {
-        if self.subjects.is_empty() {
-            return Ok(None);
+        Ok(self.subject_cuts.load().get(subject).copied())
+    }
+
+    /// Re-read the subject cut-offs after an apply or install that may have changed them.
+    fn reload_subject_cuts(&self) -> Result<(), StoreError> {
+        let mut cuts = HashMap::new();
+        for item in self.subjects.iter() {
+            let (key, value) = item?;
+            cuts.insert(
+                String::from_utf8_lossy(&key).into_owned(),
+                serde_json::from_slice(&value)?,
+            );
         }
-        get_json(&self.subjects, subject.as_bytes())
+        self.subject_cuts.store(Arc::new(cuts));
+        Ok(())
     }
 
     /// Failed logins counted under `key` (`user:<name>` or `addr:<ip>`).
     pub fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        if self.logins.is_empty() {
-            return Ok(None);
-        }
         get_json(&self.logins, key.as_bytes())
     }
 
@@ -523,6 +536,17 @@ impl Tx<'_> {
     }
 }
 
+/// Whether applying `cmd` may move a subject cut-off.
+fn touches_subjects(cmd: &Command) -> bool {
+    match cmd {
+        Command::DeleteUser { .. } | Command::UpdateUser { .. } | Command::RevokeSubject { .. } => {
+            true
+        }
+        Command::Batch { commands } => commands.iter().any(touches_subjects),
+        _ => false,
+    }
+}
+
 /// One log entry as the state machine applies it.
 struct ApplyItem<'a> {
     log_id: LogId,
@@ -606,6 +630,7 @@ impl StateMachine {
     ) -> Result<StateMachine, StorageError> {
         let view = StateView::open(db, verified_cache_entries).map_err(read_err)?;
         view.publish_keys()?;
+        view.reload_subject_cuts().map_err(read_err)?;
         let snapshots = db.open_tree("sm_snapshot").map_err(read_err)?;
         // Earlier versions kept the snapshot data itself in sled.
         snapshots.remove(b"data").map_err(read_err)?;
@@ -995,6 +1020,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             if keys_touched {
                 self.keys_changed().await?;
             }
+            if group.iter().any(|i| i.cmd.is_some_and(touches_subjects)) {
+                self.inner.view.reload_subject_cuts().map_err(read_err)?;
+            }
             responses.extend(group_responses);
         }
         Ok(responses)
@@ -1071,6 +1099,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 .map_err(write_err)?;
             self.set_current_snapshot(meta).await?;
         }
+        self.inner.view.reload_subject_cuts().map_err(read_err)?;
         tracing::info!(snapshot = %meta.snapshot_id, "snapshot installed");
         self.keys_changed().await
     }

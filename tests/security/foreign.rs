@@ -38,6 +38,10 @@ fn active_kid(node: &TestNode) -> String {
 
 /// A token signed with `signer`'s private key (read from its home), claims as given.
 fn forge(signer: &TestNode, iss: &str, sub: &str, scp: &str) -> String {
+    forge_with_id(signer, iss, sub, scp, "forged")
+}
+
+fn forge_with_id(signer: &TestNode, iss: &str, sub: &str, scp: &str, jti: &str) -> String {
     let material = KeyMaterial {
         kid: active_kid(signer),
         private_key_pem: std::fs::read_to_string(signer.home.join("etc/keys/private.key")).unwrap(),
@@ -55,7 +59,7 @@ fn forge(signer: &TestNode, iss: &str, sub: &str, scp: &str) -> String {
         iss: iss.into(),
         exp: Some(now + 3600),
         iat: now,
-        jti: format!("forged-{now}"),
+        jti: jti.into(),
         ext: Some(r#"{"revocable":"false"}"#.into()),
     };
     SigningKey::from_material(&material)
@@ -190,7 +194,31 @@ fn finding_2_foreign_tokens_cannot_be_laundered_into_local_ones() {
         .status();
     assert_eq!(status, 403);
     assert_eq!(ping(&a, &token_of(&local)), 200);
-    // A token of B cannot be refreshed or revoked through A.
     let (status, _) = mint_with(&a, &foreign, &[("expires_in", "60")]);
     assert_eq!(status, 403);
+    // B picks its tokens' ids: one carrying the id of A's token can neither revoke nor read it.
+    let b_sid = service_id(&b);
+    let same_id = forge_with_id(
+        &b,
+        &b_sid,
+        &format!("{b_sid}/users/mallory"),
+        "applied-permissions/user",
+        id,
+    );
+    assert_eq!(ping(&a, &same_id), 200);
+    let status = a
+        .delete(&format!("/access/api/v1/tokens/{id}"))
+        .bearer_auth(&same_id)
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 403);
+    let status = a
+        .get("/access/api/v1/tokens/me")
+        .bearer_auth(&same_id)
+        .send()
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+    assert_eq!(ping(&a, &token_of(&local)), 200, "A's token still works");
 }
