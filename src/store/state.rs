@@ -243,6 +243,9 @@ impl StateView {
         };
         let retired = self.retired_certs().map_err(read)?;
         let certs = self.trusted_certs().map_err(read)?;
+        for unbound in certs.iter().filter(|t| t.service_id.is_empty()) {
+            tracing::warn!(name = %unbound.name, "trusted certificate has no service id (added before issuer binding): it verifies nothing until re-added");
+        }
         let trusted: Vec<TrustedKey<'_>> = certs
             .iter()
             .filter(|t| !t.service_id.is_empty())
