@@ -98,7 +98,14 @@ impl Node {
             }
             _ => {
                 tracing::warn!(user = %username, client = ?client, "login failed");
-                let keys = std::iter::once(user_key).chain(addr_key).collect();
+                // Only what some limit counts: with throttling off, failures write nothing.
+                let keys: Vec<String> = std::iter::once(user_key)
+                    .filter(|_| security.lock_after_failed_logins > 0)
+                    .chain(addr_key.filter(|_| security.lock_after_failed_logins_per_address > 0))
+                    .collect();
+                if keys.is_empty() {
+                    return Err(bad());
+                }
                 let failed = Command::LoginFailed {
                     keys,
                     at_ms: now,
