@@ -1,15 +1,15 @@
 //! access-node: a clustered, JFrog-Access-compatible access-token service.
-pub mod accounts;
+//!
+//! Layers, in the order a request travels: `http` (routes, the caller, rendering) →
+//! `service` (use cases: policy, signing, commands) → `raft` (the one writer: propose, forward,
+//! batch) → `store` (apply, state, snapshots). `domain` is the pure core, `crypto` the keys and
+//! tokens, `actors` the background work, `app` the composition root.
 pub mod actors;
-pub mod batcher;
-pub mod cluster;
+pub mod app;
 pub mod config;
 pub mod crypto;
 pub mod domain;
-pub mod error;
 pub mod http;
-pub mod lifecycle;
-pub mod login;
-pub mod node;
 pub mod raft;
+pub mod service;
 pub mod store;

@@ -1,17 +1,11 @@
-//! `access-node` command line: `serve` runs a node (the default).
+//! `access-node` command line: `serve` runs a node (the default). Everything a node is made
+//! of is built in `app`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
-use actix::Actor;
-use actix_web::middleware::Logger;
-use actix_web::{web, App, HttpServer};
 use clap::{Parser, Subcommand};
 
-use access_node::actors::janitor::Janitor;
-use access_node::actors::trust_watcher::TrustWatcher;
 use access_node::config::{Config, ENV_CONFIG_FILE};
-use access_node::node::Node;
 
 // mimalloc: faster than glibc malloc on the many small allocations of the write path, and it
 // hands freed memory back to the OS, which keeps resident memory close to live data.
@@ -98,57 +92,11 @@ fn main() {
                 .with_env_filter(filter)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                 .init();
-            if let Err(e) = actix_web::rt::System::new().block_on(serve(config)) {
+            if let Err(e) = actix_web::rt::System::new().block_on(access_node::app::serve(config)) {
                 tracing::error!(error = %e, "access-node stopped");
                 eprintln!("access-node: {e}");
                 std::process::exit(1);
             }
         }
     }
-}
-
-async fn serve(config: Config) -> Result<(), String> {
-    let listen = config.listen_addr();
-    let workers = match config.server.workers {
-        0 => std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2),
-        n => n,
-    };
-    // Bind first so a busy port fails fast, before any state is created.
-    let listener = std::net::TcpListener::bind(listen)
-        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let node = Node::start(config).await.map_err(|e| e.to_string())?;
-    // The HTTP server (and so the cluster RPC) runs while the node joins and catches up;
-    // the public API answers 503 until it is ready.
-    let becoming = node.clone();
-    actix_web::rt::spawn(async move {
-        if let Err(e) = becoming.become_ready().await {
-            tracing::error!(error = %e, "node cannot become ready; stopping");
-            actix_web::rt::System::current().stop_with_code(1);
-        }
-    });
-    Janitor::new(node.clone(), Duration::from_secs(60)).start();
-    TrustWatcher::new(node.clone()).start();
-    let data = web::Data::new(node.clone());
-    tracing::info!(%listen, node_id = node.node_id, "access-node listening");
-    HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            // Path only (%U): query strings never reach the log.
-            .wrap(
-                Logger::new("%a %{method}xi %U %s %Dms")
-                    .custom_request_replace("method", |req| req.method().to_string()),
-            )
-            .configure(access_node::http::configure)
-    })
-    .workers(workers)
-    .shutdown_timeout(5)
-    .listen(listener)
-    .map_err(|e| e.to_string())?
-    .run()
-    .await
-    .map_err(|e| e.to_string())?;
-    let _ = node.raft.shutdown().await;
-    Ok(())
 }

@@ -6,16 +6,16 @@ use std::time::Duration;
 
 use actix::{Actor, AsyncContext, Context};
 
-use crate::node::{now_secs, Node};
 use crate::raft::command::{Command, CommandResponse};
+use crate::service::{now_secs, Service};
 
 pub struct Janitor {
-    node: Arc<Node>,
+    node: Arc<Service>,
     every: Duration,
 }
 
 impl Janitor {
-    pub fn new(node: Arc<Node>, every: Duration) -> Janitor {
+    pub fn new(node: Arc<Service>, every: Duration) -> Janitor {
         Janitor { node, every }
     }
 }
@@ -27,7 +27,7 @@ impl Actor for Janitor {
         ctx.run_interval(self.every, |this, _ctx| {
             let node = this.node.clone();
             actix::spawn(async move {
-                if node.raft.current_leader().await != Some(node.node_id) {
+                if !node.membership.status().is_leader {
                     return;
                 }
                 let now = now_secs();

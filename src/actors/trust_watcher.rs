@@ -11,8 +11,8 @@ use std::time::Duration;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use notify::{RecursiveMode, Watcher};
 
-use crate::error::ApiError;
-use crate::node::Node;
+use crate::service::Service;
+use crate::service::ServiceError;
 
 /// Let a writer finish before reading what it dropped.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -20,7 +20,7 @@ const SETTLE: Duration = Duration::from_millis(300);
 const RETRY: Duration = Duration::from_secs(3);
 
 pub struct TrustWatcher {
-    node: Arc<Node>,
+    node: Arc<Service>,
     dir: PathBuf,
     watcher: Option<notify::RecommendedWatcher>,
     /// Files waiting for SETTLE to pass.
@@ -42,7 +42,7 @@ struct ScanAll;
 struct Ingest(PathBuf);
 
 impl TrustWatcher {
-    pub fn new(node: Arc<Node>) -> TrustWatcher {
+    pub fn new(node: Arc<Service>) -> TrustWatcher {
         let dir = node.home.join("etc/keys/trusted");
         TrustWatcher {
             node,
@@ -159,7 +159,7 @@ impl Handler<Ingest> for TrustWatcher {
                     }
                     tracing::info!(name = %cert.name, kid = %cert.kid, "trusted certificate ingested into the replicated store; file removed");
                 }
-                Err(ApiError::Unavailable(reason)) => {
+                Err(ServiceError::Unavailable(reason)) => {
                     tracing::warn!(file = %path.display(), %reason, "cluster unavailable; will retry the trusted certificate");
                     addr.do_send(Changed(path));
                 }

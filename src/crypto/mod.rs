@@ -3,8 +3,10 @@
 //! verification with `jsonwebtoken`.
 
 mod jwt;
+mod password;
 
 pub use jwt::{KeyOrigin, KeySet, PublicKeyInfo, SigningKey, TrustedKey, Verified, VerifyError};
+pub use password::{hash_password, verify_password};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -25,6 +27,8 @@ pub enum CryptoError {
     Sign,
     #[error("not a usable certificate: {0}")]
     BadCertificate(String),
+    #[error("password hashing failed: {0}")]
+    Password(String),
 }
 
 fn parse_pem_certificate(pem: &str) -> Result<x509_parser::pem::Pem, CryptoError> {

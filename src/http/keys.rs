@@ -7,11 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::auth;
+use super::extract::{Admin, Svc};
 use super::params::{media_type, read_body, Params};
-use super::NodeData;
-use crate::error::{ApiError, ApiResult};
 use crate::raft::command::TrustedCert;
+use crate::service::{ServiceError, ServiceResult};
 
 fn cert_json(c: &TrustedCert) -> Value {
     json!({
@@ -24,8 +23,7 @@ fn cert_json(c: &TrustedCert) -> Value {
 }
 
 /// `GET /access/api/v1/cert/trusted` (admin).
-pub async fn list_trusted(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    auth::required_admin(&node, &req).await?;
+pub async fn list_trusted(node: Svc, _: Admin) -> ServiceResult<HttpResponse> {
     let certs: Vec<Value> = node.state.trusted_certs()?.iter().map(cert_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "certificates": certs })))
 }
@@ -34,43 +32,43 @@ pub async fn list_trusted(node: NodeData, req: HttpRequest) -> ApiResult<HttpRes
 /// a PEM body (`application/x-pem-file` / `text/plain`) with `?name=` (and `&service_id=`).
 /// Without a service id, the certificate's common name must be one.
 pub async fn add_trusted(
-    node: NodeData,
+    node: Svc,
+    _: Admin,
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    auth::required_admin(&node, &req).await?;
+) -> ServiceResult<HttpResponse> {
     let content_type = media_type(&req);
     let limit = node.config.server.max_body_bytes;
-    let (name, pem, service_id) =
-        if content_type == "application/x-pem-file" || content_type == "text/plain" {
-            let body = read_body(payload, limit).await?;
-            let pem = String::from_utf8(body.to_vec())
-                .map_err(|_| ApiError::BadRequest("certificate is not UTF-8 PEM".into()))?;
-            let name = query.get("name").cloned().ok_or_else(|| {
-                ApiError::BadRequest("'name' query parameter is required with a PEM body".into())
-            })?;
-            (name, pem, query.get("service_id").cloned())
-        } else {
-            let p = Params::from_request(&req, payload, limit).await?;
-            p.allow_only(&["name", "certificate", "service_id"])?;
-            let name = p.required_string("name")?;
-            let pem = p
-                .string("certificate")?
-                .ok_or_else(|| ApiError::BadRequest("'certificate' (PEM) is required".into()))?;
-            (name, pem, p.string("service_id")?)
-        };
+    let (name, pem, service_id) = if content_type == "application/x-pem-file"
+        || content_type == "text/plain"
+    {
+        let body = read_body(payload, limit).await?;
+        let pem = String::from_utf8(body.to_vec())
+            .map_err(|_| ServiceError::BadRequest("certificate is not UTF-8 PEM".into()))?;
+        let name = query.get("name").cloned().ok_or_else(|| {
+            ServiceError::BadRequest("'name' query parameter is required with a PEM body".into())
+        })?;
+        (name, pem, query.get("service_id").cloned())
+    } else {
+        let p = Params::from_request(&req, payload, limit).await?;
+        p.allow_only(&["name", "certificate", "service_id"])?;
+        let name = p.required_string("name")?;
+        let pem = p
+            .string("certificate")?
+            .ok_or_else(|| ServiceError::BadRequest("'certificate' (PEM) is required".into()))?;
+        (name, pem, p.string("service_id")?)
+    };
     let cert = node.add_trusted(&name, &pem, service_id).await?;
     Ok(HttpResponse::Created().json(cert_json(&cert)))
 }
 
 /// `DELETE /access/api/v1/cert/trusted/{name}` (admin).
 pub async fn remove_trusted(
-    node: NodeData,
-    req: HttpRequest,
+    node: Svc,
+    _: Admin,
     name: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    auth::required_admin(&node, &req).await?;
+) -> ServiceResult<HttpResponse> {
     node.remove_trusted(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -78,12 +76,12 @@ pub async fn remove_trusted(
 /// `POST /access/api/v1/cert/root/reset` (admin): `keep_old=true` keeps the old root.crt
 /// trusted so existing tokens stay valid; otherwise they stop validating.
 pub async fn reset_root(
-    node: NodeData,
+    node: Svc,
+    _: Admin,
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    auth::required_admin(&node, &req).await?;
+) -> ServiceResult<HttpResponse> {
     let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
     p.allow_only(&["keep_old"])?;
     let keep_old = match (p.boolean("keep_old")?, query.get("keep_old")) {
@@ -91,7 +89,7 @@ pub async fn reset_root(
         (None, Some(q)) if q.eq_ignore_ascii_case("true") => true,
         (None, Some(q)) if q.eq_ignore_ascii_case("false") => false,
         (None, Some(_)) => {
-            return Err(ApiError::BadRequest(
+            return Err(ServiceError::BadRequest(
                 "'keep_old' must be true or false".into(),
             ))
         }
@@ -103,7 +101,7 @@ pub async fn reset_root(
 }
 
 /// `GET /.well-known/jwks.json` and `/access/api/v1/jwks`: active, retired and trusted keys.
-pub async fn jwks(node: NodeData) -> ApiResult<HttpResponse> {
+pub async fn jwks(node: Svc) -> ServiceResult<HttpResponse> {
     let keys = node.keyset()?;
     let list: Vec<Value> = keys
         .public_keys

@@ -1,23 +1,21 @@
-//! The thin HTTP layer: routes, request parsing, authentication; domain work happens in
-//! `Node` and `domain`.
+//! The thin HTTP layer: the route table, the caller resolved at the edge (`extract`), body
+//! parsing, one file per resource, the node-to-node RPC, and the one mapping of service
+//! errors to HTTP (`error`). Use cases live in `service`.
 
-pub mod auth;
 pub mod cluster;
+pub mod error;
+pub mod extract;
 pub mod keys;
 pub mod params;
+pub mod peer_rpc;
 pub mod system;
 pub mod tokens;
 pub mod users;
 
-use std::sync::Arc;
-
 use actix_web::middleware::from_fn;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use crate::error::ApiError;
-use crate::node::Node;
-
-pub type NodeData = web::Data<Arc<Node>>;
+use crate::service::ServiceError;
 
 /// Routes under `/access` (also served under `/artifactory/access`, the prefix clients like
 /// pyartifactory build from an Artifactory URL).
@@ -80,14 +78,15 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.app_data(
-        web::QueryConfig::default()
-            .error_handler(|e, _| ApiError::BadRequest(format!("bad query string: {e}")).into()),
+        web::QueryConfig::default().error_handler(|e, _| {
+            ServiceError::BadRequest(format!("bad query string: {e}")).into()
+        }),
     )
     .app_data(
         web::PathConfig::default()
-            .error_handler(|e, _| ApiError::BadRequest(format!("bad path: {e}")).into()),
+            .error_handler(|e, _| ServiceError::BadRequest(format!("bad path: {e}")).into()),
     )
-    .service(web::scope("/_cluster").configure(cluster::rpc_routes))
+    .service(web::scope("/_cluster").configure(peer_rpc::routes))
     .route("/healthz", web::get().to(system::health))
     .service(
         web::scope("/.well-known")
@@ -122,8 +121,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .default_service(web::to(not_found));
 }
 
-async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ServiceError> {
+    Err(ServiceError::NotFound(format!(
         "no such endpoint: {} {}",
         req.method(),
         req.path()

@@ -8,19 +8,19 @@ use actix_web::{web, HttpRequest};
 use futures::StreamExt;
 use serde_json::Value;
 
-use crate::error::{ApiError, ApiResult};
+use crate::service::{ServiceError, ServiceResult};
 
 pub struct Params {
     values: HashMap<String, Value>,
 }
 
-pub async fn read_body(mut payload: web::Payload, limit: usize) -> ApiResult<web::BytesMut> {
+pub async fn read_body(mut payload: web::Payload, limit: usize) -> ServiceResult<web::BytesMut> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ServiceError::BadRequest(format!("cannot read request body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(ApiError::PayloadTooLarge(limit));
+            return Err(ServiceError::PayloadTooLarge(limit));
         }
         body.extend_from_slice(&chunk);
     }
@@ -40,14 +40,18 @@ pub fn media_type(req: &HttpRequest) -> String {
         .to_ascii_lowercase()
 }
 
-fn json_object(body: &[u8]) -> ApiResult<HashMap<String, Value>> {
+fn json_object(body: &[u8]) -> ServiceResult<HashMap<String, Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(HashMap::new());
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
-        Ok(_) => Err(ApiError::BadRequest("JSON body must be an object".into())),
-        Err(e) => Err(ApiError::BadRequest(format!("malformed JSON body: {e}"))),
+        Ok(_) => Err(ServiceError::BadRequest(
+            "JSON body must be an object".into(),
+        )),
+        Err(e) => Err(ServiceError::BadRequest(format!(
+            "malformed JSON body: {e}"
+        ))),
     }
 }
 
@@ -56,7 +60,7 @@ impl Params {
         req: &HttpRequest,
         payload: web::Payload,
         limit: usize,
-    ) -> ApiResult<Params> {
+    ) -> ServiceResult<Params> {
         let body = read_body(payload, limit).await?;
         let content_type = media_type(req);
         let is_json = |body: &[u8]| {
@@ -71,17 +75,17 @@ impl Params {
             "" | "application/x-www-form-urlencoded" if is_json(&body) => json_object(&body)?,
             "" | "application/x-www-form-urlencoded" => {
                 let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-                    .map_err(|e| ApiError::BadRequest(format!("malformed form body: {e}")))?;
+                    .map_err(|e| ServiceError::BadRequest(format!("malformed form body: {e}")))?;
                 let mut values = HashMap::new();
                 for (k, v) in pairs {
                     if values.insert(k.clone(), Value::String(v)).is_some() {
-                        return Err(ApiError::BadRequest(format!("field '{k}' is given twice")));
+                        return Err(ServiceError::BadRequest(format!("field '{k}' is given twice")));
                     }
                 }
                 values
             }
             other => {
-                return Err(ApiError::UnsupportedMediaType(format!(
+                return Err(ServiceError::UnsupportedMediaType(format!(
                     "content type '{other}' is not supported; send application/x-www-form-urlencoded or application/json"
                 )))
             }
@@ -90,7 +94,7 @@ impl Params {
     }
 
     /// 400 naming the first field that is not one of `known`: nothing is silently dropped.
-    pub fn allow_only(&self, known: &[&str]) -> ApiResult<()> {
+    pub fn allow_only(&self, known: &[&str]) -> ServiceResult<()> {
         let mut unknown: Vec<&String> = self
             .values
             .keys()
@@ -99,7 +103,7 @@ impl Params {
         unknown.sort();
         match unknown.first() {
             None => Ok(()),
-            Some(field) => Err(ApiError::BadRequest(format!(
+            Some(field) => Err(ServiceError::BadRequest(format!(
                 "unknown field '{field}' (accepted: {})",
                 known.join(", ")
             ))),
@@ -118,26 +122,28 @@ impl Params {
     }
 
     /// A string field; empty strings count as absent.
-    pub fn string(&self, name: &str) -> ApiResult<Option<String>> {
+    pub fn string(&self, name: &str) -> ServiceResult<Option<String>> {
         match self.values.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(ApiError::BadRequest(format!("'{name}' must be a string"))),
+            Some(_) => Err(ServiceError::BadRequest(format!(
+                "'{name}' must be a string"
+            ))),
         }
     }
 
     /// A string field that must be present and non-empty.
-    pub fn required_string(&self, name: &str) -> ApiResult<String> {
+    pub fn required_string(&self, name: &str) -> ServiceResult<String> {
         self.string(name)?
-            .ok_or_else(|| ApiError::BadRequest(format!("'{name}' is required")))
+            .ok_or_else(|| ServiceError::BadRequest(format!("'{name}' is required")))
     }
 
     /// A non-negative integer field (number or decimal string).
-    pub fn seconds(&self, name: &str) -> ApiResult<Option<u64>> {
+    pub fn seconds(&self, name: &str) -> ServiceResult<Option<u64>> {
         let bad = || {
-            ApiError::BadRequest(format!(
+            ServiceError::BadRequest(format!(
                 "'{name}' must be a non-negative whole number of seconds"
             ))
         };
@@ -151,21 +157,21 @@ impl Params {
     }
 
     /// A boolean field: JSON bool, or true/false in any case (pyartifactory sends `False`).
-    pub fn boolean(&self, name: &str) -> ApiResult<Option<bool>> {
+    pub fn boolean(&self, name: &str) -> ServiceResult<Option<bool>> {
         match self.values.get(name) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Bool(b)) => Ok(Some(*b)),
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(_) => Err(ApiError::BadRequest(format!(
+            Some(_) => Err(ServiceError::BadRequest(format!(
                 "'{name}' must be true or false"
             ))),
         }
     }
 
     /// A list of strings: JSON array, or a comma separated string.
-    pub fn string_list(&self, name: &str) -> ApiResult<Vec<String>> {
+    pub fn string_list(&self, name: &str) -> ServiceResult<Vec<String>> {
         match self.values.get(name) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::String(s)) => Ok(s
@@ -178,11 +184,11 @@ impl Params {
                 .iter()
                 .map(|v| {
                     v.as_str().map(String::from).ok_or_else(|| {
-                        ApiError::BadRequest(format!("'{name}' must be a list of strings"))
+                        ServiceError::BadRequest(format!("'{name}' must be a list of strings"))
                     })
                 })
                 .collect(),
-            Some(_) => Err(ApiError::BadRequest(format!(
+            Some(_) => Err(ServiceError::BadRequest(format!(
                 "'{name}' must be a list of strings"
             ))),
         }

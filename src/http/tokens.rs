@@ -1,5 +1,6 @@
 //! Token endpoints: create/refresh, list, get, revoke (Access API and legacy Artifactory),
-//! and the permission check for resource servers.
+//! identity and pairing tokens, introspection and the permission check. Each parses, calls
+//! one service function and renders.
 
 use std::collections::HashMap;
 
@@ -7,19 +8,35 @@ use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
-use super::auth;
-use super::params::{valid_name, Params};
-use super::NodeData;
-use crate::domain::policy::{
-    authorize_mint, authorize_own_token, is_local_user, Credential, MintLimits, MintRequest,
-    Principal,
-};
-use crate::domain::scope::{Action, Scope};
-use crate::domain::token::{TokenKind, TokenRecord, MAX_EXPIRES_IN};
-use crate::error::{ApiError, ApiResult};
-use crate::node::{now_secs, IssueSpec, IssuedToken, RefreshOverrides};
+use super::extract::{resolve_caller, validate_any, Caller, Svc};
+use super::params::Params;
+use crate::domain::policy::caller_allows;
+use crate::domain::scope::Action;
+use crate::domain::token::TokenRecord;
+use crate::service::minting::{CreateToken, RefreshToken};
+use crate::service::{IssuedToken, ServiceError, ServiceResult};
 
-const DEFAULT_SCOPE: &str = "applied-permissions/user";
+/// Fields of a create request (JFrog's names).
+const CREATE_FIELDS: &[&str] = &[
+    "grant_type",
+    "username",
+    "scope",
+    "expires_in",
+    "refreshable",
+    "audience",
+    "description",
+    "include_reference_token",
+];
+/// Fields of a refresh request: the pair, and what an admin may override.
+const REFRESH_FIELDS: &[&str] = &[
+    "grant_type",
+    "refresh_token",
+    "access_token",
+    "username",
+    "scope",
+    "expires_in",
+    "audience",
+];
 
 fn issued_json(t: &IssuedToken) -> Value {
     let mut body = Map::new();
@@ -55,198 +72,6 @@ fn record_json(r: &TokenRecord) -> Value {
     })
 }
 
-/// Fields of a create request (JFrog's names).
-const CREATE_FIELDS: &[&str] = &[
-    "grant_type",
-    "username",
-    "scope",
-    "expires_in",
-    "refreshable",
-    "audience",
-    "description",
-    "include_reference_token",
-];
-/// Fields of a refresh request: the pair, and what an admin may override.
-const REFRESH_FIELDS: &[&str] = &[
-    "grant_type",
-    "refresh_token",
-    "access_token",
-    "username",
-    "scope",
-    "expires_in",
-    "audience",
-];
-
-/// `expires_in`, bounded (0 = never expires).
-fn expires_in(p: &Params) -> ApiResult<Option<u64>> {
-    match p.seconds("expires_in")? {
-        Some(secs) if secs > MAX_EXPIRES_IN => Err(ApiError::BadRequest(format!(
-            "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
-        ))),
-        other => Ok(other),
-    }
-}
-
-/// Parse, authorise and mint from request parameters; `legacy` adds `api:*` as Artifactory did.
-async fn mint(
-    node: &NodeData,
-    req: &HttpRequest,
-    p: &Params,
-    legacy: bool,
-) -> ApiResult<IssuedToken> {
-    let who = auth::required(node, req).await?;
-    p.allow_only(CREATE_FIELDS)?;
-    let cfg = &node.config.token;
-    let now = now_secs();
-    let username = p
-        .string("username")?
-        .unwrap_or_else(|| who.username.clone());
-    if !valid_name(&username) {
-        return Err(ApiError::BadRequest(format!(
-            "invalid username '{username}'"
-        )));
-    }
-    // A scoped token asking for "a token" gets its own scope, not its user's full rights.
-    let (default_scope, default_expiry) = match &who.credential {
-        Credential::LocalToken { scope, expiry } if !who.admin => (
-            scope.to_string(),
-            expiry.map_or(cfg.default_expiry, |e| {
-                cfg.default_expiry.min(e.saturating_sub(now).max(1))
-            }),
-        ),
-        _ => (DEFAULT_SCOPE.to_string(), cfg.default_expiry),
-    };
-    let mut scope = Scope::parse(&p.string("scope")?.unwrap_or(default_scope))?;
-    if legacy {
-        scope = scope.with_api();
-    }
-    let expires_in = expires_in(p)?.unwrap_or(default_expiry);
-    let refreshable = p.boolean("refreshable")?.unwrap_or(false);
-    let audience = p
-        .string("audience")?
-        .unwrap_or_else(|| cfg.default_audience.clone());
-    if audience.len() > 1024 || audience.split_whitespace().any(|a| !a.contains('@')) {
-        return Err(ApiError::BadRequest(
-            "audience must be space separated service ids like jfrt@<id> or *@*".into(),
-        ));
-    }
-    let description = p.string("description")?;
-    let reference = p.boolean("include_reference_token")?.unwrap_or(false);
-    if description.as_ref().is_some_and(|d| d.len() > 1024) {
-        return Err(ApiError::BadRequest(
-            "description is longer than 1024 characters".into(),
-        ));
-    }
-    authorize_mint(
-        &who,
-        &MintRequest {
-            username: &username,
-            scope: &scope,
-            expires_in,
-            refreshable,
-        },
-        MintLimits {
-            non_admin_max_expiry: cfg.non_admin_max_expiry,
-            allow_refreshable: cfg.allow_refreshable,
-            now,
-        },
-    )?;
-    let issued = node
-        .issue(IssueSpec {
-            username: username.clone(),
-            scope,
-            expires_in,
-            refreshable,
-            audience,
-            description,
-            kind: TokenKind::Access,
-            reference,
-        })
-        .await?;
-    tracing::info!(token_id = %issued.token_id, subject = %username, by = %who.username, "token created");
-    Ok(issued)
-}
-
-/// Refresh: the access/refresh pair authenticates alone; any other parameter needs an admin.
-async fn refresh(node: &NodeData, req: &HttpRequest, p: &Params) -> ApiResult<IssuedToken> {
-    p.allow_only(REFRESH_FIELDS)?;
-    let refresh_token = p.string("refresh_token")?.ok_or_else(|| {
-        ApiError::BadRequest("'refresh_token' is required with grant_type=refresh_token".into())
-    })?;
-    let access_token = p.string("access_token")?.ok_or_else(|| {
-        ApiError::BadRequest("'access_token' is required with grant_type=refresh_token".into())
-    })?;
-    let mut overrides = RefreshOverrides::default();
-    let extra = ["username", "scope", "expires_in", "audience"]
-        .iter()
-        .any(|f| p.has(f));
-    if extra {
-        let who = auth::required(node, req).await?;
-        if !who.admin {
-            return Err(ApiError::Forbidden(
-                crate::domain::policy::PolicyError::AdminOnly,
-            ));
-        }
-        let username = p.string("username")?;
-        if username.as_deref().is_some_and(|u| !valid_name(u)) {
-            return Err(ApiError::BadRequest("invalid username".into()));
-        }
-        overrides.username = username;
-        overrides.scope = p.string("scope")?.map(|s| Scope::parse(&s)).transpose()?;
-        overrides.expires_in = expires_in(p)?;
-        overrides.audience = p.string("audience")?;
-    }
-    let issued = node
-        .refresh(&access_token, &refresh_token, overrides)
-        .await?;
-    tracing::info!(token_id = %issued.token_id, "token refreshed");
-    Ok(issued)
-}
-
-/// Create or refresh, by `grant_type`; `legacy` is the Artifactory endpoint's flavour.
-async fn create_or_refresh(
-    node: &NodeData,
-    req: &HttpRequest,
-    payload: web::Payload,
-    legacy: bool,
-) -> ApiResult<IssuedToken> {
-    let p = Params::from_request(req, payload, node.config.server.max_body_bytes).await?;
-    match p.string("grant_type")?.as_deref() {
-        Some("refresh_token") => refresh(node, req, &p).await,
-        None | Some("client_credentials") => mint(node, req, &p, legacy).await,
-        Some(other) => Err(ApiError::BadRequest(format!(
-            "unsupported grant_type '{other}'"
-        ))),
-    }
-}
-
-pub async fn create(
-    node: NodeData,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let issued = create_or_refresh(&node, &req, payload, false).await?;
-    Ok(secret_response(issued_json(&issued)))
-}
-
-/// `POST /artifactory/api/security/token` (seed 002).
-pub async fn legacy_create(
-    node: NodeData,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let issued = create_or_refresh(&node, &req, payload, true).await?;
-    let mut body = issued_json(&issued);
-    if let Some(map) = body.as_object_mut() {
-        map.remove("token_id");
-    }
-    Ok(secret_response(body))
-}
-
-fn visible_to(who: &Principal, r: &TokenRecord) -> bool {
-    who.admin || is_local_user(who, &r.username)
-}
-
 /// A response carrying a secret (token, refresh or pairing token): never cached.
 fn secret_response(body: Value) -> HttpResponse {
     HttpResponse::Ok()
@@ -255,239 +80,204 @@ fn secret_response(body: Value) -> HttpResponse {
         .json(body)
 }
 
-/// `DELETE /access/api/v1/tokens?username=X` (or `username` in the body): every token of
-/// user X, revocable or not, stops validating on every node. Admins, or the user itself.
-pub async fn revoke_user_tokens(
-    node: NodeData,
-    req: HttpRequest,
-    query: web::Query<HashMap<String, String>>,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let who = auth::required(&node, &req).await?;
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
-    p.allow_only(&["username"])?;
-    let username = match (p.string("username")?, query.get("username")) {
-        (Some(u), _) => u,
-        (None, Some(u)) if !u.is_empty() => u.clone(),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "give the user whose tokens to revoke as 'username'".into(),
-            ))
-        }
-    };
-    if !who.admin && !is_local_user(&who, &username) {
-        return Err(ApiError::Forbidden(
-            crate::domain::policy::PolicyError::AdminOnly,
-        ));
-    }
-    let revoked_at = node.revoke_user_tokens(&username).await?;
-    Ok(HttpResponse::Ok().json(json!({ "username": username, "revoked_before": revoked_at })))
-}
-
-pub async fn list(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let who = auth::required(&node, &req).await?;
-    let tokens: Vec<Value> = node
-        .state
-        .tokens()?
-        .iter()
-        .filter(|r| visible_to(&who, r))
-        .map(record_json)
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
-}
-
-pub async fn me(node: NodeData, req: HttpRequest) -> ApiResult<HttpResponse> {
-    let who = auth::required(&node, &req).await?;
-    if let Credential::ForeignToken { issuer } = &who.credential {
-        return Err(ApiError::NotFound(format!(
-            "the token used belongs to a trusted cluster ({issuer}); only its own cluster stores it"
-        )));
-    }
-    let id = who.token_id.ok_or_else(|| {
-        ApiError::BadRequest("this request is not authenticated with a token".into())
-    })?;
-    match node.state.token(&id)? {
-        Some(r) => Ok(HttpResponse::Ok().json(record_json(&r))),
-        None => Err(ApiError::NotFound(
-            "the token used is not stored (non-revocable tokens are not)".into(),
-        )),
-    }
-}
-
-pub async fn get(
-    node: NodeData,
-    req: HttpRequest,
-    id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let who = auth::required(&node, &req).await?;
-    match node.find_token(&id).await? {
-        Some(r) if visible_to(&who, &r) => Ok(HttpResponse::Ok().json(record_json(&r))),
-        _ => Err(ApiError::NotFound(format!("token '{id}' not found"))),
-    }
-}
-
 fn revoked_response() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain")
         .body("Token revoked")
 }
 
-pub async fn revoke_by_id(
-    node: NodeData,
+/// Create or refresh, by `grant_type`; `legacy` is the Artifactory endpoint's flavour. The
+/// caller is resolved only when needed: a refresh by the pair alone needs no credentials.
+async fn create_or_refresh(
+    svc: &Svc,
+    req: &HttpRequest,
+    payload: web::Payload,
+    legacy: bool,
+) -> ServiceResult<IssuedToken> {
+    let p = Params::from_request(req, payload, svc.config.server.max_body_bytes).await?;
+    match p.string("grant_type")?.as_deref() {
+        Some("refresh_token") => {
+            p.allow_only(REFRESH_FIELDS)?;
+            let refresh = RefreshToken {
+                access_token: p.required_string("access_token")?,
+                refresh_token: p.required_string("refresh_token")?,
+                username: p.string("username")?,
+                scope: p.string("scope")?,
+                expires_in: p.seconds("expires_in")?,
+                audience: p.string("audience")?,
+            };
+            let who = match refresh.has_overrides() {
+                true => resolve_caller(req).await?,
+                false => None,
+            };
+            svc.refresh_token(refresh, who).await
+        }
+        None | Some("client_credentials") => {
+            let who = resolve_caller(req)
+                .await?
+                .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))?;
+            p.allow_only(CREATE_FIELDS)?;
+            let create = CreateToken {
+                username: p.string("username")?,
+                scope: p.string("scope")?,
+                expires_in: p.seconds("expires_in")?,
+                refreshable: p.boolean("refreshable")?,
+                audience: p.string("audience")?,
+                description: p.string("description")?,
+                include_reference_token: p.boolean("include_reference_token")?.unwrap_or(false),
+                legacy,
+            };
+            svc.create_token(&who, create).await
+        }
+        Some(other) => Err(ServiceError::BadRequest(format!(
+            "unsupported grant_type '{other}'"
+        ))),
+    }
+}
+
+pub async fn create(
+    svc: Svc,
     req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let issued = create_or_refresh(&svc, &req, payload, false).await?;
+    Ok(secret_response(issued_json(&issued)))
+}
+
+/// `POST /artifactory/api/security/token` (seed 002).
+pub async fn legacy_create(
+    svc: Svc,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let issued = create_or_refresh(&svc, &req, payload, true).await?;
+    let mut body = issued_json(&issued);
+    if let Some(map) = body.as_object_mut() {
+        map.remove("token_id");
+    }
+    Ok(secret_response(body))
+}
+
+/// `DELETE /access/api/v1/tokens?username=X` (or `username` in the body): every token of
+/// user X, revocable or not, stops validating on every node. Admins, or the user itself.
+pub async fn revoke_user_tokens(
+    svc: Svc,
+    Caller(who): Caller,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    p.allow_only(&["username"])?;
+    let username = match (p.string("username")?, query.get("username")) {
+        (Some(u), _) => u,
+        (None, Some(u)) if !u.is_empty() => u.clone(),
+        _ => {
+            return Err(ServiceError::BadRequest(
+                "give the user whose tokens to revoke as 'username'".into(),
+            ))
+        }
+    };
+    let revoked_at = svc.revoke_tokens_of(&who, &username).await?;
+    Ok(HttpResponse::Ok().json(json!({ "username": username, "revoked_before": revoked_at })))
+}
+
+pub async fn list(svc: Svc, Caller(who): Caller) -> ServiceResult<HttpResponse> {
+    let tokens: Vec<Value> = svc.list_tokens(&who)?.iter().map(record_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
+}
+
+pub async fn me(svc: Svc, Caller(who): Caller) -> ServiceResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(record_json(&svc.own_token(&who)?)))
+}
+
+pub async fn get(
+    svc: Svc,
+    Caller(who): Caller,
     id: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let who = auth::required(&node, &req).await?;
-    node.revoke(&who, &id).await?;
+) -> ServiceResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(record_json(&svc.token_for(&who, &id).await?)))
+}
+
+pub async fn revoke_by_id(
+    svc: Svc,
+    Caller(who): Caller,
+    id: web::Path<String>,
+) -> ServiceResult<HttpResponse> {
+    svc.revoke(&who, &id).await?;
     Ok(revoked_response())
 }
 
-/// Revoke by the token itself (`token=`) or by id (`token_id=`): form, JSON or query.
-async fn revoke_from_params(
-    node: &NodeData,
-    req: &HttpRequest,
-    p: &Params,
-) -> ApiResult<HttpResponse> {
-    let who = auth::required(node, req).await?;
-    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .unwrap_or_default();
+/// Revoke by the token itself (`token=`) or by id (`token_id=`): form, JSON or query. Also
+/// `POST /artifactory/api/security/token/revoke` (legacy).
+pub async fn revoke_by_token(
+    svc: Svc,
+    Caller(who): Caller,
+    req: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    p.allow_only(&["token", "token_id"])?;
     let token = p.string("token")?.or_else(|| query.get("token").cloned());
     let token_id = p
         .string("token_id")?
         .or_else(|| query.get("token_id").cloned());
-    let id = match (token, token_id) {
-        (Some(token), _) => {
-            let keys = node.keyset()?;
-            let verified = keys
-                .verify(&token, now_secs(), true)
-                .map_err(|e| ApiError::BadRequest(format!("cannot revoke: {e}")))?;
-            if !verified.local {
-                return Err(ApiError::BadRequest(
-                    "cannot revoke: the token belongs to a trusted cluster, not this one".into(),
-                ));
-            }
-            let claims = verified.claims;
-            if !claims.revocable(node.config.token.revocable_expiry_threshold) {
-                return Err(ApiError::NotRevocable(
-                    node.config.token.revocable_expiry_threshold,
-                ));
-            }
-            claims.jti
-        }
-        (None, Some(id)) => id,
-        (None, None) => {
-            return Err(ApiError::BadRequest(
-                "give the token to revoke as 'token' or 'token_id'".into(),
-            ))
-        }
-    };
-    node.revoke(&who, &id).await?;
+    svc.revoke_given(&who, token, token_id).await?;
     Ok(revoked_response())
-}
-
-/// Also `POST /artifactory/api/security/token/revoke` (legacy).
-pub async fn revoke_by_token(
-    node: NodeData,
-    req: HttpRequest,
-    payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
-    p.allow_only(&["token", "token_id"])?;
-    revoke_from_params(&node, &req, &p).await
 }
 
 /// `GET /access/api/v1/permissions/check?path=<repo>/<path>&action=r` with the token to check
 /// as the request's credentials: `{"allowed": bool}`.
 pub async fn check_permission(
-    node: NodeData,
-    req: HttpRequest,
     q: web::Query<HashMap<String, String>>,
-) -> ApiResult<HttpResponse> {
+    Caller(who): Caller,
+) -> ServiceResult<HttpResponse> {
     let path = q
         .get("path")
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("'path' (<repo>/<path>) is required".into()))?;
+        .ok_or_else(|| ServiceError::BadRequest("'path' (<repo>/<path>) is required".into()))?;
     let action_name = q.get("action").map(String::as_str).unwrap_or("r");
     let action = Action::parse(action_name).ok_or_else(|| {
-        ApiError::BadRequest(format!(
+        ServiceError::BadRequest(format!(
             "unknown action '{action_name}' (use r,w,d,a,m,x,s)"
         ))
     })?;
-    let who = auth::required(&node, &req).await?;
-    let allowed = match &who.scope {
-        Some(scope) => Scope::parse(scope)
-            .map(|s| s.allows(path, action))
-            .unwrap_or(false),
-        // Password logins act as the user: only admins are known to be allowed.
-        None => who.admin,
-    };
     Ok(HttpResponse::Ok().json(json!({
-        "allowed": allowed,
+        "allowed": caller_allows(&who, path, action),
         "path": path,
         "action": action.letter().to_string(),
         "subject": who.username,
     })))
 }
 
-/// `POST /access/api/v1/tokens/identity`: any user mints an identity token for itself
-/// (`applied-permissions/user`, revocable, with a reference token). A token caller must carry
-/// `applied-permissions/user` and outlive it, unless admin; a trusted cluster's token cannot.
+/// `POST /access/api/v1/tokens/identity`.
 pub async fn identity(
-    node: NodeData,
+    svc: Svc,
+    Caller(who): Caller,
     req: HttpRequest,
     payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+) -> ServiceResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
     p.allow_only(&["description"])?;
-    let who = auth::required(&node, &req).await?;
-    let scope = Scope::parse(DEFAULT_SCOPE)?;
-    let expires_in = node.config.token.identity_token_expiry;
-    authorize_own_token(&who, &scope, expires_in, now_secs())?;
-    let issued = node
-        .issue(IssueSpec {
-            username: who.username.clone(),
-            scope,
-            expires_in,
-            refreshable: false,
-            audience: node.config.token.default_audience.clone(),
-            description: p.string("description")?,
-            kind: TokenKind::Identity,
-            reference: true,
-        })
-        .await?;
-    tracing::info!(token_id = %issued.token_id, subject = %who.username, "identity token created");
+    let issued = svc.create_identity(&who, p.string("description")?).await?;
     Ok(secret_response(issued_json(&issued)))
 }
 
-/// `POST /access/api/v1/tokens/pairing`: a one-time pairing token for the caller, exchanged
-/// later for an `applied-permissions/user` token: the same rule as identity tokens.
+/// `POST /access/api/v1/tokens/pairing`: a one-time pairing token for the caller.
 pub async fn create_pairing(
-    node: NodeData,
+    svc: Svc,
+    Caller(who): Caller,
     req: HttpRequest,
     payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+) -> ServiceResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
     p.allow_only(&["purpose"])?;
-    let who = auth::required(&node, &req).await?;
-    let cfg = &node.config.token;
-    authorize_own_token(
-        &who,
-        &Scope::parse(DEFAULT_SCOPE)?,
-        cfg.pairing_token_expiry.saturating_add(cfg.default_expiry),
-        now_secs(),
-    )?;
-    let purpose = p.string("purpose")?;
-    if purpose.as_ref().is_some_and(|s| s.len() > 256) {
-        return Err(ApiError::BadRequest(
-            "purpose is longer than 256 characters".into(),
-        ));
-    }
-    let (secret, record) = node.issue_pairing(&who.username, purpose).await?;
+    let (secret, record) = svc.create_pairing(&who, p.string("purpose")?).await?;
     Ok(secret_response(json!({
         "pairing_token": secret,
         "token_id": record.token_id,
-        "expires_in": record.expiry - record.issued_at,
+        "expires_in": record.expiry.saturating_sub(record.issued_at),
         "purpose": record.purpose,
     })))
 }
@@ -495,31 +285,32 @@ pub async fn create_pairing(
 /// `POST /access/api/v1/tokens/pairing/exchange` (form `pairing_token`): the pairing token
 /// itself is the credential; it works once.
 pub async fn exchange_pairing(
-    node: NodeData,
+    svc: Svc,
     req: HttpRequest,
     payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+) -> ServiceResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
     p.allow_only(&["pairing_token"])?;
-    let secret = p.required_string("pairing_token")?;
-    let (_, issued) = node.consume_pairing(&secret).await?;
+    let (_, issued) = svc
+        .consume_pairing(&p.required_string("pairing_token")?)
+        .await?;
     Ok(secret_response(issued_json(&issued)))
 }
 
 /// `POST /access/api/v1/tokens/introspect` (RFC 7662, form `token`): for resource servers,
 /// which authenticate themselves. Any token problem is `{"active": false}`.
 pub async fn introspect(
-    node: NodeData,
+    svc: Svc,
+    Caller(_): Caller,
     req: HttpRequest,
     payload: web::Payload,
-) -> ApiResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+) -> ServiceResult<HttpResponse> {
+    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
     p.allow_only(&["token", "token_type_hint"])?;
-    auth::required(&node, &req).await?;
     let token = p.required_string("token")?;
-    let claims = match auth::validate_any(&node, &req, &token).await {
+    let claims = match validate_any(&svc, &req, &token).await {
         Ok(v) => v.claims,
-        Err(ApiError::Unavailable(m)) => return Err(ApiError::Unavailable(m)),
+        Err(ServiceError::Unavailable(m)) => return Err(ServiceError::Unavailable(m)),
         Err(_) => return Ok(HttpResponse::Ok().json(json!({ "active": false }))),
     };
     Ok(HttpResponse::Ok().json(json!({

@@ -1,7 +1,12 @@
-//! Raft wiring: type configuration, the replicated commands and their responses, the network.
+//! Raft: type configuration, the replicated commands, the one writer (propose / forward /
+//! retry / read barrier), group commit, membership, and the node-to-node network.
+pub mod batcher;
 pub mod command;
+pub mod membership;
 pub mod network;
+pub mod peer;
 pub mod rpc;
+pub mod writer;
 
 openraft::declare_raft_types!(
     pub TypeConfig:

@@ -6,12 +6,38 @@ use serde::{Deserialize, Serialize};
 use super::command::CommandResponse;
 use super::LogId;
 
+/// What kind of refusal a peer answered: callers decide by this, never by the message text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum RefusalKind {
+    /// Not the leader (or leadership moved): go to `leader`, or retry.
+    NotLeader,
+    /// The cluster did not commit in time, or a peer could not be reached.
+    #[default]
+    Unavailable,
+    /// The node named is not a member.
+    NotMember,
+    /// Removing it would leave the cluster without voters.
+    LastVoter,
+}
+
 /// Why a peer did not carry out a forwarded call; `leader` tells where to go instead.
 #[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
 pub struct Refusal {
+    #[serde(default)]
+    pub kind: RefusalKind,
     pub leader: Option<String>,
     pub message: String,
+}
+
+impl Refusal {
+    pub fn new(kind: RefusalKind, message: impl Into<String>) -> Refusal {
+        Refusal {
+            kind,
+            leader: None,
+            message: message.into(),
+        }
+    }
 }
 
 pub type WriteReply = Result<CommandResponse, Refusal>;

@@ -1,140 +1,186 @@
-//! Applying the account commands: users, group membership, subject revocation and login
-//! failures. Deterministic: each depends only on the command and the state before it.
+//! Applying account commands: users and groups, group membership, subject revocation and
+//! login failures.
 
-use super::state::{tx_get, tx_put, Tx, TxResult, SERVICE_ID};
+use super::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::throttle::{record_failure, LoginFailures};
 use crate::domain::token::subject_for;
-use crate::raft::command::{Command, CommandResponse, UserRecord};
+use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
+use crate::store::trees::key::SERVICE_ID;
+use crate::store::trees::StateTree::{Groups, Logins, Meta, Subjects, Users};
 
-impl Tx<'_> {
-    /// Whether tokens of `subject` issued at `issued_at` are revoked by a subject cut-off.
-    pub(super) fn subject_cut_off(&self, subject: &str, issued_at: u64) -> TxResult<bool> {
-        let cut: Option<u64> = tx_get(&self.subjects, subject.as_bytes())?;
-        Ok(cut.is_some_and(|c| issued_at <= c))
+/// Whether tokens of `subject` issued at `issued_at` are revoked by a subject cut-off.
+pub(super) fn subject_cut_off(tx: &Tx<'_>, subject: &str, issued_at: u64) -> TxResult<bool> {
+    let cut: Option<u64> = tx_get(tx.t(Subjects), subject.as_bytes())?;
+    Ok(cut.is_some_and(|c| issued_at <= c))
+}
+
+/// The same for a local user name.
+pub(super) fn user_cut_off(tx: &Tx<'_>, username: &str, issued_at: u64) -> TxResult<bool> {
+    match local_subject(tx, username)? {
+        Some(subject) => subject_cut_off(tx, &subject, issued_at),
+        None => Ok(false),
     }
+}
 
-    /// The same for a local user name.
-    pub(super) fn user_cut_off(&self, username: &str, issued_at: u64) -> TxResult<bool> {
-        match self.local_subject(username)? {
-            Some(subject) => self.subject_cut_off(&subject, issued_at),
-            None => Ok(false),
+fn local_subject(tx: &Tx<'_>, username: &str) -> TxResult<Option<String>> {
+    let service_id: Option<String> = tx_get(tx.t(Meta), SERVICE_ID)?;
+    Ok(service_id.map(|sid| subject_for(&sid, username)))
+}
+
+/// Move the subject's cut-off forward to `at` (never back).
+pub(super) fn revoke_subject(tx: &Tx<'_>, subject: &str, at: u64) -> TxResult<CommandResponse> {
+    let cut: Option<u64> = tx_get(tx.t(Subjects), subject.as_bytes())?;
+    tx_put(
+        tx.t(Subjects),
+        subject.as_bytes(),
+        &cut.unwrap_or(0).max(at),
+    )?;
+    Ok(CommandResponse::Ok)
+}
+
+fn revoke_user(tx: &Tx<'_>, username: &str, at: u64) -> TxResult<()> {
+    if let Some(subject) = local_subject(tx, username)? {
+        revoke_subject(tx, &subject, at)?;
+    }
+    Ok(())
+}
+
+/// Create (or, unless `create_only`, replace) a user. Re-proposing the same record is a
+/// success, so a retried write is idempotent.
+pub(super) fn put_user(
+    tx: &Tx<'_>,
+    user: &UserRecord,
+    create_only: bool,
+) -> TxResult<CommandResponse> {
+    let existing: Option<UserRecord> = tx_get(tx.t(Users), user.username.as_bytes())?;
+    if create_only && existing.as_ref().is_some_and(|e| e != user) {
+        return Ok(CommandResponse::Conflict);
+    }
+    tx_put(tx.t(Users), user.username.as_bytes(), user)?;
+    Ok(CommandResponse::Ok)
+}
+
+/// Remove the user and revoke every token of its subject issued until `revoked_at`.
+pub(super) fn delete_user(
+    tx: &Tx<'_>,
+    username: &str,
+    revoked_at: u64,
+) -> TxResult<CommandResponse> {
+    match tx.t(Users).remove(username.as_bytes())? {
+        Some(_) => {
+            revoke_user(tx, username, revoked_at)?;
+            Ok(CommandResponse::Ok)
         }
+        None => Ok(CommandResponse::NotFound),
     }
+}
 
-    fn local_subject(&self, username: &str) -> TxResult<Option<String>> {
-        let service_id: Option<String> = tx_get(&self.meta, SERVICE_ID)?;
-        Ok(service_id.map(|sid| subject_for(&sid, username)))
+/// The fields an update may change (None = unchanged).
+pub(super) struct UserFields<'a> {
+    pub password_hash: &'a Option<String>,
+    pub email: &'a Option<Option<String>>,
+    pub admin: Option<bool>,
+    pub groups: &'a Option<Vec<String>>,
+}
+
+/// Change the given fields; taking admin away revokes the user's tokens issued until `at`.
+pub(super) fn update_user(
+    tx: &Tx<'_>,
+    username: &str,
+    fields: UserFields<'_>,
+    at: u64,
+) -> TxResult<CommandResponse> {
+    let Some(mut user) = tx_get::<UserRecord>(tx.t(Users), username.as_bytes())? else {
+        return Ok(CommandResponse::NotFound);
+    };
+    if let Some(hash) = fields.password_hash {
+        user.password_hash = Some(hash.clone());
     }
+    if let Some(email) = fields.email {
+        user.email = email.clone();
+    }
+    if let Some(groups) = fields.groups {
+        user.groups = groups.clone();
+    }
+    if let Some(admin) = fields.admin {
+        if user.admin && !admin {
+            revoke_user(tx, username, at)?;
+        }
+        user.admin = admin;
+    }
+    tx_put(tx.t(Users), username.as_bytes(), &user)?;
+    Ok(CommandResponse::Ok)
+}
 
-    /// Move the subject's cut-off forward to `at` (never back).
-    fn revoke_subject(&self, subject: &str, at: u64) -> TxResult<()> {
-        let cut: Option<u64> = tx_get(&self.subjects, subject.as_bytes())?;
+/// Add users to and remove users from a group (missing users are skipped).
+pub(super) fn update_group_members(
+    tx: &Tx<'_>,
+    group: &str,
+    add: &[String],
+    remove: &[String],
+) -> TxResult<CommandResponse> {
+    if tx.t(Groups).get(group.as_bytes())?.is_none() {
+        return Ok(CommandResponse::NotFound);
+    }
+    let mut names: Vec<&String> = add.iter().chain(remove).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let Some(mut user) = tx_get::<UserRecord>(tx.t(Users), name.as_bytes())? else {
+            continue;
+        };
+        user.groups.retain(|g| g != group || !remove.contains(name));
+        if add.contains(name) && !user.groups.iter().any(|g| g == group) {
+            user.groups.push(group.to_string());
+        }
+        tx_put(tx.t(Users), name.as_bytes(), &user)?;
+    }
+    Ok(CommandResponse::Ok)
+}
+
+pub(super) fn put_group(
+    tx: &Tx<'_>,
+    group: &GroupRecord,
+    create_only: bool,
+) -> TxResult<CommandResponse> {
+    let existing: Option<GroupRecord> = tx_get(tx.t(Groups), group.name.as_bytes())?;
+    if create_only && existing.as_ref().is_some_and(|e| e != group) {
+        return Ok(CommandResponse::Conflict);
+    }
+    tx_put(tx.t(Groups), group.name.as_bytes(), group)?;
+    Ok(CommandResponse::Ok)
+}
+
+pub(super) fn delete_group(tx: &Tx<'_>, name: &str) -> TxResult<CommandResponse> {
+    Ok(match tx.t(Groups).remove(name.as_bytes())? {
+        Some(_) => CommandResponse::Ok,
+        None => CommandResponse::NotFound,
+    })
+}
+
+/// Count one more failed login under each key.
+pub(super) fn login_failed(
+    tx: &Tx<'_>,
+    keys: &[String],
+    at_ms: u64,
+    reset_after_secs: u64,
+) -> TxResult<CommandResponse> {
+    for key in keys {
+        let rec: Option<LoginFailures> = tx_get(tx.t(Logins), key.as_bytes())?;
         tx_put(
-            &self.subjects,
-            subject.as_bytes(),
-            &cut.unwrap_or(0).max(at),
-        )
+            tx.t(Logins),
+            key.as_bytes(),
+            &record_failure(rec, at_ms, reset_after_secs),
+        )?;
     }
+    Ok(CommandResponse::Ok)
+}
 
-    fn revoke_user(&self, username: &str, at: u64) -> TxResult<()> {
-        match self.local_subject(username)? {
-            Some(subject) => self.revoke_subject(&subject, at),
-            None => Ok(()),
-        }
+pub(super) fn login_succeeded(tx: &Tx<'_>, keys: &[String]) -> TxResult<CommandResponse> {
+    for key in keys {
+        tx.t(Logins).remove(key.as_bytes())?;
     }
-
-    pub(super) fn apply_account(&self, cmd: &Command) -> TxResult<CommandResponse> {
-        Ok(match cmd {
-            Command::DeleteUser {
-                username,
-                revoked_at,
-            } => match self.users.remove(username.as_bytes())? {
-                Some(_) => {
-                    self.revoke_user(username, *revoked_at)?;
-                    CommandResponse::Ok
-                }
-                None => CommandResponse::NotFound,
-            },
-            Command::UpdateUser {
-                username,
-                password_hash,
-                email,
-                admin,
-                groups,
-                at,
-            } => {
-                let Some(mut user) = tx_get::<UserRecord>(&self.users, username.as_bytes())? else {
-                    return Ok(CommandResponse::NotFound);
-                };
-                if let Some(hash) = password_hash {
-                    user.password_hash = Some(hash.clone());
-                }
-                if let Some(email) = email {
-                    user.email = email.clone();
-                }
-                if let Some(groups) = groups {
-                    user.groups = groups.clone();
-                }
-                if let Some(admin) = *admin {
-                    if user.admin && !admin {
-                        self.revoke_user(username, *at)?;
-                    }
-                    user.admin = admin;
-                }
-                tx_put(&self.users, username.as_bytes(), &user)?;
-                CommandResponse::Ok
-            }
-            Command::UpdateGroupMembers { group, add, remove } => {
-                if self.groups.get(group.as_bytes())?.is_none() {
-                    return Ok(CommandResponse::NotFound);
-                }
-                let mut names: Vec<&String> = add.iter().chain(remove).collect();
-                names.sort();
-                names.dedup();
-                for name in names {
-                    let Some(mut user) = tx_get::<UserRecord>(&self.users, name.as_bytes())? else {
-                        continue;
-                    };
-                    user.groups.retain(|g| g != group || !remove.contains(name));
-                    if add.contains(name) && !user.groups.contains(group) {
-                        user.groups.push(group.clone());
-                    }
-                    tx_put(&self.users, name.as_bytes(), &user)?;
-                }
-                CommandResponse::Ok
-            }
-            Command::RevokeSubject {
-                subject,
-                revoked_at,
-            } => {
-                self.revoke_subject(subject, *revoked_at)?;
-                CommandResponse::Ok
-            }
-            Command::LoginFailed {
-                keys,
-                at_ms,
-                reset_after_secs,
-            } => {
-                for key in keys {
-                    let rec: Option<LoginFailures> = tx_get(&self.logins, key.as_bytes())?;
-                    let next = record_failure(rec, *at_ms, *reset_after_secs);
-                    tx_put(&self.logins, key.as_bytes(), &next)?;
-                }
-                CommandResponse::Ok
-            }
-            Command::LoginSucceeded { keys } => {
-                for key in keys {
-                    self.logins.remove(key.as_bytes())?;
-                }
-                CommandResponse::Ok
-            }
-            other => {
-                return Err(sled::transaction::ConflictableTransactionError::Abort(
-                    format!("not an account command: {}", other.kind()),
-                ))
-            }
-        })
-    }
+    Ok(CommandResponse::Ok)
 }
 
 #[cfg(test)]

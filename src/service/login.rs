@@ -5,11 +5,12 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
+use super::Service;
+use crate::crypto::{hash_password, verify_password};
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::throttle::ThrottlePolicy;
-use crate::error::{ApiError, ApiResult};
-use crate::node::{hash_password, verify_password, Node};
 use crate::raft::command::Command;
+use crate::service::{ServiceError, ServiceResult};
 
 /// A hash no password matches, verified when the user is unknown so the answer takes as long.
 fn decoy_hash() -> &'static str {
@@ -24,7 +25,7 @@ fn now_millis() -> u64 {
         .unwrap_or(0)
 }
 
-impl Node {
+impl Service {
     fn throttle_policy(&self, free_attempts: u32) -> ThrottlePolicy {
         let s = &self.config.security;
         ThrottlePolicy {
@@ -35,7 +36,7 @@ impl Node {
     }
 
     /// 429 while `key` must still wait.
-    fn check_throttle(&self, key: &str, free_attempts: u32, now_ms: u64) -> ApiResult<()> {
+    fn check_throttle(&self, key: &str, free_attempts: u32, now_ms: u64) -> ServiceResult<()> {
         let Some(rec) = self.state.login_failures(key)? else {
             return Ok(());
         };
@@ -43,7 +44,7 @@ impl Node {
             .throttle_policy(free_attempts)
             .retry_after(&rec, now_ms)
         {
-            Some(secs) => Err(ApiError::TooManyRequests(secs)),
+            Some(secs) => Err(ServiceError::TooManyRequests(secs)),
             None => Ok(()),
         }
     }
@@ -55,8 +56,8 @@ impl Node {
         username: &str,
         password: &str,
         client: Option<IpAddr>,
-    ) -> ApiResult<Principal> {
-        let bad = || ApiError::Unauthorized("bad credentials".into());
+    ) -> ServiceResult<Principal> {
+        let bad = || ServiceError::Unauthorized("bad credentials".into());
         if username.is_empty() || username.len() > 256 || password.len() > 1024 {
             return Err(bad());
         }
@@ -76,14 +77,14 @@ impl Node {
         let secret = password.to_string();
         let matches = tokio::task::spawn_blocking(move || verify_password(&secret, &hash))
             .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         match record {
             Some(r) if matches && r.password_hash.is_some() => {
                 if self.state.login_failures(&user_key)?.is_some() {
                     let cleared = Command::LoginSucceeded {
                         keys: vec![user_key],
                     };
-                    if let Err(e) = self.batcher.write(cleared).await {
+                    if let Err(e) = self.write_batched(cleared).await {
                         tracing::debug!(error = %e, "could not clear login failures");
                     }
                 }
@@ -112,7 +113,7 @@ impl Node {
                     reset_after_secs: security.login_failure_reset_secs,
                 };
                 // Counted before answering, so the next guess on any node sees it.
-                if let Err(e) = self.batcher.write(failed).await {
+                if let Err(e) = self.write_batched(failed).await {
                     tracing::debug!(error = %e, "could not record a failed login");
                 }
                 Err(bad())

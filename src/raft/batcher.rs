@@ -4,13 +4,14 @@
 //! transaction for the lot. At low load a write goes alone at once, so nothing waits for a
 //! batch to fill.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
-use crate::error::{ApiError, ApiResult};
-use crate::node::Node;
-use crate::raft::command::{Command, CommandResponse};
+use super::command::{Command, CommandResponse};
+use super::writer::{WriteError, Writer};
+
+type WriteResult = Result<CommandResponse, WriteError>;
 
 /// Most commands in one log entry: bounds the entry size (~1 KiB a token record) and the
 /// time the state machine spends in one transaction.
@@ -21,7 +22,7 @@ const MAX_IN_FLIGHT: usize = 2;
 
 struct Pending {
     cmd: Command,
-    reply: oneshot::Sender<ApiResult<CommandResponse>>,
+    reply: oneshot::Sender<WriteResult>,
 }
 
 #[derive(Clone)]
@@ -37,21 +38,20 @@ impl WriteBatcher {
     }
 
     /// Commit `cmd` (alone or in a batch) and return its own response.
-    pub async fn write(&self, cmd: Command) -> ApiResult<CommandResponse> {
+    pub async fn write(&self, cmd: Command) -> WriteResult {
+        let stopping = || WriteError::Unavailable("the node is shutting down".into());
         let (reply, answer) = oneshot::channel();
         self.queue
             .send(Pending { cmd, reply })
-            .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?;
-        answer
-            .await
-            .map_err(|_| ApiError::Unavailable("the node is shutting down".into()))?
+            .map_err(|_| stopping())?;
+        answer.await.map_err(|_| stopping())?
     }
 }
 
 pub struct BatchQueue(mpsc::UnboundedReceiver<Pending>);
 
-/// Drains the queue into batches until the node is dropped. Runs on the node's main runtime.
-pub async fn run(node: Weak<Node>, BatchQueue(mut rx): BatchQueue) {
+/// Drains the queue into batches until every batcher handle is dropped.
+pub async fn run(writer: Writer, BatchQueue(mut rx): BatchQueue) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     loop {
         // Wait for a free slot first: while all slots are busy, requests pile up in the
@@ -69,47 +69,40 @@ pub async fn run(node: Weak<Node>, BatchQueue(mut rx): BatchQueue) {
                 Err(_) => break,
             }
         }
-        let Some(node) = node.upgrade() else {
-            return;
-        };
+        let writer = writer.clone();
         tokio::spawn(async move {
-            commit(&node, batch).await;
+            commit(&writer, batch).await;
             drop(permit);
         });
     }
 }
 
-async fn commit(node: &Node, mut batch: Vec<Pending>) {
+async fn commit(writer: &Writer, mut batch: Vec<Pending>) {
     if batch.len() == 1 {
-        let Pending { cmd, reply } = batch.pop().expect("one pending write");
-        let _ = reply.send(node.write(cmd).await);
+        if let Some(Pending { cmd, reply }) = batch.pop() {
+            let _ = reply.send(writer.write(cmd).await);
+        }
         return;
     }
     let (commands, replies): (Vec<Command>, Vec<_>) =
         batch.into_iter().map(|p| (p.cmd, p.reply)).unzip();
     let count = commands.len();
-    match node.write(Command::Batch { commands }).await {
+    match writer.write(Command::Batch { commands }).await {
         Ok(CommandResponse::Batch(responses)) if responses.len() == count => {
             for (reply, response) in replies.into_iter().zip(responses) {
                 let _ = reply.send(Ok(response));
             }
         }
         Ok(other) => {
-            let message = format!("unexpected batch response {other:?}");
+            let message = format!("batch answered {other:?}");
             tracing::error!(%message);
             for reply in replies {
-                let _ = reply.send(Err(ApiError::Internal(message.clone())));
+                let _ = reply.send(Err(WriteError::Unexpected(message.clone())));
             }
         }
         Err(e) => {
-            let unavailable = matches!(e, ApiError::Unavailable(_));
-            let message = e.to_string();
             for reply in replies {
-                let _ = reply.send(Err(if unavailable {
-                    ApiError::Unavailable(message.clone())
-                } else {
-                    ApiError::Internal(message.clone())
-                }));
+                let _ = reply.send(Err(e.clone()));
             }
         }
     }

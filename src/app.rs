@@ -1,0 +1,175 @@
+//! The composition root: opens the home and sled, builds Raft, the writer, the batcher,
+//! membership and the services, starts every actor and the HTTP server.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Actor;
+use actix_web::middleware::Logger;
+use actix_web::{web, App, HttpServer};
+use openraft::SnapshotPolicy;
+
+use crate::actors::janitor::Janitor;
+use crate::actors::key_files::KeyFiles;
+use crate::actors::trust_watcher::TrustWatcher;
+use crate::config::Config;
+use crate::crypto;
+use crate::raft::batcher::{self, WriteBatcher};
+use crate::raft::membership::Membership;
+use crate::raft::network::ClusterNetwork;
+use crate::raft::peer::PeerClient;
+use crate::raft::writer::Writer;
+use crate::raft::Raft;
+use crate::service::bootstrap::{write_secret_file, StartError};
+use crate::service::Service;
+use crate::store::{LogStore, StateMachine};
+
+fn load_or_create_join_key(config: &Config, home: &Path) -> Result<String, StartError> {
+    if !config.security.join_key.is_empty() {
+        return Ok(config.security.join_key.clone());
+    }
+    let path = home.join("etc/security/join.key");
+    match std::fs::read_to_string(&path) {
+        Ok(k) if !k.trim().is_empty() => Ok(k.trim().to_string()),
+        _ => {
+            let key = crypto::random_secret();
+            write_secret_file(&path, &key).map_err(|e| StartError::Home(path.clone(), e))?;
+            Ok(key)
+        }
+    }
+}
+
+/// A started node: its services and the key-file writer's progress.
+pub struct Node {
+    pub service: Arc<Service>,
+    pub key_files: KeyFiles,
+}
+
+/// Open (or create) the node's home and sled, start Raft and everything around it.
+pub async fn start(config: Config) -> Result<Node, StartError> {
+    let home = config.server.home.clone();
+    let db_dir = home.join("db");
+    std::fs::create_dir_all(&db_dir).map_err(|e| StartError::Home(db_dir.clone(), e))?;
+    // The log holds key material: keep the database private to this user.
+    std::fs::set_permissions(&db_dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| StartError::Home(db_dir.clone(), e))?;
+    let join_key = load_or_create_join_key(&config, &home)?;
+
+    // sled caches up to 1 GiB by default; a node should stay well below that.
+    let db = sled::Config::new()
+        .path(&db_dir)
+        .cache_capacity(256 * 1024 * 1024)
+        .open()?;
+    let log_store = LogStore::open(&db)?;
+    let state_machine = StateMachine::open(
+        &db,
+        db_dir.join("snapshots"),
+        config.token.verified_cache_entries,
+    )
+    .map_err(|e| StartError::Storage(e.to_string()))?;
+    let key_files = KeyFiles::new(&home, state_machine.subscribe());
+
+    let raft_config = openraft::Config {
+        cluster_name: config.raft.cluster_name.clone(),
+        heartbeat_interval: config.raft.heartbeat_ms,
+        election_timeout_min: config.raft.election_timeout_min_ms,
+        election_timeout_max: config.raft.election_timeout_max_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_after_entries),
+        // Keep some log behind a snapshot so a briefly lagging follower needs no snapshot.
+        max_in_snapshot_log_to_keep: (config.raft.snapshot_after_entries / 2).min(1000),
+        ..Default::default()
+    }
+    .validate()
+    .map_err(|e| StartError::Raft(e.to_string()))?;
+
+    let node_id = config.server.node_id;
+    let raft = Raft::new(
+        node_id,
+        Arc::new(raft_config),
+        ClusterNetwork::new(join_key.clone()),
+        log_store,
+        state_machine.clone(),
+    )
+    .await
+    .map_err(|e| StartError::Raft(e.to_string()))?;
+
+    let peer = PeerClient::new(join_key).map_err(|e| StartError::Raft(e.to_string()))?;
+    let state = state_machine.view();
+    let initialised = state
+        .service_id()
+        .map_err(|e| StartError::Storage(e.to_string()))?
+        .is_some();
+    if initialised && !config.security.bootstrap_admin_password.is_empty() {
+        tracing::warn!(
+            "security.bootstrap-admin-password (ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD) is set, \
+             but this home is already initialised: it is ignored. Change a password with \
+             PATCH /access/api/v2/users/<name> or Artifactory's changePassword call"
+        );
+    }
+    let writer = Writer::new(raft.clone(), node_id, peer.clone());
+    let (batcher, batch_queue) = WriteBatcher::new();
+    tokio::spawn(batcher::run(writer.clone(), batch_queue));
+    let membership = Membership::new(raft.clone(), node_id, peer.clone());
+    let service = Service::new(config, home, state, raft, writer, batcher, membership, peer);
+    Ok(Node {
+        service: Arc::new(service),
+        key_files,
+    })
+}
+
+/// Run a node until it is stopped: HTTP first (the cluster RPC must answer while the node
+/// joins), then become a member, then open the public API.
+pub async fn serve(config: Config) -> Result<(), String> {
+    let listen = config.listen_addr();
+    let workers = match config.server.workers {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
+    };
+    // Bind first so a busy port fails fast, before any state is created.
+    let listener = std::net::TcpListener::bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let Node { service, key_files } = start(config).await.map_err(|e| e.to_string())?;
+    let becoming = service.clone();
+    actix_web::rt::spawn(async move {
+        if let Err(e) = becoming.clone().become_member().await {
+            tracing::error!(error = %e, "node cannot become ready; stopping");
+            actix_web::rt::System::current().stop_with_code(1);
+            return;
+        }
+        // Clients read root.crt and private.key: open the API once they match the log.
+        if let Some(key) = becoming.state.active_key().ok().flatten() {
+            key_files
+                .wait_written(&key.kid, Duration::from_secs(10))
+                .await;
+        }
+        becoming.set_ready();
+        tracing::info!(node_id = becoming.node_id, "node ready");
+    });
+    Janitor::new(service.clone(), Duration::from_secs(60)).start();
+    TrustWatcher::new(service.clone()).start();
+    let data = web::Data::new(service.clone());
+    tracing::info!(%listen, node_id = service.node_id, "access-node listening");
+    HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            // Path only (%U): query strings never reach the log.
+            .wrap(
+                Logger::new("%a %{method}xi %U %s %Dms")
+                    .custom_request_replace("method", |req| req.method().to_string()),
+            )
+            .configure(crate::http::configure)
+    })
+    .workers(workers)
+    .shutdown_timeout(5)
+    .listen(listener)
+    .map_err(|e| e.to_string())?
+    .run()
+    .await
+    .map_err(|e| e.to_string())?;
+    let _ = service.raft().shutdown().await;
+    Ok(())
+}

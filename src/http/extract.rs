@@ -1,0 +1,175 @@
+//! The caller, resolved at the edge: handlers take a [`Caller`], an [`Admin`] or a
+//! [`PeerNode`] argument instead of starting with the same authentication call.
+
+use std::sync::Arc;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{web, FromRequest, HttpRequest};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use futures::future::LocalBoxFuture;
+
+use crate::crypto::Verified;
+use crate::domain::policy::{require_admin, Principal};
+use crate::raft::network::JOIN_KEY_HEADER;
+use crate::service::auth::Credentials;
+use crate::service::{Service, ServiceError, ServiceResult};
+
+/// The services, as handlers receive them.
+pub type Svc = web::Data<Arc<Service>>;
+
+/// Header or query parameter asking for a linearizable revocation check.
+pub const CONSISTENCY_HEADER: &str = "x-access-consistency";
+
+fn service_of(req: &HttpRequest) -> ServiceResult<Arc<Service>> {
+    req.app_data::<Svc>()
+        .map(|s| Arc::clone(s.get_ref()))
+        .ok_or_else(|| ServiceError::Internal("services are not configured".into()))
+}
+
+fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials>> {
+    let Some(header) = req.headers().get(AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = |what: &str| ServiceError::Unauthorized(format!("malformed {what}"));
+    let header = header
+        .to_str()
+        .map_err(|_| malformed("Authorization header"))?;
+    let (scheme, value) = header
+        .split_once(' ')
+        .ok_or_else(|| malformed("Authorization header"))?;
+    let value = value.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(Some(Credentials::Bearer(value.to_string())));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let decoded = STANDARD
+            .decode(value)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| malformed("Basic credentials"))?;
+        let (user, secret) = decoded
+            .split_once(':')
+            .ok_or_else(|| malformed("Basic credentials"))?;
+        return Ok(Some(Credentials::Basic {
+            user: user.to_string(),
+            secret: secret.to_string(),
+        }));
+    }
+    Err(ServiceError::Unauthorized(format!(
+        "unsupported authorization scheme '{scheme}'"
+    )))
+}
+
+/// Whether the request asks for a linearizable revocation check.
+pub fn strict(req: &HttpRequest) -> bool {
+    let header = req
+        .headers()
+        .get(CONSISTENCY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("strict"));
+    header
+        || req
+            .query_string()
+            .split('&')
+            .any(|kv| kv == "consistency=strict")
+}
+
+/// Validate a token given in a request body, honouring the request's strict flag.
+pub async fn validate_any(
+    svc: &Service,
+    req: &HttpRequest,
+    token: &str,
+) -> ServiceResult<Verified> {
+    svc.validate_any(token, strict(req)).await
+}
+
+/// The caller, or None when the request carries no credentials. Bad credentials are 401.
+pub async fn resolve_caller(req: &HttpRequest) -> ServiceResult<Option<Principal>> {
+    let svc = service_of(req)?;
+    let Some(creds) = credentials(req)? else {
+        return Ok(None);
+    };
+    let client = req.peer_addr().map(|a| a.ip());
+    svc.authenticate(creds, strict(req), client).await.map(Some)
+}
+
+/// An authenticated caller (401 when anonymous).
+pub struct Caller(pub Principal);
+
+/// A caller that may be anonymous (bad credentials are still 401).
+pub struct MaybeCaller(pub Option<Principal>);
+
+/// An authenticated admin (401 when anonymous, 403 otherwise).
+pub struct Admin(pub Principal);
+
+/// A peer node: the request carries the cluster join key.
+pub struct PeerNode;
+
+impl FromRequest for MaybeCaller {
+    type Error = ServiceError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { resolve_caller(&req).await.map(MaybeCaller) })
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ServiceError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            resolve_caller(&req)
+                .await?
+                .map(Caller)
+                .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))
+        })
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = ServiceError;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let who = resolve_caller(&req)
+                .await?
+                .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))?;
+            require_admin(&who)?;
+            Ok(Admin(who))
+        })
+    }
+}
+
+impl FromRequest for PeerNode {
+    type Error = ServiceError;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    /// The join key, compared in constant time.
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let check = || {
+            let svc = service_of(req)?;
+            let given = req
+                .headers()
+                .get(JOIN_KEY_HEADER)
+                .map(|v| v.as_bytes())
+                .unwrap_or_default();
+            if constant_time_eq::constant_time_eq(given, svc.join_key().as_bytes()) {
+                Ok(PeerNode)
+            } else {
+                tracing::warn!(peer = ?req.peer_addr(), path = req.path(), "cluster RPC with a wrong or missing join key");
+                Err(ServiceError::Unauthorized(
+                    "cluster RPC needs the cluster join key".into(),
+                ))
+            }
+        };
+        std::future::ready(check())
+    }
+}

@@ -1,0 +1,89 @@
+//! `/_cluster/*`: the node-to-node RPC (Raft messages, forwarded writes, read index, joins,
+//! membership, replication view). Every call carries the join key ([`PeerNode`]).
+
+use actix_web::{web, HttpResponse};
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::extract::{PeerNode, Svc};
+use super::params::read_body;
+use crate::raft::command::Command;
+use crate::raft::rpc::{JoinRequest, MembershipChange};
+use crate::raft::TypeConfig;
+use crate::service::{ServiceError, ServiceResult};
+
+/// Raft messages carry log batches and snapshot chunks.
+const RPC_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/raft/append", web::post().to(append))
+        .route("/raft/vote", web::post().to(vote))
+        .route("/raft/snapshot", web::post().to(snapshot))
+        .route("/write", web::post().to(write))
+        .route("/read_index", web::post().to(read_index))
+        .route("/join", web::post().to(join))
+        .route("/membership", web::post().to(membership))
+        .route("/replication", web::post().to(replication));
+}
+
+/// The JSON body of a peer call (an empty body reads as `null`).
+async fn body<T: DeserializeOwned>(payload: web::Payload) -> ServiceResult<T> {
+    let body = read_body(payload, RPC_BODY_LIMIT).await?;
+    let body = if body.is_empty() {
+        &b"null"[..]
+    } else {
+        &body[..]
+    };
+    serde_json::from_slice(body)
+        .map_err(|e| ServiceError::BadRequest(format!("malformed cluster RPC body: {e}")))
+}
+
+fn reply<T: Serialize>(value: &T) -> HttpResponse {
+    HttpResponse::Ok().json(value)
+}
+
+async fn append(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let rpc: AppendEntriesRequest<TypeConfig> = body(payload).await?;
+    Ok(reply(&svc.raft().append_entries(rpc).await))
+}
+
+async fn vote(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let rpc: VoteRequest<u64> = body(payload).await?;
+    Ok(reply(&svc.raft().vote(rpc).await))
+}
+
+async fn snapshot(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let rpc: InstallSnapshotRequest<TypeConfig> = body(payload).await?;
+    Ok(reply(&svc.raft().install_snapshot(rpc).await))
+}
+
+async fn write(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let cmd: Command = body(payload).await?;
+    Ok(reply(&svc.writer().write_as_leader(cmd).await))
+}
+
+async fn read_index(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let () = body(payload).await?;
+    Ok(reply(&svc.writer().read_index_as_leader().await))
+}
+
+async fn join(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let join: JoinRequest = body(payload).await?;
+    if join.node_id == 0 || !join.url.starts_with("http") {
+        return Err(ServiceError::BadRequest(
+            "join needs node_id >= 1 and an http(s) url".into(),
+        ));
+    }
+    Ok(reply(&svc.membership.join(join).await))
+}
+
+async fn membership(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let change: MembershipChange = body(payload).await?;
+    Ok(reply(&svc.membership.remove(change).await))
+}
+
+async fn replication(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let () = body(payload).await?;
+    Ok(reply(&svc.membership.replication_view().await))
+}

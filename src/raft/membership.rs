@@ -1,0 +1,286 @@
+//! Cluster membership: joining through seeds, adding and removing members (forwarded to the
+//! leader when needed), and the one reader of `raft.metrics()` for health and status pages.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{BasicNode, ChangeMembers};
+
+use super::peer::PeerClient;
+use super::rpc::{
+    JoinRequest, MembershipChange, MembershipReply, Refusal, RefusalKind, ReplicationView,
+};
+use super::writer::WRITE_TIMEOUT;
+use super::{NodeId, Raft};
+
+/// One member as the status page shows it.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: NodeId,
+    pub url: String,
+    pub voter: bool,
+    pub matched_index: Option<u64>,
+    /// Entries behind the leader.
+    pub lag: Option<u64>,
+}
+
+/// This node's view of Raft, read once from its metrics.
+#[derive(Debug, Clone)]
+pub struct RaftStatus {
+    pub node_id: NodeId,
+    pub state: String,
+    pub is_leader: bool,
+    pub leader: Option<NodeId>,
+    pub leader_url: Option<String>,
+    pub term: u64,
+    pub applied_index: Option<u64>,
+    pub last_log_index: Option<u64>,
+    pub snapshot_index: Option<u64>,
+    pub purged_index: Option<u64>,
+}
+
+#[derive(Clone)]
+pub struct Membership {
+    raft: Raft,
+    node_id: NodeId,
+    peer: PeerClient,
+}
+
+fn refused(kind: RefusalKind, leader: Option<String>, message: impl Into<String>) -> Refusal {
+    Refusal {
+        kind,
+        leader,
+        message: message.into(),
+    }
+}
+
+impl Membership {
+    pub fn new(raft: Raft, node_id: NodeId, peer: PeerClient) -> Membership {
+        Membership {
+            raft,
+            node_id,
+            peer,
+        }
+    }
+
+    pub fn status(&self) -> RaftStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let leader_url = m.current_leader.and_then(|id| {
+            m.membership_config
+                .membership()
+                .get_node(&id)
+                .map(|n| n.addr.clone())
+        });
+        RaftStatus {
+            node_id: self.node_id,
+            state: format!("{:?}", m.state),
+            is_leader: m.current_leader == Some(self.node_id),
+            leader: m.current_leader,
+            leader_url,
+            term: m.current_term,
+            applied_index: m.last_applied.map(|l| l.index),
+            last_log_index: m.last_log_index,
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+        }
+    }
+
+    /// Ask the seeds, in turn, to add this node until one accepts.
+    pub async fn join_via_seeds(&self, seeds: &[String], advertise_url: String) {
+        let request = JoinRequest {
+            node_id: self.node_id,
+            url: advertise_url,
+        };
+        let mut attempt = 0u32;
+        loop {
+            for seed in seeds {
+                let reply: Result<MembershipReply, _> = self
+                    .peer
+                    .call(seed, "join", &request, Duration::from_secs(120))
+                    .await;
+                match reply {
+                    Ok(Ok(voters)) => {
+                        tracing::info!(%seed, ?voters, "joined the cluster");
+                        return;
+                    }
+                    Ok(Err(refused)) => {
+                        tracing::warn!(%seed, reason = %refused.message, "join refused; retrying")
+                    }
+                    Err(e) => {
+                        if attempt.is_multiple_of(10) {
+                            tracing::warn!(%seed, error = %e, "cannot reach seed; retrying")
+                        }
+                    }
+                }
+            }
+            attempt += 1;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    fn voters(&self) -> Vec<NodeId> {
+        self.raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect()
+    }
+
+    /// Forward a membership call to the leader, when it is another node.
+    async fn forward<B: serde::Serialize>(
+        &self,
+        leader: Option<BasicNode>,
+        leader_id: Option<NodeId>,
+        path: &str,
+        body: &B,
+        timeout: Duration,
+    ) -> MembershipReply {
+        match leader.filter(|_| leader_id != Some(self.node_id)) {
+            Some(l) => self
+                .peer
+                .call(&l.addr, path, body, timeout)
+                .await
+                .unwrap_or_else(|e| {
+                    Err(refused(
+                        RefusalKind::Unavailable,
+                        Some(l.addr),
+                        e.to_string(),
+                    ))
+                }),
+            None => Err(refused(RefusalKind::NotLeader, None, "no leader yet")),
+        }
+    }
+
+    /// Add a node as a learner, let it catch up (by log or snapshot), then make it a voter.
+    /// Forwarded to the leader when this node is not it.
+    pub async fn join(&self, req: JoinRequest) -> MembershipReply {
+        let node = BasicNode::new(req.url.clone());
+        match self.raft.add_learner(req.node_id, node, true).await {
+            Ok(_) => {}
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                let timeout = Duration::from_secs(120);
+                return self
+                    .forward(f.leader_node, f.leader_id, "join", &req, timeout)
+                    .await;
+            }
+            Err(e) => return Err(refused(RefusalKind::Unavailable, None, e.to_string())),
+        }
+        let ids: BTreeSet<NodeId> = [req.node_id].into_iter().collect();
+        match self
+            .raft
+            .change_membership(ChangeMembers::AddVoterIds(ids), false)
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(node_id = req.node_id, url = %req.url, "node joined as a voter");
+                Ok(self.voters())
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(refused(
+                RefusalKind::NotLeader,
+                f.leader_node.map(|n| n.addr),
+                "leadership moved; retry",
+            )),
+            Err(e) => Err(refused(RefusalKind::Unavailable, None, e.to_string())),
+        }
+    }
+
+    /// Remove a member (voter or learner). Forwarded to the leader when needed.
+    pub async fn remove(&self, change: MembershipChange) -> MembershipReply {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership().clone();
+        let id = change.remove;
+        if membership.get_node(&id).is_none() {
+            return Err(refused(
+                RefusalKind::NotMember,
+                None,
+                format!("node {id} is not a member"),
+            ));
+        }
+        let is_voter = membership.voter_ids().any(|v| v == id);
+        if is_voter && membership.voter_ids().count() == 1 {
+            return Err(refused(
+                RefusalKind::LastVoter,
+                None,
+                "cannot remove the last voter",
+            ));
+        }
+        let ids: BTreeSet<NodeId> = [id].into_iter().collect();
+        let changes = if is_voter {
+            ChangeMembers::RemoveVoters(ids)
+        } else {
+            ChangeMembers::RemoveNodes(ids)
+        };
+        match self.raft.change_membership(changes, false).await {
+            Ok(_) => {
+                tracing::info!(node_id = id, "node removed from the cluster");
+                Ok(self.voters())
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                self.forward(
+                    f.leader_node,
+                    f.leader_id,
+                    "membership",
+                    &change,
+                    WRITE_TIMEOUT,
+                )
+                .await
+            }
+            Err(e) => Err(refused(RefusalKind::Unavailable, None, e.to_string())),
+        }
+    }
+
+    /// Replication progress as the leader sees it; asked of the leader when this node is not.
+    pub async fn replication_view(&self) -> Option<ReplicationView> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if let Some(replication) = metrics.replication {
+            return Some(ReplicationView {
+                last_log_index: metrics.last_log_index,
+                matched: replication
+                    .iter()
+                    .map(|(id, l)| (*id, l.map(|l| l.index)))
+                    .collect(),
+            });
+        }
+        let leader_id = metrics.current_leader?;
+        let membership = metrics.membership_config.membership();
+        let leader = membership.get_node(&leader_id)?;
+        self.peer
+            .call(&leader.addr, "replication", &(), Duration::from_secs(2))
+            .await
+            .ok()
+    }
+
+    /// Members with their URLs, voter flag and replication lag.
+    pub async fn members(&self) -> Vec<Member> {
+        let metrics = self.raft.metrics().borrow().clone();
+        let membership = metrics.membership_config.membership().clone();
+        let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+        let view = self.replication_view().await;
+        let matched: BTreeMap<NodeId, Option<u64>> = view
+            .as_ref()
+            .map(|v| v.matched.iter().cloned().collect())
+            .unwrap_or_default();
+        let last = view.as_ref().and_then(|v| v.last_log_index);
+        membership
+            .nodes()
+            .map(|(id, node)| {
+                let m = matched.get(id).cloned().flatten();
+                let lag = match (last, m) {
+                    (Some(l), Some(m)) => Some(l.saturating_sub(m)),
+                    (Some(l), None) if view.is_some() => Some(l),
+                    _ => None,
+                };
+                Member {
+                    id: *id,
+                    url: node.addr.clone(),
+                    voter: voters.contains(id),
+                    matched_index: m,
+                    lag,
+                }
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,145 @@
+//! The one writer to the replicated log: propose on the leader or forward to it, retry while
+//! leadership moves until a deadline, and the read-index barrier that makes local reads
+//! linearizable. Every write of the node goes through here (the batcher holds one).
+
+use std::time::{Duration, Instant};
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
+use openraft::BasicNode;
+
+use super::command::{Command, CommandResponse};
+use super::peer::PeerClient;
+use super::rpc::{ReadIndexReply, Refusal, RefusalKind, WriteReply};
+use super::{NodeId, Raft};
+
+/// How long a write may wait for a leader and a commit before giving up.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Why a write or a read barrier was not carried out.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum WriteError {
+    /// No leader, no quorum or no commit in time: the caller may retry.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The log answered something this command cannot produce (a bug).
+    #[error("unexpected answer from the log: {0}")]
+    Unexpected(String),
+}
+
+fn not_leader(f: &ForwardToLeader<NodeId, BasicNode>, message: &str) -> Refusal {
+    Refusal {
+        kind: RefusalKind::NotLeader,
+        leader: f.leader_node.as_ref().map(|n| n.addr.clone()),
+        message: message.into(),
+    }
+}
+
+#[derive(Clone)]
+pub struct Writer {
+    raft: Raft,
+    node_id: NodeId,
+    peer: PeerClient,
+}
+
+impl Writer {
+    pub fn new(raft: Raft, node_id: NodeId, peer: PeerClient) -> Writer {
+        Writer {
+            raft,
+            node_id,
+            peer,
+        }
+    }
+
+    /// The leader's address when it is another node.
+    fn elsewhere<'a>(&self, f: &'a ForwardToLeader<NodeId, BasicNode>) -> Option<&'a BasicNode> {
+        f.leader_node
+            .as_ref()
+            .filter(|_| f.leader_id != Some(self.node_id))
+    }
+
+    /// Propose on the leader (forwarding if needed) and wait until the entry is applied on
+    /// the node that proposed it. Retries while leadership moves, up to [`WRITE_TIMEOUT`].
+    pub async fn write(&self, cmd: Command) -> Result<CommandResponse, WriteError> {
+        let deadline = Instant::now() + WRITE_TIMEOUT;
+        let mut last_problem = String::from("no leader is elected");
+        while Instant::now() < deadline {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, self.raft.client_write(cmd.clone())).await {
+                Err(_) => {
+                    last_problem = "the cluster did not commit the change in time".into();
+                    break;
+                }
+                Ok(Ok(resp)) => return Ok(resp.data),
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                    if let Some(leader) = self.elsewhere(&f) {
+                        let reply: Result<WriteReply, _> =
+                            self.peer.call(&leader.addr, "write", &cmd, remaining).await;
+                        match reply {
+                            Ok(Ok(response)) => return Ok(response),
+                            Ok(Err(refused)) => last_problem = refused.message,
+                            Err(e) => last_problem = format!("leader unreachable: {e}"),
+                        }
+                    }
+                }
+                Ok(Err(e)) => last_problem = e.to_string(),
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+        Err(WriteError::Unavailable(format!(
+            "cannot commit the change now ({last_problem}); retry"
+        )))
+    }
+
+    /// Leader side of a forwarded write: propose here, never forward again.
+    pub async fn write_as_leader(&self, cmd: Command) -> WriteReply {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
+            Err(_) => Err(Refusal::new(RefusalKind::Unavailable, "commit timed out")),
+            Ok(Ok(resp)) => Ok(resp.data),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                Err(not_leader(&f, "not the leader"))
+            }
+            Ok(Err(e)) => Err(Refusal::new(RefusalKind::Unavailable, e.to_string())),
+        }
+    }
+
+    /// Leader side of a read-index request: the log id a linearizable read must wait for.
+    pub async fn read_index_as_leader(&self) -> ReadIndexReply {
+        match self.raft.ensure_linearizable().await {
+            Ok(log_id) => Ok(log_id),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(not_leader(&f, "not the leader"))
+            }
+            Err(e) => Err(Refusal::new(RefusalKind::Unavailable, e.to_string())),
+        }
+    }
+
+    /// Wait until this node has applied everything the leader had committed when asked:
+    /// after this, local reads are linearizable.
+    pub async fn read_barrier(&self, timeout: Duration) -> Result<(), WriteError> {
+        let unavailable = |why: String| {
+            WriteError::Unavailable(format!("cannot confirm the latest state: {why}"))
+        };
+        let read_index = match self.raft.ensure_linearizable().await {
+            Ok(_) => return Ok(()),
+            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                let leader = f
+                    .leader_node
+                    .ok_or_else(|| unavailable("no leader".into()))?;
+                let reply: ReadIndexReply = self
+                    .peer
+                    .call(&leader.addr, "read_index", &(), timeout)
+                    .await
+                    .map_err(|e| unavailable(e.to_string()))?;
+                reply.map_err(|r| unavailable(r.message))?
+            }
+            Err(e) => return Err(unavailable(e.to_string())),
+        };
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(read_index.map(|l| l.index), "catch up with the leader")
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,109 @@
+//! Who a caller is: a token (ours or a trusted cluster's), a token used as a password, or a
+//! throttled password login. The HTTP layer only parses the header.
+
+use std::net::IpAddr;
+
+use super::token_kinds::looks_like_reference_token;
+use super::{Service, ServiceError, ServiceResult};
+use crate::crypto::Verified;
+use crate::domain::policy::{Credential, Principal};
+use crate::domain::scope::Scope;
+
+/// Credentials as a request carries them.
+pub enum Credentials {
+    Bearer(String),
+    Basic { user: String, secret: String },
+}
+
+fn looks_like_jwt(s: &str) -> bool {
+    s.starts_with("eyJ") && s.matches('.').count() == 2
+}
+
+impl Service {
+    /// Validate a JWT or a reference token; `strict` makes the revocation check linearizable.
+    pub async fn validate_any(&self, token: &str, strict: bool) -> ServiceResult<Verified> {
+        if looks_like_reference_token(token) {
+            self.validate_reference(token, strict).await
+        } else {
+            self.validate(token, strict).await
+        }
+    }
+
+    /// The caller behind `credentials`: 401 when they are bad, 429 while password logins of
+    /// that name or address are throttled.
+    pub async fn authenticate(
+        &self,
+        credentials: Credentials,
+        strict: bool,
+        client: Option<IpAddr>,
+    ) -> ServiceResult<Principal> {
+        match credentials {
+            Credentials::Bearer(token) => {
+                let verified = self.validate_any(&token, strict).await?;
+                self.principal_from_token(&verified)
+            }
+            Credentials::Basic { user, secret }
+                if looks_like_jwt(&secret) || looks_like_reference_token(&secret) =>
+            {
+                let verified = self.validate_any(&secret, strict).await?;
+                if verified.claims.username() != Some(user.as_str()) {
+                    return Err(ServiceError::Unauthorized(
+                        "user name does not match the token's subject".into(),
+                    ));
+                }
+                self.principal_from_token(&verified)
+            }
+            Credentials::Basic { user, secret } => {
+                self.password_login(&user, &secret, client).await
+            }
+        }
+    }
+
+    /// What a verified token lets its holder act as. Only our own tokens act with a local
+    /// user's rights or as admin; a trusted cluster's token carries its scope and nothing else.
+    pub fn principal_from_token(&self, verified: &Verified) -> ServiceResult<Principal> {
+        let claims = &verified.claims;
+        let username = claims
+            .username()
+            .ok_or_else(|| ServiceError::Unauthorized("token subject is not a user".into()))?;
+        let scope = Scope::parse(&claims.scp).ok();
+        let credential = match (&scope, verified.local) {
+            (Some(scope), true) => Credential::LocalToken {
+                scope: scope.clone(),
+                expiry: claims.exp,
+            },
+            (None, true) => {
+                return Err(ServiceError::Unauthorized(
+                    "token scope cannot be read".into(),
+                ))
+            }
+            (_, false) => Credential::ForeignToken {
+                issuer: claims.iss.clone(),
+            },
+        };
+        let applies_user = verified.local && scope.as_ref().is_some_and(Scope::applies_user);
+        let user = if applies_user {
+            self.state.user(username)?
+        } else {
+            None
+        };
+        let mut groups: Vec<String> = scope
+            .as_ref()
+            .map(|s| s.groups().into_iter().map(String::from).collect())
+            .unwrap_or_default();
+        if let Some(u) = &user {
+            groups.extend(u.groups.iter().cloned());
+        }
+        let admin = verified.local
+            && (scope.as_ref().is_some_and(Scope::is_admin)
+                || user.as_ref().is_some_and(|u| u.admin));
+        Ok(Principal {
+            username: username.to_string(),
+            admin,
+            groups,
+            token_id: Some(claims.jti.clone()),
+            scope: Some(claims.scp.clone()),
+            credential,
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! Key lifecycle: certificate reset and the circle of trust. Every change is a log entry whose
+//! keys the proposer decides.
+
+use super::{now_secs, Service, ServiceError, ServiceResult};
+use crate::crypto::{self, KeyMaterial};
+use crate::domain::names::valid_service_id;
+use crate::raft::command::{Command, CommandResponse, TrustedCert};
+
+/// Trusted certificate names become file-like names: keep them simple.
+pub fn valid_cert_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.')
+}
+
+impl Service {
+    /// New signing keypair through the log; every node rewrites its key files on apply.
+    /// With `keep_old` the previous certificate stays trusted so issued tokens keep working.
+    pub async fn reset_certificate(&self, keep_old: bool) -> ServiceResult<KeyMaterial> {
+        let service_id = self.service_id()?;
+        let bits = self.config.security.rsa_key_size;
+        let now = now_secs();
+        let key = tokio::task::spawn_blocking(move || {
+            crypto::generate_key_material(bits, &service_id, now)
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        self.write(Command::RotateKey {
+            key: key.clone(),
+            keep_old,
+        })
+        .await?;
+        tracing::info!(kid = %key.kid, keep_old, "root certificate reset");
+        Ok(key)
+    }
+
+    /// Add (or replace) a trusted certificate after checking it. It is bound to the service id
+    /// of the cluster it speaks for: `service_id` when given, else the certificate's common
+    /// name (an access-node or JFrog root.crt names its service id there).
+    pub async fn add_trusted(
+        &self,
+        name: &str,
+        pem: &str,
+        service_id: Option<String>,
+    ) -> ServiceResult<TrustedCert> {
+        if !valid_cert_name(name) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid certificate name '{name}'"
+            )));
+        }
+        let kid = crypto::check_trusted_certificate(pem)
+            .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        let service_id = match service_id {
+            Some(s) => s,
+            None => crypto::certificate_common_name(pem).ok_or_else(|| {
+                ServiceError::BadRequest(
+                    "the certificate has no common name: give the trusted cluster's service id as 'service_id'".into(),
+                )
+            })?,
+        };
+        if !valid_service_id(&service_id) {
+            return Err(ServiceError::BadRequest(format!(
+                "'{service_id}' is not a service id like jfac@<id>: give the trusted cluster's service id as 'service_id'"
+            )));
+        }
+        if service_id == self.service_id()? {
+            return Err(ServiceError::BadRequest(
+                "a trusted certificate cannot speak for this cluster's own service id".into(),
+            ));
+        }
+        let cert = TrustedCert {
+            name: name.to_string(),
+            certificate_pem: pem.to_string(),
+            kid,
+            added_at: now_secs(),
+            service_id,
+        };
+        self.write(Command::PutTrusted { cert: cert.clone() })
+            .await?;
+        tracing::info!(name, kid = %cert.kid, "trusted certificate added");
+        Ok(cert)
+    }
+
+    pub async fn remove_trusted(&self, name: &str) -> ServiceResult<()> {
+        match self
+            .write(Command::RemoveTrusted {
+                name: name.to_string(),
+            })
+            .await?
+        {
+            CommandResponse::Ok => {
+                tracing::info!(name, "trusted certificate removed");
+                Ok(())
+            }
+            _ => Err(ServiceError::NotFound(format!(
+                "trusted certificate '{name}' not found"
+            ))),
+        }
+    }
+}

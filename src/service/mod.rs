@@ -1,0 +1,140 @@
+//! The use cases every caller goes through (the JSON API, the CLI, actors and, next,
+//! federation and the web page): tokens, token kinds, keys and trust, users, logins,
+//! bootstrap. A service signs, builds `Command`s, proposes them through the one writer and
+//! reads the applied state. Its errors know nothing of HTTP.
+
+pub mod auth;
+pub mod bootstrap;
+pub mod error;
+pub mod keys;
+pub mod login;
+pub mod minting;
+pub mod queries;
+pub mod token_kinds;
+pub mod tokens;
+pub mod users;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use error::{ServiceError, ServiceResult};
+pub use tokens::{IssueSpec, IssuedToken, RefreshOverrides};
+
+use crate::config::Config;
+use crate::crypto::KeySet;
+use crate::raft::batcher::WriteBatcher;
+use crate::raft::command::{Command, CommandResponse};
+use crate::raft::membership::Membership;
+use crate::raft::peer::PeerClient;
+use crate::raft::writer::Writer;
+use crate::raft::{NodeId, Raft};
+use crate::store::StateView;
+
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// How long a strict validation may wait for the leader's read index.
+pub(crate) const STRICT_READ_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a read of something unknown here may wait to catch up.
+pub(crate) const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The node's services: configuration, the applied state, and the writer. Cheap to share.
+pub struct Service {
+    pub config: Config,
+    pub node_id: NodeId,
+    pub home: PathBuf,
+    /// The applied state: read straight from sled, never through Raft or an actor.
+    pub state: StateView,
+    pub membership: Membership,
+    writer: Writer,
+    /// Group commit for token issues, revocations and failed logins.
+    batcher: WriteBatcher,
+    raft: Raft,
+    peer: PeerClient,
+    /// Set once this node is a member, bootstrapped and caught up; until then the public API
+    /// answers 503 (the cluster RPC is served from the start).
+    ready: AtomicBool,
+}
+
+pub type SharedService = Arc<Service>;
+
+impl Service {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: Config,
+        home: PathBuf,
+        state: StateView,
+        raft: Raft,
+        writer: Writer,
+        batcher: WriteBatcher,
+        membership: Membership,
+        peer: PeerClient,
+    ) -> Service {
+        Service {
+            node_id: config.server.node_id,
+            config,
+            home,
+            state,
+            membership,
+            writer,
+            batcher,
+            raft,
+            peer,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// The Raft instance, for the node-to-node RPC endpoints and shutdown.
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// The secret every cluster RPC carries.
+    pub fn join_key(&self) -> &str {
+        self.peer.join_key()
+    }
+
+    /// The writer, for the leader side of forwarded writes and read-index requests.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// Propose `cmd` alone (forwarded to the leader when needed) and wait until it is applied.
+    pub async fn write(&self, cmd: Command) -> ServiceResult<CommandResponse> {
+        Ok(self.writer.write(cmd).await?)
+    }
+
+    /// Propose `cmd` through group commit (hot writes: issues, revocations, failed logins).
+    pub async fn write_batched(&self, cmd: Command) -> ServiceResult<CommandResponse> {
+        Ok(self.batcher.write(cmd).await?)
+    }
+
+    /// After this, local reads see everything committed when it was called.
+    pub async fn read_barrier(&self, timeout: Duration) -> ServiceResult<()> {
+        Ok(self.writer.read_barrier(timeout).await?)
+    }
+
+    pub fn keyset(&self) -> ServiceResult<Arc<KeySet>> {
+        self.state
+            .keyset()
+            .ok_or_else(|| ServiceError::Unavailable("the cluster is not bootstrapped yet".into()))
+    }
+
+    pub fn service_id(&self) -> ServiceResult<String> {
+        Ok(self.keyset()?.service_id.clone())
+    }
+}

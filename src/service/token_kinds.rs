@@ -1,0 +1,133 @@
+//! The other token kinds: reference tokens (short opaque stand-ins, stored hashed) and
+//! one-time pairing tokens, consumed by a conditional log entry.
+
+use super::{now_secs, IssueSpec, IssuedToken, Service, ServiceError, ServiceResult};
+use super::{CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
+use crate::crypto::{self, Verified};
+use crate::domain::scope::Scope;
+use crate::domain::token::{Claims, TokenKind};
+use crate::raft::command::{Command, CommandResponse, PairingRecord};
+
+/// JFrog-style reference token: base64 of `reftkn:01:<expiry>:<random>` (starts `cmVmdGtu`).
+pub fn new_reference_token(expiry: Option<u64>) -> String {
+    use base64::Engine;
+    let raw = format!(
+        "reftkn:01:{}:{}",
+        expiry.unwrap_or(0),
+        crypto::random_secret()
+    );
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
+}
+
+pub fn looks_like_reference_token(s: &str) -> bool {
+    s.starts_with("cmVmdGtu") && s.len() < 256
+}
+
+impl Service {
+    /// Claims of the token a reference token stands for, if it is alive.
+    pub async fn validate_reference(
+        &self,
+        reference: &str,
+        strict: bool,
+    ) -> ServiceResult<Verified> {
+        if strict {
+            self.read_barrier(STRICT_READ_TIMEOUT).await?;
+        }
+        let hash = crypto::secret_hash(reference);
+        let token_id = match self.state.reference(&hash)? {
+            Some(id) => Some(id),
+            None if strict => None,
+            None => {
+                // Possibly issued elsewhere an instant ago: catch up once.
+                let _ = self.read_barrier(CATCH_UP_TIMEOUT).await;
+                self.state.reference(&hash)?
+            }
+        };
+        let invalid = || ServiceError::Unauthorized("reference token is invalid or revoked".into());
+        let record = match token_id {
+            Some(id) => self.state.token(&id)?.ok_or_else(invalid)?,
+            None => return Err(invalid()),
+        };
+        if record.expiry.is_some_and(|e| e <= now_secs()) {
+            return Err(ServiceError::Unauthorized("token has expired".into()));
+        }
+        let claims = Claims {
+            sub: record.subject,
+            scp: record.scope,
+            aud: record.audience,
+            iss: record.issuer,
+            exp: record.expiry,
+            iat: record.issued_at,
+            jti: record.token_id,
+            ext: Some(format!(r#"{{"revocable":"{}"}}"#, record.revocable)),
+        };
+        self.check_subject(&claims)?;
+        // Only this cluster's tokens are stored with references.
+        Ok(Verified {
+            claims,
+            local: true,
+        })
+    }
+
+    /// A one-time pairing token for `username`, valid `token.pairing-token-expiry` seconds.
+    pub async fn issue_pairing(
+        &self,
+        username: &str,
+        purpose: Option<String>,
+    ) -> ServiceResult<(String, PairingRecord)> {
+        let subject = crate::domain::token::subject_for(&self.service_id()?, username);
+        self.wait_past_cut_off(&subject).await?;
+        let secret = crypto::random_secret();
+        let now = now_secs();
+        let record = PairingRecord {
+            token_id: uuid::Uuid::new_v4().to_string(),
+            username: username.to_string(),
+            purpose,
+            issued_at: now,
+            expiry: now + self.config.token.pairing_token_expiry,
+        };
+        self.write(Command::IssuePairing {
+            hash: crypto::secret_hash(&secret),
+            record: record.clone(),
+        })
+        .await?;
+        Ok((secret, record))
+    }
+
+    /// Use a pairing token once: it is consumed through the log (so two nodes racing on it
+    /// give one success) and exchanged for an access token of its user.
+    pub async fn consume_pairing(
+        &self,
+        secret: &str,
+    ) -> ServiceResult<(PairingRecord, IssuedToken)> {
+        let cmd = Command::ConsumePairing {
+            hash: crypto::secret_hash(secret),
+            now: now_secs(),
+        };
+        let record = match self.write(cmd).await? {
+            CommandResponse::Paired(record) => record,
+            CommandResponse::PairingRejected(reason) => {
+                return Err(ServiceError::Unauthorized(reason))
+            }
+            other => {
+                return Err(ServiceError::Internal(format!(
+                    "unexpected pairing response {other:?}"
+                )))
+            }
+        };
+        let issued = self
+            .issue(IssueSpec {
+                username: record.username.clone(),
+                scope: Scope::parse("applied-permissions/user")?,
+                expires_in: self.config.token.default_expiry,
+                refreshable: false,
+                audience: self.config.token.default_audience.clone(),
+                description: record.purpose.as_ref().map(|p| format!("paired: {p}")),
+                kind: TokenKind::Access,
+                reference: false,
+            })
+            .await?;
+        tracing::info!(pairing = %record.token_id, token_id = %issued.token_id, "pairing token used");
+        Ok((record, issued))
+    }
+}

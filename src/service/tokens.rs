@@ -1,0 +1,343 @@
+//! Access tokens: build, sign, issue, refresh, revoke, validate. Times, ids and secrets are
+//! decided here, before proposing, so every node applies the same command.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::token_kinds::new_reference_token;
+use super::{now_secs, Service, ServiceError, ServiceResult};
+use super::{CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
+use crate::crypto::{self, KeySet, Verified};
+use crate::domain::policy::Principal;
+use crate::domain::scope::Scope;
+use crate::domain::token::{
+    is_revocable, subject_for, Claims, TokenKind, TokenRecord, MAX_EXPIRES_IN,
+};
+use crate::raft::command::{Command, CommandResponse};
+
+/// What a caller asks to mint, after parsing and policy.
+pub struct IssueSpec {
+    pub username: String,
+    pub scope: Scope,
+    /// Seconds; 0 = never expires.
+    pub expires_in: u64,
+    pub refreshable: bool,
+    pub audience: String,
+    pub description: Option<String>,
+    pub kind: TokenKind,
+    /// Also issue a short opaque reference token (stored hashed) standing for this token.
+    pub reference: bool,
+}
+
+pub struct IssuedToken {
+    pub token_id: String,
+    pub access_token: String,
+    pub refresh_token: Option<String>,
+    pub reference_token: Option<String>,
+    pub expires_in: u64,
+    pub scope: String,
+}
+
+/// A token about to be issued: what is signed, what is stored, the secrets handed out once.
+struct Built {
+    claims: Claims,
+    record: TokenRecord,
+    refresh_token: Option<String>,
+    reference_token: Option<String>,
+}
+
+impl Service {
+    fn is_revocable(&self, expires_in: u64) -> bool {
+        is_revocable(
+            (expires_in > 0).then_some(expires_in),
+            self.config.token.revocable_expiry_threshold,
+        )
+    }
+
+    fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> ServiceResult<Built> {
+        let token_id = uuid::Uuid::new_v4().to_string();
+        // Tokens with a reference or refresh token are stored anyway, so they are revocable
+        // whatever their life (and a refresh can revoke the old access token).
+        let revocable = self.is_revocable(spec.expires_in) || spec.reference || spec.refreshable;
+        if spec.expires_in > MAX_EXPIRES_IN {
+            return Err(ServiceError::BadRequest(format!(
+                "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
+            )));
+        }
+        let expiry =
+            match spec.expires_in {
+                0 => None,
+                secs => Some(now.checked_add(secs).ok_or_else(|| {
+                    ServiceError::BadRequest("'expires_in' is out of range".into())
+                })?),
+            };
+        let refresh_token = spec.refreshable.then(crypto::random_secret);
+        let reference_token = spec.reference.then(|| new_reference_token(expiry));
+        let subject = subject_for(&keys.service_id, &spec.username);
+        let scope = spec.scope.to_string();
+        let claims = Claims {
+            sub: subject.clone(),
+            scp: scope.clone(),
+            aud: spec.audience.clone(),
+            iss: keys.service_id.clone(),
+            exp: expiry,
+            iat: now,
+            jti: token_id.clone(),
+            ext: Some(format!(r#"{{"revocable":"{revocable}"}}"#)),
+        };
+        let record = TokenRecord {
+            token_id,
+            username: spec.username.clone(),
+            subject,
+            scope,
+            audience: spec.audience.clone(),
+            issuer: keys.service_id.clone(),
+            issued_at: now,
+            expiry,
+            revocable,
+            refreshable: spec.refreshable,
+            refresh_hash: refresh_token.as_deref().map(crypto::secret_hash),
+            description: spec.description.clone(),
+            kind: spec.kind,
+            reference_hash: reference_token.as_deref().map(crypto::secret_hash),
+        };
+        Ok(Built {
+            claims,
+            record,
+            refresh_token,
+            reference_token,
+        })
+    }
+
+    /// Tokens of a subject issued in the same second as (or before) its revocation cut-off
+    /// are dead on arrival: wait for the next second before issuing.
+    pub(crate) async fn wait_past_cut_off(&self, subject: &str) -> ServiceResult<()> {
+        while let Some(cut) = self.state.subject_revoked_at(subject)? {
+            let now = now_secs();
+            if now > cut {
+                break;
+            }
+            let into_second = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.subsec_millis())
+                .unwrap_or(0);
+            let wait = (cut - now) * 1000 + u64::from(1000 - into_second) + 5;
+            tokio::time::sleep(Duration::from_millis(wait.min(2000))).await;
+        }
+        Ok(())
+    }
+
+    /// 401 when every token of the claims' subject issued by then was revoked (user deleted,
+    /// tokens of a user revoked, admin taken away).
+    pub fn check_subject(&self, claims: &Claims) -> ServiceResult<()> {
+        match self.state.subject_revoked_at(&claims.sub)? {
+            Some(cut) if claims.iat <= cut => Err(ServiceError::Unauthorized(
+                "token is revoked: every token of its user was revoked".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn sign(keys: &KeySet, claims: &Claims) -> ServiceResult<String> {
+        keys.active
+            .sign(claims)
+            .map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Mint a token. Revocable and refreshable tokens are committed to the log first;
+    /// short-lived plain tokens need no write at all.
+    pub async fn issue(&self, spec: IssueSpec) -> ServiceResult<IssuedToken> {
+        let keys = self.keyset()?;
+        self.wait_past_cut_off(&subject_for(&keys.service_id, &spec.username))
+            .await?;
+        let now = now_secs();
+        let built = self.build(&spec, &keys, now)?;
+        let record = built.record;
+        if record.revocable || record.refreshable || record.reference_hash.is_some() {
+            self.batcher
+                .write(Command::IssueToken {
+                    record: record.clone(),
+                })
+                .await?;
+        }
+        Ok(IssuedToken {
+            access_token: Self::sign(&keys, &built.claims)?,
+            token_id: record.token_id,
+            refresh_token: built.refresh_token,
+            reference_token: built.reference_token,
+            expires_in: spec.expires_in,
+            scope: record.scope,
+        })
+    }
+
+    /// Exchange a refresh token for a new pair: same subject, scope and audience (unless an
+    /// admin overrides them). The swap is one conditional log entry, so a refresh token works
+    /// exactly once even when sent to two nodes at once.
+    pub async fn refresh(
+        &self,
+        access_token: &str,
+        refresh_token: &str,
+        overrides: RefreshOverrides,
+    ) -> ServiceResult<IssuedToken> {
+        if !self.config.token.allow_refreshable {
+            return Err(ServiceError::Forbidden(
+                crate::domain::policy::PolicyError::RefreshableDisabled,
+            ));
+        }
+        let keys = self.keyset()?;
+        let verified = keys.verify(access_token, now_secs(), true)?;
+        if !verified.local {
+            return Err(ServiceError::BadRequest(
+                "only tokens of this cluster can be refreshed here".into(),
+            ));
+        }
+        let claims = verified.claims;
+        self.wait_past_cut_off(&claims.sub).await?;
+        let now = now_secs();
+        let record = self.state.token(&claims.jti)?.ok_or_else(|| {
+            ServiceError::Unauthorized("token is revoked, expired or not refreshable".into())
+        })?;
+        if !record.refreshable {
+            return Err(ServiceError::BadRequest("token is not refreshable".into()));
+        }
+        let refresh_hash = crypto::secret_hash(refresh_token);
+        if record.refresh_hash.as_deref() != Some(refresh_hash.as_str()) {
+            return Err(ServiceError::Unauthorized("invalid refresh token".into()));
+        }
+        let lifetime = record
+            .expiry
+            .map(|e| e.saturating_sub(record.issued_at))
+            .unwrap_or(0);
+        let spec = IssueSpec {
+            username: overrides.username.unwrap_or(record.username.clone()),
+            scope: match overrides.scope {
+                Some(s) => s,
+                None => Scope::parse(&record.scope)?,
+            },
+            expires_in: overrides.expires_in.unwrap_or(lifetime),
+            refreshable: true,
+            audience: overrides.audience.unwrap_or(record.audience.clone()),
+            description: record.description.clone(),
+            kind: record.kind,
+            reference: record.reference_hash.is_some(),
+        };
+        let Built {
+            claims: new_claims,
+            record: new_record,
+            refresh_token: new_refresh,
+            reference_token: new_reference,
+        } = self.build(&spec, &keys, now)?;
+        let response = self
+            .write(Command::RefreshToken {
+                old_token_id: record.token_id.clone(),
+                refresh_hash,
+                now,
+                grace_secs: self.config.token.refresh_grace_period,
+                new_record: new_record.clone(),
+            })
+            .await?;
+        match response {
+            CommandResponse::Refreshed => Ok(IssuedToken {
+                access_token: Self::sign(&keys, &new_claims)?,
+                token_id: new_record.token_id,
+                refresh_token: new_refresh,
+                reference_token: new_reference,
+                expires_in: spec.expires_in,
+                scope: new_record.scope,
+            }),
+            CommandResponse::RefreshRejected(reason) => Err(ServiceError::Unauthorized(reason)),
+            other => Err(ServiceError::Internal(format!(
+                "unexpected refresh response {other:?}"
+            ))),
+        }
+    }
+
+    /// A token record by id. On a miss this node may simply not have applied a write made
+    /// through another node an instant ago, so it catches up once and looks again.
+    pub async fn find_token(&self, token_id: &str) -> ServiceResult<Option<TokenRecord>> {
+        if let Some(r) = self.state.token(token_id)? {
+            return Ok(Some(r));
+        }
+        if self.state.revocation(token_id)?.is_some() {
+            return Ok(None);
+        }
+        self.read_barrier(CATCH_UP_TIMEOUT).await?;
+        Ok(self.state.token(token_id)?)
+    }
+
+    /// Revoke by id after checking the caller may. Revoking twice is not an error.
+    pub async fn revoke(&self, who: &Principal, token_id: &str) -> ServiceResult<()> {
+        let record = match self.find_token(token_id).await? {
+            Some(r) => r,
+            None if self.state.revocation(token_id)?.is_some() => return Ok(()),
+            None => {
+                return Err(ServiceError::NotFound(format!(
+                    "token '{token_id}' not found"
+                )))
+            }
+        };
+        if !record.revocable {
+            return Err(ServiceError::NotRevocable(
+                self.config.token.revocable_expiry_threshold,
+            ));
+        }
+        crate::domain::policy::authorize_revoke(who, &record.username, token_id)?;
+        match self
+            .batcher
+            .write(Command::RevokeToken {
+                token_id: token_id.to_string(),
+                revoked_at: now_secs(),
+            })
+            .await?
+        {
+            CommandResponse::Revoked(_) | CommandResponse::AlreadyRevoked => {
+                tracing::info!(token_id, by = %who.username, "token revoked");
+                Ok(())
+            }
+            CommandResponse::NotFound => Err(ServiceError::NotFound(format!(
+                "token '{token_id}' not found"
+            ))),
+            other => Err(ServiceError::Internal(format!(
+                "unexpected revoke response {other:?}"
+            ))),
+        }
+    }
+
+    /// Verify a token for authentication: signature, expiry, audience, and for revocable
+    /// tokens presence in the store (a revocable token we do not hold counts as revoked).
+    /// `strict` first waits for the leader's read index, making the revocation check
+    /// linearizable.
+    pub async fn validate(&self, token: &str, strict: bool) -> ServiceResult<Verified> {
+        if strict {
+            self.read_barrier(STRICT_READ_TIMEOUT).await?;
+        }
+        let keys = self.keyset()?;
+        let verified = keys.verify(token, now_secs(), false)?;
+        let claims = &verified.claims;
+        self.check_subject(claims)?;
+        if !claims.revocable(self.config.token.revocable_expiry_threshold)
+            || self.state.holds_token(&claims.jti)?
+        {
+            return Ok(verified);
+        }
+        // Unknown here: revoked, or issued by another node an instant ago and not applied
+        // here yet. Known revocations answer at once; otherwise catch up once and look again.
+        let revoked = ServiceError::Unauthorized("token is revoked".into());
+        if strict || !verified.local || self.state.revocation(&claims.jti)?.is_some() {
+            return Err(revoked);
+        }
+        if self.read_barrier(CATCH_UP_TIMEOUT).await.is_ok()
+            && self.state.holds_token(&claims.jti)?
+        {
+            return Ok(verified);
+        }
+        Err(revoked)
+    }
+}
+
+#[derive(Default)]
+pub struct RefreshOverrides {
+    pub username: Option<String>,
+    pub scope: Option<Scope>,
+    pub expires_in: Option<u64>,
+    pub audience: Option<String>,
+}

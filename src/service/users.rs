@@ -1,0 +1,304 @@
+//! Users and groups, group membership, password changes and subject revocation: every
+//! change a log entry whose hashes and times the proposing node decides.
+
+use super::{now_secs, Service, ServiceError, ServiceResult};
+use crate::crypto::hash_password;
+use crate::domain::names::valid_name;
+use crate::domain::policy::{is_local_user, PolicyError, Principal};
+use crate::domain::token::subject_for;
+use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
+
+/// A new user (`POST /access/api/v2/users`).
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub email: Option<String>,
+    pub admin: bool,
+    pub groups: Vec<String>,
+}
+
+/// What an admin may change of a user (`PATCH /access/api/v2/users/{name}`).
+#[derive(Debug, Default)]
+pub struct UserChange {
+    pub password: Option<String>,
+    pub email: Option<Option<String>>,
+    pub admin: Option<bool>,
+    pub groups: Option<Vec<String>>,
+}
+
+pub fn check_password(password: &str) -> ServiceResult<()> {
+    if password.len() < 8 || password.len() > 1024 {
+        return Err(ServiceError::BadRequest(
+            "password must be 8 to 1024 characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+async fn hash_off_thread(password: String) -> ServiceResult<String> {
+    Ok(
+        tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))??,
+    )
+}
+
+fn check_name(kind: &str, name: &str) -> ServiceResult<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!("invalid {kind} '{name}'")))
+    }
+}
+
+impl Service {
+    pub async fn create_user(&self, new: NewUser) -> ServiceResult<UserRecord> {
+        check_name("username", &new.username)?;
+        check_password(&new.password)?;
+        self.check_groups_exist(&new.groups)?;
+        let user = UserRecord {
+            username: new.username,
+            password_hash: Some(hash_off_thread(new.password).await?),
+            email: new.email,
+            admin: new.admin,
+            groups: new.groups,
+            created_at: now_secs(),
+        };
+        let put = Command::PutUser {
+            user: user.clone(),
+            create_only: true,
+        };
+        match self.write(put).await? {
+            CommandResponse::Ok => {
+                tracing::info!(user = %user.username, "user created");
+                Ok(user)
+            }
+            CommandResponse::Conflict => Err(ServiceError::Conflict(format!(
+                "user '{}' already exists",
+                user.username
+            ))),
+            other => Err(ServiceError::Internal(format!(
+                "unexpected response {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn create_group(
+        &self,
+        name: String,
+        description: Option<String>,
+    ) -> ServiceResult<GroupRecord> {
+        check_name("group name", &name)?;
+        let group = GroupRecord {
+            name,
+            description,
+            created_at: now_secs(),
+        };
+        let put = Command::PutGroup {
+            group: group.clone(),
+            create_only: true,
+        };
+        match self.write(put).await? {
+            CommandResponse::Ok => Ok(group),
+            CommandResponse::Conflict => Err(ServiceError::Conflict(format!(
+                "group '{}' already exists",
+                group.name
+            ))),
+            other => Err(ServiceError::Internal(format!(
+                "unexpected response {other:?}"
+            ))),
+        }
+    }
+
+    pub async fn delete_group(&self, name: &str) -> ServiceResult<()> {
+        let delete = Command::DeleteGroup {
+            name: name.to_string(),
+        };
+        match self.write(delete).await? {
+            CommandResponse::Ok => Ok(()),
+            _ => Err(ServiceError::NotFound(format!("group '{name}' not found"))),
+        }
+    }
+
+    pub fn user(&self, name: &str) -> ServiceResult<UserRecord> {
+        self.state
+            .user(name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("user '{name}' not found")))
+    }
+
+    pub fn group(&self, name: &str) -> ServiceResult<GroupRecord> {
+        self.state
+            .group(name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("group '{name}' not found")))
+    }
+
+    /// Users whose groups include `group`.
+    pub fn group_members(&self, group: &str) -> ServiceResult<Vec<String>> {
+        Ok(self
+            .state
+            .users()?
+            .into_iter()
+            .filter(|u| u.groups.iter().any(|g| g == group))
+            .map(|u| u.username)
+            .collect())
+    }
+
+    /// "Revoke every token of X", asked by `who`: admins, or X itself.
+    pub async fn revoke_tokens_of(&self, who: &Principal, username: &str) -> ServiceResult<u64> {
+        if !who.admin && !is_local_user(who, username) {
+            return Err(ServiceError::Forbidden(PolicyError::AdminOnly));
+        }
+        self.revoke_user_tokens(username).await
+    }
+
+    fn check_groups_exist(&self, groups: &[String]) -> ServiceResult<()> {
+        for g in groups {
+            if self.state.group(g)?.is_none() {
+                return Err(ServiceError::BadRequest(format!(
+                    "group '{g}' does not exist"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every token of local user `username` issued until now stops validating on every
+    /// node, revocable or not. Works for transient users (never created) too.
+    pub async fn revoke_user_tokens(&self, username: &str) -> ServiceResult<u64> {
+        if !valid_name(username) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid username '{username}'"
+            )));
+        }
+        let revoked_at = now_secs();
+        self.write(Command::RevokeSubject {
+            subject: subject_for(&self.service_id()?, username),
+            revoked_at,
+        })
+        .await?;
+        tracing::info!(user = %username, revoked_at, "every token of the user revoked");
+        Ok(revoked_at)
+    }
+
+    /// Delete a user; its tokens stop validating everywhere.
+    pub async fn delete_user(&self, username: &str) -> ServiceResult<()> {
+        if username == self.config.security.bootstrap_admin_username {
+            return Err(ServiceError::Conflict(
+                "the bootstrap admin cannot be deleted".into(),
+            ));
+        }
+        match self
+            .write(Command::DeleteUser {
+                username: username.to_string(),
+                revoked_at: now_secs(),
+            })
+            .await?
+        {
+            CommandResponse::Ok => {
+                tracing::info!(user = %username, "user deleted; its tokens revoked");
+                Ok(())
+            }
+            _ => Err(ServiceError::NotFound(format!(
+                "user '{username}' not found"
+            ))),
+        }
+    }
+
+    pub async fn update_user(&self, username: &str, change: UserChange) -> ServiceResult<()> {
+        if change.admin == Some(false) && username == self.config.security.bootstrap_admin_username
+        {
+            return Err(ServiceError::Conflict(
+                "the bootstrap admin stays an admin".into(),
+            ));
+        }
+        if let Some(groups) = &change.groups {
+            self.check_groups_exist(groups)?;
+        }
+        let password_hash = match change.password {
+            Some(p) => {
+                check_password(&p)?;
+                Some(hash_off_thread(p).await?)
+            }
+            None => None,
+        };
+        let password_changed = password_hash.is_some();
+        match self
+            .write(Command::UpdateUser {
+                username: username.to_string(),
+                password_hash,
+                email: change.email,
+                admin: change.admin,
+                groups: change.groups,
+                at: now_secs(),
+            })
+            .await?
+        {
+            CommandResponse::Ok => {
+                tracing::info!(user = %username, password_changed, "user updated");
+                Ok(())
+            }
+            _ => Err(ServiceError::NotFound(format!(
+                "user '{username}' not found"
+            ))),
+        }
+    }
+
+    /// A user changes its own password, proving the old one (a throttled login).
+    pub async fn change_own_password(
+        &self,
+        username: &str,
+        old_password: &str,
+        new_password: String,
+        client: Option<std::net::IpAddr>,
+    ) -> ServiceResult<()> {
+        self.password_login(username, old_password, client).await?;
+        check_password(&new_password)?;
+        let hash = hash_off_thread(new_password).await?;
+        match self
+            .write(Command::UpdateUser {
+                username: username.to_string(),
+                password_hash: Some(hash),
+                email: None,
+                admin: None,
+                groups: None,
+                at: now_secs(),
+            })
+            .await?
+        {
+            CommandResponse::Ok => {
+                tracing::info!(user = %username, "password changed by its user");
+                Ok(())
+            }
+            _ => Err(ServiceError::NotFound(format!(
+                "user '{username}' not found"
+            ))),
+        }
+    }
+
+    pub async fn update_group_members(
+        &self,
+        group: &str,
+        add: Vec<String>,
+        remove: Vec<String>,
+    ) -> ServiceResult<()> {
+        for name in add.iter().chain(&remove) {
+            if self.state.user(name)?.is_none() {
+                return Err(ServiceError::BadRequest(format!(
+                    "user '{name}' does not exist"
+                )));
+            }
+        }
+        match self
+            .write(Command::UpdateGroupMembers {
+                group: group.to_string(),
+                add,
+                remove,
+            })
+            .await?
+        {
+            CommandResponse::Ok => Ok(()),
+            _ => Err(ServiceError::NotFound(format!("group '{group}' not found"))),
+        }
+    }
+}

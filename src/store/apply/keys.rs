@@ -1,0 +1,53 @@
+//! Applying key commands: bootstrap, certificate reset, the circle of trust.
+
+use super::{tx_get, tx_put, Tx, TxResult};
+use crate::crypto::KeyMaterial;
+use crate::raft::command::{CommandResponse, TrustedCert, UserRecord};
+use crate::store::trees::key::{ACTIVE_KEY, RETIRED_KEYS, SERVICE_ID};
+use crate::store::trees::StateTree::{Keys, Meta, Trusted, Users};
+
+/// Initialise the cluster once: identity, first keypair, bootstrap admin.
+pub(super) fn bootstrap(
+    tx: &Tx<'_>,
+    service_id: &str,
+    key: &KeyMaterial,
+    admin: &UserRecord,
+) -> TxResult<CommandResponse> {
+    if tx.t(Meta).get(SERVICE_ID)?.is_some() {
+        return Ok(CommandResponse::AlreadyBootstrapped);
+    }
+    tx_put(tx.t(Meta), SERVICE_ID, &service_id)?;
+    tx_put(tx.t(Keys), ACTIVE_KEY, key)?;
+    tx_put(tx.t(Users), admin.username.as_bytes(), admin)?;
+    Ok(CommandResponse::Bootstrapped)
+}
+
+pub(super) fn put_trusted(tx: &Tx<'_>, cert: &TrustedCert) -> TxResult<CommandResponse> {
+    tx_put(tx.t(Trusted), cert.name.as_bytes(), cert)?;
+    Ok(CommandResponse::Ok)
+}
+
+pub(super) fn remove_trusted(tx: &Tx<'_>, name: &str) -> TxResult<CommandResponse> {
+    Ok(match tx.t(Trusted).remove(name.as_bytes())? {
+        Some(_) => CommandResponse::Ok,
+        None => CommandResponse::NotFound,
+    })
+}
+
+/// A new signing key. With `keep_old` the previous certificate stays trusted as retired;
+/// without it every earlier key stops being trusted: a full reset.
+pub(super) fn rotate(tx: &Tx<'_>, key: &KeyMaterial, keep_old: bool) -> TxResult<CommandResponse> {
+    let old: Option<KeyMaterial> = tx_get(tx.t(Keys), ACTIVE_KEY)?;
+    let mut retired: Vec<String> = match keep_old {
+        true => tx_get(tx.t(Keys), RETIRED_KEYS)?.unwrap_or_default(),
+        false => Vec::new(),
+    };
+    if let Some(old) = old.filter(|o| o.kid != key.kid && keep_old) {
+        if !retired.contains(&old.certificate_pem) {
+            retired.push(old.certificate_pem);
+        }
+    }
+    tx_put(tx.t(Keys), RETIRED_KEYS, &retired)?;
+    tx_put(tx.t(Keys), ACTIVE_KEY, key)?;
+    Ok(CommandResponse::Ok)
+}

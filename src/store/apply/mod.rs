@@ -1,0 +1,220 @@
+//! Applying commands: one small function per command, each deterministic (it depends only on
+//! the command and the state before it), inside the transaction of its log entry.
+
+mod accounts;
+mod keys;
+mod tokens;
+
+use std::cell::RefCell;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionalTree, UnabortableTransactionError,
+};
+
+use super::snapshot;
+use super::trees::StateTree;
+use crate::raft::command::{Command, CommandResponse};
+
+/// A tree of one apply's transaction. While a snapshot is being built it remembers every
+/// write made through it, so the snapshot can take them as overrides (see `snapshot`).
+pub(super) struct Recorded<'a> {
+    tree: &'a TransactionalTree,
+    index: u8,
+    /// `None` when no snapshot is capturing: nothing to remember.
+    writes: Option<&'a RefCell<Vec<snapshot::TreeWrite>>>,
+}
+
+impl Recorded<'_> {
+    pub(super) fn get(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+        self.tree.get(key)
+    }
+
+    pub(super) fn insert(
+        &self,
+        key: &[u8],
+        value: impl Into<sled::IVec>,
+    ) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+        let value = value.into();
+        if let Some(writes) = self.writes {
+            writes
+                .borrow_mut()
+                .push((self.index, key.into(), Some(value.clone())));
+        }
+        self.tree.insert(key, value)
+    }
+
+    pub(super) fn remove(
+        &self,
+        key: &[u8],
+    ) -> Result<Option<sled::IVec>, UnabortableTransactionError> {
+        if let Some(writes) = self.writes {
+            writes.borrow_mut().push((self.index, key.into(), None));
+        }
+        self.tree.remove(key)
+    }
+}
+
+/// The trees of one apply, indexed by [`StateTree`].
+pub(super) struct Tx<'a> {
+    trees: Vec<Recorded<'a>>,
+}
+
+impl<'a> Tx<'a> {
+    /// `views` are the transaction's trees in [`StateTree::ALL`] order; `writes` records them
+    /// while a snapshot captures.
+    pub(super) fn new(
+        views: &'a [TransactionalTree],
+        writes: Option<&'a RefCell<Vec<snapshot::TreeWrite>>>,
+    ) -> Tx<'a> {
+        let trees = views
+            .iter()
+            .enumerate()
+            .map(|(i, tree)| Recorded {
+                tree,
+                index: u8::try_from(i).unwrap_or(u8::MAX),
+                writes,
+            })
+            .collect();
+        Tx { trees }
+    }
+
+    pub(super) fn t(&self, which: StateTree) -> &Recorded<'a> {
+        &self.trees[which.index()]
+    }
+}
+
+pub(super) type TxResult<T> = Result<T, ConflictableTransactionError<String>>;
+
+pub(super) fn tx_get<T: DeserializeOwned>(tree: &Recorded<'_>, key: &[u8]) -> TxResult<Option<T>> {
+    match tree.get(key)? {
+        Some(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ConflictableTransactionError::Abort(e.to_string())),
+        None => Ok(None),
+    }
+}
+
+pub(super) fn tx_put<T: Serialize>(tree: &Recorded<'_>, key: &[u8], value: &T) -> TxResult<()> {
+    let bytes = serde_json::to_vec(value)
+        .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+    tree.insert(key, bytes)?;
+    Ok(())
+}
+
+/// Keys an `ExpireBefore` removes, found by a scan before the transaction (sled transactions
+/// cannot iterate). Applies are serialised, so the scan sees exactly the pre-apply state.
+#[derive(Default)]
+pub(super) struct Expired {
+    pub tokens: Vec<String>,
+    pub refs: Vec<String>,
+    pub revocations: Vec<String>,
+    pub pairings: Vec<String>,
+    pub logins: Vec<String>,
+}
+
+/// Apply one command. `expired` serves an `ExpireBefore`, which always comes alone.
+pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<CommandResponse> {
+    match cmd {
+        Command::Bootstrap {
+            service_id,
+            key,
+            admin,
+        } => keys::bootstrap(tx, service_id, key, admin),
+        Command::Batch { commands } => Ok(CommandResponse::Batch(
+            commands
+                .iter()
+                .map(|c| apply(tx, c, expired))
+                .collect::<TxResult<Vec<_>>>()?,
+        )),
+        Command::IssueToken { record } => tokens::issue(tx, record),
+        Command::RefreshToken {
+            old_token_id,
+            refresh_hash,
+            now,
+            grace_secs,
+            new_record,
+        } => tokens::refresh(
+            tx,
+            old_token_id,
+            refresh_hash,
+            *now,
+            *grace_secs,
+            new_record,
+        ),
+        Command::RevokeToken {
+            token_id,
+            revoked_at,
+        } => tokens::revoke_by_id(tx, token_id, *revoked_at),
+        Command::IssuePairing { hash, record } => tokens::issue_pairing(tx, hash, record),
+        Command::ConsumePairing { hash, now } => tokens::consume_pairing(tx, hash, *now),
+        Command::ExpireBefore { .. } => tokens::expire(tx, expired),
+        Command::PutUser { user, create_only } => accounts::put_user(tx, user, *create_only),
+        Command::DeleteUser {
+            username,
+            revoked_at,
+        } => accounts::delete_user(tx, username, *revoked_at),
+        Command::UpdateUser {
+            username,
+            password_hash,
+            email,
+            admin,
+            groups,
+            at,
+        } => accounts::update_user(
+            tx,
+            username,
+            accounts::UserFields {
+                password_hash,
+                email,
+                admin: *admin,
+                groups,
+            },
+            *at,
+        ),
+        Command::UpdateGroupMembers { group, add, remove } => {
+            accounts::update_group_members(tx, group, add, remove)
+        }
+        Command::PutGroup { group, create_only } => accounts::put_group(tx, group, *create_only),
+        Command::DeleteGroup { name } => accounts::delete_group(tx, name),
+        Command::RevokeSubject {
+            subject,
+            revoked_at,
+        } => accounts::revoke_subject(tx, subject, *revoked_at),
+        Command::LoginFailed {
+            keys,
+            at_ms,
+            reset_after_secs,
+        } => accounts::login_failed(tx, keys, *at_ms, *reset_after_secs),
+        Command::LoginSucceeded { keys } => accounts::login_succeeded(tx, keys),
+        Command::PutTrusted { cert } => keys::put_trusted(tx, cert),
+        Command::RemoveTrusted { name } => keys::remove_trusted(tx, name),
+        Command::RotateKey { key, keep_old } => keys::rotate(tx, key, *keep_old),
+    }
+}
+
+/// Whether applying `cmd` may change the key set (active, retired or trusted keys).
+pub(super) fn touches_keys(cmd: &Command) -> bool {
+    matches!(
+        cmd,
+        Command::Bootstrap { .. }
+            | Command::RotateKey { .. }
+            | Command::PutTrusted { .. }
+            | Command::RemoveTrusted { .. }
+    )
+}
+
+/// Whether applying `cmd` may move a subject cut-off.
+pub(super) fn touches_subjects(cmd: &Command) -> bool {
+    match cmd {
+        Command::DeleteUser { .. } | Command::UpdateUser { .. } | Command::RevokeSubject { .. } => {
+            true
+        }
+        Command::Batch { commands } => commands.iter().any(touches_subjects),
+        _ => false,
+    }
+}

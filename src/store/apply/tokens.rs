@@ -1,0 +1,134 @@
+//! Applying token commands: issue, refresh (conditional), revoke, pairing, expiry.
+
+use super::accounts::{subject_cut_off, user_cut_off};
+use super::{tx_get, tx_put, Expired, Tx, TxResult};
+use crate::domain::token::{Revocation, TokenRecord};
+use crate::raft::command::{CommandResponse, PairingRecord};
+use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
+
+fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
+    tx_put(tx.t(Tokens), record.token_id.as_bytes(), record)?;
+    if let Some(hash) = &record.reference_hash {
+        tx.t(Refs)
+            .insert(hash.as_bytes(), record.token_id.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Drop a stored token (and its reference); revocable ones leave a revocation behind.
+fn revoke(tx: &Tx<'_>, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
+    tx.t(Tokens).remove(record.token_id.as_bytes())?;
+    if let Some(hash) = &record.reference_hash {
+        tx.t(Refs).remove(hash.as_bytes())?;
+    }
+    if record.revocable {
+        let revocation = Revocation {
+            token_id: record.token_id.clone(),
+            revoked_at,
+            expiry: record.expiry,
+        };
+        tx_put(tx.t(Revoked), record.token_id.as_bytes(), &revocation)?;
+    }
+    Ok(())
+}
+
+pub(super) fn issue(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<CommandResponse> {
+    store(tx, record)?;
+    Ok(CommandResponse::Issued)
+}
+
+/// Conditional: applies only while the old record still holds this unused refresh hash,
+/// within its refresh deadline and after its subject's cut-off.
+pub(super) fn refresh(
+    tx: &Tx<'_>,
+    old_token_id: &str,
+    refresh_hash: &str,
+    now: u64,
+    grace_secs: u64,
+    new_record: &TokenRecord,
+) -> TxResult<CommandResponse> {
+    let rejected = |why: &str| Ok(CommandResponse::RefreshRejected(why.into()));
+    let old: Option<TokenRecord> = tx_get(tx.t(Tokens), old_token_id.as_bytes())?;
+    let Some(old) = old else {
+        // A retried proposal (forwarded write whose answer was lost) is a success.
+        if tx.t(Tokens).get(new_record.token_id.as_bytes())?.is_some() {
+            return Ok(CommandResponse::Refreshed);
+        }
+        return rejected("token is revoked or unknown");
+    };
+    if old.refresh_hash.as_deref() != Some(refresh_hash) {
+        return rejected("refresh token is invalid or already used");
+    }
+    if old.refresh_deadline(grace_secs).is_some_and(|d| now > d) {
+        return rejected("refresh grace period is over");
+    }
+    if subject_cut_off(tx, &old.subject, old.issued_at)? {
+        return rejected("every token of this user was revoked");
+    }
+    revoke(tx, &old, now)?;
+    store(tx, new_record)?;
+    Ok(CommandResponse::Refreshed)
+}
+
+pub(super) fn revoke_by_id(
+    tx: &Tx<'_>,
+    token_id: &str,
+    revoked_at: u64,
+) -> TxResult<CommandResponse> {
+    match tx_get::<TokenRecord>(tx.t(Tokens), token_id.as_bytes())? {
+        Some(record) => {
+            revoke(tx, &record, revoked_at)?;
+            Ok(CommandResponse::Revoked(record))
+        }
+        None if tx.t(Revoked).get(token_id.as_bytes())?.is_some() => {
+            Ok(CommandResponse::AlreadyRevoked)
+        }
+        None => Ok(CommandResponse::NotFound),
+    }
+}
+
+pub(super) fn issue_pairing(
+    tx: &Tx<'_>,
+    hash: &str,
+    record: &PairingRecord,
+) -> TxResult<CommandResponse> {
+    tx_put(tx.t(Pairing), hash.as_bytes(), record)?;
+    Ok(CommandResponse::Issued)
+}
+
+/// Conditional: succeeds once, while the pairing token exists, has not expired and was
+/// issued after its user's cut-off.
+pub(super) fn consume_pairing(tx: &Tx<'_>, hash: &str, now: u64) -> TxResult<CommandResponse> {
+    let rejected = |why: &str| Ok(CommandResponse::PairingRejected(why.into()));
+    let Some(p) = tx_get::<PairingRecord>(tx.t(Pairing), hash.as_bytes())? else {
+        return rejected("pairing token is unknown or already used");
+    };
+    tx.t(Pairing).remove(hash.as_bytes())?;
+    if p.expiry < now {
+        return rejected("pairing token has expired");
+    }
+    if user_cut_off(tx, &p.username, p.issued_at)? {
+        return rejected("every token of this user was revoked");
+    }
+    Ok(CommandResponse::Paired(p))
+}
+
+/// Remove what the pre-apply scan found expired.
+pub(super) fn expire(tx: &Tx<'_>, expired: &Expired) -> TxResult<CommandResponse> {
+    use crate::store::trees::StateTree::Logins;
+    for (tree, keys) in [
+        (Tokens, &expired.tokens),
+        (Refs, &expired.refs),
+        (Pairing, &expired.pairings),
+        (Revoked, &expired.revocations),
+        (Logins, &expired.logins),
+    ] {
+        for key in keys {
+            tx.t(tree).remove(key.as_bytes())?;
+        }
+    }
+    Ok(CommandResponse::Expired {
+        tokens: expired.tokens.len() as u64,
+        revocations: expired.revocations.len() as u64,
+    })
+}

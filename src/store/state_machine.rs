@@ -1,0 +1,561 @@
+//! The replicated state machine over sled: each run of log entries is applied in one sled
+//! transaction with the applied log id, so a crash never leaves half an entry. Snapshots are
+//! streamed to files while applies go on. Subscribers (key files, later metrics and
+//! federation) follow the [`Applied`] notification.
+
+use std::cell::RefCell;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
+    StorageIOError, StoredMembership,
+};
+use sled::transaction::TransactionalTree;
+use sled::Transactional;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use super::apply::{self, touches_keys, touches_subjects, tx_put, Expired, Tx};
+use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
+use super::trees::StateTree;
+use super::view::{StateView, StoreError};
+use super::{any_err, snapshot};
+use crate::crypto::KeyMaterial;
+use crate::domain::throttle::LoginFailures;
+use crate::domain::token::Revocation;
+use crate::raft::command::{Command, CommandResponse, PairingRecord};
+use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
+
+const SNAPSHOT_META: &[u8] = b"meta";
+
+/// What the state machine has applied, for subscribers.
+#[derive(Clone, Default)]
+pub struct Applied {
+    pub last_applied: Option<LogId>,
+    /// The active signing key (changes on bootstrap, reset and snapshot install).
+    pub active_key: Option<Arc<KeyMaterial>>,
+}
+
+fn get_json<T: serde::de::DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
+    match tree.get(key)? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+/// One log entry as the state machine applies it.
+struct ApplyItem<'a> {
+    log_id: LogId,
+    cmd: Option<&'a Command>,
+    membership: Option<StoredMembership<NodeId, BasicNode>>,
+}
+
+impl ApplyItem<'_> {
+    fn is_expiry(&self) -> bool {
+        matches!(self.cmd, Some(Command::ExpireBefore { .. }))
+    }
+}
+
+struct Inner {
+    db: sled::Db,
+    view: StateView,
+    /// Current snapshot's meta (the data is a file in `snapshot_dir`).
+    snapshots: sled::Tree,
+    snapshot_dir: PathBuf,
+    /// File a snapshot from the leader is being received into.
+    receiving: Mutex<Option<PathBuf>>,
+    /// While a snapshot is being built: every write applied since it started reading.
+    capture: Mutex<Option<Vec<snapshot::TreeWrite>>>,
+    /// One snapshot built or installed at a time.
+    snapshot_lock: tokio::sync::Mutex<()>,
+    /// What has been applied, for subscribers.
+    applied: watch::Sender<Applied>,
+    /// Serialises applies against snapshot building/installing so a snapshot is a
+    /// consistent cut.
+    apply_lock: tokio::sync::Mutex<()>,
+}
+
+#[derive(Clone)]
+pub struct StateMachine {
+    inner: Arc<Inner>,
+}
+
+/// Nanoseconds since the epoch: makes snapshot file names unique.
+fn file_stamp() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+/// Delete the files of the snapshot directory whose names `doomed` picks (best effort).
+fn remove_snapshot_files(dir: &std::path::Path, doomed: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if doomed(&entry.file_name().to_string_lossy()) {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn write_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_state_machine(any_err(e)).into()
+}
+
+fn read_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::read_state_machine(any_err(e)).into()
+}
+
+impl StateMachine {
+    pub fn open(
+        db: &sled::Db,
+        snapshot_dir: PathBuf,
+        verified_cache_entries: usize,
+    ) -> Result<StateMachine, StorageError> {
+        let view = StateView::open(db, verified_cache_entries).map_err(read_err)?;
+        let active = view.publish_keys().map_err(read_err)?;
+        view.reload_subject_cuts().map_err(read_err)?;
+        let (applied, _) = watch::channel(Applied {
+            last_applied: view.last_applied().map_err(read_err)?,
+            active_key: active.map(Arc::new),
+        });
+        let snapshots = db.open_tree("sm_snapshot").map_err(read_err)?;
+        // Earlier versions kept the snapshot data itself in sled.
+        snapshots.remove(b"data").map_err(read_err)?;
+        // Leftovers of a snapshot being written or received when the process died.
+        remove_snapshot_files(&snapshot_dir, |name| {
+            name.starts_with("incoming-") || name.ends_with(".tmp")
+        });
+        Ok(StateMachine {
+            inner: Arc::new(Inner {
+                db: db.clone(),
+                view,
+                snapshots,
+                snapshot_dir,
+                receiving: Mutex::new(None),
+                capture: Mutex::new(None),
+                snapshot_lock: tokio::sync::Mutex::new(()),
+                applied,
+                apply_lock: tokio::sync::Mutex::new(()),
+            }),
+        })
+    }
+
+    pub fn view(&self) -> StateView {
+        self.inner.view.clone()
+    }
+
+    /// Follow what is applied: the last applied log id and the active key.
+    pub fn subscribe(&self) -> watch::Receiver<Applied> {
+        self.inner.applied.subscribe()
+    }
+
+    /// Republish the key set after keys changed, and tell subscribers.
+    fn keys_changed(&self) -> Result<(), StorageError> {
+        let active = self.inner.view.publish_keys().map_err(read_err)?;
+        self.inner
+            .applied
+            .send_modify(|a| a.active_key = active.map(Arc::new));
+        Ok(())
+    }
+
+    fn applied_up_to(&self, log_id: Option<LogId>) {
+        self.inner.applied.send_modify(|a| a.last_applied = log_id);
+    }
+
+    fn scan_expired(
+        &self,
+        now: u64,
+        grace: u64,
+        logins_before_ms: u64,
+    ) -> Result<Expired, StorageError> {
+        let mut expired = Expired::default();
+        for rec in self.inner.view.tokens().map_err(read_err)? {
+            let deadline = if rec.refresh_hash.is_some() {
+                rec.refresh_deadline(grace)
+            } else {
+                rec.expiry
+            };
+            if deadline.is_some_and(|d| d < now) {
+                expired.refs.extend(rec.reference_hash);
+                expired.tokens.push(rec.token_id);
+            }
+        }
+        for item in self.inner.view.tree(StateTree::Revoked).iter().values() {
+            let rev: Revocation =
+                serde_json::from_slice(&item.map_err(read_err)?).map_err(read_err)?;
+            if rev.expiry.is_some_and(|e| e < now) {
+                expired.revocations.push(rev.token_id);
+            }
+        }
+        for item in self.inner.view.tree(StateTree::Logins).iter() {
+            let (key, value) = item.map_err(read_err)?;
+            let f: LoginFailures = serde_json::from_slice(&value).map_err(read_err)?;
+            if f.last_failure_ms < logins_before_ms {
+                expired
+                    .logins
+                    .push(String::from_utf8_lossy(&key).into_owned());
+            }
+        }
+        for item in self.inner.view.tree(StateTree::Pairing).iter() {
+            let (hash, value) = item.map_err(read_err)?;
+            let p: PairingRecord = serde_json::from_slice(&value).map_err(read_err)?;
+            if p.expiry < now {
+                expired
+                    .pairings
+                    .push(String::from_utf8_lossy(&hash).into_owned());
+            }
+        }
+        Ok(expired)
+    }
+
+    /// Apply a run of entries in one sled transaction (with the applied log id of the last),
+    /// so a batch costs one commit. `expired` serves an `ExpireBefore`, which always comes alone.
+    fn apply_group(
+        &self,
+        group: &[ApplyItem<'_>],
+        expired: &Expired,
+    ) -> Result<Vec<CommandResponse>, StorageError> {
+        let Some(last) = group.last() else {
+            return Ok(Vec::new());
+        };
+        let v = &self.inner.view;
+        let trees = v.trees().all();
+        // The capture starts and ends under the apply lock, which this apply holds.
+        let capturing = self
+            .inner
+            .capture
+            .lock()
+            .map(|c| c.is_some())
+            .unwrap_or(false);
+        let writes = RefCell::new(Vec::new());
+        let result = trees.transaction(|views: &Vec<TransactionalTree>| {
+            // A conflict reruns this closure: only the last run's writes count.
+            writes.borrow_mut().clear();
+            let tx = Tx::new(views, capturing.then_some(&writes));
+            let mut responses = Vec::with_capacity(group.len());
+            for item in group {
+                responses.push(match item.cmd {
+                    Some(cmd) => apply::apply(&tx, cmd, expired)?,
+                    None => CommandResponse::None,
+                });
+                if let Some(m) = &item.membership {
+                    tx_put(tx.t(StateTree::Meta), MEMBERSHIP, m)?;
+                }
+            }
+            tx_put(tx.t(StateTree::Meta), LAST_APPLIED, &Some(last.log_id))?;
+            Ok(responses)
+        });
+        if result.is_ok() && capturing {
+            if let Some(capture) = self.inner.capture.lock().expect("capture lock").as_mut() {
+                capture.append(&mut writes.borrow_mut());
+            }
+        }
+        result.map_err(|e| {
+            StorageIOError::apply(last.log_id, openraft::AnyError::error(format!("{e:?}"))).into()
+        })
+    }
+
+    fn snapshot_path(&self, snapshot_id: &str) -> PathBuf {
+        self.inner.snapshot_dir.join(format!("{snapshot_id}.snap"))
+    }
+
+    /// Record `meta` as the current snapshot (its file is already in place) and delete the
+    /// files of older snapshots.
+    async fn set_current_snapshot(
+        &self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+    ) -> Result<(), StorageError> {
+        let meta_bytes = serde_json::to_vec(meta).map_err(write_err)?;
+        self.inner
+            .snapshots
+            .insert(SNAPSHOT_META, meta_bytes)
+            .map_err(write_err)?;
+        self.inner.db.flush_async().await.map_err(write_err)?;
+        let keep = format!("{}.snap", meta.snapshot_id);
+        let dir = self.inner.snapshot_dir.clone();
+        // Unlinking a file of hundreds of MB takes a while: not on the Raft core's thread.
+        let _ = tokio::task::spawn_blocking(move || {
+            remove_snapshot_files(&dir, |name| {
+                name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep
+            })
+        })
+        .await;
+        Ok(())
+    }
+
+    /// Stream the state into a new snapshot file on a blocking thread while entries keep
+    /// being applied; the writes applied meanwhile become the file's overrides.
+    async fn write_snapshot_file(&self) -> Result<SnapshotMeta<NodeId, BasicNode>, StorageError> {
+        let _building = self.inner.snapshot_lock.lock().await;
+        let stamp = file_stamp();
+        let tmp = self
+            .inner
+            .snapshot_dir
+            .join(format!("building-{stamp}.tmp"));
+        let started = std::time::Instant::now();
+        {
+            // From here on every applied write is captured.
+            let _applies = self.inner.apply_lock.lock().await;
+            *self.inner.capture.lock().expect("capture lock") = Some(Vec::new());
+        }
+        // Read the trees while entries keep being applied.
+        let sm = self.clone();
+        let tmp_path = tmp.clone();
+        let read = tokio::task::spawn_blocking(
+            move || -> std::io::Result<(snapshot::SnapshotWriter<std::fs::File>, u64)> {
+                std::fs::create_dir_all(&sm.inner.snapshot_dir)?;
+                // The state holds the signing key: owner-only, like everything under db/.
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&tmp_path)?;
+                let mut writer = snapshot::SnapshotWriter::new(file)?;
+                let records = writer.records(&sm.inner.view.trees().refs())?;
+                Ok((writer, records))
+            },
+        )
+        .await;
+        // Applies pause only for this: ending the capture at a known applied index.
+        let (overrides, header) = {
+            let _applies = self.inner.apply_lock.lock().await;
+            let overrides = self
+                .inner
+                .capture
+                .lock()
+                .expect("capture lock")
+                .take()
+                .unwrap_or_default();
+            let v = &self.inner.view;
+            let header = snapshot::SnapshotHeader {
+                last_applied: v.last_applied().map_err(read_err)?,
+                membership: get_json(v.tree(StateTree::Meta), MEMBERSHIP)
+                    .map_err(read_err)?
+                    .unwrap_or_default(),
+            };
+            (overrides, header)
+        };
+        let (writer, records) = read.map_err(write_err)?.map_err(write_err)?;
+        let read_ms = started.elapsed().as_millis() as u64;
+        let snapshot_id = match header.last_applied {
+            Some(l) => format!("{}-{}-{stamp}", l.leader_id.term, l.index),
+            None => format!("empty-{stamp}"),
+        };
+        let path = self.snapshot_path(&snapshot_id);
+        let written = header.clone();
+        let override_count = overrides.len();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            let file = writer.finish(&overrides, &written)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await
+        .map_err(write_err)?
+        .map_err(write_err)?;
+        tracing::info!(
+            snapshot = %snapshot_id,
+            records,
+            overrides = override_count,
+            read_ms,
+            total_ms = started.elapsed().as_millis() as u64,
+            "snapshot built"
+        );
+        Ok(SnapshotMeta {
+            last_log_id: header.last_applied,
+            last_membership: header.membership,
+            snapshot_id,
+        })
+    }
+
+    async fn open_snapshot(
+        &self,
+        meta: SnapshotMeta<NodeId, BasicNode>,
+    ) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let file = tokio::fs::File::open(self.snapshot_path(&meta.snapshot_id))
+            .await
+            .map_err(read_err)?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        })
+    }
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let meta = self.write_snapshot_file().await?;
+        self.set_current_snapshot(&meta).await?;
+        self.open_snapshot(meta).await
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = StateMachine;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId>, StoredMembership<NodeId, BasicNode>), StorageError> {
+        let v = &self.inner.view;
+        let last = v.last_applied().map_err(read_err)?;
+        let membership = get_json(v.tree(StateTree::Meta), MEMBERSHIP)
+            .map_err(read_err)?
+            .unwrap_or_default();
+        Ok((last, membership))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResponse>, StorageError>
+    where
+        I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let _guard = self.inner.apply_lock.lock().await;
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let items: Vec<ApplyItem<'_>> = entries
+            .iter()
+            .map(|entry| {
+                let log_id = entry.log_id;
+                match &entry.payload {
+                    EntryPayload::Blank => ApplyItem {
+                        log_id,
+                        cmd: None,
+                        membership: None,
+                    },
+                    EntryPayload::Normal(cmd) => ApplyItem {
+                        log_id,
+                        cmd: Some(cmd),
+                        membership: None,
+                    },
+                    EntryPayload::Membership(m) => ApplyItem {
+                        log_id,
+                        cmd: None,
+                        membership: Some(StoredMembership::new(Some(log_id), m.clone())),
+                    },
+                }
+            })
+            .collect();
+        let mut responses = Vec::with_capacity(items.len());
+        // Runs of entries share a transaction; an ExpireBefore goes alone, after a scan of the
+        // state before it (sled transactions cannot iterate), so every node removes the same.
+        for group in items.chunk_by(|a, b| !a.is_expiry() && !b.is_expiry()) {
+            let expired = match group[0].cmd {
+                Some(Command::ExpireBefore {
+                    now,
+                    grace_secs,
+                    logins_before_ms,
+                }) => self.scan_expired(*now, *grace_secs, *logins_before_ms)?,
+                _ => Expired::default(),
+            };
+            let group_responses = self.apply_group(group, &expired)?;
+            if group.iter().any(|i| i.cmd.is_some_and(touches_keys)) {
+                self.keys_changed()?;
+            }
+            if group.iter().any(|i| i.cmd.is_some_and(touches_subjects)) {
+                self.inner.view.reload_subject_cuts().map_err(read_err)?;
+            }
+            if let Some(last) = group.last() {
+                self.applied_up_to(Some(last.log_id));
+            }
+            responses.extend(group_responses);
+        }
+        Ok(responses)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError> {
+        let stamp = file_stamp();
+        tokio::fs::create_dir_all(&self.inner.snapshot_dir)
+            .await
+            .map_err(write_err)?;
+        let path = self
+            .inner
+            .snapshot_dir
+            .join(format!("incoming-{stamp}.snap"));
+        let file = tokio::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .await
+            .map_err(write_err)?;
+        *self.inner.receiving.lock().expect("receiving lock") = Some(path);
+        Ok(Box::new(file))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        snapshot: Box<tokio::fs::File>,
+    ) -> Result<(), StorageError> {
+        let mut file = *snapshot;
+        file.flush().await.map_err(write_err)?;
+        file.sync_all().await.map_err(write_err)?;
+        let mut file = file.into_std().await;
+        let _installing = self.inner.snapshot_lock.lock().await;
+        {
+            let _guard = self.inner.apply_lock.lock().await;
+            let sm = self.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                use std::io::Seek;
+                file.seek(std::io::SeekFrom::Start(0))?;
+                snapshot::install(&file, &sm.inner.view.trees().refs()).map(|_| ())
+            })
+            .await
+            .map_err(write_err)?
+            .map_err(write_err)?;
+            // The snapshot's own meta is authoritative for what it covers.
+            let v = &self.inner.view;
+            v.tree(StateTree::Meta)
+                .insert(
+                    LAST_APPLIED,
+                    serde_json::to_vec(&meta.last_log_id).map_err(write_err)?,
+                )
+                .map_err(write_err)?;
+            v.tree(StateTree::Meta)
+                .insert(
+                    MEMBERSHIP,
+                    serde_json::to_vec(&meta.last_membership).map_err(write_err)?,
+                )
+                .map_err(write_err)?;
+            self.inner.db.flush_async().await.map_err(write_err)?;
+        }
+        // Keep the received file as the current snapshot (for followers that join later).
+        let received = self.inner.receiving.lock().expect("receiving lock").take();
+        if let Some(received) = received {
+            tokio::fs::rename(&received, self.snapshot_path(&meta.snapshot_id))
+                .await
+                .map_err(write_err)?;
+            self.set_current_snapshot(meta).await?;
+        }
+        self.inner.view.reload_subject_cuts().map_err(read_err)?;
+        tracing::info!(snapshot = %meta.snapshot_id, "snapshot installed");
+        self.applied_up_to(meta.last_log_id);
+        self.keys_changed()
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        let Some(meta) = self.inner.snapshots.get(SNAPSHOT_META).map_err(read_err)? else {
+            return Ok(None);
+        };
+        let meta: SnapshotMeta<NodeId, BasicNode> =
+            serde_json::from_slice(&meta).map_err(read_err)?;
+        if !self.snapshot_path(&meta.snapshot_id).exists() {
+            return Ok(None);
+        }
+        self.open_snapshot(meta).await.map(Some)
+    }
+}

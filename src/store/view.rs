@@ -1,0 +1,194 @@
+//! Read access to the applied state: straight from sled (reads are lock-free) and from the
+//! published key set and subject cut-offs. Handlers never go through Raft or an actor.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, ArcSwapOption};
+use serde::de::DeserializeOwned;
+
+use super::trees::key::{ACTIVE_KEY, LAST_APPLIED, RETIRED_KEYS, SERVICE_ID};
+use super::trees::{StateTree, Trees};
+use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
+use crate::domain::throttle::LoginFailures;
+use crate::domain::token::{Revocation, TokenRecord};
+use crate::raft::command::{GroupRecord, PairingRecord, TrustedCert, UserRecord};
+use crate::raft::LogId;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage error: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("corrupt record: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    #[error("bad key material: {0}")]
+    Keys(String),
+}
+
+/// Read access to the applied state, cheap to clone.
+#[derive(Clone)]
+pub struct StateView {
+    trees: Trees,
+    keyset: Arc<ArcSwapOption<KeySet>>,
+    /// The `subjects` tree in memory: every validation reads it, and it stays small.
+    subject_cuts: Arc<ArcSwap<HashMap<String, u64>>>,
+    verified_cache_entries: usize,
+}
+
+fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+    match tree.get(key)? {
+        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+        None => Ok(None),
+    }
+}
+
+fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+    tree.iter()
+        .values()
+        .map(|v| Ok(serde_json::from_slice(&v?)?))
+        .collect()
+}
+
+impl StateView {
+    pub(super) fn open(
+        db: &sled::Db,
+        verified_cache_entries: usize,
+    ) -> Result<StateView, sled::Error> {
+        Ok(StateView {
+            trees: Trees::open(db)?,
+            keyset: Arc::new(ArcSwapOption::empty()),
+            subject_cuts: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            verified_cache_entries,
+        })
+    }
+
+    pub(super) fn trees(&self) -> &Trees {
+        &self.trees
+    }
+
+    pub(super) fn tree(&self, which: StateTree) -> &sled::Tree {
+        self.trees.get(which)
+    }
+
+    /// Tokens of `subject` issued at or before this time are revoked.
+    pub fn subject_revoked_at(&self, subject: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.subject_cuts.load().get(subject).copied())
+    }
+
+    /// Re-read the subject cut-offs after an apply or install that may have changed them.
+    pub(super) fn reload_subject_cuts(&self) -> Result<(), StoreError> {
+        let mut cuts = HashMap::new();
+        for item in self.tree(StateTree::Subjects).iter() {
+            let (key, value) = item?;
+            cuts.insert(
+                String::from_utf8_lossy(&key).into_owned(),
+                serde_json::from_slice(&value)?,
+            );
+        }
+        self.subject_cuts.store(Arc::new(cuts));
+        Ok(())
+    }
+
+    /// Failed logins counted under `key` (`user:<name>` or `addr:<ip>`).
+    pub fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
+        get_json(self.tree(StateTree::Logins), key.as_bytes())
+    }
+
+    pub fn trusted_certs(&self) -> Result<Vec<TrustedCert>, StoreError> {
+        all_json(self.tree(StateTree::Trusted))
+    }
+
+    pub fn retired_certs(&self) -> Result<Vec<String>, StoreError> {
+        Ok(get_json(self.tree(StateTree::Keys), RETIRED_KEYS)?.unwrap_or_default())
+    }
+
+    /// Token id behind a reference token's hash.
+    pub fn reference(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .tree(StateTree::Refs)
+            .get(hash.as_bytes())?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    pub fn pairing(&self, hash: &str) -> Result<Option<PairingRecord>, StoreError> {
+        get_json(self.tree(StateTree::Pairing), hash.as_bytes())
+    }
+
+    /// The signing/verification keys of the applied state; None before bootstrap.
+    pub fn keyset(&self) -> Option<Arc<KeySet>> {
+        self.keyset.load_full()
+    }
+
+    pub fn service_id(&self) -> Result<Option<String>, StoreError> {
+        get_json(self.tree(StateTree::Meta), SERVICE_ID)
+    }
+
+    pub fn active_key(&self) -> Result<Option<KeyMaterial>, StoreError> {
+        get_json(self.tree(StateTree::Keys), ACTIVE_KEY)
+    }
+
+    pub fn last_applied(&self) -> Result<Option<LogId>, StoreError> {
+        get_json(self.tree(StateTree::Meta), LAST_APPLIED)
+    }
+
+    pub fn token(&self, token_id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        get_json(self.tree(StateTree::Tokens), token_id.as_bytes())
+    }
+
+    /// Whether the token is stored (live): the validation path needs no more than that.
+    pub fn holds_token(&self, token_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .tree(StateTree::Tokens)
+            .contains_key(token_id.as_bytes())?)
+    }
+
+    pub fn revocation(&self, token_id: &str) -> Result<Option<Revocation>, StoreError> {
+        get_json(self.tree(StateTree::Revoked), token_id.as_bytes())
+    }
+
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        all_json(self.tree(StateTree::Tokens))
+    }
+
+    pub fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        get_json(self.tree(StateTree::Users), username.as_bytes())
+    }
+
+    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        all_json(self.tree(StateTree::Users))
+    }
+
+    pub fn group(&self, name: &str) -> Result<Option<GroupRecord>, StoreError> {
+        get_json(self.tree(StateTree::Groups), name.as_bytes())
+    }
+
+    pub fn groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
+        all_json(self.tree(StateTree::Groups))
+    }
+
+    /// Rebuild the published key set from the stored keys; the active key, if any.
+    pub(super) fn publish_keys(&self) -> Result<Option<KeyMaterial>, StoreError> {
+        let (Some(service_id), Some(active)) = (self.service_id()?, self.active_key()?) else {
+            return Ok(None);
+        };
+        let retired = self.retired_certs()?;
+        let certs = self.trusted_certs()?;
+        for unbound in certs.iter().filter(|t| t.service_id.is_empty()) {
+            tracing::warn!(name = %unbound.name, "trusted certificate has no service id (added before issuer binding): it verifies nothing until re-added");
+        }
+        let trusted: Vec<TrustedKey<'_>> = certs
+            .iter()
+            .filter(|t| !t.service_id.is_empty())
+            .map(|t| TrustedKey {
+                name: &t.name,
+                certificate_pem: &t.certificate_pem,
+                service_id: &t.service_id,
+            })
+            .collect();
+        let keyset = KeySet::with_trust(service_id, &active, &retired, &trusted)
+            .map_err(|e| StoreError::Keys(e.to_string()))?
+            .with_verified_cache(self.verified_cache_entries);
+        self.keyset.store(Some(Arc::new(keyset)));
+        Ok(Some(active))
+    }
+}
