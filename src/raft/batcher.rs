@@ -13,6 +13,17 @@ use super::writer::{WriteError, Writer};
 
 type WriteResult = Result<CommandResponse, WriteError>;
 
+/// What the batcher commits through: the writer, or a stand-in in tests.
+pub trait Propose: Clone + Send + Sync + 'static {
+    fn propose(&self, cmd: Command) -> impl std::future::Future<Output = WriteResult> + Send;
+}
+
+impl Propose for Writer {
+    fn propose(&self, cmd: Command) -> impl std::future::Future<Output = WriteResult> + Send {
+        self.write(cmd)
+    }
+}
+
 /// Most commands in one log entry: bounds the entry size (~1 KiB a token record) and the
 /// time the state machine spends in one transaction.
 pub const MAX_BATCH: usize = 256;
@@ -51,7 +62,7 @@ impl WriteBatcher {
 pub struct BatchQueue(mpsc::UnboundedReceiver<Pending>);
 
 /// Drains the queue into batches until every batcher handle is dropped.
-pub async fn run(writer: Writer, BatchQueue(mut rx): BatchQueue) {
+pub async fn run<W: Propose>(writer: W, BatchQueue(mut rx): BatchQueue) {
     let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     loop {
         // Wait for a free slot first: while all slots are busy, requests pile up in the
@@ -77,17 +88,17 @@ pub async fn run(writer: Writer, BatchQueue(mut rx): BatchQueue) {
     }
 }
 
-async fn commit(writer: &Writer, mut batch: Vec<Pending>) {
+async fn commit<W: Propose>(writer: &W, mut batch: Vec<Pending>) {
     if batch.len() == 1 {
         if let Some(Pending { cmd, reply }) = batch.pop() {
-            let _ = reply.send(writer.write(cmd).await);
+            let _ = reply.send(writer.propose(cmd).await);
         }
         return;
     }
     let (commands, replies): (Vec<Command>, Vec<_>) =
         batch.into_iter().map(|p| (p.cmd, p.reply)).unzip();
     let count = commands.len();
-    match writer.write(Command::Batch { commands }).await {
+    match writer.propose(Command::Batch { commands }).await {
         Ok(CommandResponse::Batch(responses)) if responses.len() == count => {
             for (reply, response) in replies.into_iter().zip(responses) {
                 let _ = reply.send(Ok(response));
@@ -104,6 +115,111 @@ async fn commit(writer: &Writer, mut batch: Vec<Pending>) {
             for reply in replies {
                 let _ = reply.send(Err(e.clone()));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Answers each command with its revoked token id after a pause, and records what it was
+    /// asked to commit.
+    #[derive(Clone, Default)]
+    struct FakeLog {
+        proposals: Arc<Mutex<Vec<usize>>>,
+    }
+
+    fn answer(cmd: &Command) -> CommandResponse {
+        match cmd {
+            Command::RevokeToken { token_id, .. } => {
+                CommandResponse::RefreshRejected(token_id.clone())
+            }
+            _ => CommandResponse::None,
+        }
+    }
+
+    impl Propose for FakeLog {
+        async fn propose(&self, cmd: Command) -> WriteResult {
+            let size = match &cmd {
+                Command::Batch { commands } => commands.len(),
+                _ => 1,
+            };
+            self.proposals.lock().unwrap().push(size);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            Ok(match &cmd {
+                Command::Batch { commands } => {
+                    CommandResponse::Batch(commands.iter().map(answer).collect())
+                }
+                other => answer(other),
+            })
+        }
+    }
+
+    fn revoke(i: usize) -> Command {
+        Command::RevokeToken {
+            token_id: format!("t{i}"),
+            revoked_at: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_writes_share_entries_and_get_their_own_answers() {
+        let log = FakeLog::default();
+        let (batcher, queue) = WriteBatcher::new();
+        tokio::spawn(run(log.clone(), queue));
+        // Alone: goes at once, as itself.
+        assert_eq!(
+            batcher.write(revoke(0)).await.unwrap(),
+            CommandResponse::RefreshRejected("t0".into())
+        );
+        let writes: Vec<_> = (1..=600)
+            .map(|i| {
+                let b = batcher.clone();
+                tokio::spawn(async move { (i, b.write(revoke(i)).await) })
+            })
+            .collect();
+        for w in writes {
+            let (i, answer) = w.await.unwrap();
+            assert_eq!(
+                answer.unwrap(),
+                CommandResponse::RefreshRejected(format!("t{i}"))
+            );
+        }
+        let proposals = log.proposals.lock().unwrap().clone();
+        assert_eq!(proposals.iter().sum::<usize>(), 601);
+        assert!(
+            proposals.len() < 100,
+            "600 writes took {} entries",
+            proposals.len()
+        );
+        assert!(proposals.iter().all(|n| *n <= MAX_BATCH));
+    }
+
+    #[derive(Clone)]
+    struct DownLog;
+
+    impl Propose for DownLog {
+        async fn propose(&self, _: Command) -> WriteResult {
+            Err(WriteError::Unavailable("no leader".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_fails_every_write_of_the_batch() {
+        let (batcher, queue) = WriteBatcher::new();
+        tokio::spawn(run(DownLog, queue));
+        let writes: Vec<_> = (0..20)
+            .map(|i| {
+                let b = batcher.clone();
+                tokio::spawn(async move { b.write(revoke(i)).await })
+            })
+            .collect();
+        for w in writes {
+            assert!(matches!(w.await.unwrap(), Err(WriteError::Unavailable(_))));
         }
     }
 }

@@ -2,8 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::common::*;
 use crate::{create_user, list_users_status, ping, token_of};
+use access_node_harness::*;
 use serde_json::json;
 
 fn login_status(node: &TestNode, user: &str, password: &str) -> u16 {

@@ -1,10 +1,10 @@
 //! Findings 1 and 2: a trusted cluster's key speaks only for that cluster, and its tokens
 //! never become local ones.
 
-use crate::common::*;
 use crate::{list_users_status, mint_with, ping, service_id, token_of};
 use access_node::crypto::{KeyMaterial, SigningKey};
 use access_node::domain::token::Claims;
+use access_node_harness::*;
 use serde_json::{json, Value};
 
 /// Two independent clusters; `a` trusts `b`'s root.crt (bound to b's service id by its CN).

@@ -1,15 +1,13 @@
 //! Authorization holds: regression tests for every finding of the attacker's review, on real
 //! node processes (two clusters where trust is involved).
-
-#[path = "../common/mod.rs"]
-mod common;
+#![allow(clippy::unwrap_used)]
 
 mod accounts;
 mod foreign;
 mod minting;
 mod subjects;
 
-use common::*;
+use access_node_harness::*;
 use serde_json::Value;
 
 pub fn ping(node: &TestNode, token: &str) -> u16 {

@@ -1,8 +1,8 @@
 //! Finding 4: deleting a user, or revoking every token of a user, kills its tokens on every
 //! node, revocable or not, whichever node issued them.
 
-use crate::common::*;
 use crate::{create_user, list_users_status, mint_with, ping, token_of};
+use access_node_harness::*;
 use serde_json::json;
 
 fn password_token(node: &TestNode, user: &str, password: &str) -> String {

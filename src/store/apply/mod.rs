@@ -3,6 +3,8 @@
 
 mod accounts;
 mod keys;
+#[cfg(test)]
+mod tests;
 mod tokens;
 
 use std::cell::RefCell;

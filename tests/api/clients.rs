@@ -1,10 +1,4 @@
-//! Third-party clients (pyartifactory, PyJWT) against a real node: runs
-//! tests/python/test_clients.py with pytest. Needs `pip install -r tests/python/requirements.txt`
-//! (done by scripts/test and .ci/run).
-
-mod common;
-
-use common::*;
+use super::*;
 
 #[test]
 fn pyartifactory_and_pyjwt_work_against_the_node() {

@@ -1,0 +1,15 @@
+//! The JFrog-compatible token API against a real single-node process, one file per
+//! behaviour; `clients` runs third-party clients (pyartifactory, PyJWT) through
+//! tests/python/test_clients.py with pytest (installed by scripts/test).
+#![allow(clippy::unwrap_used)]
+
+mod clients;
+mod input;
+mod restart;
+mod seeds;
+mod tokens;
+mod users;
+
+use access_node_harness::*;
+
+use serde_json::{json, Value};

@@ -1,0 +1,32 @@
+//! Test harness for access-node's integration suites, split by concern: one node process
+//! (`node`), a cluster (`cluster`), nginx in front (`nginx`), network namespaces (`netlab`),
+//! and reading answers (`http`). A library, so each suite uses what it needs.
+#![allow(clippy::unwrap_used)]
+
+pub mod cluster;
+pub mod http;
+pub mod netlab;
+pub mod nginx;
+pub mod node;
+
+pub use cluster::{TestCluster, JOIN_KEY};
+pub use http::{error_code, json_of, jwt_parts, mode_of};
+pub use netlab::NetLab;
+pub use nginx::Nginx;
+pub use node::{client, free_port, TestNode, ADMIN_PASSWORD};
+
+use std::path::PathBuf;
+
+/// The `access-node` binary cargo built for this test run: next to the test executable's
+/// `deps/` folder (`ACCESS_NODE_BIN` overrides).
+pub fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("ACCESS_NODE_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let target_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target directory");
+    target_dir.join("access-node")
+}
