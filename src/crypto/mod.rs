@@ -187,6 +187,17 @@ pub fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// JFrog-style reference token: base64 of `reftkn:01:<expiry>:<random>` (starts `cmVmdGtu`).
+pub fn new_reference_token(expiry: Option<u64>) -> String {
+    use base64::Engine;
+    let raw = format!("reftkn:01:{}:{}", expiry.unwrap_or(0), random_secret());
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
+}
+
+pub fn looks_like_reference_token(s: &str) -> bool {
+    s.starts_with("cmVmdGtu") && s.len() < 256
+}
+
 /// A ULID-like lower-case id (Crockford base32 of 16 random bytes, 26 characters), as JFrog
 /// uses in service ids.
 pub fn random_service_suffix() -> String {

@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use super::token_kinds::looks_like_reference_token;
 use super::{Service, ServiceError, ServiceResult};
+use crate::crypto::looks_like_reference_token;
 use crate::crypto::Verified;
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::Scope;

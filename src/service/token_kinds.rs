@@ -8,21 +8,6 @@ use crate::domain::scope::Scope;
 use crate::domain::token::{Claims, TokenKind};
 use crate::raft::command::{Command, CommandResponse, PairingRecord};
 
-/// JFrog-style reference token: base64 of `reftkn:01:<expiry>:<random>` (starts `cmVmdGtu`).
-pub fn new_reference_token(expiry: Option<u64>) -> String {
-    use base64::Engine;
-    let raw = format!(
-        "reftkn:01:{}:{}",
-        expiry.unwrap_or(0),
-        crypto::random_secret()
-    );
-    base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
-}
-
-pub fn looks_like_reference_token(s: &str) -> bool {
-    s.starts_with("cmVmdGtu") && s.len() < 256
-}
-
 impl Service {
     /// Claims of the token a reference token stands for, if it is alive.
     pub async fn validate_reference(

@@ -3,9 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::token_kinds::new_reference_token;
 use super::{now_secs, Service, ServiceError, ServiceResult};
 use super::{CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
+use crate::crypto::new_reference_token;
 use crate::crypto::{self, KeySet, Verified};
 use crate::domain::policy::Principal;
 use crate::domain::scope::Scope;

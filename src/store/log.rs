@@ -7,7 +7,7 @@ use std::ops::{Bound, RangeBounds};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, OptionalSend, RaftLogReader, StorageIOError, Vote};
 
-use super::{any_err, index_key};
+use super::io::{any_err, index_key};
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
 const VOTE: &[u8] = b"vote";

@@ -4,14 +4,12 @@
 //! federation) follow the [`Applied`] notification.
 
 use std::cell::RefCell;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
-    BasicNode, Entry, EntryPayload, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
-    StorageIOError, StoredMembership,
+    BasicNode, Entry, EntryPayload, OptionalSend, SnapshotMeta, StorageIOError, StoredMembership,
 };
 use sled::transaction::TransactionalTree;
 use sled::Transactional;
@@ -19,17 +17,16 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use super::apply::{self, touches_keys, touches_subjects, tx_put, Expired, Tx};
+use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
+use super::snapshot;
 use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
 use super::trees::StateTree;
-use super::view::{StateView, StoreError};
-use super::{any_err, snapshot};
+use super::view::StateView;
 use crate::crypto::KeyMaterial;
 use crate::domain::throttle::LoginFailures;
 use crate::domain::token::Revocation;
 use crate::raft::command::{Command, CommandResponse, PairingRecord};
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
-
-const SNAPSHOT_META: &[u8] = b"meta";
 
 /// What the state machine has applied, for subscribers.
 #[derive(Clone, Default)]
@@ -37,16 +34,6 @@ pub struct Applied {
     pub last_applied: Option<LogId>,
     /// The active signing key (changes on bootstrap, reset and snapshot install).
     pub active_key: Option<Arc<KeyMaterial>>,
-}
-
-fn get_json<T: serde::de::DeserializeOwned>(
-    tree: &sled::Tree,
-    key: &[u8],
-) -> Result<Option<T>, StoreError> {
-    match tree.get(key)? {
-        Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
-        None => Ok(None),
-    }
 }
 
 /// One log entry as the state machine applies it.
@@ -62,56 +49,28 @@ impl ApplyItem<'_> {
     }
 }
 
-struct Inner {
-    db: sled::Db,
-    view: StateView,
+pub(super) struct Inner {
+    pub(super) db: sled::Db,
+    pub(super) view: StateView,
     /// Current snapshot's meta (the data is a file in `snapshot_dir`).
-    snapshots: sled::Tree,
-    snapshot_dir: PathBuf,
+    pub(super) snapshots: sled::Tree,
+    pub(super) snapshot_dir: PathBuf,
     /// File a snapshot from the leader is being received into.
-    receiving: Mutex<Option<PathBuf>>,
+    pub(super) receiving: Mutex<Option<PathBuf>>,
     /// While a snapshot is being built: every write applied since it started reading.
-    capture: Mutex<Option<Vec<snapshot::TreeWrite>>>,
+    pub(super) capture: Mutex<Option<Vec<snapshot::TreeWrite>>>,
     /// One snapshot built or installed at a time.
-    snapshot_lock: tokio::sync::Mutex<()>,
+    pub(super) snapshot_lock: tokio::sync::Mutex<()>,
     /// What has been applied, for subscribers.
-    applied: watch::Sender<Applied>,
+    pub(super) applied: watch::Sender<Applied>,
     /// Serialises applies against snapshot building/installing so a snapshot is a
     /// consistent cut.
-    apply_lock: tokio::sync::Mutex<()>,
+    pub(super) apply_lock: tokio::sync::Mutex<()>,
 }
 
 #[derive(Clone)]
 pub struct StateMachine {
-    inner: Arc<Inner>,
-}
-
-/// Nanoseconds since the epoch: makes snapshot file names unique.
-fn file_stamp() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default()
-}
-
-/// Delete the files of the snapshot directory whose names `doomed` picks (best effort).
-fn remove_snapshot_files(dir: &std::path::Path, doomed: impl Fn(&str) -> bool) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        if doomed(&entry.file_name().to_string_lossy()) {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
-}
-
-fn write_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::write_state_machine(any_err(e)).into()
-}
-
-fn read_err(e: impl std::error::Error + 'static) -> StorageError {
-    StorageIOError::read_state_machine(any_err(e)).into()
+    pub(super) inner: Arc<Inner>,
 }
 
 impl StateMachine {
@@ -262,140 +221,6 @@ impl StateMachine {
         result.map_err(|e| {
             StorageIOError::apply(last.log_id, openraft::AnyError::error(format!("{e:?}"))).into()
         })
-    }
-
-    fn snapshot_path(&self, snapshot_id: &str) -> PathBuf {
-        self.inner.snapshot_dir.join(format!("{snapshot_id}.snap"))
-    }
-
-    /// Record `meta` as the current snapshot (its file is already in place) and delete the
-    /// files of older snapshots.
-    async fn set_current_snapshot(
-        &self,
-        meta: &SnapshotMeta<NodeId, BasicNode>,
-    ) -> Result<(), StorageError> {
-        let meta_bytes = serde_json::to_vec(meta).map_err(write_err)?;
-        self.inner
-            .snapshots
-            .insert(SNAPSHOT_META, meta_bytes)
-            .map_err(write_err)?;
-        self.inner.db.flush_async().await.map_err(write_err)?;
-        let keep = format!("{}.snap", meta.snapshot_id);
-        let dir = self.inner.snapshot_dir.clone();
-        // Unlinking a file of hundreds of MB takes a while: not on the Raft core's thread.
-        let _ = tokio::task::spawn_blocking(move || {
-            remove_snapshot_files(&dir, |name| {
-                name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep
-            })
-        })
-        .await;
-        Ok(())
-    }
-
-    /// Stream the state into a new snapshot file on a blocking thread while entries keep
-    /// being applied; the writes applied meanwhile become the file's overrides.
-    async fn write_snapshot_file(&self) -> Result<SnapshotMeta<NodeId, BasicNode>, StorageError> {
-        let _building = self.inner.snapshot_lock.lock().await;
-        let stamp = file_stamp();
-        let tmp = self
-            .inner
-            .snapshot_dir
-            .join(format!("building-{stamp}.tmp"));
-        let started = std::time::Instant::now();
-        {
-            // From here on every applied write is captured.
-            let _applies = self.inner.apply_lock.lock().await;
-            *self.inner.capture.lock().expect("capture lock") = Some(Vec::new());
-        }
-        // Read the trees while entries keep being applied.
-        let sm = self.clone();
-        let tmp_path = tmp.clone();
-        let read = tokio::task::spawn_blocking(
-            move || -> std::io::Result<(snapshot::SnapshotWriter<std::fs::File>, u64)> {
-                std::fs::create_dir_all(&sm.inner.snapshot_dir)?;
-                // The state holds the signing key: owner-only, like everything under db/.
-                let file = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(true)
-                    .mode(0o600)
-                    .open(&tmp_path)?;
-                let mut writer = snapshot::SnapshotWriter::new(file)?;
-                let records = writer.records(&sm.inner.view.trees().refs())?;
-                Ok((writer, records))
-            },
-        )
-        .await;
-        // Applies pause only for this: ending the capture at a known applied index.
-        let (overrides, header) = {
-            let _applies = self.inner.apply_lock.lock().await;
-            let overrides = self
-                .inner
-                .capture
-                .lock()
-                .expect("capture lock")
-                .take()
-                .unwrap_or_default();
-            let v = &self.inner.view;
-            let header = snapshot::SnapshotHeader {
-                last_applied: v.last_applied().map_err(read_err)?,
-                membership: get_json(v.tree(StateTree::Meta), MEMBERSHIP)
-                    .map_err(read_err)?
-                    .unwrap_or_default(),
-            };
-            (overrides, header)
-        };
-        let (writer, records) = read.map_err(write_err)?.map_err(write_err)?;
-        let read_ms = started.elapsed().as_millis() as u64;
-        let snapshot_id = match header.last_applied {
-            Some(l) => format!("{}-{}-{stamp}", l.leader_id.term, l.index),
-            None => format!("empty-{stamp}"),
-        };
-        let path = self.snapshot_path(&snapshot_id);
-        let written = header.clone();
-        let override_count = overrides.len();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            let file = writer.finish(&overrides, &written)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)
-        })
-        .await
-        .map_err(write_err)?
-        .map_err(write_err)?;
-        tracing::info!(
-            snapshot = %snapshot_id,
-            records,
-            overrides = override_count,
-            read_ms,
-            total_ms = started.elapsed().as_millis() as u64,
-            "snapshot built"
-        );
-        Ok(SnapshotMeta {
-            last_log_id: header.last_applied,
-            last_membership: header.membership,
-            snapshot_id,
-        })
-    }
-
-    async fn open_snapshot(
-        &self,
-        meta: SnapshotMeta<NodeId, BasicNode>,
-    ) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let file = tokio::fs::File::open(self.snapshot_path(&meta.snapshot_id))
-            .await
-            .map_err(read_err)?;
-        Ok(Snapshot {
-            meta,
-            snapshot: Box::new(file),
-        })
-    }
-}
-
-impl RaftSnapshotBuilder<TypeConfig> for StateMachine {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
-        let meta = self.write_snapshot_file().await?;
-        self.set_current_snapshot(&meta).await?;
-        self.open_snapshot(meta).await
     }
 }
 
