@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::Actor;
-use actix_web::middleware::Logger;
+use actix_web::middleware::from_fn;
 use actix_web::{web, App, HttpServer};
 use openraft::SnapshotPolicy;
 
@@ -16,7 +16,9 @@ use crate::actors::key_files::KeyFiles;
 use crate::actors::trust_watcher::TrustWatcher;
 use crate::config::Config;
 use crate::crypto;
+use crate::http::request_log::log_requests;
 use crate::raft::batcher::{self, WriteBatcher};
+use crate::raft::contact::PeerContacts;
 use crate::raft::membership::Membership;
 use crate::raft::network::ClusterNetwork;
 use crate::raft::peer::PeerClient;
@@ -25,6 +27,7 @@ use crate::raft::Raft;
 use crate::service::bootstrap::{write_secret_file, StartError};
 use crate::service::Service;
 use crate::store::{LogStore, StateMachine};
+use crate::tls::{Tls, VerifiedClientCert};
 
 fn load_or_create_join_key(config: &Config, home: &Path) -> Result<String, StartError> {
     if !config.security.join_key.is_empty() {
@@ -41,10 +44,11 @@ fn load_or_create_join_key(config: &Config, home: &Path) -> Result<String, Start
     }
 }
 
-/// A started node: its services and the key-file writer's progress.
+/// A started node: its services, the key-file writer's progress and its TLS material.
 pub struct Node {
     pub service: Arc<Service>,
     pub key_files: KeyFiles,
+    pub tls: Arc<Tls>,
 }
 
 /// Open (or create) the node's home and sled, start Raft and everything around it.
@@ -70,6 +74,11 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     )
     .map_err(|e| StartError::Storage(e.to_string()))?;
     let key_files = KeyFiles::new(&home, state_machine.subscribe());
+    let contacts = PeerContacts::default();
+    let tls = Arc::new(Tls::load(&config.tls).map_err(|e| StartError::Tls(e.to_string()))?);
+    let peer_http = tls
+        .peer_client(Duration::from_millis(500))
+        .map_err(|e| StartError::Tls(e.to_string()))?;
 
     let raft_config = openraft::Config {
         cluster_name: config.raft.cluster_name.clone(),
@@ -88,14 +97,14 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let raft = Raft::new(
         node_id,
         Arc::new(raft_config),
-        ClusterNetwork::new(join_key.clone()),
+        ClusterNetwork::new(join_key.clone(), peer_http.clone(), contacts.clone()),
         log_store,
         state_machine.clone(),
     )
     .await
     .map_err(|e| StartError::Raft(e.to_string()))?;
 
-    let peer = PeerClient::new(join_key).map_err(|e| StartError::Raft(e.to_string()))?;
+    let peer = PeerClient::new(join_key, peer_http);
     let state = state_machine.view();
     let initialised = state
         .service_id()
@@ -111,12 +120,25 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let writer = Writer::new(raft.clone(), node_id, peer.clone());
     let (batcher, batch_queue) = WriteBatcher::new();
     tokio::spawn(batcher::run(writer.clone(), batch_queue));
-    let membership = Membership::new(raft.clone(), node_id, peer.clone());
+    let membership = Membership::new(raft.clone(), node_id, peer.clone(), contacts);
     let service = Service::new(config, home, state, raft, writer, batcher, membership, peer);
     Ok(Node {
         service: Arc::new(service),
         key_files,
+        tls,
     })
+}
+
+/// Remember on the connection that its client presented a certificate our CA signed (the
+/// verifier admits no other), for the cluster RPC's mutual TLS.
+fn mark_client_certificate(conn: &dyn std::any::Any, data: &mut actix_web::dev::Extensions) {
+    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
+    if let Some(stream) = conn.downcast_ref::<Tls>() {
+        let (_, session) = stream.get_ref();
+        if session.peer_certificates().is_some_and(|c| !c.is_empty()) {
+            data.insert(VerifiedClientCert);
+        }
+    }
 }
 
 /// Run a node until it is stopped: HTTP first (the cluster RPC must answer while the node
@@ -129,10 +151,31 @@ pub async fn serve(config: Config) -> Result<(), String> {
             .unwrap_or(2),
         n => n,
     };
+    let tls_on = config.tls.enabled();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        node_id = config.server.node_id,
+        %listen,
+        advertise = %config.advertise_url(),
+        home = %config.server.home.display(),
+        tls = tls_on,
+        mutual_tls = config.tls.require_client_cert,
+        seeds = config.seeds().len(),
+        workers,
+        log_format = %config.log.format,
+        "access-node starting"
+    );
     // Bind first so a busy port fails fast, before any state is created.
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
-    let Node { service, key_files } = start(config).await.map_err(|e| e.to_string())?;
+    let Node {
+        service,
+        key_files,
+        tls,
+    } = start(config).await.map_err(|e| e.to_string())?;
+    let server_tls = tls.server_config().map_err(|e| e.to_string())?;
+    // Kept alive while serving: a renewed certificate is picked up without a restart.
+    let _cert_watcher = tls.watch();
     let becoming = service.clone();
     actix_web::rt::spawn(async move {
         if let Err(e) = becoming.clone().become_member().await {
@@ -152,24 +195,25 @@ pub async fn serve(config: Config) -> Result<(), String> {
     Janitor::new(service.clone(), Duration::from_secs(60)).start();
     TrustWatcher::new(service.clone()).start();
     let data = web::Data::new(service.clone());
-    tracing::info!(%listen, node_id = service.node_id, "access-node listening");
-    HttpServer::new(move || {
+    tracing::info!(%listen, node_id = service.node_id, tls = server_tls.is_some(), "access-node listening");
+    let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
-            // Path only (%U): query strings never reach the log.
-            .wrap(
-                Logger::new("%a %{method}xi %U %s %Dms")
-                    .custom_request_replace("method", |req| req.method().to_string()),
-            )
+            .wrap(from_fn(log_requests))
             .configure(crate::http::configure)
     })
+    .on_connect(mark_client_certificate)
     .workers(workers)
-    .shutdown_timeout(5)
-    .listen(listener)
-    .map_err(|e| e.to_string())?
-    .run()
-    .await
-    .map_err(|e| e.to_string())?;
+    .shutdown_timeout(5);
+    let server = match server_tls {
+        Some(config) => server.listen_rustls_0_23(listener, config),
+        None => server.listen(listener),
+    };
+    server
+        .map_err(|e| e.to_string())?
+        .run()
+        .await
+        .map_err(|e| e.to_string())?;
     let _ = service.raft().shutdown().await;
     Ok(())
 }

@@ -35,6 +35,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub token: TokenConfig,
     pub security: SecurityConfig,
+    pub tls: TlsConfig,
     pub raft: RaftConfig,
     pub log: LogConfig,
 }
@@ -79,6 +80,22 @@ pub struct SecurityConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    pub ca_file: PathBuf,
+    pub require_client_cert: bool,
+}
+
+impl TlsConfig {
+    /// Whether this node serves TLS (then it serves nothing else).
+    pub fn enabled(&self) -> bool {
+        !self.cert_file.as_os_str().is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct RaftConfig {
     pub cluster_name: String,
     pub seeds: String,
@@ -92,6 +109,7 @@ pub struct RaftConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct LogConfig {
     pub level: String,
+    pub format: String,
 }
 
 impl Config {
@@ -215,8 +233,32 @@ impl Config {
                 "need heartbeat-ms < election-timeout-min-ms < election-timeout-max-ms",
             );
         }
+        let tls = &self.tls;
+        if tls.cert_file.as_os_str().is_empty() != tls.key_file.as_os_str().is_empty() {
+            return bad(
+                "tls.cert-file",
+                "tls.cert-file and tls.key-file go together",
+            );
+        }
+        if tls.require_client_cert && (!tls.enabled() || tls.ca_file.as_os_str().is_empty()) {
+            return bad(
+                "tls.require-client-cert",
+                "needs tls.cert-file, tls.key-file and tls.ca-file",
+            );
+        }
+        let https = self.seeds().iter().any(|s| s.starts_with("https://"))
+            || self.advertise_url().starts_with("https://");
+        if https && tls.ca_file.as_os_str().is_empty() {
+            return bad(
+                "tls.ca-file",
+                "https:// seeds or advertise URL need the CA that signs the nodes' certificates",
+            );
+        }
         if self.seeds().iter().any(|s| !s.starts_with("http")) {
             return bad("raft.seeds", "must be comma separated http:// URLs");
+        }
+        if !["text", "json"].contains(&self.log.format.as_str()) {
+            return bad("log.format", "must be text or json");
         }
         if self.raft.snapshot_after_entries == 0 {
             return bad("raft.snapshot-after-entries", "must be at least 1");
@@ -241,7 +283,8 @@ impl Config {
     /// URL peers use to reach this node.
     pub fn advertise_url(&self) -> String {
         if self.server.advertise_url.is_empty() {
-            format!("http://{}", self.server.listen)
+            let scheme = if self.tls.enabled() { "https" } else { "http" };
+            format!("{scheme}://{}", self.server.listen)
         } else {
             self.server.advertise_url.trim_end_matches('/').to_string()
         }

@@ -13,3 +13,4 @@ pub mod http;
 pub mod raft;
 pub mod service;
 pub mod store;
+pub mod tls;

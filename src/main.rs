@@ -65,6 +65,8 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
 }
 
 fn main() {
+    // reqwest's rustls needs a process-wide provider, even for plain-HTTP clients.
+    access_node::tls::install_default_provider();
     let cli = Cli::parse();
     let config = match load_config(&cli) {
         Ok(c) => c,
@@ -87,11 +89,14 @@ fn main() {
         Cmd::Serve | Cmd::Cluster(ClusterCmd::Join { .. }) => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-            // Colours only on a terminal: log files and journald get plain text.
-            tracing_subscriber::fmt()
-                .with_env_filter(filter)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-                .init();
+            let logs = tracing_subscriber::fmt().with_env_filter(filter);
+            if config.log.format == "json" {
+                logs.json().init();
+            } else {
+                // Colours only on a terminal: log files and journald get plain text.
+                logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                    .init();
+            }
             if let Err(e) = actix_web::rt::System::new().block_on(access_node::app::serve(config)) {
                 tracing::error!(error = %e, "access-node stopped");
                 eprintln!("access-node: {e}");

@@ -22,7 +22,15 @@ pub async fn status(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
         .await
         .into_iter()
         .map(|m| {
-            json!({ "id": m.id, "url": m.url, "voter": m.voter, "matched_index": m.matched_index, "lag": m.lag })
+            json!({
+                "id": m.id,
+                "url": m.url,
+                "voter": m.voter,
+                "matched_index": m.matched_index,
+                "lag": m.lag,
+                "reachable": m.reachable,
+                "last_contact_ms_ago": m.last_contact_ms_ago,
+            })
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({

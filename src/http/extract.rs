@@ -5,16 +5,18 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::AUTHORIZATION;
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures::future::LocalBoxFuture;
 
+use super::request_log::Subject;
 use crate::crypto::Verified;
 use crate::domain::policy::{require_admin, Principal};
 use crate::raft::network::JOIN_KEY_HEADER;
 use crate::service::auth::Credentials;
 use crate::service::{Service, ServiceError, ServiceResult};
+use crate::tls::VerifiedClientCert;
 
 /// The services, as handlers receive them.
 pub type Svc = web::Data<Arc<Service>>;
@@ -92,7 +94,9 @@ pub async fn resolve_caller(req: &HttpRequest) -> ServiceResult<Option<Principal
         return Ok(None);
     };
     let client = req.peer_addr().map(|a| a.ip());
-    svc.authenticate(creds, strict(req), client).await.map(Some)
+    let who = svc.authenticate(creds, strict(req), client).await?;
+    req.extensions_mut().insert(Subject(who.username.clone()));
+    Ok(Some(who))
 }
 
 /// An authenticated caller (401 when anonymous).
@@ -161,6 +165,13 @@ impl FromRequest for PeerNode {
                 .get(JOIN_KEY_HEADER)
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
+            let certified = req.conn_data::<VerifiedClientCert>().is_some();
+            if svc.config.tls.require_client_cert && !certified {
+                tracing::warn!(peer = ?req.peer_addr(), path = req.path(), "cluster RPC without a client certificate");
+                return Err(ServiceError::Unauthorized(
+                    "cluster RPC needs a client certificate signed by the cluster CA".into(),
+                ));
+            }
             if constant_time_eq::constant_time_eq(given, svc.join_key().as_bytes()) {
                 Ok(PeerNode)
             } else {

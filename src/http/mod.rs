@@ -8,6 +8,7 @@ pub mod extract;
 pub mod keys;
 pub mod params;
 pub mod peer_rpc;
+pub mod request_log;
 pub mod system;
 pub mod tokens;
 pub mod users;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
+use super::contact::PeerContacts;
 use super::peer::PeerClient;
 use super::rpc::{
     JoinRequest, MembershipChange, MembershipReply, Refusal, RefusalKind, ReplicationView,
@@ -23,6 +24,10 @@ pub struct Member {
     pub matched_index: Option<u64>,
     /// Entries behind the leader.
     pub lag: Option<u64>,
+    /// Whether the leader's last call to it got through (the leader itself: true).
+    pub reachable: Option<bool>,
+    /// Milliseconds since the leader last heard from it.
+    pub last_contact_ms_ago: Option<u64>,
 }
 
 /// This node's view of Raft, read once from its metrics.
@@ -45,6 +50,7 @@ pub struct Membership {
     raft: Raft,
     node_id: NodeId,
     peer: PeerClient,
+    contacts: PeerContacts,
 }
 
 fn refused(kind: RefusalKind, leader: Option<String>, message: impl Into<String>) -> Refusal {
@@ -56,11 +62,17 @@ fn refused(kind: RefusalKind, leader: Option<String>, message: impl Into<String>
 }
 
 impl Membership {
-    pub fn new(raft: Raft, node_id: NodeId, peer: PeerClient) -> Membership {
+    pub fn new(
+        raft: Raft,
+        node_id: NodeId,
+        peer: PeerClient,
+        contacts: PeerContacts,
+    ) -> Membership {
         Membership {
             raft,
             node_id,
             peer,
+            contacts,
         }
     }
 
@@ -236,12 +248,21 @@ impl Membership {
     pub async fn replication_view(&self) -> Option<ReplicationView> {
         let metrics = self.raft.metrics().borrow().clone();
         if let Some(replication) = metrics.replication {
+            let contacts = replication
+                .keys()
+                .filter_map(|id| {
+                    self.contacts
+                        .get(*id)
+                        .map(|c| (*id, c.reachable, c.last_contact_ms))
+                })
+                .collect();
             return Some(ReplicationView {
                 last_log_index: metrics.last_log_index,
                 matched: replication
                     .iter()
                     .map(|(id, l)| (*id, l.map(|l| l.index)))
                     .collect(),
+                contacts,
             });
         }
         let leader_id = metrics.current_leader?;
@@ -264,6 +285,19 @@ impl Membership {
             .map(|v| v.matched.iter().cloned().collect())
             .unwrap_or_default();
         let last = view.as_ref().and_then(|v| v.last_log_index);
+        let contacts: BTreeMap<NodeId, (bool, u64)> = view
+            .as_ref()
+            .map(|v| {
+                v.contacts
+                    .iter()
+                    .map(|(id, r, t)| (*id, (*r, *t)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
         membership
             .nodes()
             .map(|(id, node)| {
@@ -273,12 +307,19 @@ impl Membership {
                     (Some(l), None) if view.is_some() => Some(l),
                     _ => None,
                 };
+                let (reachable, last_contact_ms_ago) = match contacts.get(id) {
+                    _ if metrics.current_leader == Some(*id) => (Some(true), Some(0)),
+                    Some((r, t)) => (Some(*r), (*t > 0).then(|| now_ms.saturating_sub(*t))),
+                    None => (None, None),
+                };
                 Member {
                     id: *id,
                     url: node.addr.clone(),
                     voter: voters.contains(id),
                     matched_index: m,
                     lag,
+                    reachable,
+                    last_contact_ms_ago,
                 }
             })
             .collect()

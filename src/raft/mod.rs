@@ -2,6 +2,7 @@
 //! retry / read barrier), group commit, membership, and the node-to-node network.
 pub mod batcher;
 pub mod command;
+pub mod contact;
 pub mod membership;
 pub mod network;
 pub mod peer;

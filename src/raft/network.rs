@@ -1,8 +1,6 @@
 //! Cluster RPC client: Raft messages as JSON over HTTP to a peer's `/_cluster/raft/*`,
 //! authenticated with the cluster join key. The server side lives in `http::cluster`.
 
-use std::time::Duration;
-
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
 };
@@ -15,6 +13,7 @@ use openraft::BasicNode;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::contact::PeerContacts;
 use super::{NodeId, TypeConfig};
 
 /// Header carrying the cluster join key on every cluster RPC.
@@ -24,17 +23,22 @@ pub const JOIN_KEY_HEADER: &str = "x-access-join-key";
 pub struct ClusterNetwork {
     client: reqwest::Client,
     join_key: String,
+    contacts: PeerContacts,
 }
 
 impl ClusterNetwork {
-    pub fn new(join_key: String) -> ClusterNetwork {
-        let client = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(500))
-            .pool_idle_timeout(Duration::from_secs(30))
-            .no_proxy()
-            .build()
-            .expect("reqwest client");
-        ClusterNetwork { client, join_key }
+    /// `client` carries the TLS settings for https:// peers (see `tls`); `contacts` records
+    /// who answered.
+    pub fn new(
+        join_key: String,
+        client: reqwest::Client,
+        contacts: PeerContacts,
+    ) -> ClusterNetwork {
+        ClusterNetwork {
+            client,
+            join_key,
+            contacts,
+        }
     }
 }
 
@@ -58,6 +62,30 @@ impl RaftNetworkFactory<TypeConfig> for ClusterNetwork {
 
 impl PeerConnection {
     async fn call<Req, Resp, E>(
+        &self,
+        path: &str,
+        req: &Req,
+        option: &RPCOption,
+    ) -> Result<Resp, RPCError<NodeId, BasicNode, E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let result = self.send(path, req, option).await;
+        match &result {
+            Ok(_) | Err(RPCError::RemoteError(_)) => {
+                self.net.contacts.reached(self.target, &self.addr)
+            }
+            Err(e) => self
+                .net
+                .contacts
+                .missed(self.target, &self.addr, &e.to_string()),
+        }
+        result
+    }
+
+    async fn send<Req, Resp, E>(
         &self,
         path: &str,
         req: &Req,

@@ -61,4 +61,7 @@ pub type MembershipReply = Result<Vec<u64>, Refusal>;
 pub struct ReplicationView {
     pub last_log_index: Option<u64>,
     pub matched: Vec<(u64, Option<u64>)>,
+    /// (node, reachable, Unix ms of the last answer, 0 = never) as the leader's traffic sees it.
+    #[serde(default)]
+    pub contacts: Vec<(u64, bool, u64)>,
 }

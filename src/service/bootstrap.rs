@@ -25,6 +25,8 @@ pub enum StartError {
     Raft(String),
     #[error("bootstrap failed: {0}")]
     Bootstrap(String),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Write a secret file with mode 0600 (created that way, never briefly world-readable).

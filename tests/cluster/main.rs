@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod membership;
+mod operations;
 mod replication;
 mod snapshots;
 

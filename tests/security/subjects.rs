@@ -62,8 +62,8 @@ fn finding_4_deleted_users_and_revoked_subjects_lose_every_token_everywhere() {
     for n in &cluster.nodes {
         assert_eq!(ping(n, &ops_admin), 401, "{}", n.url(""));
         assert_eq!(list_users_status(n, &ops_admin), 401);
-        assert_eq!(ping(n, &bob_revocable), 401);
-        assert_eq!(ping(n, &bob_short), 401);
+        assert_eq!(ping(n, &bob_revocable), 401, "{}: {}", n.url(""), n.log());
+        assert_eq!(ping(n, &bob_short), 401, "{}", n.url(""));
         let (status, _) = mint_with(n, &bob_short, &[]);
         assert_eq!(status, 401, "a deleted user's token cannot mint");
         let (status, _) = mint_with(n, &ops_admin, &[("username", "x")]);

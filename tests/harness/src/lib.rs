@@ -8,6 +8,7 @@ pub mod http;
 pub mod netlab;
 pub mod nginx;
 pub mod node;
+pub mod tls;
 
 pub use cluster::{TestCluster, JOIN_KEY};
 pub use http::{error_code, json_of, jwt_parts, mode_of};

@@ -25,6 +25,8 @@ pub struct TestNode {
     pub home: PathBuf,
     /// Address the node listens on (127.0.0.1, or its network namespace's address).
     pub host: String,
+    /// `http`, or `https` for a node serving TLS (give it a [`crate::tls::client`] too).
+    pub scheme: String,
     /// Network namespace to run in (`ip netns exec`), for partition tests.
     pub netns: Option<String>,
     /// Subcommand and its arguments (`serve` unless a test says otherwise).
@@ -37,6 +39,7 @@ pub struct TestNode {
 }
 
 pub fn client() -> Client {
+    crate::tls::install_default_provider();
     Client::builder()
         .no_proxy()
         .timeout(Duration::from_secs(30))
@@ -66,6 +69,7 @@ impl TestNode {
         TestNode {
             home: dir.path().join("home"),
             host: "127.0.0.1".into(),
+            scheme: "http".into(),
             netns: None,
             command: vec!["serve".into()],
             port: free_port(),
@@ -155,7 +159,7 @@ impl TestNode {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}:{}{}", self.host, self.port, path)
+        format!("{}://{}:{}{}", self.scheme, self.host, self.port, path)
     }
 
     pub fn wait_ready(&mut self) {

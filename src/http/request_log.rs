@@ -1,0 +1,72 @@
+//! One log line per request: method, path (never the query string), status, time, a request
+//! id (the client's `X-Request-Id` when sane, else a new one, echoed back) and the
+//! authenticated subject. Raft traffic and health probes log at debug, the rest at info.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The authenticated caller's user name, left on the request by the extractors.
+#[derive(Clone)]
+pub struct Subject(pub String);
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..16].to_string())
+}
+
+/// Node-to-node heartbeats and probes: every few hundred milliseconds, so not at info.
+fn is_chatter(path: &str) -> bool {
+    path == "/healthz"
+        || path.starts_with("/_cluster/raft/")
+        || path == "/_cluster/read_index"
+        || path == "/_cluster/replication"
+}
+
+pub async fn log_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let peer = req
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let mut res = next.call(req).await?;
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(REQUEST_ID, value);
+    }
+    let subject = res
+        .request()
+        .extensions()
+        .get::<Subject>()
+        .map(|s| s.0.clone())
+        .unwrap_or_default();
+    let status = res.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    // Refused credentials stay visible even on the quiet paths.
+    if is_chatter(&path) && status != 401 && status != 403 {
+        tracing::debug!(request_id = %id, %method, %path, status, ms, %peer, "request");
+    } else {
+        tracing::info!(request_id = %id, %method, %path, status, ms, %peer, %subject, "request");
+    }
+    Ok(res)
+}
