@@ -5,6 +5,19 @@ use crate::{create_user, list_users_status, mint_with, ping, token_of};
 use access_node_harness::*;
 use serde_json::json;
 
+/// A write that returned on one node is applied on the others a moment later (their applied
+/// index can also be reported a moment late): wait until every node answers `status`.
+fn wait_all(cluster: &TestCluster, token: &str, status: u16) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while cluster.nodes.iter().any(|n| ping(n, token) != status) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every node answers {status}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 fn password_token(node: &TestNode, user: &str, password: &str) -> String {
     let (status, body) = json_of(
         node.post("/access/api/v1/tokens")
@@ -59,10 +72,13 @@ fn finding_4_deleted_users_and_revoked_subjects_lose_every_token_everywhere() {
         assert_eq!(status, 204);
     }
     cluster.wait_converged();
+    for token in [&ops_admin, &bob_revocable, &bob_short] {
+        wait_all(&cluster, token, 401);
+    }
     for n in &cluster.nodes {
         assert_eq!(ping(n, &ops_admin), 401, "{}", n.url(""));
         assert_eq!(list_users_status(n, &ops_admin), 401);
-        assert_eq!(ping(n, &bob_revocable), 401, "{}: {}", n.url(""), n.log());
+        assert_eq!(ping(n, &bob_revocable), 401, "{}", n.url(""));
         assert_eq!(ping(n, &bob_short), 401, "{}", n.url(""));
         let (status, _) = mint_with(n, &bob_short, &[]);
         assert_eq!(status, 401, "a deleted user's token cannot mint");
@@ -73,6 +89,7 @@ fn finding_4_deleted_users_and_revoked_subjects_lose_every_token_everywhere() {
     create_user(n0, json!({"username": "bob", "password": "bob-password"}));
     let bob_new = password_token(n0, "bob", "bob-password");
     cluster.wait_converged();
+    wait_all(&cluster, &bob_new, 200);
     assert_eq!(ping(n1, &bob_new), 200);
     assert_eq!(ping(n1, &bob_short), 401);
 
@@ -87,6 +104,7 @@ fn finding_4_deleted_users_and_revoked_subjects_lose_every_token_everywhere() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["username"], "jenkins");
     cluster.wait_converged();
+    wait_all(&cluster, &jenkins, 401);
     for n in &cluster.nodes {
         assert_eq!(ping(n, &jenkins), 401);
         assert_eq!(ping(n, &jenkins_long), 401);
