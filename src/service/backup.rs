@@ -1,0 +1,85 @@
+//! Backup and restore of the replicated state (`access-node backup` / `restore`).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::{Service, ServiceError, ServiceResult};
+use crate::raft::command::{Command, CommandResponse};
+use crate::store::backup;
+use crate::store::trees::{key::SERVICE_ID, StateTree};
+
+/// Records per `RestoreChunk` log entry (a token record is about 0.5 KB; a chunk stays near
+/// 1.5 MB of JSON in the log).
+pub const RESTORE_CHUNK_RECORDS: usize = 2_000;
+/// How long a backup waits for this node to catch up with the leader.
+const BACKUP_BARRIER: Duration = Duration::from_secs(5);
+
+/// What a restore did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreSummary {
+    pub records: u64,
+    pub chunks: u64,
+    pub service_id: Option<String>,
+}
+
+impl Service {
+    /// The whole replicated state as a backup file: a read barrier (so the backup holds
+    /// everything committed before the request), then a copy under the apply lock.
+    pub async fn backup(&self) -> ServiceResult<Vec<u8>> {
+        self.read_barrier(BACKUP_BARRIER).await?;
+        Ok(self.backup.read().await?)
+    }
+
+    /// Seed this cluster with a backup through the log, in chunks every node applies. The
+    /// file is checked (checksum, framing) before anything is proposed. Without `force` the
+    /// cluster must be freshly bootstrapped.
+    pub async fn restore(&self, file: &[u8], force: bool) -> ServiceResult<RestoreSummary> {
+        let records = backup::decode(file).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        if !records
+            .iter()
+            .any(|r| usize::from(r.tree) == StateTree::Meta.index() && r.key == SERVICE_ID)
+        {
+            return Err(ServiceError::BadRequest(
+                "backup holds no service id: not a backup of a bootstrapped cluster".into(),
+            ));
+        }
+        self.read_barrier(BACKUP_BARRIER).await?;
+        if !force && !self.state.is_fresh()? {
+            return Err(ServiceError::Conflict(
+                "this cluster already holds tokens, users, groups or trusted certificates: \
+                 restore only seeds a freshly bootstrapped cluster (use --force / force=true \
+                 to replace its state)"
+                    .into(),
+            ));
+        }
+        let started = std::time::Instant::now();
+        let mut chunks = 0u64;
+        for (i, chunk) in records.chunks(RESTORE_CHUNK_RECORDS).enumerate() {
+            let response = self
+                .write(Command::RestoreChunk {
+                    first: i == 0,
+                    records: chunk.to_vec(),
+                })
+                .await?;
+            if !matches!(response, CommandResponse::Restored(_)) {
+                return Err(ServiceError::Internal(format!(
+                    "restore chunk {i} answered {response:?}"
+                )));
+            }
+            chunks += 1;
+        }
+        let service_id = self.state.service_id()?;
+        tracing::info!(
+            records = records.len(),
+            chunks,
+            ms = started.elapsed().as_millis() as u64,
+            "state restored from a backup"
+        );
+        Ok(RestoreSummary {
+            records: records.len() as u64,
+            chunks,
+            service_id,
+        })
+    }
+}
