@@ -274,3 +274,62 @@ fn backup_then_restore_into_a_new_cluster() {
         [200]
     );
 }
+
+#[test]
+fn force_replaces_the_state_of_a_used_cluster() {
+    let source = TestNode::start();
+    let (status, _) = json_of(
+        source
+            .admin(source.post("/access/api/v2/users"))
+            .json(&json!({"username": "alice", "password": "alice-secret-1"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 201);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("small.backup");
+    json_out(&cli(
+        &source,
+        &["--json", "backup", "--out", path_str(&file)],
+    ));
+
+    // The target has been used: a user and a token of its own.
+    let target = TestNode::start();
+    let (status, _) = json_of(
+        target
+            .admin(target.post("/access/api/v2/users"))
+            .json(&json!({"username": "zed", "password": "zed-secret-1"}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 201);
+    let own = target.admin_token(&[("username", "ci"), ("expires_in", "0")]);
+    let own = own["access_token"].as_str().unwrap().to_string();
+    let out = cli(&target, &["restore", "--file", path_str(&file)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("HTTP 409"), "{}", stderr(&out));
+    assert_eq!(statuses(&target, std::slice::from_ref(&own)), [200]);
+
+    json_out(&cli(
+        &target,
+        &["--json", "restore", "--force", "--file", path_str(&file)],
+    ));
+    let (_, users) = json_of(
+        target
+            .admin(target.get("/access/api/v2/users"))
+            .send()
+            .unwrap(),
+    );
+    let names: Vec<&str> = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"alice") && !names.contains(&"zed"),
+        "{names:?}"
+    );
+    // Its own token is gone with its key and its record.
+    assert_eq!(statuses(&target, std::slice::from_ref(&own)), [401]);
+}
