@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::client::{other, CliError, Client};
 use super::output;
-use crate::store::backup::decode;
+use crate::store::backup;
 
 /// A progress bar on a terminal, hidden otherwise.
 fn progress(len: Option<u64>, message: &'static str) -> ProgressBar {
@@ -49,13 +49,14 @@ pub fn backup(client: &Client, json: bool, out: &Path) -> Result<(), CliError> {
         bar.inc(n as u64);
     }
     bar.finish_and_clear();
-    let records = decode(&bytes)
-        .map_err(|e| CliError::Other(format!("the node sent an unusable backup: {e}")))?;
+    let records = backup::open(&bytes)
+        .map_err(|e| CliError::Other(format!("the node sent an unusable backup: {e}")))?
+        .len();
     write_private(out, &bytes)?;
     let v = json!({
         "file": out.display().to_string(),
         "bytes": bytes.len(),
-        "records": records.len(),
+        "records": records,
         "seconds": started.elapsed().as_secs_f64(),
     });
     output::print(json, &v, |v| output::fields(v, &[]));
@@ -87,8 +88,9 @@ pub fn restore(client: &Client, json: bool, file: &Path, force: bool) -> Result<
     let started = Instant::now();
     let bytes =
         std::fs::read(file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
-    let records = decode(&bytes)
-        .map_err(|e| CliError::Other(format!("{}: {e}; nothing restored", file.display())))?;
+    let records = backup::open(&bytes)
+        .map_err(|e| CliError::Other(format!("{}: {e}; nothing restored", file.display())))?
+        .len();
     let bar = progress(None, "restore");
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let result = client.json(
@@ -101,7 +103,7 @@ pub fn restore(client: &Client, json: bool, file: &Path, force: bool) -> Result<
     bar.finish_and_clear();
     let mut v = result?;
     v["seconds"] = json!(started.elapsed().as_secs_f64());
-    v["file_records"] = json!(records.len());
+    v["file_records"] = json!(records);
     output::print(json, &v, |v| output::fields(v, &[]));
     Ok(())
 }

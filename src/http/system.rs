@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use actix_web::{web, HttpResponse};
 use serde_json::json;
+use tokio::io::AsyncReadExt;
 
 use super::extract::{Admin, MaybeCaller, Svc};
 use super::params::read_body;
@@ -56,11 +57,26 @@ const RESTORE_BODY_LIMIT: usize = 4 << 30;
 /// `GET /access/api/v1/system/backup` (admin): the replicated state as one consistent cut
 /// (`store::backup`), SHA-256 trailer included.
 pub async fn backup(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
-    let file = svc.backup().await?;
+    let (file, len) = svc.backup().await?;
+    // Streamed from the (unlinked) file in 256 KiB pieces: memory stays flat.
+    let stream =
+        futures::stream::unfold(Some(tokio::fs::File::from_std(file)), |file| async move {
+            let mut file = file?;
+            let mut buf = vec![0u8; 256 * 1024];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(web::Bytes::from(buf)), Some(file)))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        });
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .insert_header(("cache-control", "no-store"))
-        .body(file))
+        .no_chunking(len)
+        .streaming::<_, std::io::Error>(stream))
 }
 
 /// `POST /access/api/v1/system/restore[?force=true]` (admin): the body is a backup file.

@@ -24,9 +24,10 @@ pub struct RestoreSummary {
 }
 
 impl Service {
-    /// The whole replicated state as a backup file: a read barrier (so the backup holds
-    /// everything committed before the request), then a copy under the apply lock.
-    pub async fn backup(&self) -> ServiceResult<Vec<u8>> {
+    /// The whole replicated state as a backup file (an unlinked temporary file, rewound, and
+    /// its length): a read barrier (so the backup holds everything committed before the
+    /// request), then a copy under the apply lock.
+    pub async fn backup(&self) -> ServiceResult<(std::fs::File, u64)> {
         self.read_barrier(BACKUP_BARRIER).await?;
         Ok(self.backup.read().await?)
     }
@@ -35,9 +36,9 @@ impl Service {
     /// file is checked (checksum, framing) before anything is proposed. Without `force` the
     /// cluster must be freshly bootstrapped.
     pub async fn restore(&self, file: &[u8], force: bool) -> ServiceResult<RestoreSummary> {
-        let records = backup::decode(file).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
-        if !records
-            .iter()
+        let backup = backup::open(file).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        if !backup
+            .records()
             .any(|r| usize::from(r.tree) == StateTree::Meta.index() && r.key == SERVICE_ID)
         {
             return Err(ServiceError::BadRequest(
@@ -55,29 +56,35 @@ impl Service {
         }
         let started = std::time::Instant::now();
         let mut chunks = 0u64;
-        for (i, chunk) in records.chunks(RESTORE_CHUNK_RECORDS).enumerate() {
+        let mut records = backup.records().peekable();
+        while records.peek().is_some() {
+            let chunk: Vec<_> = records
+                .by_ref()
+                .take(RESTORE_CHUNK_RECORDS)
+                .map(|r| r.to_owned())
+                .collect();
             let response = self
                 .write(Command::RestoreChunk {
-                    first: i == 0,
-                    records: chunk.to_vec(),
+                    first: chunks == 0,
+                    records: chunk,
                 })
                 .await?;
             if !matches!(response, CommandResponse::Restored(_)) {
                 return Err(ServiceError::Internal(format!(
-                    "restore chunk {i} answered {response:?}"
+                    "restore chunk {chunks} answered {response:?}"
                 )));
             }
             chunks += 1;
         }
         let service_id = self.state.service_id()?;
         tracing::info!(
-            records = records.len(),
+            records = backup.len(),
             chunks,
             ms = started.elapsed().as_millis() as u64,
             "state restored from a backup"
         );
         Ok(RestoreSummary {
-            records: records.len() as u64,
+            records: backup.len(),
             chunks,
             service_id,
         })

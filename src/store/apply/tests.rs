@@ -519,8 +519,11 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
         revoked_at: 1_700,
     };
     source.apply(cut).await;
-    let file = source.sm.backup_source().read().await.unwrap();
-    let mut records = decode(&file).unwrap();
+    let (mut file, len) = source.sm.backup_source().read().await.unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
+    assert_eq!(bytes.len() as u64, len);
+    let mut records = decode(&bytes).unwrap();
     // Raft's own keys never travel.
     assert!(!records
         .iter()
