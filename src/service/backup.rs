@@ -9,9 +9,12 @@ use crate::raft::command::{Command, CommandResponse};
 use crate::store::backup;
 use crate::store::trees::{key::SERVICE_ID, StateTree};
 
-/// Records per `RestoreChunk` log entry (a token record is about 0.5 KB; a chunk stays near
-/// 1.5 MB of JSON in the log).
+/// Most records per `RestoreChunk` log entry.
 pub const RESTORE_CHUNK_RECORDS: usize = 2_000;
+/// Most key + value bytes per `RestoreChunk` entry. Raft sends a lagging follower up to 300
+/// entries per append (openraft's `max_payload_entries`), and a peer accepts 64 MiB
+/// (`http::peer_rpc`): 96 KiB of records is about 130 KB of JSON in the log, 39 MB for 300.
+pub const RESTORE_CHUNK_BYTES: usize = 96 * 1024;
 /// How long a backup waits for this node to catch up with the leader.
 const BACKUP_BARRIER: Duration = Duration::from_secs(5);
 
@@ -58,11 +61,13 @@ impl Service {
         let mut chunks = 0u64;
         let mut records = backup.records().peekable();
         while records.peek().is_some() {
-            let chunk: Vec<_> = records
-                .by_ref()
-                .take(RESTORE_CHUNK_RECORDS)
-                .map(|r| r.to_owned())
-                .collect();
+            let mut chunk = Vec::new();
+            let mut bytes = 0;
+            while chunk.len() < RESTORE_CHUNK_RECORDS && bytes < RESTORE_CHUNK_BYTES {
+                let Some(r) = records.next() else { break };
+                bytes += r.key.len() + r.value.len();
+                chunk.push(r.to_owned());
+            }
             let response = self
                 .write(Command::RestoreChunk {
                     first: chunks == 0,
