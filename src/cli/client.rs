@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::ClientArgs;
 
+// Listed in `config::CLIENT_ENV` too, which a node ignores.
 pub const ENV_TOKEN: &str = "ACCESS_NODE_TOKEN";
 pub const ENV_USER: &str = "ACCESS_NODE_USER";
 pub const ENV_PASSWORD: &str = "ACCESS_NODE_PASSWORD";
