@@ -2,7 +2,7 @@
 //! SHA-256 trailer, and back into a new cluster through its log (`store::backup`,
 //! `service::backup`).
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Seek, SeekFrom};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::Method;
 use serde_json::json;
 
-use super::client::{other, CliError, Client};
+use super::client::{CliError, Client};
 use super::output;
 use crate::store::backup;
 
@@ -33,42 +33,17 @@ fn progress(len: Option<u64>, message: &'static str) -> ProgressBar {
     bar
 }
 
-/// `backup --out FILE`: ask the node for a consistent backup and write it, 0600.
+/// `backup --out FILE`: ask the node for a consistent backup and stream it to FILE (0600,
+/// through `FILE.partial`, renamed once its checksum and framing are checked).
 pub fn backup(client: &Client, json: bool, out: &Path) -> Result<(), CliError> {
     let started = Instant::now();
     let mut response = client.send(client.request(Method::GET, "/access/api/v1/system/backup")?)?;
     let bar = progress(response.content_length(), "backup");
-    let mut bytes = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = response.read(&mut buf).map_err(other)?;
-        if n == 0 {
-            break;
-        }
-        bytes.extend_from_slice(&buf[..n]);
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
-    let records = backup::open(&bytes)
-        .map_err(|e| CliError::Other(format!("the node sent an unusable backup: {e}")))?
-        .len();
-    write_private(out, &bytes)?;
-    let v = json!({
-        "file": out.display().to_string(),
-        "bytes": bytes.len(),
-        "records": records,
-        "seconds": started.elapsed().as_secs_f64(),
-    });
-    output::print(json, &v, |v| output::fields(v, &[]));
-    Ok(())
-}
-
-/// Write `bytes` to `path` with mode 0600 (through a temporary file, renamed when complete).
-fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let mut tmp = PathBuf::from(path);
+    let mut tmp = PathBuf::from(out);
     tmp.set_extension("partial");
-    let fail = |e: std::io::Error| CliError::Other(format!("{}: {e}", path.display()));
+    let fail = |e: std::io::Error| CliError::Other(format!("{}: {e}", tmp.display()));
     let mut file = std::fs::OpenOptions::new()
+        .read(true)
         .write(true)
         .create(true)
         .truncate(true)
@@ -78,27 +53,49 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
     // An existing file keeps its mode on open: make sure.
     file.set_permissions(std::fs::Permissions::from_mode(0o600))
         .map_err(fail)?;
-    file.write_all(bytes).map_err(fail)?;
+    let bytes = std::io::copy(&mut bar.wrap_read(&mut response), &mut file).map_err(fail)?;
+    bar.finish_and_clear();
     file.sync_all().map_err(fail)?;
-    std::fs::rename(&tmp, path).map_err(fail)
+    let records = match backup::verify(&mut file) {
+        Ok(records) => records,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(CliError::Other(format!(
+                "the node sent an unusable backup: {e}"
+            )));
+        }
+    };
+    std::fs::rename(&tmp, out).map_err(fail)?;
+    let v = json!({
+        "file": out.display().to_string(),
+        "bytes": bytes,
+        "records": records,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    output::print(json, &v, |v| output::fields(v, &[]));
+    Ok(())
 }
 
-/// `restore --file FILE [--force]`: check the file, then seed the cluster with it.
-pub fn restore(client: &Client, json: bool, file: &Path, force: bool) -> Result<(), CliError> {
+/// `restore --file FILE [--force]`: check the file, then seed the cluster with it (the
+/// upload is streamed from the file, with a progress bar on a terminal).
+pub fn restore(client: &Client, json: bool, path: &Path, force: bool) -> Result<(), CliError> {
     let started = Instant::now();
-    let bytes =
-        std::fs::read(file).map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
-    let records = backup::open(&bytes)
-        .map_err(|e| CliError::Other(format!("{}: {e}; nothing restored", file.display())))?
-        .len();
-    let bar = progress(None, "restore");
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    let usage = |e: std::io::Error| CliError::Usage(format!("{}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(usage)?;
+    let records = backup::verify(&mut file)
+        .map_err(|e| CliError::Other(format!("{}: {e}; nothing restored", path.display())))?;
+    let len = file
+        .seek(SeekFrom::Start(0))
+        .and_then(|_| file.metadata().map(|m| m.len()));
+    let len = len.map_err(usage)?;
+    let bar = progress(Some(len), "restore");
+    let body = reqwest::blocking::Body::sized(bar.wrap_read(file), len);
     let result = client.json(
         client
             .request(Method::POST, "/access/api/v1/system/restore")?
             .query(&[("force", if force { "true" } else { "false" })])
             .header("content-type", "application/octet-stream")
-            .body(bytes),
+            .body(body),
     );
     bar.finish_and_clear();
     let mut v = result?;

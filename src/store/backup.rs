@@ -10,7 +10,7 @@
 //! Raft's own keys (`last_applied`, `membership` in the `Meta` tree) are left out: a restore
 //! goes through the log of the cluster it seeds.
 
-use std::io::{self, BufWriter, Seek, SeekFrom, Write};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
@@ -238,6 +238,71 @@ pub fn decode(file: &[u8]) -> Result<Vec<BackupRecord>, BackupError> {
     Ok(open(file)?.records().map(|r| r.to_owned()).collect())
 }
 
+fn stream_err(e: io::Error) -> BackupError {
+    match e.kind() {
+        io::ErrorKind::UnexpectedEof => BackupError::Malformed("file is truncated".into()),
+        _ => BackupError::Malformed(e.to_string()),
+    }
+}
+
+/// Check a backup file (checksum first, then the framing, as [`open`] does) in two streaming
+/// passes, without holding it in memory; returns its record count.
+pub fn verify<F: io::Read + Seek>(file: &mut F) -> Result<u64, BackupError> {
+    let len = file.seek(SeekFrom::End(0)).map_err(stream_err)?;
+    file.seek(SeekFrom::Start(0)).map_err(stream_err)?;
+    let mut input = io::BufReader::with_capacity(1 << 20, file);
+    let mut magic = [0u8; 8];
+    input
+        .read_exact(&mut magic)
+        .map_err(|_| BackupError::Magic)?;
+    if &magic != MAGIC {
+        return Err(BackupError::Magic);
+    }
+    let content = len
+        .checked_sub(CHECKSUM_LEN as u64)
+        .filter(|c| *c >= (MAGIC.len() + 1 + 8) as u64)
+        .ok_or_else(|| BackupError::Malformed("file is truncated".into()))?;
+    let mut hasher = Sha256::new();
+    hasher.update(magic);
+    let rest = content - MAGIC.len() as u64;
+    let hashed = io::copy(&mut (&mut input).take(rest), &mut hasher).map_err(stream_err)?;
+    let mut sum = [0u8; CHECKSUM_LEN];
+    input.read_exact(&mut sum).map_err(stream_err)?;
+    if hashed != rest || hasher.finalize().as_slice() != sum {
+        return Err(BackupError::Checksum);
+    }
+    // The framing: records up to the end marker, then the count.
+    input
+        .seek(SeekFrom::Start(MAGIC.len() as u64))
+        .map_err(stream_err)?;
+    let mut count = 0u64;
+    loop {
+        let mut tag = [0u8; 1];
+        input.read_exact(&mut tag).map_err(stream_err)?;
+        if tag[0] == END {
+            break;
+        }
+        if usize::from(tag[0]) >= StateTree::ALL.len() {
+            return Err(BackupError::Malformed(format!("unknown tree {}", tag[0])));
+        }
+        for _ in 0..2 {
+            let mut len = [0u8; 4];
+            input.read_exact(&mut len).map_err(stream_err)?;
+            input
+                .seek_relative(i64::from(u32::from_be_bytes(len)))
+                .map_err(stream_err)?;
+        }
+        count += 1;
+    }
+    let mut stated = [0u8; 8];
+    input.read_exact(&mut stated).map_err(stream_err)?;
+    let at = input.stream_position().map_err(stream_err)?;
+    if u64::from_be_bytes(stated) != count || at != content {
+        return Err(BackupError::Malformed("record count does not match".into()));
+    }
+    Ok(count)
+}
+
 fn take_chunk<'a>(content: &'a [u8], at: &mut usize) -> Option<&'a [u8]> {
     let len: [u8; 4] = content.get(*at..*at + 4)?.try_into().ok()?;
     let len = u32::from_be_bytes(len) as usize;
@@ -319,5 +384,13 @@ mod tests {
         assert_eq!(decode(&damaged), Err(BackupError::Checksum));
         assert_eq!(decode(b"garbage!garbage"), Err(BackupError::Magic));
         assert!(decode(&file[..file.len() - 1]).is_err());
+        let cursor = |b: &[u8]| std::io::Cursor::new(b.to_vec());
+        assert_eq!(verify(&mut cursor(&file)), Ok(2));
+        assert_eq!(verify(&mut cursor(&damaged)), Err(BackupError::Checksum));
+        assert!(verify(&mut cursor(&file[..file.len() - 1])).is_err());
+        assert_eq!(
+            verify(&mut cursor(b"garbage!garbage")),
+            Err(BackupError::Magic)
+        );
     }
 }
