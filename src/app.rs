@@ -106,6 +106,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
 
     let peer = PeerClient::new(join_key, peer_http);
     let state = state_machine.view();
+    let backup = state_machine.backup_source();
     let initialised = state
         .service_id()
         .map_err(|e| StartError::Storage(e.to_string()))?
@@ -121,7 +122,9 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let (batcher, batch_queue) = WriteBatcher::new();
     tokio::spawn(batcher::run(writer.clone(), batch_queue));
     let membership = Membership::new(raft.clone(), node_id, peer.clone(), contacts);
-    let service = Service::new(config, home, state, raft, writer, batcher, membership, peer);
+    let service = Service::new(
+        config, home, state, raft, writer, batcher, membership, peer, backup,
+    );
     Ok(Node {
         service: Arc::new(service),
         key_files,

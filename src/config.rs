@@ -13,6 +13,15 @@ use crate::domain::token::MAX_EXPIRES_IN;
 pub const DEFAULT_YAML: &str = include_str!("../config/access.config.yml");
 pub const ENV_PREFIX: &str = "ACCESS_NODE_";
 pub const ENV_CONFIG_FILE: &str = "ACCESS_NODE_CONFIG";
+/// Variables of the operator CLI (`src/cli`): where and as whom a client command connects.
+/// A node ignores them, so one shell can run both.
+pub const CLIENT_ENV: &[&str] = &[
+    "ACCESS_NODE_URL",
+    "ACCESS_NODE_TOKEN",
+    "ACCESS_NODE_USER",
+    "ACCESS_NODE_PASSWORD",
+    "ACCESS_NODE_CA_CERT",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -139,7 +148,7 @@ impl Config {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if name == ENV_CONFIG_FILE {
+            if name == ENV_CONFIG_FILE || CLIENT_ENV.contains(&name.as_str()) {
                 continue;
             }
             let (path, default) = leaves
@@ -393,6 +402,12 @@ mod tests {
     fn errors_name_the_key() {
         let e = Config::load(None, env(&[("ACCESS_NODE_TOKEN_DEFAULT_EXPIRY", "-5")])).unwrap_err();
         assert!(e.to_string().contains("token.default-expiry"), "{e}");
+        // The CLI's own variables are not config keys, and not errors either.
+        Config::load(
+            None,
+            env(&[("ACCESS_NODE_URL", "http://x"), ("ACCESS_NODE_TOKEN", "t")]),
+        )
+        .unwrap();
         let e = Config::load(None, env(&[("ACCESS_NODE_TOKEN_BOGUS", "1")])).unwrap_err();
         assert!(e.to_string().contains("ACCESS_NODE_TOKEN_BOGUS"), "{e}");
         let e =

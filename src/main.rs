@@ -1,10 +1,11 @@
 //! `access-node` command line: `serve` runs a node (the default). Everything a node is made
-//! of is built in `app`.
+//! of is built in `app`; the operator commands (client of a node's API) live in `cli`.
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
+use access_node::cli::{self, backup, cluster, keys, tokens, users, CliError, Client, ClientArgs};
 use access_node::config::{Config, ENV_CONFIG_FILE};
 
 // mimalloc: faster than glibc malloc on the many small allocations of the write path, and it
@@ -15,7 +16,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(
     name = "access-node",
-    version,
+    version = cli::VERSION,
     about = "Clustered JFrog-Access-compatible token service"
 )]
 struct Cli {
@@ -28,6 +29,8 @@ struct Cli {
     /// Listen address (overrides server.listen).
     #[arg(long, global = true)]
     listen: Option<String>,
+    #[command(flatten)]
+    client: ClientArgs,
     #[command(subcommand)]
     command: Option<Cmd>,
 }
@@ -41,13 +44,83 @@ enum Cmd {
     /// Cluster membership.
     #[command(subcommand)]
     Cluster(ClusterCmd),
+    /// Tokens: create, list, revoke.
+    #[command(subcommand)]
+    Token(tokens::TokenCmd),
+    /// Users: add, list, passwd, delete.
+    #[command(subcommand)]
+    User(users::UserCmd),
+    /// Groups: add, list, delete, members.
+    #[command(subcommand)]
+    Group(users::GroupCmd),
+    /// Circle of trust: list, add, remove.
+    #[command(subcommand)]
+    Trust(keys::TrustCmd),
+    /// Signing certificate.
+    #[command(subcommand)]
+    Cert(keys::CertCmd),
+    /// Write a consistent backup of the replicated state to FILE (0600, SHA-256 checked).
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Seed a freshly bootstrapped cluster with a backup, through its replicated log.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        /// Replace the state of a cluster that is not fresh.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print a shell completion script.
+    Completions { shell: clap_complete::Shell },
 }
 
 #[derive(Subcommand)]
 enum ClusterCmd {
     /// Run this node and, on first start, join the cluster that the node at URL belongs to
     /// (same as `serve` with raft.seeds=URL). The cluster's join key must be configured.
-    Join { url: String },
+    Join {
+        // Its own id: `--url` (the node a client command talks to) is a global option.
+        #[arg(id = "seed", value_name = "URL")]
+        url: String,
+    },
+    /// Raft state, leader, indexes and each member's lag.
+    Status,
+    /// Remove a node from the cluster.
+    Remove { id: u64 },
+}
+
+/// Run an operator command (a client of a node's API); `None` for the node's own commands.
+fn run_client(cli: &Cli) -> Option<Result<(), CliError>> {
+    let json = cli.client.json;
+    let client = || Client::new(&cli.client);
+    let result = match cli.command.as_ref()? {
+        Cmd::Serve | Cmd::Config | Cmd::Cluster(ClusterCmd::Join { .. }) => return None,
+        Cmd::Completions { shell } => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "access-node",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Cmd::Cluster(ClusterCmd::Status) => client().and_then(|c| cluster::status(&c, json)),
+        Cmd::Cluster(ClusterCmd::Remove { id }) => {
+            client().and_then(|c| cluster::remove(&c, json, *id))
+        }
+        Cmd::Token(cmd) => client().and_then(|c| tokens::run(&c, json, cmd.clone())),
+        Cmd::User(cmd) => client().and_then(|c| users::run_user(&c, json, cmd.clone())),
+        Cmd::Group(cmd) => client().and_then(|c| users::run_group(&c, json, cmd.clone())),
+        Cmd::Trust(cmd) => client().and_then(|c| keys::run_trust(&c, json, cmd.clone())),
+        Cmd::Cert(cmd) => client().and_then(|c| keys::run_cert(&c, json, cmd.clone())),
+        Cmd::Backup { out } => client().and_then(|c| backup::backup(&c, json, out)),
+        Cmd::Restore { file, force } => {
+            client().and_then(|c| backup::restore(&c, json, file, *force))
+        }
+    };
+    Some(result)
 }
 
 fn load_config(cli: &Cli) -> Result<Config, String> {
@@ -68,6 +141,10 @@ fn main() {
     // reqwest's rustls needs a process-wide provider, even for plain-HTTP clients.
     access_node::tls::install_default_provider();
     let cli = Cli::parse();
+    if let Some(result) = run_client(&cli) {
+        cli::exit_on_error(result);
+        return;
+    }
     let config = match load_config(&cli) {
         Ok(c) => c,
         Err(e) => {
@@ -103,5 +180,17 @@ fn main() {
                 std::process::exit(1);
             }
         }
+        // Operator commands ran above (`run_client`).
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

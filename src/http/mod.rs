@@ -44,6 +44,8 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             )
             .route("/system/ping", web::get().to(system::ping))
             .route("/system/service_id", web::get().to(system::service_id))
+            .route("/system/backup", web::get().to(system::backup))
+            .route("/system/restore", web::post().to(system::restore))
             .route("/cert/root", web::get().to(system::root_cert))
             .route("/cert/root/reset", web::post().to(keys::reset_root))
             .route("/cert/trusted", web::get().to(keys::list_trusted))

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::KeyMaterial;
 use crate::domain::token::TokenRecord;
+use crate::store::backup::BackupRecord;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserRecord {
@@ -152,6 +153,13 @@ pub enum Command {
     Batch {
         commands: Vec<Command>,
     },
+    /// One chunk of a restore (`access-node restore`): the first chunk empties every state
+    /// tree (Raft's own keys excepted), then each chunk inserts its records, so every node
+    /// ends with the backup's state.
+    RestoreChunk {
+        first: bool,
+        records: Vec<BackupRecord>,
+    },
     /// Drop token records and revocations whose expiry (plus refresh grace) is before `now`,
     /// and login failure records quiet since before `logins_before_ms`.
     ExpireBefore {
@@ -186,6 +194,7 @@ impl Command {
             Command::ConsumePairing { .. } => "ConsumePairing",
             Command::Batch { .. } => "Batch",
             Command::ExpireBefore { .. } => "ExpireBefore",
+            Command::RestoreChunk { .. } => "RestoreChunk",
         }
     }
 }
@@ -208,6 +217,8 @@ pub enum CommandResponse {
         tokens: u64,
         revocations: u64,
     },
+    /// A restore chunk applied: how many records it inserted.
+    Restored(u64),
     Paired(PairingRecord),
     PairingRejected(String),
     /// One response per command of a `Batch`, in order.

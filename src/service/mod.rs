@@ -4,6 +4,7 @@
 //! reads the applied state. Its errors know nothing of HTTP.
 
 pub mod auth;
+pub mod backup;
 pub mod bootstrap;
 pub mod error;
 pub mod keys;
@@ -30,7 +31,7 @@ use crate::raft::membership::Membership;
 use crate::raft::peer::PeerClient;
 use crate::raft::writer::Writer;
 use crate::raft::{NodeId, Raft};
-use crate::store::StateView;
+use crate::store::{BackupSource, StateView};
 
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -57,6 +58,8 @@ pub struct Service {
     batcher: WriteBatcher,
     raft: Raft,
     peer: PeerClient,
+    /// Consistent reads of the whole state, for backups.
+    backup: BackupSource,
     /// Set once this node is a member, bootstrapped and caught up; until then the public API
     /// answers 503 (the cluster RPC is served from the start).
     ready: AtomicBool,
@@ -75,6 +78,7 @@ impl Service {
         batcher: WriteBatcher,
         membership: Membership,
         peer: PeerClient,
+        backup: BackupSource,
     ) -> Service {
         Service {
             node_id: config.server.node_id,
@@ -86,6 +90,7 @@ impl Service {
             batcher,
             raft,
             peer,
+            backup,
             ready: AtomicBool::new(false),
         }
     }

@@ -5,6 +5,7 @@
 // openraft fixes the error type of every storage call; it is large by design.
 #![allow(clippy::result_large_err)]
 mod apply;
+pub mod backup;
 mod io;
 pub mod log;
 pub mod snapshot;
@@ -13,6 +14,7 @@ pub mod state_machine;
 pub mod trees;
 pub mod view;
 
+pub use backup::BackupSource;
 pub use log::LogStore;
 pub use state_machine::{Applied, StateMachine};
 pub use view::{StateView, StoreError};

@@ -44,8 +44,12 @@ struct ApplyItem<'a> {
 }
 
 impl ApplyItem<'_> {
-    fn is_expiry(&self) -> bool {
-        matches!(self.cmd, Some(Command::ExpireBefore { .. }))
+    /// Entries applied alone, after a scan of the state before them.
+    fn needs_scan(&self) -> bool {
+        matches!(
+            self.cmd,
+            Some(Command::ExpireBefore { .. } | Command::RestoreChunk { first: true, .. })
+        )
     }
 }
 
@@ -176,6 +180,18 @@ impl StateMachine {
         Ok(expired)
     }
 
+    /// Every key of every state tree, for the first chunk of a restore to clear.
+    fn scan_all(&self) -> Result<Expired, StorageError> {
+        let mut scan = Expired::default();
+        for (tree, which) in self.inner.view.trees().all().iter().zip(StateTree::ALL) {
+            let tag = u8::try_from(which.index()).unwrap_or(u8::MAX);
+            for key in tree.iter().keys() {
+                scan.restore_clear.push((tag, key.map_err(read_err)?));
+            }
+        }
+        Ok(scan)
+    }
+
     /// Apply a run of entries in one sled transaction (with the applied log id of the last),
     /// so a batch costs one commit. `expired` serves an `ExpireBefore`, which always comes alone.
     fn apply_group(
@@ -271,13 +287,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         let mut responses = Vec::with_capacity(items.len());
         // Runs of entries share a transaction; an ExpireBefore goes alone, after a scan of the
         // state before it (sled transactions cannot iterate), so every node removes the same.
-        for group in items.chunk_by(|a, b| !a.is_expiry() && !b.is_expiry()) {
+        for group in items.chunk_by(|a, b| !a.needs_scan() && !b.needs_scan()) {
             let expired = match group[0].cmd {
                 Some(Command::ExpireBefore {
                     now,
                     grace_secs,
                     logins_before_ms,
                 }) => self.scan_expired(*now, *grace_secs, *logins_before_ms)?,
+                Some(Command::RestoreChunk { first: true, .. }) => self.scan_all()?,
                 _ => Expired::default(),
             };
             let group_responses = self.apply_group(group, &expired)?;

@@ -23,6 +23,8 @@ pub enum StoreError {
     Corrupt(#[from] serde_json::Error),
     #[error("bad key material: {0}")]
     Keys(String),
+    #[error("backup: {0}")]
+    Backup(String),
 }
 
 /// Read access to the applied state, cheap to clone.
@@ -148,6 +150,24 @@ impl StateView {
 
     pub fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
         all_json(self.tree(StateTree::Tokens))
+    }
+
+    /// Whether the state is that of a freshly bootstrapped cluster: no tokens, revocations,
+    /// groups or trusted certificates, and at most one user (the bootstrap admin).
+    pub fn is_fresh(&self) -> Result<bool, StoreError> {
+        let empty = [
+            StateTree::Tokens,
+            StateTree::Revoked,
+            StateTree::Groups,
+            StateTree::Trusted,
+            StateTree::Subjects,
+        ];
+        for tree in empty {
+            if !self.tree(tree).is_empty() {
+                return Ok(false);
+            }
+        }
+        Ok(self.tree(StateTree::Users).len() <= 1)
     }
 
     pub fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {

@@ -55,4 +55,31 @@ fn three_nodes_with_mutual_tls_join_over_https_and_refuse_plaintext() {
         a.get("/access/api/v1/system/ping").send().unwrap().status(),
         200
     );
+    // The operator CLI over https, trusting the cluster CA.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_access-node"))
+        .args(["cluster", "status", "--json", "--url"])
+        .arg(b.url(""))
+        .arg("--ca-cert")
+        .arg(pki.ca_file())
+        .env("ACCESS_NODE_USER", "admin")
+        .env("ACCESS_NODE_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["members"].as_array().unwrap().len(), 3, "{shown}");
+    // Without the CA it refuses the server's certificate.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_access-node"))
+        .args(["cluster", "status", "--url"])
+        .arg(b.url(""))
+        .env("ACCESS_NODE_USER", "admin")
+        .env("ACCESS_NODE_PASSWORD", ADMIN_PASSWORD)
+        .env_remove("ACCESS_NODE_CA_CERT")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
 }

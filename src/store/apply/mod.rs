@@ -3,6 +3,7 @@
 
 mod accounts;
 mod keys;
+mod restore;
 #[cfg(test)]
 mod tests;
 mod tokens;
@@ -108,8 +109,9 @@ pub(super) fn tx_put<T: Serialize>(tree: &Recorded<'_>, key: &[u8], value: &T) -
     Ok(())
 }
 
-/// Keys an `ExpireBefore` removes, found by a scan before the transaction (sled transactions
-/// cannot iterate). Applies are serialised, so the scan sees exactly the pre-apply state.
+/// Keys an `ExpireBefore` (or the first `RestoreChunk`) removes, found by a scan before the
+/// transaction (sled transactions cannot iterate). Applies are serialised, so the scan sees
+/// exactly the pre-apply state.
 #[derive(Default)]
 pub(super) struct Expired {
     pub tokens: Vec<String>,
@@ -117,6 +119,8 @@ pub(super) struct Expired {
     pub revocations: Vec<String>,
     pub pairings: Vec<String>,
     pub logins: Vec<String>,
+    /// Every state key a first `RestoreChunk` clears: `(tree index, key)`.
+    pub restore_clear: Vec<(u8, sled::IVec)>,
 }
 
 /// Apply one command. `expired` serves an `ExpireBefore`, which always comes alone.
@@ -196,6 +200,9 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::PutTrusted { cert } => keys::put_trusted(tx, cert),
         Command::RemoveTrusted { name } => keys::remove_trusted(tx, name),
         Command::RotateKey { key, keep_old } => keys::rotate(tx, key, *keep_old),
+        Command::RestoreChunk { first, records } => {
+            restore::restore_chunk(tx, *first, records, &expired.restore_clear)
+        }
     }
 }
 
@@ -207,15 +214,17 @@ pub(super) fn touches_keys(cmd: &Command) -> bool {
             | Command::RotateKey { .. }
             | Command::PutTrusted { .. }
             | Command::RemoveTrusted { .. }
+            | Command::RestoreChunk { .. }
     )
 }
 
 /// Whether applying `cmd` may move a subject cut-off.
 pub(super) fn touches_subjects(cmd: &Command) -> bool {
     match cmd {
-        Command::DeleteUser { .. } | Command::UpdateUser { .. } | Command::RevokeSubject { .. } => {
-            true
-        }
+        Command::DeleteUser { .. }
+        | Command::UpdateUser { .. }
+        | Command::RevokeSubject { .. }
+        | Command::RestoreChunk { .. } => true,
         Command::Batch { commands } => commands.iter().any(touches_subjects),
         _ => false,
     }

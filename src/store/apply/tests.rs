@@ -490,3 +490,96 @@ async fn batches_apply_each_command_and_expiry_drops_what_is_over() {
     assert!(view.holds_token("long").unwrap());
     assert!(view.login_failures("user:ci").unwrap().is_none());
 }
+
+#[tokio::test]
+async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
+    use crate::store::backup::{decode, BackupRecord};
+    use crate::store::trees::StateTree;
+
+    // The source: a user, tokens, a revocation and a subject cut-off.
+    let mut source = Machine::new().await;
+    let bob = Command::PutUser {
+        user: user("bob", false, &[]),
+        create_only: true,
+    };
+    source.apply(bob).await;
+    for id in ["t1", "t2", "t3"] {
+        let issue = Command::IssueToken {
+            record: record(id, "ci", 1_000),
+        };
+        source.apply(issue).await;
+    }
+    let revoke = Command::RevokeToken {
+        token_id: "t2".into(),
+        revoked_at: 1_500,
+    };
+    source.apply(revoke).await;
+    let cut = Command::RevokeSubject {
+        subject: subject_for(SID, "jenkins"),
+        revoked_at: 1_700,
+    };
+    source.apply(cut).await;
+    let (mut file, len) = source.sm.backup_source().read().await.unwrap();
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).unwrap();
+    assert_eq!(bytes.len() as u64, len);
+    let mut records = decode(&bytes).unwrap();
+    // Raft's own keys never travel.
+    assert!(!records
+        .iter()
+        .any(|r| r.tree == 0 && (r.key == b"last_applied" || r.key == b"membership")));
+
+    // The target holds state of its own, all of which the restore replaces.
+    let mut target = Machine::new().await;
+    let stale = Command::PutUser {
+        user: user("stale", false, &[]),
+        create_only: true,
+    };
+    target.apply(stale).await;
+    let stale_token = Command::IssueToken {
+        record: record("stale-token", "x", 1_000),
+    };
+    target.apply(stale_token).await;
+    // Records a proposer refuses are skipped by apply too: unknown trees and Raft's keys.
+    records.push(BackupRecord {
+        tree: 200,
+        key: b"k".to_vec(),
+        value: b"v".to_vec(),
+    });
+    records.push(BackupRecord {
+        tree: StateTree::Meta.index() as u8,
+        key: b"last_applied".to_vec(),
+        value: b"null".to_vec(),
+    });
+    let total = records.len();
+    let mut inserted = 0;
+    for (i, chunk) in records.chunks(3).enumerate() {
+        let r = target
+            .apply(Command::RestoreChunk {
+                first: i == 0,
+                records: chunk.to_vec(),
+            })
+            .await;
+        let CommandResponse::Restored(n) = r else {
+            panic!("{r:?}")
+        };
+        inserted += n;
+    }
+    assert_eq!(inserted as usize, total - 2);
+    let view = target.sm.view();
+    assert!(view.user("stale").unwrap().is_none());
+    assert!(view.user("bob").unwrap().is_some());
+    assert!(view.token("stale-token").unwrap().is_none());
+    assert!(view.holds_token("t1").unwrap());
+    assert!(!view.holds_token("t2").unwrap());
+    assert!(view.revocation("t2").unwrap().is_some());
+    assert_eq!(view.service_id().unwrap().as_deref(), Some(SID));
+    assert!(view.keyset().is_some());
+    // The cut-offs were reloaded; the target's applied index is its own.
+    assert_eq!(target.cut("jenkins"), Some(1_700));
+    assert_eq!(
+        view.last_applied().unwrap().map(|l| l.index),
+        Some(target.next - 1)
+    );
+    assert!(!view.is_fresh().unwrap());
+}

@@ -1,0 +1,38 @@
+//! Restore: a backup replayed through the log in chunks.
+
+use super::{Tx, TxResult};
+use crate::raft::command::CommandResponse;
+use crate::store::backup::{is_state_key, BackupRecord};
+use crate::store::trees::StateTree;
+
+/// The first chunk removes `clear` (every state key found before the transaction); then
+/// every chunk inserts its records. Records of unknown trees and Raft's own keys are skipped
+/// (the proposer refuses them already), so a bad record can never stop the state machine.
+pub(super) fn restore_chunk(
+    tx: &Tx<'_>,
+    first: bool,
+    records: &[BackupRecord],
+    clear: &[(u8, sled::IVec)],
+) -> TxResult<CommandResponse> {
+    if first {
+        for (tree, key) in clear {
+            if let Some(which) = StateTree::ALL.get(usize::from(*tree)) {
+                if is_state_key(*which, key) {
+                    tx.t(*which).remove(key)?;
+                }
+            }
+        }
+    }
+    let mut inserted = 0u64;
+    for r in records {
+        let Some(which) = StateTree::ALL.get(usize::from(r.tree)) else {
+            continue;
+        };
+        if !is_state_key(*which, &r.key) {
+            continue;
+        }
+        tx.t(*which).insert(&r.key, r.value.clone())?;
+        inserted += 1;
+    }
+    Ok(CommandResponse::Restored(inserted))
+}

@@ -1,0 +1,185 @@
+//! The operator CLI against one real node: every command group, `--json` parsed, errors and
+//! exit codes, credentials files, completions and the version line.
+
+use std::os::unix::fs::PermissionsExt;
+
+use super::*;
+
+#[test]
+fn users_groups_tokens_and_trust_through_the_cli() {
+    let node = TestNode::start();
+    let other = TestNode::start();
+
+    // Groups and users; the password comes from stdin, never argv.
+    let g = json_out(&cli(
+        &node,
+        &["--json", "group", "add", "dev", "--description", "devs"],
+    ));
+    assert_eq!(g["name"], "dev");
+    let admin_env = [
+        ("ACCESS_NODE_USER", "admin"),
+        ("ACCESS_NODE_PASSWORD", ADMIN_PASSWORD),
+    ];
+    let u = json_out(&cli_as(
+        &node,
+        &["--json", "user", "add", "alice", "--groups", "dev"],
+        &admin_env,
+        Some("alice-secret-1\n"),
+    ));
+    assert_eq!(u["username"], "alice");
+    assert_eq!(u["groups"][0], "dev");
+    let ping = |user: &str, password: &str| {
+        node.get("/access/api/v1/system/ping")
+            .basic_auth(user, Some(password))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ping("alice", "alice-secret-1"), 200);
+    let users = json_out(&cli(&node, &["--json", "user", "list"]));
+    assert_eq!(users["users"].as_array().unwrap().len(), 2);
+    let table = cli(&node, &["user", "list"]);
+    assert!(table.status.success());
+    assert!(String::from_utf8_lossy(&table.stdout).contains("alice"));
+
+    json_out(&cli_as(
+        &node,
+        &["--json", "user", "passwd", "alice"],
+        &admin_env,
+        Some("alice-secret-2\n"),
+    ));
+    assert_eq!(ping("alice", "alice-secret-2"), 200);
+
+    // No password on stdin: refused as a usage error.
+    assert_eq!(cli(&node, &["user", "add", "bob"]).status.code(), Some(2));
+    let members = json_out(&cli(&node, &["--json", "group", "members", "dev"]));
+    assert_eq!(members["members"], serde_json::json!(["alice"]));
+    let groups = json_out(&cli(&node, &["--json", "group", "list"]));
+    assert_eq!(groups["groups"][0]["name"], "dev");
+
+    // Tokens: create, list, revoke.
+    let t = json_out(&cli(
+        &node,
+        &[
+            "--json",
+            "token",
+            "create",
+            "--user",
+            "ci",
+            "--expires-in",
+            "0",
+        ],
+    ));
+    let id = t["token_id"].as_str().unwrap().to_string();
+    let access = t["access_token"].as_str().unwrap().to_string();
+    let list = json_out(&cli(&node, &["--json", "token", "list"]));
+    assert!(list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["token_id"] == id.as_str()));
+    // A bearer token from the environment works as credentials.
+    let me = cli_as(
+        &node,
+        &["--json", "token", "list"],
+        &[("ACCESS_NODE_TOKEN", &node.admin_bearer())],
+        None,
+    );
+    json_out(&me);
+    json_out(&cli(&node, &["--json", "token", "revoke", &id]));
+    assert_eq!(
+        node.get("/api/system/ping")
+            .bearer_auth(&access)
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+
+    // Trust another node's root.crt, list it, remove it.
+    let crt = other.root_crt_path();
+    let added = json_out(&cli(
+        &node,
+        &["--json", "trust", "add", "other", path_str(&crt)],
+    ));
+    assert_eq!(added["name"], "other");
+    let trusted = json_out(&cli(&node, &["--json", "trust", "list"]));
+    assert_eq!(trusted["certificates"][0]["name"], "other");
+    json_out(&cli(&node, &["--json", "trust", "remove", "other"]));
+
+    // Cluster status and a certificate reset.
+    let status = json_out(&cli(&node, &["--json", "cluster", "status"]));
+    assert_eq!(status["node_id"], 1);
+    assert!(cli(&node, &["cluster", "status"]).status.success());
+    let reset = json_out(&cli(&node, &["--json", "cert", "reset", "--keep-old"]));
+    assert_eq!(reset["keep_old"], true);
+
+    // Deleting.
+    json_out(&cli(&node, &["--json", "user", "delete", "alice"]));
+    json_out(&cli(&node, &["--json", "group", "delete", "dev"]));
+    let groups = json_out(&cli(&node, &["--json", "group", "list"]));
+    assert_eq!(groups["groups"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn errors_carry_the_api_message_and_status() {
+    let node = TestNode::start();
+    let out = cli_as(
+        &node,
+        &["user", "list"],
+        &[
+            ("ACCESS_NODE_USER", "admin"),
+            ("ACCESS_NODE_PASSWORD", "wrong-password"),
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 401"), "{}", stderr(&out));
+
+    let out = cli(&node, &["user", "delete", "nobody"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("HTTP 404"), "{}", stderr(&out));
+
+    // No credentials at all, and usage errors: exit 2.
+    let out = cli_as(&node, &["user", "list"], &[], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("ACCESS_NODE_TOKEN"));
+    let out = cli(&node, &["token", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn credentials_file_must_be_private() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("creds");
+    std::fs::write(
+        &file,
+        format!("# admin\nACCESS_NODE_USER=admin\nACCESS_NODE_PASSWORD={ADMIN_PASSWORD}\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let args = ["--credentials", path_str(&file), "--json", "user", "list"];
+    let out = cli_as(&node, &args, &[], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let users = json_out(&cli_as(&node, &args, &[], None));
+    assert_eq!(users["users"][0]["username"], "admin");
+}
+
+#[test]
+fn completions_and_version() {
+    let node = TestNode::prepare(&[]);
+    let out = cli_as(&node, &["completions", "bash"], &[], None);
+    assert!(out.status.success());
+    let script = String::from_utf8_lossy(&out.stdout);
+    assert!(script.contains("access-node") && script.contains("backup"));
+    let out = cli_as(&node, &["--version"], &[], None);
+    assert!(out.status.success());
+    let version = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        version.contains(env!("CARGO_PKG_VERSION")) && version.contains("commit "),
+        "{version}"
+    );
+}
