@@ -19,7 +19,15 @@ pub fn status(client: &Client, json: bool) -> Result<(), CliError> {
             "snapshot_index": v.get("snapshot_index"),
         });
         let members = output::rows(
-            &["id", "url", "voter", "matched_index", "lag"],
+            &[
+                "id",
+                "url",
+                "voter",
+                "matched_index",
+                "lag",
+                "reachable",
+                "last_contact_ms_ago",
+            ],
             output::list(v, "members"),
         );
         let mut table = output::fields(&summary, &[]);
