@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::NodeId;
+use crate::clock::now_millis;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Contact {
@@ -20,25 +20,18 @@ pub struct Contact {
 #[derive(Clone, Default)]
 pub struct PeerContacts(Arc<Mutex<HashMap<NodeId, Contact>>>);
 
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
 impl PeerContacts {
     /// A call to `peer` at `addr` got an answer.
     pub fn reached(&self, peer: NodeId, addr: &str) {
         let Ok(mut map) = self.0.lock() else { return };
         let entry = map.entry(peer).or_default();
         if entry.tried && !entry.reachable {
-            let down = now_ms().saturating_sub(entry.last_contact_ms) / 1000;
+            let down = now_millis().saturating_sub(entry.last_contact_ms) / 1000;
             tracing::info!(peer, %addr, down_secs = down, "peer reachable again");
         }
         *entry = Contact {
             reachable: true,
-            last_contact_ms: now_ms(),
+            last_contact_ms: now_millis(),
             tried: true,
         };
     }

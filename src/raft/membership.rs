@@ -294,10 +294,7 @@ impl Membership {
                     .collect()
             })
             .unwrap_or_default();
-        let now_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or(0);
+        let now_ms = crate::clock::now_millis();
         membership
             .nodes()
             .map(|(id, node)| {

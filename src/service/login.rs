@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use super::Service;
+use crate::clock::now_millis;
 use crate::crypto::{hash_password, verify_password};
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::throttle::ThrottlePolicy;
@@ -16,13 +17,6 @@ use crate::service::{ServiceError, ServiceResult};
 fn decoy_hash() -> &'static str {
     static DECOY: OnceLock<String> = OnceLock::new();
     DECOY.get_or_init(|| hash_password(&crate::crypto::random_secret()).unwrap_or_default())
-}
-
-fn now_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 impl Service {

@@ -1,15 +1,14 @@
 //! The token requests of the API, as use cases: create (with its defaults and policy),
 //! refresh (with admin overrides), identity and pairing tokens, revoke by token or id.
 
-use super::tokens::{IssueSpec, IssuedToken, RefreshOverrides};
-use super::{now_secs, Service, ServiceError, ServiceResult};
-use crate::domain::names::valid_name;
+use super::tokens::{check_expires_in, IssueSpec, IssuedToken, RefreshOverrides};
+use super::{check_name, now_secs, Service, ServiceError, ServiceResult};
 use crate::domain::policy::{
     authorize_mint, authorize_own_token, Credential, MintLimits, MintRequest, PolicyError,
     Principal,
 };
 use crate::domain::scope::Scope;
-use crate::domain::token::{TokenKind, MAX_EXPIRES_IN};
+use crate::domain::token::TokenKind;
 use crate::raft::command::PairingRecord;
 
 /// What a token holder gets when it asks for "a token": JFrog's default scope.
@@ -50,26 +49,6 @@ impl RefreshToken {
     }
 }
 
-/// `expires_in` within its documented bound (0 = never expires).
-pub fn check_expires_in(secs: u64) -> ServiceResult<u64> {
-    if secs > MAX_EXPIRES_IN {
-        return Err(ServiceError::BadRequest(format!(
-            "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
-        )));
-    }
-    Ok(secs)
-}
-
-fn check_username(username: &str) -> ServiceResult<()> {
-    if valid_name(username) {
-        Ok(())
-    } else {
-        Err(ServiceError::BadRequest(format!(
-            "invalid username '{username}'"
-        )))
-    }
-}
-
 impl Service {
     /// Apply defaults and policy, then mint.
     pub async fn create_token(
@@ -80,7 +59,7 @@ impl Service {
         let cfg = &self.config.token;
         let now = now_secs();
         let username = req.username.unwrap_or_else(|| who.username.clone());
-        check_username(&username)?;
+        check_name("username", &username)?;
         // A scoped token asking for "a token" gets its own scope, not its user's full rights.
         let (default_scope, default_expiry) = match &who.credential {
             Credential::LocalToken { scope, expiry } if !who.admin => (
@@ -155,7 +134,7 @@ impl Service {
                 return Err(ServiceError::Forbidden(PolicyError::AdminOnly));
             }
             if let Some(u) = &req.username {
-                check_username(u)?;
+                check_name("username", u)?;
             }
             overrides.username = req.username;
             overrides.scope = req.scope.map(|s| Scope::parse(&s)).transpose()?;

@@ -18,7 +18,7 @@ pub mod users;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use error::{ServiceError, ServiceResult};
 pub use tokens::{IssueSpec, IssuedToken, RefreshOverrides};
@@ -33,11 +33,15 @@ use crate::raft::writer::Writer;
 use crate::raft::{NodeId, Raft};
 use crate::store::{BackupSource, StateView};
 
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+pub use crate::clock::now_secs;
+
+/// 400 unless `name` is a valid user or group name (see `domain::names`).
+pub(crate) fn check_name(kind: &str, name: &str) -> ServiceResult<()> {
+    if crate::domain::names::valid_name(name) {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!("invalid {kind} '{name}'")))
+    }
 }
 
 /// How long a strict validation may wait for the leader's read index.

@@ -45,6 +45,17 @@ struct Built {
     reference_token: Option<String>,
 }
 
+/// `expires_in` within its documented bound (0 = never expires). Every issue goes through
+/// `build`, which checks it; callers check early to answer before policy.
+pub(crate) fn check_expires_in(secs: u64) -> ServiceResult<u64> {
+    if secs > MAX_EXPIRES_IN {
+        return Err(ServiceError::BadRequest(format!(
+            "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
+        )));
+    }
+    Ok(secs)
+}
+
 impl Service {
     fn is_revocable(&self, expires_in: u64) -> bool {
         is_revocable(
@@ -58,11 +69,7 @@ impl Service {
         // Tokens with a reference or refresh token are stored anyway, so they are revocable
         // whatever their life (and a refresh can revoke the old access token).
         let revocable = self.is_revocable(spec.expires_in) || spec.reference || spec.refreshable;
-        if spec.expires_in > MAX_EXPIRES_IN {
-            return Err(ServiceError::BadRequest(format!(
-                "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
-            )));
-        }
+        check_expires_in(spec.expires_in)?;
         let expiry =
             match spec.expires_in {
                 0 => None,

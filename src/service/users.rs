@@ -1,9 +1,8 @@
 //! Users and groups, group membership, password changes and subject revocation: every
 //! change a log entry whose hashes and times the proposing node decides.
 
-use super::{now_secs, Service, ServiceError, ServiceResult};
+use super::{check_name, now_secs, Service, ServiceError, ServiceResult};
 use crate::crypto::hash_password;
-use crate::domain::names::valid_name;
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
 use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
@@ -42,14 +41,6 @@ async fn hash_off_thread(password: String) -> ServiceResult<String> {
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))??,
     )
-}
-
-fn check_name(kind: &str, name: &str) -> ServiceResult<()> {
-    if valid_name(name) {
-        Ok(())
-    } else {
-        Err(ServiceError::BadRequest(format!("invalid {kind} '{name}'")))
-    }
 }
 
 impl Service {
@@ -166,11 +157,7 @@ impl Service {
     /// Every token of local user `username` issued until now stops validating on every
     /// node, revocable or not. Works for transient users (never created) too.
     pub async fn revoke_user_tokens(&self, username: &str) -> ServiceResult<u64> {
-        if !valid_name(username) {
-            return Err(ServiceError::BadRequest(format!(
-                "invalid username '{username}'"
-            )));
-        }
+        check_name("username", username)?;
         let revoked_at = now_secs();
         self.write(Command::RevokeSubject {
             subject: subject_for(&self.service_id()?, username),

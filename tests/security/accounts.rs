@@ -220,3 +220,55 @@ fn finding_8_unknown_users_cost_the_same_and_addresses_are_throttled() {
     assert_eq!(login_status(&node, "user-c", "x-password"), 429);
     assert_eq!(ping(&node, &admin), 200, "tokens keep working");
 }
+
+#[test]
+fn users_cannot_make_themselves_admin_or_reach_the_new_admin_calls() {
+    let node = TestNode::start();
+    create_user(
+        &node,
+        json!({"username": "dave", "password": "dave-password"}),
+    );
+    let patch = |path: &str, body: serde_json::Value| {
+        node.client
+            .patch(node.url(path))
+            .basic_auth("dave", Some("dave-password"))
+            .json(&body)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        patch("/access/api/v2/users/dave", json!({"admin": true})),
+        403
+    );
+    assert_eq!(
+        patch(
+            "/access/api/v2/groups/dev/members",
+            json!({"add": ["dave"]})
+        ),
+        403
+    );
+    let (status, dave) = json_of(
+        node.admin(node.get("/access/api/v2/users/dave"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!((status, dave["admin"].clone()), (200, json!(false)));
+    // Backups hold the signing key and password hashes: admins only, never anonymous.
+    for (user, expected) in [(Some("dave"), 403), (None, 401)] {
+        let with = |rb: reqwest::blocking::RequestBuilder| match user {
+            Some(u) => rb.basic_auth(u, Some("dave-password")),
+            None => rb,
+        };
+        let backup = with(node.get("/access/api/v1/system/backup"))
+            .send()
+            .unwrap();
+        assert_eq!(backup.status().as_u16(), expected);
+        let restore = with(node.post("/access/api/v1/system/restore"))
+            .body(vec![0u8; 64])
+            .send()
+            .unwrap();
+        assert_eq!(restore.status().as_u16(), expected);
+    }
+}
