@@ -149,6 +149,8 @@ impl TestNode {
             .arg("--listen")
             .arg(format!("{}:{}", self.host, self.port))
             .env_remove("RUST_LOG")
+            // The harness's own override is no config key: the node would refuse to start.
+            .env_remove("ACCESS_NODE_BIN")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
