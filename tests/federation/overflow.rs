@@ -6,6 +6,22 @@ fn full_syncs(site: &Site, peer: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Wait until A's peer entry for B counts more than `than` full syncs; the entry on timeout.
+fn wait_full_syncs(a: &Site, than: u64, what: &str) {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let peer = a.peer(0, "b");
+        if peer["status"]["full_syncs"].as_u64().unwrap_or(0) > than {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: full_syncs still {than} or less: {peer}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
 fn journal_overflow_falls_back_to_a_full_sync() {
     let _slots = slots(2);
@@ -19,6 +35,7 @@ fn journal_overflow_falls_back_to_a_full_sync() {
     create_user(&a, 0, "first", "first-pass-1");
     wait_same_digest(&[&a, &b], SETTLE);
     let before = full_syncs(&a, "b");
+    eprintln!("full syncs before the overflow: {before}");
 
     // B is down for 100 changes at A: more than A's journal keeps.
     b.stop_all();
@@ -36,9 +53,7 @@ fn journal_overflow_falls_back_to_a_full_sync() {
 
     b.start_all();
     wait_same_digest(&[&a, &b], Duration::from_secs(60));
-    wait_until("A to count a full sync to B", SETTLE, || {
-        full_syncs(&a, "b") > before
-    });
+    wait_full_syncs(&a, before, "the full sync after the overflow");
     let names = user_names(&b, 0);
     assert_eq!(
         names.iter().filter(|n| n.starts_with("bulk")).count(),
@@ -59,9 +74,7 @@ fn journal_overflow_falls_back_to_a_full_sync() {
     let count = full_syncs(&a, "b");
     let (status, body) = a.put(0, "/access/api/v1/system/federation/b/full_broadcast");
     assert_eq!(status, 202, "{body}");
-    wait_until("the requested full sync", SETTLE, || {
-        full_syncs(&a, "b") > count
-    });
+    wait_full_syncs(&a, count, "the requested full sync");
     wait_same_digest(&[&a, &b], SETTLE);
     let (status, _) = a.put(0, "/access/api/v1/system/federation/nope/full_broadcast");
     assert_eq!(status, 404);
