@@ -117,6 +117,17 @@ impl UserState {
         }
     }
 
+    /// The state of a user that existed before any federated write: its fields and groups
+    /// as of `stamp` (its creation).
+    pub fn seeded(fields: UserFields, groups: &[String], stamp: &Stamp) -> UserState {
+        UserState {
+            stamp: Some(stamp.clone()),
+            fields: Some(fields),
+            deleted_at: None,
+            members: membership_change(&[], groups, stamp),
+        }
+    }
+
     pub fn exists(&self) -> bool {
         self.fields.is_some()
     }

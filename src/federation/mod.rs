@@ -3,5 +3,7 @@
 //! The federated state itself (peers, journal, version vector, cursors) is replicated state:
 //! see `store::apply::federation`.
 
+pub mod link;
 pub mod message;
 pub mod protocol;
+pub mod status;

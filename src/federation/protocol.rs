@@ -107,3 +107,40 @@ pub struct SyncDone {
     /// What the sender had applied of every origin when the sync started.
     pub vector: Vector,
 }
+
+/// A batch of the sender's journal: positions `(after, upto]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventBatch {
+    pub after: u64,
+    pub upto: u64,
+    pub events: Vec<JournalEntry>,
+}
+
+/// One chunk of a full sync; chunks of one `sync_id` come in order from 0.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncChunk {
+    pub sync_id: String,
+    pub chunk: u64,
+    pub changes: Vec<Change>,
+    pub done: Option<SyncDone>,
+}
+
+/// A site saying hello (validate_server, link start): signed like any batch.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Hello {}
+
+/// What a receiver answers a batch, a sync chunk or a hello with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Answer {
+    /// Where the receiver stands in the sender's journal.
+    pub position: u64,
+    /// "ok", "out_of_order" (resend from `position`) or "gap" (send a full sync).
+    pub status: String,
+    #[serde(default)]
+    pub service_id: String,
+    #[serde(default)]
+    pub version: String,
+    /// For a hello: whether the receiver has a federation entry for the sender.
+    #[serde(default)]
+    pub knows_you: bool,
+}

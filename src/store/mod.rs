@@ -5,6 +5,7 @@
 // openraft fixes the error type of every storage call; it is large by design.
 #![allow(clippy::result_large_err)]
 mod apply;
+mod federation_view;
 pub mod backup;
 mod io;
 pub mod log;

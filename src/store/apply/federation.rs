@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{tokens, tx_get, tx_put, Tx, TxResult};
 use crate::domain::federation::{
-    arrival, membership_change, Arrival, Clock, GroupFields, GroupState, Member, SiteCert, Stamp,
+    arrival, membership_change, Arrival, Clock, GroupFields, GroupState, SiteCert, Stamp,
     UserFields, UserState,
 };
 use crate::domain::token::Revocation;
@@ -83,7 +83,7 @@ fn observe(tx: &Tx<'_>, remote: &Stamp) -> TxResult<()> {
     tx_put(tx.t(FedState), fed_key::CLOCK, &clock.observe(remote))
 }
 
-fn user_fields(r: &UserRecord) -> UserFields {
+pub fn user_fields(r: &UserRecord) -> UserFields {
     UserFields {
         password_hash: r.password_hash.clone(),
         email: r.email.clone(),
@@ -98,31 +98,15 @@ fn user_state(tx: &Tx<'_>, name: &str, record: Option<&UserRecord>, own: &str) -
         return Ok(s);
     }
     Ok(match record {
-        Some(r) => {
-            let s = Stamp {
+        Some(r) => UserState::seeded(
+            user_fields(r),
+            &r.groups,
+            &Stamp {
                 ms: r.created_at * 1000,
                 n: 0,
                 site: own.to_string(),
-            };
-            UserState {
-                stamp: Some(s.clone()),
-                fields: Some(user_fields(r)),
-                deleted_at: None,
-                members: r
-                    .groups
-                    .iter()
-                    .map(|g| {
-                        (
-                            g.clone(),
-                            Member {
-                                stamp: s.clone(),
-                                present: true,
-                            },
-                        )
-                    })
-                    .collect(),
-            }
-        }
+            },
+        ),
         None => UserState::default(),
     })
 }
