@@ -45,7 +45,8 @@ impl<'a> Parts<'a> {
 
     /// Verify against one certificate (a key a message itself introduces, see federation).
     pub fn verify_with_certificate(&self, pem: &str) -> Result<Vec<u8>, VerifyError> {
-        let (n, e) = super::rsa_public_key_of_certificate(pem).map_err(|_| VerifyError::UnknownKey)?;
+        let (n, e) =
+            super::rsa_public_key_of_certificate(pem).map_err(|_| VerifyError::UnknownKey)?;
         if super::rsa_thumbprint(&n, &e) != self.kid {
             return Err(VerifyError::UnknownKey);
         }

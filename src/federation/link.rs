@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::protocol::{Change, EventBatch, JournalEntry, PeerSite, SyncChunk, SyncDone};
-use crate::clock::now_millis;
 use crate::raft::command::Command;
 use crate::service::SharedService;
 use crate::store::state_machine::Applied;
@@ -57,7 +56,12 @@ async fn trim(svc: &SharedService, peers: &[PeerSite]) -> Result<(), String> {
     let mut below = head.saturating_sub(svc.config.federation.journal_max_events);
     let mut needed = head;
     for p in peers.iter().filter(|p| p.active) {
-        if let Some(next) = svc.state.fed_cursor(&p.name).map_err(|e| e.to_string())?.next {
+        if let Some(next) = svc
+            .state
+            .fed_cursor(&p.name)
+            .map_err(|e| e.to_string())?
+            .next
+        {
             needed = needed.min(next);
         }
     }
@@ -75,6 +79,7 @@ async fn run(svc: SharedService, name: String, mut applied: watch::Receiver<Appl
     let mut backoff = retry;
     // Our cursor while we lead; re-read from the replicated state after any doubt.
     let mut next: Option<u64> = None;
+    let mut seen = Seen::default();
     loop {
         let peer = match svc.state.fed_peer(&name) {
             Ok(Some(p)) if p.active => p,
@@ -90,7 +95,7 @@ async fn run(svc: SharedService, name: String, mut applied: watch::Receiver<Appl
             let _ = tokio::time::timeout(IDLE, applied.changed()).await;
             continue;
         }
-        match step(&svc, &peer, &mut next).await {
+        match step(&svc, &peer, &mut next, &mut seen).await {
             Ok(sent) => {
                 backoff = retry;
                 if sent == 0 {
@@ -112,11 +117,46 @@ async fn run(svc: SharedService, name: String, mut applied: watch::Receiver<Appl
 }
 
 /// Send what the peer lacks: a full sync, or the next batch. How many items went out.
-async fn step(svc: &SharedService, peer: &PeerSite, next: &mut Option<u64>) -> Result<usize, String> {
+/// When this leader first saw the journal reach each head: the lag shown in the status is
+/// from there to the peer's acceptance (journal times are whole seconds).
+#[derive(Default)]
+struct Seen(std::collections::VecDeque<(u64, Instant)>);
+
+impl Seen {
+    fn note(&mut self, head: u64) {
+        if self.0.back().is_none_or(|(h, _)| *h < head) {
+            if self.0.len() >= 4096 {
+                self.0.pop_front();
+            }
+            self.0.push_back((head, Instant::now()));
+        }
+    }
+
+    /// Milliseconds since entries at `pos` were first seen; forget what `upto` covers.
+    fn delivered(&mut self, pos: u64, upto: u64) -> Option<u64> {
+        let lag = self
+            .0
+            .iter()
+            .find(|(h, _)| *h > pos)
+            .map(|(_, t)| t.elapsed().as_millis() as u64);
+        while self.0.front().is_some_and(|(h, _)| *h <= upto) {
+            self.0.pop_front();
+        }
+        lag
+    }
+}
+
+async fn step(
+    svc: &SharedService,
+    peer: &PeerSite,
+    next: &mut Option<u64>,
+    seen: &mut Seen,
+) -> Result<usize, String> {
     let err = |e: crate::store::view::StoreError| e.to_string();
     let cursor = svc.state.fed_cursor(&peer.name).map_err(err)?;
     let epoch = svc.state.fed_epoch().map_err(err)?;
     let (tail, head) = svc.state.fed_journal_range().map_err(err)?;
+    seen.note(head);
     let pos = next.or(cursor.next);
     let full = match pos {
         None => true,
@@ -146,7 +186,6 @@ async fn step(svc: &SharedService, peer: &PeerSite, next: &mut Option<u64>) -> R
         return Ok(1);
     }
     let upto = last.0 + 1;
-    let oldest_ms = entries.iter().map(|(_, e)| e.at_ms).min().unwrap_or(0);
     let events: Vec<JournalEntry> = entries
         .into_iter()
         .map(|(_, e)| e)
@@ -173,11 +212,12 @@ async fn step(svc: &SharedService, peer: &PeerSite, next: &mut Option<u64>) -> R
     match (status, body["status"].as_str()) {
         (200, _) => {
             *next = Some(upto);
+            let lag = seen.delivered(pos, upto);
             svc.links.update(&peer.name, |s| {
                 s.state = "ok";
                 s.last_contact = Some(Instant::now());
                 s.last_error = None;
-                s.lag_ms = Some(now_millis().saturating_sub(oldest_ms));
+                s.lag_ms = lag.or(s.lag_ms);
                 s.events_sent += count as u64;
             });
             ack(svc, &peer.name, upto, None).await?;
@@ -201,7 +241,12 @@ async fn step(svc: &SharedService, peer: &PeerSite, next: &mut Option<u64>) -> R
     }
 }
 
-async fn ack(svc: &SharedService, peer: &str, cursor: u64, synced_epoch: Option<u64>) -> Result<(), String> {
+async fn ack(
+    svc: &SharedService,
+    peer: &str,
+    cursor: u64,
+    synced_epoch: Option<u64>,
+) -> Result<(), String> {
     svc.write(Command::FederationAck {
         peer: peer.to_string(),
         cursor,
@@ -250,7 +295,9 @@ async fn full_sync(svc: &SharedService, peer: &PeerSite, epoch: u64) -> Result<u
             .send_to_site(&peer.url, &peer.service_id, "_sync", body)
             .await?;
         if status != 200 || answer["status"] != "ok" {
-            return Err(format!("full sync chunk {i} refused: HTTP {status} {answer}"));
+            return Err(format!(
+                "full sync chunk {i} refused: HTTP {status} {answer}"
+            ));
         }
         if i % 10 == 9 {
             tracing::info!(peer = %peer.name, sent = (i + 1) * size, of = total, "full sync progress");
@@ -265,4 +312,3 @@ async fn full_sync(svc: &SharedService, peer: &PeerSite, epoch: u64) -> Result<u
     tracing::info!(peer = %peer.name, records = total, "full sync to a federated site done");
     Ok(head)
 }
-

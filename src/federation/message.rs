@@ -45,7 +45,12 @@ pub enum OpenError {
 }
 
 /// Sign `body` for the site `aud`.
-pub fn seal<T: Serialize>(keys: &KeySet, aud: &str, body: T, now: u64) -> Result<String, CryptoError> {
+pub fn seal<T: Serialize>(
+    keys: &KeySet,
+    aud: &str,
+    body: T,
+    now: u64,
+) -> Result<String, CryptoError> {
     keys.active.sign_json(&Sealed {
         iss: keys.service_id.clone(),
         aud: aud.to_string(),
@@ -77,7 +82,11 @@ pub fn endorse(keys: &KeySet, new: &KeyMaterial) -> Result<String, CryptoError> 
 
 /// Open a message: signature by a key trusted for the issuer (or a key the message itself
 /// introduces, endorsed by one), issuer, audience, time.
-pub fn open<T: DeserializeOwned>(keys: &KeySet, token: &str, now: u64) -> Result<Sealed<T>, OpenError> {
+pub fn open<T: DeserializeOwned>(
+    keys: &KeySet,
+    token: &str,
+    now: u64,
+) -> Result<Sealed<T>, OpenError> {
     if token.len() > 64 * 1024 * 1024 {
         return Err(OpenError::Malformed);
     }
@@ -128,7 +137,11 @@ fn introduced(keys: &KeySet, token: &str) -> Result<(Vec<u8>, String), OpenError
 
 /// Site certificates a batch (`events[].change`) or sync chunk (`changes[]`) carries.
 fn carried_certs(payload: &serde_json::Value) -> Vec<SiteCert> {
-    let events = payload["events"].as_array().into_iter().flatten().map(|e| &e["change"]);
+    let events = payload["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| &e["change"]);
     let changes = payload["changes"].as_array().into_iter().flatten();
     events
         .chain(changes)

@@ -44,10 +44,22 @@ fn a_trusted_sites_message_opens_and_nothing_else_does() {
     assert_eq!(opened.body["after"], 0);
     // Not for us, expired, from the future, garbage, an untrusted key.
     let other = seal(&west(1), "jfac@else", json!({}), 1000).unwrap();
-    assert_eq!(open::<serde_json::Value>(&east(), &other, 1001).unwrap_err(), OpenError::Audience);
-    assert_eq!(open::<serde_json::Value>(&east(), &sealed, 1060).unwrap_err(), OpenError::Expired);
-    assert_eq!(open::<serde_json::Value>(&east(), &sealed, 800).unwrap_err(), OpenError::Expired);
-    assert_eq!(open::<serde_json::Value>(&east(), "garbage", 1001).unwrap_err(), OpenError::Verify(VerifyError::Malformed));
+    assert_eq!(
+        open::<serde_json::Value>(&east(), &other, 1001).unwrap_err(),
+        OpenError::Audience
+    );
+    assert_eq!(
+        open::<serde_json::Value>(&east(), &sealed, 1060).unwrap_err(),
+        OpenError::Expired
+    );
+    assert_eq!(
+        open::<serde_json::Value>(&east(), &sealed, 800).unwrap_err(),
+        OpenError::Expired
+    );
+    assert_eq!(
+        open::<serde_json::Value>(&east(), "garbage", 1001).unwrap_err(),
+        OpenError::Verify(VerifyError::Malformed)
+    );
     let untrusted = seal(&west(2), "jfac@east", json!({}), 1000).unwrap();
     assert_eq!(
         open::<serde_json::Value>(&east(), &untrusted, 1001).unwrap_err(),
@@ -74,7 +86,10 @@ fn a_trusted_key_cannot_speak_for_another_site() {
             body: json!({}),
         })
         .unwrap();
-    assert_eq!(open::<serde_json::Value>(&east(), &forged, 1001).unwrap_err(), OpenError::Issuer);
+    assert_eq!(
+        open::<serde_json::Value>(&east(), &forged, 1001).unwrap_err(),
+        OpenError::Issuer
+    );
 }
 
 #[test]

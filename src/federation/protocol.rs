@@ -11,15 +11,30 @@ use crate::domain::token::{Revocation, TokenRecord};
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Change {
     /// A stored token record: inserted unless revoked or held already.
-    Token { record: TokenRecord },
+    Token {
+        record: TokenRecord,
+    },
     /// Final: the record goes, the revocation stays until the token would have expired.
-    Revoke { revocation: Revocation },
+    Revoke {
+        revocation: Revocation,
+    },
     /// Tokens of `subject` issued at or before `at` are revoked (moves forward only).
-    Subject { subject: String, at: u64 },
-    User { name: String, state: UserState },
-    Group { name: String, state: GroupState },
+    Subject {
+        subject: String,
+        at: u64,
+    },
+    User {
+        name: String,
+        state: UserState,
+    },
+    Group {
+        name: String,
+        state: GroupState,
+    },
     /// A site's signing certificate (and the earlier ones it keeps trusted).
-    Cert { cert: SiteCert },
+    Cert {
+        cert: SiteCert,
+    },
     /// Left out by a link's entity selection: counts as delivered, keeps sequences contiguous.
     Skip,
 }

@@ -20,7 +20,10 @@ fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
     let (tail, head) = svc.state.fed_journal_range()?;
     let epoch = svc.state.fed_epoch()?;
     let live = svc.links.get(&p.name).unwrap_or_default();
-    let behind = cursor.next.map(|n| head.saturating_sub(n)).unwrap_or(head - tail);
+    let behind = cursor
+        .next
+        .map(|n| head.saturating_sub(n))
+        .unwrap_or(head - tail);
     let stale = cursor.next.is_some_and(|n| n < tail);
     let full_sync = cursor.next.is_none() || cursor.resync || cursor.synced_epoch < epoch || stale;
     let state = match (p.active, svc.membership.status().is_leader) {
@@ -68,7 +71,10 @@ async fn from_leader(svc: &Svc, req: &HttpRequest) -> Option<HttpResponse> {
         return None;
     }
     let url = format!("{}{}", status.leader_url?, req.uri());
-    let mut call = svc.peer_http().get(url).timeout(std::time::Duration::from_secs(3));
+    let mut call = svc
+        .peer_http()
+        .get(url)
+        .timeout(std::time::Duration::from_secs(3));
     if let Some(auth) = req.headers().get("authorization") {
         call = call.header("authorization", auth.as_bytes());
     }
@@ -77,7 +83,11 @@ async fn from_leader(svc: &Svc, req: &HttpRequest) -> Option<HttpResponse> {
         return None;
     }
     let body = r.bytes().await.ok()?;
-    Some(HttpResponse::Ok().content_type("application/json").body(body))
+    Some(
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
+    )
 }
 
 pub async fn list(svc: Svc, _: Admin, req: HttpRequest) -> ServiceResult<HttpResponse> {
@@ -92,7 +102,12 @@ pub async fn list(svc: Svc, _: Admin, req: HttpRequest) -> ServiceResult<HttpRes
     Ok(HttpResponse::Ok().json(peers))
 }
 
-pub async fn get(svc: Svc, _: Admin, req: HttpRequest, name: web::Path<String>) -> ServiceResult<HttpResponse> {
+pub async fn get(
+    svc: Svc,
+    _: Admin,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ServiceResult<HttpResponse> {
     let peer = svc.peer(&name)?;
     if let Some(r) = from_leader(&svc, &req).await {
         return Ok(r);
@@ -100,9 +115,21 @@ pub async fn get(svc: Svc, _: Admin, req: HttpRequest, name: web::Path<String>) 
     Ok(HttpResponse::Ok().json(peer_json(&svc, &peer)?))
 }
 
-pub async fn create(svc: Svc, _: Admin, req: HttpRequest, payload: web::Payload) -> ServiceResult<HttpResponse> {
+pub async fn create(
+    svc: Svc,
+    _: Admin,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let p = params(&svc, &req, payload).await?;
-    p.allow_only(&["name", "url", "service_id", "entities", "active", "exclude_users"])?;
+    p.allow_only(&[
+        "name",
+        "url",
+        "service_id",
+        "entities",
+        "active",
+        "exclude_users",
+    ])?;
     let peer = svc
         .add_peer(NewPeer {
             name: p.required_string("name")?,
@@ -144,12 +171,21 @@ pub async fn delete(svc: Svc, _: Admin, name: web::Path<String>) -> ServiceResul
     Ok(HttpResponse::NoContent().finish())
 }
 
-pub async fn full_broadcast(svc: Svc, _: Admin, name: web::Path<String>) -> ServiceResult<HttpResponse> {
+pub async fn full_broadcast(
+    svc: Svc,
+    _: Admin,
+    name: web::Path<String>,
+) -> ServiceResult<HttpResponse> {
     svc.full_broadcast(&name).await?;
     Ok(HttpResponse::Accepted().json(json!({ "name": name.as_str(), "full_sync": "scheduled" })))
 }
 
-pub async fn validate_server(svc: Svc, _: Admin, req: HttpRequest, payload: web::Payload) -> ServiceResult<HttpResponse> {
+pub async fn validate_server(
+    svc: Svc,
+    _: Admin,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let p = params(&svc, &req, payload).await?;
     p.allow_only(&["url"])?;
     Ok(HttpResponse::Ok().json(svc.validate_server(&p.required_string("url")?).await?))
@@ -173,11 +209,15 @@ fn answered(a: Answer) -> HttpResponse {
 }
 
 pub async fn events(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
-    Ok(answered(svc.receive_events(&site_body(payload).await?).await?))
+    Ok(answered(
+        svc.receive_events(&site_body(payload).await?).await?,
+    ))
 }
 
 pub async fn sync(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
-    Ok(answered(svc.receive_sync(&site_body(payload).await?).await?))
+    Ok(answered(
+        svc.receive_sync(&site_body(payload).await?).await?,
+    ))
 }
 
 pub async fn hello(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {

@@ -52,13 +52,28 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
                 "/system/federation/validate_server",
                 web::post().to(federation::validate_server),
             )
-            .route("/system/federation/digest", web::get().to(federation::digest))
-            .route("/system/federation/_events", web::post().to(federation::events))
+            .route(
+                "/system/federation/digest",
+                web::get().to(federation::digest),
+            )
+            .route(
+                "/system/federation/_events",
+                web::post().to(federation::events),
+            )
             .route("/system/federation/_sync", web::post().to(federation::sync))
-            .route("/system/federation/_hello", web::post().to(federation::hello))
+            .route(
+                "/system/federation/_hello",
+                web::post().to(federation::hello),
+            )
             .route("/system/federation/{name}", web::get().to(federation::get))
-            .route("/system/federation/{name}", web::patch().to(federation::update))
-            .route("/system/federation/{name}", web::delete().to(federation::delete))
+            .route(
+                "/system/federation/{name}",
+                web::patch().to(federation::update),
+            )
+            .route(
+                "/system/federation/{name}",
+                web::delete().to(federation::delete),
+            )
             .route(
                 "/system/federation/{name}/full_broadcast",
                 web::put().to(federation::full_broadcast),

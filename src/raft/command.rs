@@ -286,10 +286,14 @@ pub enum CommandResponse {
     /// One response per command of a `Batch`, in order.
     Batch(Vec<CommandResponse>),
     /// A federation batch or sync chunk applied: the sender's position we now stand at.
-    FedReceived { position: u64 },
+    FedReceived {
+        position: u64,
+    },
     /// Refused: not the batch that follows what we have from this sender (replayed,
     /// out of order, or from before a restore). Nothing applied.
-    FedOutOfOrder { position: u64 },
+    FedOutOfOrder {
+        position: u64,
+    },
     /// Refused: events of an origin are missing before this batch. Nothing applied.
     FedGap,
 }

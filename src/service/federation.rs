@@ -5,14 +5,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{now_secs, Service, ServiceError, ServiceResult};
+use super::{now_secs, IssuedToken, Service, ServiceError, ServiceResult};
 use crate::clock::now_millis;
 use crate::crypto::KeyOrigin;
 use crate::domain::names::{valid_name, valid_service_id};
 use crate::federation::message::{self, OpenError, Sealed};
-use crate::federation::protocol::{
-    Answer, Change, Entity, EventBatch, Hello, PeerSite, SyncChunk,
-};
+use crate::federation::protocol::{Answer, Change, Entity, EventBatch, Hello, PeerSite, SyncChunk};
 use crate::raft::command::{Command, CommandResponse};
 
 /// How long a call to a peer site may take.
@@ -42,7 +40,9 @@ pub struct PeerPatch {
 fn check_url(url: &str) -> ServiceResult<String> {
     let url = url.trim().trim_end_matches('/');
     match reqwest::Url::parse(url) {
-        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(url.to_string()),
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(url.to_string())
+        }
         _ => Err(ServiceError::BadRequest(format!("invalid url '{url}'"))),
     }
 }
@@ -98,8 +98,7 @@ impl Service {
 
     /// The service id a site answers with at `url`.
     async fn remote_service_id(&self, url: &str) -> ServiceResult<String> {
-        let unreachable =
-            |e: String| ServiceError::BadRequest(format!("cannot reach {url}: {e}"));
+        let unreachable = |e: String| ServiceError::BadRequest(format!("cannot reach {url}: {e}"));
         let r = self
             .peer_http()
             .get(format!("{url}/access/api/v1/system/service_id"))
@@ -121,22 +120,36 @@ impl Service {
 
     pub async fn add_peer(&self, new: NewPeer) -> ServiceResult<PeerSite> {
         if !crate::service::keys::valid_cert_name(&new.name) {
-            return Err(ServiceError::BadRequest(format!("invalid federation name '{}'", new.name)));
+            return Err(ServiceError::BadRequest(format!(
+                "invalid federation name '{}'",
+                new.name
+            )));
         }
         let url = check_url(&new.url)?;
         if self.state.fed_peer(&new.name)?.is_some() {
-            return Err(ServiceError::Conflict(format!("federation '{}' already exists", new.name)));
+            return Err(ServiceError::Conflict(format!(
+                "federation '{}' already exists",
+                new.name
+            )));
         }
         let service_id = match new.service_id {
             Some(id) if valid_service_id(&id) => id,
-            Some(id) => return Err(ServiceError::BadRequest(format!("invalid service_id '{id}'"))),
+            Some(id) => {
+                return Err(ServiceError::BadRequest(format!(
+                    "invalid service_id '{id}'"
+                )))
+            }
             None => self.remote_service_id(&url).await?,
         };
         if service_id == self.service_id()? {
-            return Err(ServiceError::BadRequest("a site cannot federate with itself".into()));
+            return Err(ServiceError::BadRequest(
+                "a site cannot federate with itself".into(),
+            ));
         }
         if self.state.fed_peer_by_service(&service_id)?.is_some() {
-            return Err(ServiceError::Conflict(format!("a federation with {service_id} exists")));
+            return Err(ServiceError::Conflict(format!(
+                "a federation with {service_id} exists"
+            )));
         }
         let peer = PeerSite {
             name: new.name,
@@ -152,7 +165,8 @@ impl Service {
                 .unwrap_or_else(|| vec![self.config.security.bootstrap_admin_username.clone()]),
             created_at: now_secs(),
         };
-        self.write(Command::FederationPeer { peer: peer.clone() }).await?;
+        self.write(Command::FederationPeer { peer: peer.clone() })
+            .await?;
         tracing::info!(name = %peer.name, url = %peer.url, service_id = %peer.service_id, "federation added");
         Ok(peer)
     }
@@ -171,22 +185,33 @@ impl Service {
         if let Some(x) = patch.exclude_users {
             peer.exclude_users = x;
         }
-        self.write(Command::FederationPeer { peer: peer.clone() }).await?;
+        self.write(Command::FederationPeer { peer: peer.clone() })
+            .await?;
         Ok(peer)
     }
 
     pub async fn remove_peer(&self, name: &str) -> ServiceResult<()> {
-        match self.write(Command::FederationRemovePeer { name: name.into() }).await? {
+        match self
+            .write(Command::FederationRemovePeer { name: name.into() })
+            .await?
+        {
             CommandResponse::Ok => Ok(()),
-            _ => Err(ServiceError::NotFound(format!("federation '{name}' not found"))),
+            _ => Err(ServiceError::NotFound(format!(
+                "federation '{name}' not found"
+            ))),
         }
     }
 
     /// Force a full sync to a peer (`full_broadcast`).
     pub async fn full_broadcast(&self, name: &str) -> ServiceResult<()> {
-        match self.write(Command::FederationResync { peer: name.into() }).await? {
+        match self
+            .write(Command::FederationResync { peer: name.into() })
+            .await?
+        {
             CommandResponse::Ok => Ok(()),
-            _ => Err(ServiceError::NotFound(format!("federation '{name}' not found"))),
+            _ => Err(ServiceError::NotFound(format!(
+                "federation '{name}' not found"
+            ))),
         }
     }
 
@@ -208,12 +233,18 @@ impl Service {
         }))
     }
 
-    fn open_message<T: serde::de::DeserializeOwned>(&self, body: &str) -> ServiceResult<(Sealed<T>, PeerSite)> {
+    fn open_message<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &str,
+    ) -> ServiceResult<(Sealed<T>, PeerSite)> {
         let keys = self.keyset()?;
         let sealed: Sealed<T> = opened(message::open(&keys, body.trim(), now_secs()))?;
-        let peer = self.state.fed_peer_by_service(&sealed.iss)?.ok_or_else(|| {
-            ServiceError::Unauthorized(format!("{} is not a federated site here", sealed.iss))
-        })?;
+        let peer = self
+            .state
+            .fed_peer_by_service(&sealed.iss)?
+            .ok_or_else(|| {
+                ServiceError::Unauthorized(format!("{} is not a federated site here", sealed.iss))
+            })?;
         Ok((sealed, peer))
     }
 
@@ -238,7 +269,9 @@ impl Service {
         let (sealed, _) = self.open_message::<EventBatch>(body)?;
         let b = sealed.body;
         if b.events.len() > MAX_ITEMS || b.upto < b.after {
-            return Err(ServiceError::BadRequest("malformed federation batch".into()));
+            return Err(ServiceError::BadRequest(
+                "malformed federation batch".into(),
+            ));
         }
         b.events.iter().try_for_each(|e| check_change(&e.change))?;
         let response = self
@@ -258,7 +291,9 @@ impl Service {
         let (sealed, _) = self.open_message::<SyncChunk>(body)?;
         let c = sealed.body;
         if c.changes.len() > MAX_ITEMS || c.sync_id.len() > 128 {
-            return Err(ServiceError::BadRequest("malformed federation sync chunk".into()));
+            return Err(ServiceError::BadRequest(
+                "malformed federation sync chunk".into(),
+            ));
         }
         c.changes.iter().try_for_each(check_change)?;
         if c.chunk == 0 {
@@ -316,6 +351,63 @@ impl Service {
         let status = r.status().as_u16();
         let body = r.json::<Value>().await.unwrap_or(Value::Null);
         Ok((status, body))
+    }
+
+    /// Refresh a token of another site: only its issuer can (it holds the refresh hash's
+    /// one conditional swap), so the pair goes there. A site we are not federated with, or
+    /// one we cannot reach, is a clear refusal.
+    pub async fn refresh_at_issuer(
+        &self,
+        issuer: &str,
+        access_token: &str,
+        refresh_token: &str,
+    ) -> ServiceResult<IssuedToken> {
+        let peer = self.state.fed_peer_by_service(issuer)?.ok_or_else(|| {
+            ServiceError::BadRequest(
+                "only tokens of this cluster or of a federated site can be refreshed here".into(),
+            )
+        })?;
+        let unreachable = |e: String| {
+            ServiceError::Unavailable(format!(
+                "the issuing site '{}' cannot be reached to refresh this token: {e}",
+                peer.name
+            ))
+        };
+        let r = self
+            .peer_http()
+            .post(format!("{}/access/api/v1/tokens", peer.url))
+            .timeout(SITE_TIMEOUT)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("access_token", access_token),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.map_err(|e| unreachable(e.to_string()))?;
+        let message = body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("refused")
+            .to_string();
+        match status {
+            200 => {
+                let text = |k: &str| body[k].as_str().map(str::to_string);
+                Ok(IssuedToken {
+                    token_id: text("token_id").unwrap_or_default(),
+                    access_token: text("access_token")
+                        .ok_or_else(|| unreachable("no access_token in the answer".into()))?,
+                    refresh_token: text("refresh_token"),
+                    reference_token: text("reference_token"),
+                    expires_in: body["expires_in"].as_u64().unwrap_or(0),
+                    scope: text("scope").unwrap_or_default(),
+                })
+            }
+            400 => Err(ServiceError::BadRequest(message)),
+            401 => Err(ServiceError::Unauthorized(message)),
+            _ => Err(unreachable(format!("HTTP {status}: {message}"))),
+        }
     }
 
     /// Reachability, trust both ways and versions of a site (`validate_server`).

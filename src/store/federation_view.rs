@@ -69,7 +69,11 @@ impl StateView {
     }
 
     /// Up to `max` journal entries from `from` on, with their positions.
-    pub fn fed_journal(&self, from: u64, max: usize) -> Result<Vec<(u64, JournalEntry)>, StoreError> {
+    pub fn fed_journal(
+        &self,
+        from: u64,
+        max: usize,
+    ) -> Result<Vec<(u64, JournalEntry)>, StoreError> {
         self.tree(FedJournal)
             .range(from.to_be_bytes()..)
             .take(max)
@@ -102,7 +106,10 @@ impl StateView {
         for item in self.tree(FedEntities).scan_prefix(b"u/") {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k[2..]).into_owned();
-            out.push(Change::User { name, state: json(&v)? });
+            out.push(Change::User {
+                name,
+                state: json(&v)?,
+            });
         }
         for item in self.tree(Users).iter() {
             let (k, v) = item?;
@@ -117,7 +124,10 @@ impl StateView {
         for item in self.tree(FedEntities).scan_prefix(b"g/") {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k[2..]).into_owned();
-            out.push(Change::Group { name, state: json(&v)? });
+            out.push(Change::Group {
+                name,
+                state: json(&v)?,
+            });
         }
         for item in self.tree(Groups).iter() {
             let (k, v) = item?;
@@ -139,7 +149,9 @@ impl StateView {
             out.push(Change::Token { record: json(&v?)? });
         }
         for v in self.tree(Revoked).iter().values() {
-            out.push(Change::Revoke { revocation: json(&v?)? });
+            out.push(Change::Revoke {
+                revocation: json(&v?)?,
+            });
         }
         for item in self.tree(Subjects).iter() {
             let (k, v) = item?;
@@ -148,7 +160,9 @@ impl StateView {
                 at: json(&v)?,
             });
         }
-        out.push(Change::Cert { cert: self.own_site_cert(own)? });
+        out.push(Change::Cert {
+            cert: self.own_site_cert(own)?,
+        });
         for item in self.tree(FedEntities).scan_prefix(b"c/") {
             let cert: SiteCert = json(&item?.1)?;
             if cert.service_id != own {
@@ -163,15 +177,17 @@ impl StateView {
         if let Some(v) = self.tree(FedEntities).get(fed_key::cert(own))? {
             return json(&v);
         }
-        let active: Option<KeyMaterial> = match self.tree(super::trees::StateTree::Keys).get(ACTIVE_KEY)? {
-            Some(v) => Some(json(&v)?),
-            None => None,
-        };
+        let active: Option<KeyMaterial> =
+            match self.tree(super::trees::StateTree::Keys).get(ACTIVE_KEY)? {
+                Some(v) => Some(json(&v)?),
+                None => None,
+            };
         let active = active.ok_or_else(|| StoreError::Keys("no active key".into()))?;
-        let retired: Vec<String> = match self.tree(super::trees::StateTree::Keys).get(RETIRED_KEYS)? {
-            Some(v) => json(&v)?,
-            None => Vec::new(),
-        };
+        let retired: Vec<String> =
+            match self.tree(super::trees::StateTree::Keys).get(RETIRED_KEYS)? {
+                Some(v) => json(&v)?,
+                None => Vec::new(),
+            };
         Ok(SiteCert {
             service_id: own.to_string(),
             stamp: Stamp {

@@ -5,8 +5,8 @@
 // openraft fixes the error type of every storage call; it is large by design.
 #![allow(clippy::result_large_err)]
 mod apply;
-mod federation_view;
 pub mod backup;
+mod federation_view;
 mod io;
 pub mod log;
 pub mod snapshot;

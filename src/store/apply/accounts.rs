@@ -3,9 +3,9 @@
 
 use super::federation::{journal, local_group, local_user};
 use super::{tx_get, tx_put, Tx, TxResult};
-use crate::federation::protocol::Change;
 use crate::domain::throttle::{record_failure, LoginFailures};
 use crate::domain::token::subject_for;
+use crate::federation::protocol::Change;
 use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
 use crate::store::trees::key::SERVICE_ID;
 use crate::store::trees::StateTree::{Groups, Logins, Meta, Subjects, Users};
@@ -76,7 +76,14 @@ pub(super) fn put_user(
         return Ok(CommandResponse::Conflict);
     }
     tx_put(tx.t(Users), user.username.as_bytes(), user)?;
-    local_user(tx, &user.username, existing.as_ref(), Some(user), true, at_ms)?;
+    local_user(
+        tx,
+        &user.username,
+        existing.as_ref(),
+        Some(user),
+        true,
+        at_ms,
+    )?;
     Ok(CommandResponse::Ok)
 }
 
@@ -132,9 +139,15 @@ pub(super) fn update_user(
         user.admin = admin;
     }
     tx_put(tx.t(Users), username.as_bytes(), &user)?;
-    let fields_changed =
-        before.password_hash != user.password_hash || before.email != user.email;
-    local_user(tx, username, Some(&before), Some(&user), fields_changed, at * 1000)?;
+    let fields_changed = before.password_hash != user.password_hash || before.email != user.email;
+    local_user(
+        tx,
+        username,
+        Some(&before),
+        Some(&user),
+        fields_changed,
+        at * 1000,
+    )?;
     Ok(CommandResponse::Ok)
 }
 

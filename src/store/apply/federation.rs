@@ -93,7 +93,12 @@ pub fn user_fields(r: &UserRecord) -> UserFields {
 
 /// The merge state of a user, seeded from its record when it has none yet (a user from
 /// before federation was set up).
-fn user_state(tx: &Tx<'_>, name: &str, record: Option<&UserRecord>, own: &str) -> TxResult<UserState> {
+fn user_state(
+    tx: &Tx<'_>,
+    name: &str,
+    record: Option<&UserRecord>,
+    own: &str,
+) -> TxResult<UserState> {
     if let Some(s) = tx_get(tx.t(FedEntities), &fed_key::user(name))? {
         return Ok(s);
     }
@@ -165,7 +170,8 @@ pub(super) fn local_group(
             created_at: g.created_at,
         }),
     };
-    let mut state: GroupState = tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
+    let mut state: GroupState =
+        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
     state.merge(&change);
     tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
     journal(
@@ -244,7 +250,8 @@ fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResul
 }
 
 fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
-    let mut state: GroupState = tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
+    let mut state: GroupState =
+        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
     state.merge(change);
     tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
     match &state.fields {
@@ -328,7 +335,11 @@ fn merge(tx: &Tx<'_>, change: &Change, own: &str) -> TxResult<()> {
         Change::Revoke { revocation } => merge_revocation(tx, revocation),
         Change::Subject { subject, at } => super::accounts::move_cut_off(tx, subject, *at),
         Change::User { name, state } => {
-            for s in state.stamp.iter().chain(state.members.values().map(|m| &m.stamp)) {
+            for s in state
+                .stamp
+                .iter()
+                .chain(state.members.values().map(|m| &m.stamp))
+            {
                 observe(tx, s)?;
             }
             merge_user(tx, name, state, own)
@@ -476,7 +487,8 @@ fn update_cursor(
     if tx.t(FedPeers).get(peer.as_bytes())?.is_none() {
         return Ok(CommandResponse::NotFound);
     }
-    let mut cursor: LinkCursor = tx_get(tx.t(FedState), &fed_key::cursor(peer))?.unwrap_or_default();
+    let mut cursor: LinkCursor =
+        tx_get(tx.t(FedState), &fed_key::cursor(peer))?.unwrap_or_default();
     f(&mut cursor);
     tx_put(tx.t(FedState), &fed_key::cursor(peer), &cursor)?;
     Ok(CommandResponse::Ok)

@@ -33,14 +33,16 @@ pub(super) fn put_trusted(tx: &Tx<'_>, cert: &TrustedCert) -> TxResult<CommandRe
 }
 
 pub(super) fn remove_trusted(tx: &Tx<'_>, name: &str) -> TxResult<CommandResponse> {
-    Ok(match tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
-        Some(old) => {
-            tx.t(Trusted).remove(name.as_bytes())?;
-            bind_trusted(tx, &old, false)?;
-            CommandResponse::Ok
-        }
-        None => CommandResponse::NotFound,
-    })
+    Ok(
+        match tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
+            Some(old) => {
+                tx.t(Trusted).remove(name.as_bytes())?;
+                bind_trusted(tx, &old, false)?;
+                CommandResponse::Ok
+            }
+            None => CommandResponse::NotFound,
+        },
+    )
 }
 
 /// A new signing key. With `keep_old` the previous certificate stays trusted as retired;

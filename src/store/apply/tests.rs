@@ -103,6 +103,7 @@ async fn deleting_a_user_and_revoking_a_subject_set_cut_offs_that_only_move_forw
     let put = Command::PutUser {
         user: user("bob", false, &[]),
         create_only: true,
+        at_ms: 0,
     };
     assert_eq!(m.apply(put).await, CommandResponse::Ok);
     assert_eq!(m.cut("bob"), None);
@@ -191,12 +192,14 @@ async fn user_updates_group_members_and_login_failures() {
         m.apply(Command::PutGroup {
             group,
             create_only: true,
+            at_ms: 0,
         })
         .await;
     }
     m.apply(Command::PutUser {
         user: user("carol", false, &["dev"]),
         create_only: true,
+        at_ms: 0,
     })
     .await;
     let update = |admin: bool, at: u64| Command::UpdateUser {
@@ -220,12 +223,14 @@ async fn user_updates_group_members_and_login_failures() {
         group: "ops".into(),
         add: vec!["carol".into(), "ghost".into()],
         remove: vec![],
+        at_ms: 0,
     };
     assert_eq!(m.apply(members).await, CommandResponse::Ok);
     let members = Command::UpdateGroupMembers {
         group: "dev".into(),
         add: vec![],
         remove: vec!["carol".into()],
+        at_ms: 0,
     };
     assert_eq!(m.apply(members).await, CommandResponse::Ok);
     let carol = m.sm.view().user("carol").unwrap().unwrap();
@@ -234,6 +239,7 @@ async fn user_updates_group_members_and_login_failures() {
         group: "nope".into(),
         add: vec![],
         remove: vec![],
+        at_ms: 0,
     };
     assert_eq!(m.apply(missing).await, CommandResponse::NotFound);
 
@@ -397,6 +403,7 @@ async fn key_rotation_keeps_or_drops_old_keys_and_trust_changes() {
     let first = key_material().clone();
     let second = generate_key_material(2048, SID, 2_000).unwrap();
     let rotate = |key: &KeyMaterial, keep_old: bool| Command::RotateKey {
+        endorsement: None,
         key: key.clone(),
         keep_old,
     };
@@ -501,6 +508,7 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
     let bob = Command::PutUser {
         user: user("bob", false, &[]),
         create_only: true,
+        at_ms: 0,
     };
     source.apply(bob).await;
     for id in ["t1", "t2", "t3"] {
@@ -534,6 +542,7 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
     let stale = Command::PutUser {
         user: user("stale", false, &[]),
         create_only: true,
+        at_ms: 0,
     };
     target.apply(stale).await;
     let stale_token = Command::IssueToken {

@@ -3,8 +3,8 @@
 use super::accounts::{subject_cut_off, user_cut_off};
 use super::federation::journal;
 use super::{tx_get, tx_put, Expired, Tx, TxResult};
-use crate::federation::protocol::Change;
 use crate::domain::token::{Revocation, TokenRecord};
+use crate::federation::protocol::Change;
 use crate::raft::command::{CommandResponse, PairingRecord};
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
 
