@@ -3,6 +3,8 @@
 
 mod accounts;
 pub mod federation;
+#[cfg(test)]
+mod federation_tests;
 mod keys;
 mod restore;
 #[cfg(test)]

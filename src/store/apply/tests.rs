@@ -21,14 +21,19 @@ fn key_material() -> &'static KeyMaterial {
 }
 
 /// A state machine on a temporary sled, and the next log index to apply.
-struct Machine {
-    sm: StateMachine,
+pub(super) struct Machine {
+    pub(super) sm: StateMachine,
     next: u64,
     _dir: tempfile::TempDir,
 }
 
 impl Machine {
     async fn new() -> Machine {
+        Self::with_service_id(SID).await
+    }
+
+    /// A machine bootstrapped as the site `sid`.
+    pub(super) async fn with_service_id(sid: &str) -> Machine {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();
         let sm = StateMachine::open(&db, dir.path().join("snapshots"), 0).unwrap();
@@ -41,7 +46,7 @@ impl Machine {
         let admin = user("admin", true, &[]);
         let r = m
             .apply(Command::Bootstrap {
-                service_id: SID.into(),
+                service_id: sid.into(),
                 key,
                 admin,
             })
@@ -50,7 +55,7 @@ impl Machine {
         m
     }
 
-    async fn apply(&mut self, cmd: Command) -> CommandResponse {
+    pub(super) async fn apply(&mut self, cmd: Command) -> CommandResponse {
         let entry = Entry::<TypeConfig> {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), self.next),
             payload: EntryPayload::Normal(cmd),
