@@ -1,6 +1,7 @@
 //! Test harness for access-node's integration suites, split by concern: one node process
-//! (`node`), a cluster (`cluster`), nginx in front (`nginx`), network namespaces (`netlab`),
-//! and reading answers (`http`). A library, so each suite uses what it needs.
+//! (`node`), a cluster (`cluster`), a federation site (`site`), nginx in front (`nginx`),
+//! network namespaces (`netlab`), and reading answers (`http`). A library, so each suite uses
+//! what it needs.
 #![allow(clippy::unwrap_used)]
 
 pub mod cluster;
@@ -8,6 +9,7 @@ pub mod http;
 pub mod netlab;
 pub mod nginx;
 pub mod node;
+pub mod site;
 pub mod tls;
 
 pub use cluster::{TestCluster, JOIN_KEY};
@@ -15,6 +17,7 @@ pub use http::{error_code, json_of, jwt_parts, mode_of};
 pub use netlab::NetLab;
 pub use nginx::Nginx;
 pub use node::{client, free_port, TestNode, ADMIN_PASSWORD};
+pub use site::{digests, federate, link_one_way, wait_same_digest, Site};
 
 use std::path::PathBuf;
 
