@@ -87,6 +87,9 @@ pub enum Command {
         username: String,
         #[serde(default)]
         revoked_at: u64,
+        /// Wall time in ms, for the federation clock (0: `revoked_at` in ms).
+        #[serde(default)]
+        at_ms: u64,
     },
     /// Changes the given fields of an existing user (`NotFound` otherwise). Taking admin
     /// away revokes the user's tokens issued until `at` (they may carry admin scope).
@@ -97,6 +100,9 @@ pub enum Command {
         admin: Option<bool>,
         groups: Option<Vec<String>>,
         at: u64,
+        /// Wall time in ms, for the federation clock (0: `at` in ms).
+        #[serde(default)]
+        at_ms: u64,
     },
     /// Adds users to and removes users from a group (`NotFound` when the group is missing;
     /// missing users are skipped).

@@ -55,8 +55,12 @@ fn entities(names: Vec<String>) -> ServiceResult<Vec<Entity>> {
                 .ok_or_else(|| ServiceError::BadRequest(format!("unknown entity '{n}'")))
         })
         .collect::<ServiceResult<_>>()?;
-    out.sort();
-    out.dedup();
+    let mut seen = Vec::new();
+    out.retain(|e| {
+        let first = !seen.contains(e);
+        seen.push(*e);
+        first
+    });
     Ok(out)
 }
 

@@ -182,6 +182,7 @@ impl Service {
             .write(Command::DeleteUser {
                 username: username.to_string(),
                 revoked_at: now_secs(),
+                at_ms: crate::clock::now_millis(),
             })
             .await?
         {
@@ -221,6 +222,7 @@ impl Service {
                 admin: change.admin,
                 groups: change.groups,
                 at: now_secs(),
+                at_ms: crate::clock::now_millis(),
             })
             .await?
         {
@@ -253,6 +255,7 @@ impl Service {
                 admin: None,
                 groups: None,
                 at: now_secs(),
+                at_ms: crate::clock::now_millis(),
             })
             .await?
         {

@@ -92,12 +92,13 @@ pub(super) fn delete_user(
     tx: &Tx<'_>,
     username: &str,
     revoked_at: u64,
+    at_ms: u64,
 ) -> TxResult<CommandResponse> {
     match tx_get::<UserRecord>(tx.t(Users), username.as_bytes())? {
         Some(before) => {
             tx.t(Users).remove(username.as_bytes())?;
             revoke_user(tx, username, revoked_at)?;
-            local_user(tx, username, Some(&before), None, true, revoked_at * 1000)?;
+            local_user(tx, username, Some(&before), None, true, at_ms)?;
             Ok(CommandResponse::Ok)
         }
         None => Ok(CommandResponse::NotFound),
@@ -118,6 +119,7 @@ pub(super) fn update_user(
     username: &str,
     fields: UserFields<'_>,
     at: u64,
+    at_ms: u64,
 ) -> TxResult<CommandResponse> {
     let Some(mut user) = tx_get::<UserRecord>(tx.t(Users), username.as_bytes())? else {
         return Ok(CommandResponse::NotFound);
@@ -146,7 +148,7 @@ pub(super) fn update_user(
         Some(&before),
         Some(&user),
         fields_changed,
-        at * 1000,
+        at_ms,
     )?;
     Ok(CommandResponse::Ok)
 }

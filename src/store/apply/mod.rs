@@ -170,7 +170,8 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::DeleteUser {
             username,
             revoked_at,
-        } => accounts::delete_user(tx, username, *revoked_at),
+            at_ms,
+        } => accounts::delete_user(tx, username, *revoked_at, ms_or(*at_ms, *revoked_at)),
         Command::UpdateUser {
             username,
             password_hash,
@@ -178,6 +179,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             admin,
             groups,
             at,
+            at_ms,
         } => accounts::update_user(
             tx,
             username,
@@ -188,6 +190,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
                 groups,
             },
             *at,
+            ms_or(*at_ms, *at),
         ),
         Command::UpdateGroupMembers {
             group,
@@ -244,6 +247,15 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         } => federation::ack(tx, peer, *cursor, *synced_epoch),
         Command::FederationResync { peer } => federation::resync(tx, peer),
         Command::FederationTrim { below } => federation::trim(tx, *below),
+    }
+}
+
+/// A command's wall time in ms: `ms` when it carries one, else its time in seconds.
+fn ms_or(ms: u64, secs: u64) -> u64 {
+    if ms > 0 {
+        ms
+    } else {
+        secs * 1000
     }
 }
 

@@ -115,6 +115,7 @@ async fn deleting_a_user_and_revoking_a_subject_set_cut_offs_that_only_move_forw
     let delete = Command::DeleteUser {
         username: "bob".into(),
         revoked_at: 2_000,
+        at_ms: 0,
     };
     assert_eq!(m.apply(delete.clone()).await, CommandResponse::Ok);
     assert_eq!(m.cut("bob"), Some(2_000));
@@ -214,6 +215,7 @@ async fn user_updates_group_members_and_login_failures() {
         admin: Some(admin),
         groups: None,
         at,
+        at_ms: 0,
     };
     assert_eq!(m.apply(update(true, 2_000)).await, CommandResponse::Ok);
     assert_eq!(m.cut("carol"), None, "promotion revokes nothing");
