@@ -160,7 +160,14 @@ async fn step(
     let pos = next.or(cursor.next);
     let full = match pos {
         None => true,
-        Some(p) => cursor.resync || cursor.synced_epoch < epoch || p < tail || p > head,
+        // Further behind than the journal keeps (trimmed, or about to be): a full sync.
+        Some(p) => {
+            cursor.resync
+                || cursor.synced_epoch < epoch
+                || p < tail
+                || p > head
+                || head - p > svc.config.federation.journal_max_events
+        }
     };
     if full {
         *next = Some(full_sync(svc, peer, epoch).await?);

@@ -7,7 +7,6 @@ fn full_syncs(site: &Site, peer: &str) -> u64 {
 }
 
 #[test]
-#[ignore = "open defect: the full sync after a journal overflow is not counted yet (issue 12 stays open)"]
 fn journal_overflow_falls_back_to_a_full_sync() {
     let _slots = slots(2);
     let a = Site::start(
