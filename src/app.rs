@@ -49,6 +49,8 @@ pub struct Node {
     pub service: Arc<Service>,
     pub key_files: KeyFiles,
     pub tls: Arc<Tls>,
+    /// What the state machine applies: federation links wake on it.
+    pub applied: tokio::sync::watch::Receiver<crate::store::state_machine::Applied>,
 }
 
 /// Open (or create) the node's home and sled, start Raft and everything around it.
@@ -74,6 +76,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     )
     .map_err(|e| StartError::Storage(e.to_string()))?;
     let key_files = KeyFiles::new(&home, state_machine.subscribe());
+    let applied = state_machine.subscribe();
     let contacts = PeerContacts::default();
     let tls = Arc::new(Tls::load(&config.tls).map_err(|e| StartError::Tls(e.to_string()))?);
     let peer_http = tls
@@ -129,6 +132,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         service: Arc::new(service),
         key_files,
         tls,
+        applied,
     })
 }
 
@@ -175,6 +179,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         service,
         key_files,
         tls,
+        applied,
     } = start(config).await.map_err(|e| e.to_string())?;
     let server_tls = tls.server_config().map_err(|e| e.to_string())?;
     // Kept alive while serving: a renewed certificate is picked up without a restart.
@@ -197,6 +202,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     });
     Janitor::new(service.clone(), Duration::from_secs(60)).start();
     TrustWatcher::new(service.clone()).start();
+    crate::federation::link::start(service.clone(), applied);
     let data = web::Data::new(service.clone());
     tracing::info!(%listen, node_id = service.node_id, tls = server_tls.is_some(), "access-node listening");
     let server = HttpServer::new(move || {

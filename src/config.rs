@@ -47,6 +47,7 @@ pub struct Config {
     pub tls: TlsConfig,
     pub raft: RaftConfig,
     pub log: LogConfig,
+    pub federation: FederationConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,6 +113,16 @@ pub struct RaftConfig {
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct FederationConfig {
+    pub journal_max_events: u64,
+    pub buffer_max_size: usize,
+    pub buffer_wait_millis: u64,
+    pub retry_millis: u64,
+    pub sync_chunk_size: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

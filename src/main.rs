@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use access_node::cli::{self, backup, cluster, keys, tokens, users, CliError, Client, ClientArgs};
+use access_node::cli::{
+    self, backup, cluster, federation, keys, tokens, users, CliError, Client, ClientArgs,
+};
 use access_node::config::{Config, ENV_CONFIG_FILE};
 
 // mimalloc: faster than glibc malloc on the many small allocations of the write path, and it
@@ -59,6 +61,9 @@ enum Cmd {
     /// Signing certificate.
     #[command(subcommand)]
     Cert(keys::CertCmd),
+    /// Access Federation with other sites: list, add, remove, validate, full-broadcast, digest.
+    #[command(subcommand)]
+    Federation(federation::FederationCmd),
     /// Write a consistent backup of the replicated state to FILE (0600, SHA-256 checked).
     Backup {
         #[arg(long, value_name = "FILE")]
@@ -115,6 +120,7 @@ fn run_client(cli: &Cli) -> Option<Result<(), CliError>> {
         Cmd::Group(cmd) => client().and_then(|c| users::run_group(&c, json, cmd.clone())),
         Cmd::Trust(cmd) => client().and_then(|c| keys::run_trust(&c, json, cmd.clone())),
         Cmd::Cert(cmd) => client().and_then(|c| keys::run_cert(&c, json, cmd.clone())),
+        Cmd::Federation(cmd) => client().and_then(|c| federation::run(&c, json, cmd.clone())),
         Cmd::Backup { out } => client().and_then(|c| backup::backup(&c, json, out)),
         Cmd::Restore { file, force } => {
             client().and_then(|c| backup::restore(&c, json, file, *force))

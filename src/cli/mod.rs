@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod client;
 pub mod cluster;
+pub mod federation;
 pub mod keys;
 pub mod output;
 pub mod tokens;

@@ -61,6 +61,11 @@ impl SigningKey {
     }
 
     pub fn sign(&self, claims: &Claims) -> Result<String, CryptoError> {
+        self.sign_json(claims)
+    }
+
+    /// Sign any JSON payload as a compact JWS with this key's header.
+    pub fn sign_json<T: Serialize>(&self, claims: &T) -> Result<String, CryptoError> {
         let payload = serde_json::to_vec(claims).map_err(|_| CryptoError::Sign)?;
         let mut out = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 360);
         out.push_str(&self.header_b64);
@@ -123,7 +128,7 @@ pub enum KeyOrigin {
 }
 
 /// An RSA public key (big-endian modulus and exponent) parsed once for RS256 verification.
-fn parsed_public_key(n: &[u8], e: &[u8]) -> Result<ParsedPublicKey, CryptoError> {
+pub(super) fn parsed_public_key(n: &[u8], e: &[u8]) -> Result<ParsedPublicKey, CryptoError> {
     let bad = |m: String| CryptoError::BadKey(m);
     let der = rsa::RsaPublicKey::new(
         rsa::BigUint::from_bytes_be(n),
@@ -313,6 +318,22 @@ impl KeySet {
             cache.insert(digest, Arc::new(verified.clone()));
         }
         self.check_claims(verified, now, allow_expired)
+    }
+
+    /// Check a compact JWS signed by a trusted site's key: its payload, and the service id
+    /// the verifying key is bound to. Our own keys do not count: a site message is never ours.
+    pub fn verify_site_message(&self, token: &str) -> Result<(Vec<u8>, String), VerifyError> {
+        let parts = super::jws::Parts::split(token)?;
+        let (key, owner) = self
+            .verifiers
+            .get(&parts.kid)
+            .ok_or(VerifyError::UnknownKey)?;
+        let KeyOwner::Trusted { service_id } = owner else {
+            return Err(VerifyError::UnknownKey);
+        };
+        key.verify_sig(parts.signed.as_bytes(), &parts.signature)
+            .map_err(|_| VerifyError::BadSignature)?;
+        Ok((parts.payload()?, service_id.clone()))
     }
 
     fn check_claims(

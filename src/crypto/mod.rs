@@ -2,6 +2,7 @@
 //! RS256 signing with a parsed aws-lc-rs key (not the `rsa` crate: RUSTSEC-2023-0071), and
 //! verification with `jsonwebtoken`.
 
+pub mod jws;
 mod jwt;
 mod password;
 

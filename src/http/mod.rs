@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod error;
 pub mod extract;
+pub mod federation;
 pub mod keys;
 pub mod params;
 pub mod peer_rpc;
@@ -45,6 +46,38 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .route("/system/ping", web::get().to(system::ping))
             .route("/system/service_id", web::get().to(system::service_id))
             .route("/system/backup", web::get().to(system::backup))
+            .route("/system/federation", web::get().to(federation::list))
+            .route("/system/federation", web::post().to(federation::create))
+            .route(
+                "/system/federation/validate_server",
+                web::post().to(federation::validate_server),
+            )
+            .route(
+                "/system/federation/digest",
+                web::get().to(federation::digest),
+            )
+            .route(
+                "/system/federation/_events",
+                web::post().to(federation::events),
+            )
+            .route("/system/federation/_sync", web::post().to(federation::sync))
+            .route(
+                "/system/federation/_hello",
+                web::post().to(federation::hello),
+            )
+            .route("/system/federation/{name}", web::get().to(federation::get))
+            .route(
+                "/system/federation/{name}",
+                web::patch().to(federation::update),
+            )
+            .route(
+                "/system/federation/{name}",
+                web::delete().to(federation::delete),
+            )
+            .route(
+                "/system/federation/{name}/full_broadcast",
+                web::put().to(federation::full_broadcast),
+            )
             .route("/system/restore", web::post().to(system::restore))
             .route("/cert/root", web::get().to(system::root_cert))
             .route("/cert/root/reset", web::post().to(keys::reset_root))

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::KeyMaterial;
 use crate::domain::token::TokenRecord;
+use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
 use crate::store::backup::BackupRecord;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,12 +78,18 @@ pub enum Command {
         user: UserRecord,
         /// Fail with `Conflict` instead of replacing an existing user.
         create_only: bool,
+        /// Wall time of the write (Unix ms), for the federation clock.
+        #[serde(default)]
+        at_ms: u64,
     },
     /// Removes the user and revokes every token of its subject issued until `revoked_at`.
     DeleteUser {
         username: String,
         #[serde(default)]
         revoked_at: u64,
+        /// Wall time in ms, for the federation clock (0: `revoked_at` in ms).
+        #[serde(default)]
+        at_ms: u64,
     },
     /// Changes the given fields of an existing user (`NotFound` otherwise). Taking admin
     /// away revokes the user's tokens issued until `at` (they may carry admin scope).
@@ -93,6 +100,9 @@ pub enum Command {
         admin: Option<bool>,
         groups: Option<Vec<String>>,
         at: u64,
+        /// Wall time in ms, for the federation clock (0: `at` in ms).
+        #[serde(default)]
+        at_ms: u64,
     },
     /// Adds users to and removes users from a group (`NotFound` when the group is missing;
     /// missing users are skipped).
@@ -100,6 +110,8 @@ pub enum Command {
         group: String,
         add: Vec<String>,
         remove: Vec<String>,
+        #[serde(default)]
+        at_ms: u64,
     },
     /// Every token of `subject` issued at or before `revoked_at` stops validating, on every
     /// node, revocable or not. A later call moves the cut-off forward, never back.
@@ -122,9 +134,13 @@ pub enum Command {
     PutGroup {
         group: GroupRecord,
         create_only: bool,
+        #[serde(default)]
+        at_ms: u64,
     },
     DeleteGroup {
         name: String,
+        #[serde(default)]
+        at_ms: u64,
     },
     PutTrusted {
         cert: TrustedCert,
@@ -138,6 +154,10 @@ pub enum Command {
     RotateKey {
         key: KeyMaterial,
         keep_old: bool,
+        /// The new kid signed by the key it replaces, for federated sites (see
+        /// `domain::federation::SiteCert`).
+        #[serde(default)]
+        endorsement: Option<String>,
     },
     IssuePairing {
         hash: String,
@@ -168,6 +188,47 @@ pub enum Command {
         #[serde(default)]
         logins_before_ms: u64,
     },
+    /// Add or replace a federated peer site.
+    FederationPeer {
+        peer: PeerSite,
+    },
+    FederationRemovePeer {
+        name: String,
+    },
+    /// A batch of a peer site's journal, `(after, upto]` of its positions. Conditional:
+    /// applies only when `after` is where the last batch from `from` ended, and only events
+    /// next in line for their origin; a duplicate is skipped, a gap refuses the whole batch.
+    FederationReceive {
+        from: String,
+        after: u64,
+        upto: u64,
+        events: Vec<JournalEntry>,
+        now_ms: u64,
+    },
+    /// One chunk of a full sync from `from`; chunks of one sync come in order from 0. The
+    /// last carries `done`: streaming resumes from its position.
+    FederationSync {
+        from: String,
+        sync_id: String,
+        chunk: u64,
+        changes: Vec<Change>,
+        done: Option<SyncDone>,
+    },
+    /// A peer has everything before `cursor` of our journal. `synced_epoch` (after a full
+    /// sync) records the resync epoch it covered and clears a forced resync.
+    FederationAck {
+        peer: String,
+        cursor: u64,
+        synced_epoch: Option<u64>,
+    },
+    /// Force a full sync to `peer` (`full_broadcast`).
+    FederationResync {
+        peer: String,
+    },
+    /// Drop journal entries before `below` (at most `TRIM_MAX` per entry).
+    FederationTrim {
+        below: u64,
+    },
 }
 
 impl Command {
@@ -195,6 +256,13 @@ impl Command {
             Command::Batch { .. } => "Batch",
             Command::ExpireBefore { .. } => "ExpireBefore",
             Command::RestoreChunk { .. } => "RestoreChunk",
+            Command::FederationPeer { .. } => "FederationPeer",
+            Command::FederationRemovePeer { .. } => "FederationRemovePeer",
+            Command::FederationReceive { .. } => "FederationReceive",
+            Command::FederationSync { .. } => "FederationSync",
+            Command::FederationAck { .. } => "FederationAck",
+            Command::FederationResync { .. } => "FederationResync",
+            Command::FederationTrim { .. } => "FederationTrim",
         }
     }
 }
@@ -223,4 +291,15 @@ pub enum CommandResponse {
     PairingRejected(String),
     /// One response per command of a `Batch`, in order.
     Batch(Vec<CommandResponse>),
+    /// A federation batch or sync chunk applied: the sender's position we now stand at.
+    FedReceived {
+        position: u64,
+    },
+    /// Refused: not the batch that follows what we have from this sender (replayed,
+    /// out of order, or from before a restore). Nothing applied.
+    FedOutOfOrder {
+        position: u64,
+    },
+    /// Refused: events of an origin are missing before this batch. Nothing applied.
+    FedGap,
 }

@@ -35,6 +35,11 @@ impl PeerClient {
         &self.join_key
     }
 
+    /// The HTTP client with this node's TLS settings (also for calls to federated sites).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// POST a JSON body to `<base_url>/_cluster/<path>` with the join key.
     pub async fn call<B: Serialize, R: DeserializeOwned>(
         &self,

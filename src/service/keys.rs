@@ -29,9 +29,12 @@ impl Service {
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let endorsement = crate::federation::message::endorse(self.keyset()?.as_ref(), &key)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
         self.write(Command::RotateKey {
             key: key.clone(),
             keep_old,
+            endorsement: Some(endorsement),
         })
         .await?;
         tracing::info!(kid = %key.kid, keep_old, "root certificate reset");

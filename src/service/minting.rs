@@ -210,7 +210,15 @@ impl Service {
                     .keyset()?
                     .verify(&token, now_secs(), true)
                     .map_err(|e| ServiceError::BadRequest(format!("cannot revoke: {e}")))?;
-                if !verified.local {
+                // A federated site's token is ours to revoke when we hold its record: the
+                // revocation reaches its issuer like any other.
+                let federated = !verified.local
+                    && self
+                        .state
+                        .fed_peer_by_service(&verified.claims.iss)?
+                        .is_some()
+                    && self.state.holds_token(&verified.claims.jti)?;
+                if !verified.local && !federated {
                     return Err(ServiceError::BadRequest(
                         "cannot revoke: the token belongs to a trusted cluster, not this one"
                             .into(),

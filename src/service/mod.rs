@@ -7,6 +7,7 @@ pub mod auth;
 pub mod backup;
 pub mod bootstrap;
 pub mod error;
+pub mod federation;
 pub mod keys;
 pub mod login;
 pub mod minting;
@@ -67,6 +68,8 @@ pub struct Service {
     /// Set once this node is a member, bootstrapped and caught up; until then the public API
     /// answers 503 (the cluster RPC is served from the start).
     ready: AtomicBool,
+    /// What each federation link is doing (filled in by the leader's link tasks).
+    pub links: crate::federation::status::Board,
 }
 
 pub type SharedService = Arc<Service>;
@@ -96,6 +99,7 @@ impl Service {
             peer,
             backup,
             ready: AtomicBool::new(false),
+            links: Default::default(),
         }
     }
 
@@ -110,6 +114,11 @@ impl Service {
     /// The Raft instance, for the node-to-node RPC endpoints and shutdown.
     pub fn raft(&self) -> &Raft {
         &self.raft
+    }
+
+    /// The HTTP client with this node's TLS settings.
+    pub fn peer_http(&self) -> &reqwest::Client {
+        self.peer.http()
     }
 
     /// The secret every cluster RPC carries.

@@ -193,9 +193,19 @@ impl Service {
         let keys = self.keyset()?;
         let verified = keys.verify(access_token, now_secs(), true)?;
         if !verified.local {
-            return Err(ServiceError::BadRequest(
-                "only tokens of this cluster can be refreshed here".into(),
-            ));
+            let overridden = overrides.username.is_some()
+                || overrides.scope.is_some()
+                || overrides.expires_in.is_some()
+                || overrides.audience.is_some();
+            if overridden {
+                return Err(ServiceError::BadRequest(
+                    "a token of another site is refreshed as it is: overrides only at its issuer"
+                        .into(),
+                ));
+            }
+            return self
+                .refresh_at_issuer(&verified.claims.iss, access_token, refresh_token)
+                .await;
         }
         let claims = verified.claims;
         self.wait_past_cut_off(&claims.sub).await?;

@@ -59,6 +59,7 @@ impl Service {
         let put = Command::PutUser {
             user: user.clone(),
             create_only: true,
+            at_ms: crate::clock::now_millis(),
         };
         match self.write(put).await? {
             CommandResponse::Ok => {
@@ -89,6 +90,7 @@ impl Service {
         let put = Command::PutGroup {
             group: group.clone(),
             create_only: true,
+            at_ms: crate::clock::now_millis(),
         };
         match self.write(put).await? {
             CommandResponse::Ok => Ok(group),
@@ -105,6 +107,7 @@ impl Service {
     pub async fn delete_group(&self, name: &str) -> ServiceResult<()> {
         let delete = Command::DeleteGroup {
             name: name.to_string(),
+            at_ms: crate::clock::now_millis(),
         };
         match self.write(delete).await? {
             CommandResponse::Ok => Ok(()),
@@ -179,6 +182,7 @@ impl Service {
             .write(Command::DeleteUser {
                 username: username.to_string(),
                 revoked_at: now_secs(),
+                at_ms: crate::clock::now_millis(),
             })
             .await?
         {
@@ -218,6 +222,7 @@ impl Service {
                 admin: change.admin,
                 groups: change.groups,
                 at: now_secs(),
+                at_ms: crate::clock::now_millis(),
             })
             .await?
         {
@@ -250,6 +255,7 @@ impl Service {
                 admin: None,
                 groups: None,
                 at: now_secs(),
+                at_ms: crate::clock::now_millis(),
             })
             .await?
         {
@@ -281,6 +287,7 @@ impl Service {
                 group: group.to_string(),
                 add,
                 remove,
+                at_ms: crate::clock::now_millis(),
             })
             .await?
         {

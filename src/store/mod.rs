@@ -6,6 +6,7 @@
 #![allow(clippy::result_large_err)]
 mod apply;
 pub mod backup;
+mod federation_view;
 mod io;
 pub mod log;
 pub mod snapshot;

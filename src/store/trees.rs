@@ -35,6 +35,10 @@ state_trees! {
     Pairing => "pairing": "Pairing-token hash to pairing record.",
     Subjects => "subjects": "Subject to revocation cut-off (Unix seconds).",
     Logins => "logins": "Failed-login counts by `user:<name>` / `addr:<ip>`.",
+    FedPeers => "fed_peers": "Federated peer sites by name.",
+    FedJournal => "fed_journal": "Outbound federation journal by position (big-endian u64).",
+    FedState => "fed_state": "Federation clock, sequences, version vector, cursors (see `fed_key`).",
+    FedEntities => "fed_entities": "Federation merge state of users, groups and site certificates.",
 }
 
 impl StateTree {
@@ -91,4 +95,50 @@ pub mod key {
     pub const SERVICE_ID: &[u8] = b"service_id";
     pub const ACTIVE_KEY: &[u8] = b"active";
     pub const RETIRED_KEYS: &[u8] = b"retired";
+}
+
+/// Keys in the `FedState` and `FedEntities` trees.
+pub mod fed_key {
+    /// The site's hybrid logical clock.
+    pub const CLOCK: &[u8] = b"clock";
+    /// Our own last origin sequence.
+    pub const SEQ: &[u8] = b"seq";
+    /// Next journal position, and the first one still kept.
+    pub const HEAD: &[u8] = b"head";
+    pub const TAIL: &[u8] = b"tail";
+    /// How many peers are configured (journaling is off without any).
+    pub const PEERS: &[u8] = b"peers";
+    /// Bumped when a full sync brought news: every link then resyncs its peer.
+    pub const EPOCH: &[u8] = b"epoch";
+
+    /// Highest sequence applied of an origin.
+    pub fn vector(origin: &str) -> Vec<u8> {
+        format!("vv/{origin}").into_bytes()
+    }
+    /// Where the last batch from a sender ended (its journal position).
+    pub fn inbound(sender: &str) -> Vec<u8> {
+        format!("in/{sender}").into_bytes()
+    }
+    /// The full sync being received from a sender: (sync id, next chunk).
+    pub fn sync_in(sender: &str) -> Vec<u8> {
+        format!("sync/{sender}").into_bytes()
+    }
+    /// Per peer name: next journal position to send, forced resync flag, the epoch it last
+    /// fully synced at, and how many full syncs it had.
+    pub fn cursor(peer: &str) -> Vec<u8> {
+        format!("out/{peer}").into_bytes()
+    }
+    pub fn user(name: &str) -> Vec<u8> {
+        format!("u/{name}").into_bytes()
+    }
+    pub fn group(name: &str) -> Vec<u8> {
+        format!("g/{name}").into_bytes()
+    }
+    pub fn cert(service_id: &str) -> Vec<u8> {
+        format!("c/{service_id}").into_bytes()
+    }
+    /// Names of the trusted certificates bound to a service id.
+    pub fn bound(service_id: &str) -> Vec<u8> {
+        format!("b/{service_id}").into_bytes()
+    }
 }

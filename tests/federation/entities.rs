@@ -146,12 +146,14 @@ fn users_groups_and_membership_cross_both_ways() {
         &json!({"username": "root2", "password": "root2-at-b", "admin": true}),
     );
     assert_eq!(status, 201, "{body}");
-    let (status, body) = a.post(
+    // A learns root2 (as a plain user there), then changes its password.
+    wait_status(&a, "/access/api/v2/users/root2", 200);
+    let (status, body) = a.patch(
         0,
-        "/access/api/v2/users",
-        &json!({"username": "root2", "password": "root2-at-a"}),
+        "/access/api/v2/users/root2",
+        &json!({"password": "root2-at-a"}),
     );
-    assert_eq!(status, 201, "{body}");
+    assert_eq!(status, 200, "{body}");
     create_user(&a, 0, "marker", "marker-pass-1");
     wait_status(&b, "/access/api/v2/users/marker", 200);
     for i in 0..3 {

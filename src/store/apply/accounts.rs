@@ -1,9 +1,11 @@
 //! Applying account commands: users and groups, group membership, subject revocation and
 //! login failures.
 
+use super::federation::{journal, local_group, local_user};
 use super::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::throttle::{record_failure, LoginFailures};
 use crate::domain::token::subject_for;
+use crate::federation::protocol::Change;
 use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
 use crate::store::trees::key::SERVICE_ID;
 use crate::store::trees::StateTree::{Groups, Logins, Meta, Subjects, Users};
@@ -28,17 +30,30 @@ fn local_subject(tx: &Tx<'_>, username: &str) -> TxResult<Option<String>> {
 }
 
 /// Move the subject's cut-off forward to `at` (never back).
-pub(super) fn revoke_subject(tx: &Tx<'_>, subject: &str, at: u64) -> TxResult<CommandResponse> {
+pub(super) fn move_cut_off(tx: &Tx<'_>, subject: &str, at: u64) -> TxResult<()> {
     let cut: Option<u64> = tx_get(tx.t(Subjects), subject.as_bytes())?;
     tx_put(
         tx.t(Subjects),
         subject.as_bytes(),
         &cut.unwrap_or(0).max(at),
+    )
+}
+
+/// A subject revoked here: federated sites learn it from the journal.
+pub(super) fn revoke_subject(tx: &Tx<'_>, subject: &str, at: u64) -> TxResult<CommandResponse> {
+    move_cut_off(tx, subject, at)?;
+    journal(
+        tx,
+        Change::Subject {
+            subject: subject.to_string(),
+            at,
+        },
+        at * 1000,
     )?;
     Ok(CommandResponse::Ok)
 }
 
-fn revoke_user(tx: &Tx<'_>, username: &str, at: u64) -> TxResult<()> {
+pub(super) fn revoke_user(tx: &Tx<'_>, username: &str, at: u64) -> TxResult<()> {
     if let Some(subject) = local_subject(tx, username)? {
         revoke_subject(tx, &subject, at)?;
     }
@@ -51,12 +66,24 @@ pub(super) fn put_user(
     tx: &Tx<'_>,
     user: &UserRecord,
     create_only: bool,
+    at_ms: u64,
 ) -> TxResult<CommandResponse> {
     let existing: Option<UserRecord> = tx_get(tx.t(Users), user.username.as_bytes())?;
-    if create_only && existing.as_ref().is_some_and(|e| e != user) {
+    if existing.as_ref() == Some(user) {
+        return Ok(CommandResponse::Ok);
+    }
+    if create_only && existing.is_some() {
         return Ok(CommandResponse::Conflict);
     }
     tx_put(tx.t(Users), user.username.as_bytes(), user)?;
+    local_user(
+        tx,
+        &user.username,
+        existing.as_ref(),
+        Some(user),
+        true,
+        at_ms,
+    )?;
     Ok(CommandResponse::Ok)
 }
 
@@ -65,10 +92,13 @@ pub(super) fn delete_user(
     tx: &Tx<'_>,
     username: &str,
     revoked_at: u64,
+    at_ms: u64,
 ) -> TxResult<CommandResponse> {
-    match tx.t(Users).remove(username.as_bytes())? {
-        Some(_) => {
+    match tx_get::<UserRecord>(tx.t(Users), username.as_bytes())? {
+        Some(before) => {
+            tx.t(Users).remove(username.as_bytes())?;
             revoke_user(tx, username, revoked_at)?;
+            local_user(tx, username, Some(&before), None, true, at_ms)?;
             Ok(CommandResponse::Ok)
         }
         None => Ok(CommandResponse::NotFound),
@@ -89,10 +119,12 @@ pub(super) fn update_user(
     username: &str,
     fields: UserFields<'_>,
     at: u64,
+    at_ms: u64,
 ) -> TxResult<CommandResponse> {
     let Some(mut user) = tx_get::<UserRecord>(tx.t(Users), username.as_bytes())? else {
         return Ok(CommandResponse::NotFound);
     };
+    let before = user.clone();
     if let Some(hash) = fields.password_hash {
         user.password_hash = Some(hash.clone());
     }
@@ -109,6 +141,15 @@ pub(super) fn update_user(
         user.admin = admin;
     }
     tx_put(tx.t(Users), username.as_bytes(), &user)?;
+    let fields_changed = before.password_hash != user.password_hash || before.email != user.email;
+    local_user(
+        tx,
+        username,
+        Some(&before),
+        Some(&user),
+        fields_changed,
+        at_ms,
+    )?;
     Ok(CommandResponse::Ok)
 }
 
@@ -118,6 +159,7 @@ pub(super) fn update_group_members(
     group: &str,
     add: &[String],
     remove: &[String],
+    at_ms: u64,
 ) -> TxResult<CommandResponse> {
     if tx.t(Groups).get(group.as_bytes())?.is_none() {
         return Ok(CommandResponse::NotFound);
@@ -129,11 +171,13 @@ pub(super) fn update_group_members(
         let Some(mut user) = tx_get::<UserRecord>(tx.t(Users), name.as_bytes())? else {
             continue;
         };
+        let before = user.clone();
         user.groups.retain(|g| g != group || !remove.contains(name));
         if add.contains(name) && !user.groups.iter().any(|g| g == group) {
             user.groups.push(group.to_string());
         }
         tx_put(tx.t(Users), name.as_bytes(), &user)?;
+        local_user(tx, name, Some(&before), Some(&user), false, at_ms)?;
     }
     Ok(CommandResponse::Ok)
 }
@@ -142,18 +186,26 @@ pub(super) fn put_group(
     tx: &Tx<'_>,
     group: &GroupRecord,
     create_only: bool,
+    at_ms: u64,
 ) -> TxResult<CommandResponse> {
     let existing: Option<GroupRecord> = tx_get(tx.t(Groups), group.name.as_bytes())?;
-    if create_only && existing.as_ref().is_some_and(|e| e != group) {
+    if existing.as_ref() == Some(group) {
+        return Ok(CommandResponse::Ok);
+    }
+    if create_only && existing.is_some() {
         return Ok(CommandResponse::Conflict);
     }
     tx_put(tx.t(Groups), group.name.as_bytes(), group)?;
+    local_group(tx, &group.name, Some(group), at_ms)?;
     Ok(CommandResponse::Ok)
 }
 
-pub(super) fn delete_group(tx: &Tx<'_>, name: &str) -> TxResult<CommandResponse> {
+pub(super) fn delete_group(tx: &Tx<'_>, name: &str, at_ms: u64) -> TxResult<CommandResponse> {
     Ok(match tx.t(Groups).remove(name.as_bytes())? {
-        Some(_) => CommandResponse::Ok,
+        Some(_) => {
+            local_group(tx, name, None, at_ms)?;
+            CommandResponse::Ok
+        }
         None => CommandResponse::NotFound,
     })
 }

@@ -1,5 +1,6 @@
 //! Applying key commands: bootstrap, certificate reset, the circle of trust.
 
+use super::federation::{bind_trusted, local_cert};
 use super::{tx_get, tx_put, Tx, TxResult};
 use crate::crypto::KeyMaterial;
 use crate::raft::command::{CommandResponse, TrustedCert, UserRecord};
@@ -23,20 +24,35 @@ pub(super) fn bootstrap(
 }
 
 pub(super) fn put_trusted(tx: &Tx<'_>, cert: &TrustedCert) -> TxResult<CommandResponse> {
+    if let Some(old) = tx_get::<TrustedCert>(tx.t(Trusted), cert.name.as_bytes())? {
+        bind_trusted(tx, &old, false)?;
+    }
     tx_put(tx.t(Trusted), cert.name.as_bytes(), cert)?;
+    bind_trusted(tx, cert, true)?;
     Ok(CommandResponse::Ok)
 }
 
 pub(super) fn remove_trusted(tx: &Tx<'_>, name: &str) -> TxResult<CommandResponse> {
-    Ok(match tx.t(Trusted).remove(name.as_bytes())? {
-        Some(_) => CommandResponse::Ok,
-        None => CommandResponse::NotFound,
-    })
+    Ok(
+        match tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
+            Some(old) => {
+                tx.t(Trusted).remove(name.as_bytes())?;
+                bind_trusted(tx, &old, false)?;
+                CommandResponse::Ok
+            }
+            None => CommandResponse::NotFound,
+        },
+    )
 }
 
 /// A new signing key. With `keep_old` the previous certificate stays trusted as retired;
 /// without it every earlier key stops being trusted: a full reset.
-pub(super) fn rotate(tx: &Tx<'_>, key: &KeyMaterial, keep_old: bool) -> TxResult<CommandResponse> {
+pub(super) fn rotate(
+    tx: &Tx<'_>,
+    key: &KeyMaterial,
+    keep_old: bool,
+    endorsement: Option<&String>,
+) -> TxResult<CommandResponse> {
     let old: Option<KeyMaterial> = tx_get(tx.t(Keys), ACTIVE_KEY)?;
     let mut retired: Vec<String> = match keep_old {
         true => tx_get(tx.t(Keys), RETIRED_KEYS)?.unwrap_or_default(),
@@ -49,5 +65,13 @@ pub(super) fn rotate(tx: &Tx<'_>, key: &KeyMaterial, keep_old: bool) -> TxResult
     }
     tx_put(tx.t(Keys), RETIRED_KEYS, &retired)?;
     tx_put(tx.t(Keys), ACTIVE_KEY, key)?;
+    local_cert(
+        tx,
+        &key.kid,
+        &key.certificate_pem,
+        &retired,
+        endorsement,
+        key.created_at * 1000,
+    )?;
     Ok(CommandResponse::Ok)
 }

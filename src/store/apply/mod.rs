@@ -2,6 +2,9 @@
 //! the command and the state before it), inside the transaction of its log entry.
 
 mod accounts;
+pub mod federation;
+#[cfg(test)]
+mod federation_tests;
 mod keys;
 mod restore;
 #[cfg(test)]
@@ -159,11 +162,16 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::IssuePairing { hash, record } => tokens::issue_pairing(tx, hash, record),
         Command::ConsumePairing { hash, now } => tokens::consume_pairing(tx, hash, *now),
         Command::ExpireBefore { .. } => tokens::expire(tx, expired),
-        Command::PutUser { user, create_only } => accounts::put_user(tx, user, *create_only),
+        Command::PutUser {
+            user,
+            create_only,
+            at_ms,
+        } => accounts::put_user(tx, user, *create_only, *at_ms),
         Command::DeleteUser {
             username,
             revoked_at,
-        } => accounts::delete_user(tx, username, *revoked_at),
+            at_ms,
+        } => accounts::delete_user(tx, username, *revoked_at, ms_or(*at_ms, *revoked_at)),
         Command::UpdateUser {
             username,
             password_hash,
@@ -171,6 +179,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             admin,
             groups,
             at,
+            at_ms,
         } => accounts::update_user(
             tx,
             username,
@@ -181,12 +190,20 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
                 groups,
             },
             *at,
+            ms_or(*at_ms, *at),
         ),
-        Command::UpdateGroupMembers { group, add, remove } => {
-            accounts::update_group_members(tx, group, add, remove)
-        }
-        Command::PutGroup { group, create_only } => accounts::put_group(tx, group, *create_only),
-        Command::DeleteGroup { name } => accounts::delete_group(tx, name),
+        Command::UpdateGroupMembers {
+            group,
+            add,
+            remove,
+            at_ms,
+        } => accounts::update_group_members(tx, group, add, remove, *at_ms),
+        Command::PutGroup {
+            group,
+            create_only,
+            at_ms,
+        } => accounts::put_group(tx, group, *create_only, *at_ms),
+        Command::DeleteGroup { name, at_ms } => accounts::delete_group(tx, name, *at_ms),
         Command::RevokeSubject {
             subject,
             revoked_at,
@@ -199,10 +216,46 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::LoginSucceeded { keys } => accounts::login_succeeded(tx, keys),
         Command::PutTrusted { cert } => keys::put_trusted(tx, cert),
         Command::RemoveTrusted { name } => keys::remove_trusted(tx, name),
-        Command::RotateKey { key, keep_old } => keys::rotate(tx, key, *keep_old),
+        Command::RotateKey {
+            key,
+            keep_old,
+            endorsement,
+        } => keys::rotate(tx, key, *keep_old, endorsement.as_ref()),
         Command::RestoreChunk { first, records } => {
             restore::restore_chunk(tx, *first, records, &expired.restore_clear)
         }
+        Command::FederationPeer { peer } => federation::put_peer(tx, peer),
+        Command::FederationRemovePeer { name } => federation::remove_peer(tx, name),
+        Command::FederationReceive {
+            from,
+            after,
+            upto,
+            events,
+            now_ms,
+        } => federation::receive(tx, from, *after, *upto, events, *now_ms),
+        Command::FederationSync {
+            from,
+            sync_id,
+            chunk,
+            changes,
+            done,
+        } => federation::sync(tx, from, sync_id, *chunk, changes, done.as_ref()),
+        Command::FederationAck {
+            peer,
+            cursor,
+            synced_epoch,
+        } => federation::ack(tx, peer, *cursor, *synced_epoch),
+        Command::FederationResync { peer } => federation::resync(tx, peer),
+        Command::FederationTrim { below } => federation::trim(tx, *below),
+    }
+}
+
+/// A command's wall time in ms: `ms` when it carries one, else its time in seconds.
+fn ms_or(ms: u64, secs: u64) -> u64 {
+    if ms > 0 {
+        ms
+    } else {
+        secs * 1000
     }
 }
 
@@ -215,6 +268,8 @@ pub(super) fn touches_keys(cmd: &Command) -> bool {
             | Command::PutTrusted { .. }
             | Command::RemoveTrusted { .. }
             | Command::RestoreChunk { .. }
+            | Command::FederationReceive { .. }
+            | Command::FederationSync { .. }
     )
 }
 
@@ -224,7 +279,9 @@ pub(super) fn touches_subjects(cmd: &Command) -> bool {
         Command::DeleteUser { .. }
         | Command::UpdateUser { .. }
         | Command::RevokeSubject { .. }
-        | Command::RestoreChunk { .. } => true,
+        | Command::RestoreChunk { .. }
+        | Command::FederationReceive { .. }
+        | Command::FederationSync { .. } => true,
         Command::Batch { commands } => commands.iter().any(touches_subjects),
         _ => false,
     }

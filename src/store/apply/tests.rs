@@ -21,14 +21,19 @@ fn key_material() -> &'static KeyMaterial {
 }
 
 /// A state machine on a temporary sled, and the next log index to apply.
-struct Machine {
-    sm: StateMachine,
+pub(super) struct Machine {
+    pub(super) sm: StateMachine,
     next: u64,
     _dir: tempfile::TempDir,
 }
 
 impl Machine {
     async fn new() -> Machine {
+        Self::with_service_id(SID).await
+    }
+
+    /// A machine bootstrapped as the site `sid`.
+    pub(super) async fn with_service_id(sid: &str) -> Machine {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();
         let sm = StateMachine::open(&db, dir.path().join("snapshots"), 0).unwrap();
@@ -41,7 +46,7 @@ impl Machine {
         let admin = user("admin", true, &[]);
         let r = m
             .apply(Command::Bootstrap {
-                service_id: SID.into(),
+                service_id: sid.into(),
                 key,
                 admin,
             })
@@ -50,7 +55,7 @@ impl Machine {
         m
     }
 
-    async fn apply(&mut self, cmd: Command) -> CommandResponse {
+    pub(super) async fn apply(&mut self, cmd: Command) -> CommandResponse {
         let entry = Entry::<TypeConfig> {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), self.next),
             payload: EntryPayload::Normal(cmd),
@@ -103,12 +108,14 @@ async fn deleting_a_user_and_revoking_a_subject_set_cut_offs_that_only_move_forw
     let put = Command::PutUser {
         user: user("bob", false, &[]),
         create_only: true,
+        at_ms: 0,
     };
     assert_eq!(m.apply(put).await, CommandResponse::Ok);
     assert_eq!(m.cut("bob"), None);
     let delete = Command::DeleteUser {
         username: "bob".into(),
         revoked_at: 2_000,
+        at_ms: 0,
     };
     assert_eq!(m.apply(delete.clone()).await, CommandResponse::Ok);
     assert_eq!(m.cut("bob"), Some(2_000));
@@ -191,12 +198,14 @@ async fn user_updates_group_members_and_login_failures() {
         m.apply(Command::PutGroup {
             group,
             create_only: true,
+            at_ms: 0,
         })
         .await;
     }
     m.apply(Command::PutUser {
         user: user("carol", false, &["dev"]),
         create_only: true,
+        at_ms: 0,
     })
     .await;
     let update = |admin: bool, at: u64| Command::UpdateUser {
@@ -206,6 +215,7 @@ async fn user_updates_group_members_and_login_failures() {
         admin: Some(admin),
         groups: None,
         at,
+        at_ms: 0,
     };
     assert_eq!(m.apply(update(true, 2_000)).await, CommandResponse::Ok);
     assert_eq!(m.cut("carol"), None, "promotion revokes nothing");
@@ -220,12 +230,14 @@ async fn user_updates_group_members_and_login_failures() {
         group: "ops".into(),
         add: vec!["carol".into(), "ghost".into()],
         remove: vec![],
+        at_ms: 0,
     };
     assert_eq!(m.apply(members).await, CommandResponse::Ok);
     let members = Command::UpdateGroupMembers {
         group: "dev".into(),
         add: vec![],
         remove: vec!["carol".into()],
+        at_ms: 0,
     };
     assert_eq!(m.apply(members).await, CommandResponse::Ok);
     let carol = m.sm.view().user("carol").unwrap().unwrap();
@@ -234,6 +246,7 @@ async fn user_updates_group_members_and_login_failures() {
         group: "nope".into(),
         add: vec![],
         remove: vec![],
+        at_ms: 0,
     };
     assert_eq!(m.apply(missing).await, CommandResponse::NotFound);
 
@@ -397,6 +410,7 @@ async fn key_rotation_keeps_or_drops_old_keys_and_trust_changes() {
     let first = key_material().clone();
     let second = generate_key_material(2048, SID, 2_000).unwrap();
     let rotate = |key: &KeyMaterial, keep_old: bool| Command::RotateKey {
+        endorsement: None,
         key: key.clone(),
         keep_old,
     };
@@ -501,6 +515,7 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
     let bob = Command::PutUser {
         user: user("bob", false, &[]),
         create_only: true,
+        at_ms: 0,
     };
     source.apply(bob).await;
     for id in ["t1", "t2", "t3"] {
@@ -534,6 +549,7 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
     let stale = Command::PutUser {
         user: user("stale", false, &[]),
         create_only: true,
+        at_ms: 0,
     };
     target.apply(stale).await;
     let stale_token = Command::IssueToken {

@@ -1,12 +1,14 @@
 //! Applying token commands: issue, refresh (conditional), revoke, pairing, expiry.
 
 use super::accounts::{subject_cut_off, user_cut_off};
+use super::federation::journal;
 use super::{tx_get, tx_put, Expired, Tx, TxResult};
 use crate::domain::token::{Revocation, TokenRecord};
+use crate::federation::protocol::Change;
 use crate::raft::command::{CommandResponse, PairingRecord};
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
 
-fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
+pub(super) fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
     tx_put(tx.t(Tokens), record.token_id.as_bytes(), record)?;
     if let Some(hash) = &record.reference_hash {
         tx.t(Refs)
@@ -15,12 +17,19 @@ fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
     Ok(())
 }
 
-/// Drop a stored token (and its reference); revocable ones leave a revocation behind.
-fn revoke(tx: &Tx<'_>, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
+/// Drop a stored token and its reference.
+pub(super) fn drop_record(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
     tx.t(Tokens).remove(record.token_id.as_bytes())?;
     if let Some(hash) = &record.reference_hash {
         tx.t(Refs).remove(hash.as_bytes())?;
     }
+    Ok(())
+}
+
+/// Drop a stored token; revocable ones leave a revocation behind, which federated sites
+/// learn from the journal.
+fn revoke(tx: &Tx<'_>, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
+    drop_record(tx, record)?;
     if record.revocable {
         let revocation = Revocation {
             token_id: record.token_id.clone(),
@@ -28,12 +37,20 @@ fn revoke(tx: &Tx<'_>, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
             expiry: record.expiry,
         };
         tx_put(tx.t(Revoked), record.token_id.as_bytes(), &revocation)?;
+        journal(tx, Change::Revoke { revocation }, revoked_at * 1000)?;
     }
     Ok(())
 }
 
 pub(super) fn issue(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<CommandResponse> {
     store(tx, record)?;
+    journal(
+        tx,
+        Change::Token {
+            record: record.clone(),
+        },
+        record.issued_at * 1000,
+    )?;
     Ok(CommandResponse::Issued)
 }
 
@@ -66,7 +83,7 @@ pub(super) fn refresh(
         return rejected("every token of this user was revoked");
     }
     revoke(tx, &old, now)?;
-    store(tx, new_record)?;
+    issue(tx, new_record)?;
     Ok(CommandResponse::Refreshed)
 }
 

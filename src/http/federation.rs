@@ -1,0 +1,225 @@
+//! Access Federation (JFrog paths): peer sites, full_broadcast, validate_server, the digest;
+//! and the site-to-site endpoints, which authenticate the signed message, not a caller.
+
+use std::time::Instant;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde_json::{json, Value};
+
+use super::extract::{Admin, Svc};
+use super::params::{read_body, Params};
+use crate::federation::protocol::{Answer, PeerSite};
+use crate::service::federation::{NewPeer, PeerPatch};
+use crate::service::{ServiceError, ServiceResult};
+
+/// Largest site-to-site message (a full-sync chunk).
+const SITE_BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
+    let cursor = svc.state.fed_cursor(&p.name)?;
+    let (tail, head) = svc.state.fed_journal_range()?;
+    let epoch = svc.state.fed_epoch()?;
+    let live = svc.links.get(&p.name).unwrap_or_default();
+    let behind = cursor
+        .next
+        .map(|n| head.saturating_sub(n))
+        .unwrap_or(head - tail);
+    let stale = cursor.next.is_some_and(|n| n < tail);
+    let full_sync = cursor.next.is_none() || cursor.resync || cursor.synced_epoch < epoch || stale;
+    let state = match (p.active, svc.membership.status().is_leader) {
+        (false, _) => "inactive",
+        (true, false) => "standby",
+        (true, true) => live.state,
+    };
+    Ok(json!({
+        "name": p.name,
+        "url": p.url,
+        "service_id": p.service_id,
+        "entities": p.entities,
+        "active": p.active,
+        "exclude_users": p.exclude_users,
+        "status": {
+            "state": state,
+            "last_contact_ms_ago": live.last_contact.map(|t| Instant::now().duration_since(t).as_millis() as u64),
+            "events_behind": if full_sync { Value::Null } else { json!(behind) },
+            "lag_ms": live.lag_ms,
+            "last_error": live.last_error,
+            "full_sync": full_sync,
+            "full_syncs": cursor.full_syncs,
+            "stale": stale,
+            "cursor": cursor.next,
+            "events_sent": live.events_sent,
+        }
+    }))
+}
+
+async fn params(svc: &Svc, req: &HttpRequest, payload: web::Payload) -> ServiceResult<Params> {
+    Params::from_request(req, payload, svc.config.server.max_body_bytes).await
+}
+
+fn optional_list(p: &Params, name: &str) -> ServiceResult<Option<Vec<String>>> {
+    Ok(match p.present(name) {
+        true => Some(p.string_list(name)?),
+        false => None,
+    })
+}
+
+/// Status lives on the leader: a follower asks it, and answers from its own view if that fails.
+async fn from_leader(svc: &Svc, req: &HttpRequest) -> Option<HttpResponse> {
+    let status = svc.membership.status();
+    if status.is_leader {
+        return None;
+    }
+    let url = format!("{}{}", status.leader_url?, req.uri());
+    let mut call = svc
+        .peer_http()
+        .get(url)
+        .timeout(std::time::Duration::from_secs(3));
+    if let Some(auth) = req.headers().get("authorization") {
+        call = call.header("authorization", auth.as_bytes());
+    }
+    let r = call.send().await.ok()?;
+    if !r.status().is_success() {
+        return None;
+    }
+    let body = r.bytes().await.ok()?;
+    Some(
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
+    )
+}
+
+pub async fn list(svc: Svc, _: Admin, req: HttpRequest) -> ServiceResult<HttpResponse> {
+    if let Some(r) = from_leader(&svc, &req).await {
+        return Ok(r);
+    }
+    let peers = svc
+        .peers()?
+        .iter()
+        .map(|p| peer_json(&svc, p))
+        .collect::<ServiceResult<Vec<_>>>()?;
+    Ok(HttpResponse::Ok().json(peers))
+}
+
+pub async fn get(
+    svc: Svc,
+    _: Admin,
+    req: HttpRequest,
+    name: web::Path<String>,
+) -> ServiceResult<HttpResponse> {
+    let peer = svc.peer(&name)?;
+    if let Some(r) = from_leader(&svc, &req).await {
+        return Ok(r);
+    }
+    Ok(HttpResponse::Ok().json(peer_json(&svc, &peer)?))
+}
+
+pub async fn create(
+    svc: Svc,
+    _: Admin,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let p = params(&svc, &req, payload).await?;
+    p.allow_only(&[
+        "name",
+        "url",
+        "service_id",
+        "entities",
+        "active",
+        "exclude_users",
+    ])?;
+    let peer = svc
+        .add_peer(NewPeer {
+            name: p.required_string("name")?,
+            url: p.required_string("url")?,
+            service_id: p.string("service_id")?,
+            entities: optional_list(&p, "entities")?,
+            active: p.boolean("active")?,
+            exclude_users: optional_list(&p, "exclude_users")?,
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(peer_json(&svc, &peer)?))
+}
+
+pub async fn update(
+    svc: Svc,
+    _: Admin,
+    req: HttpRequest,
+    name: web::Path<String>,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let p = params(&svc, &req, payload).await?;
+    p.allow_only(&["url", "entities", "active", "exclude_users"])?;
+    let peer = svc
+        .update_peer(
+            &name,
+            PeerPatch {
+                url: p.string("url")?,
+                entities: optional_list(&p, "entities")?,
+                active: p.boolean("active")?,
+                exclude_users: optional_list(&p, "exclude_users")?,
+            },
+        )
+        .await?;
+    Ok(HttpResponse::Ok().json(peer_json(&svc, &peer)?))
+}
+
+pub async fn delete(svc: Svc, _: Admin, name: web::Path<String>) -> ServiceResult<HttpResponse> {
+    svc.remove_peer(&name).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub async fn full_broadcast(
+    svc: Svc,
+    _: Admin,
+    name: web::Path<String>,
+) -> ServiceResult<HttpResponse> {
+    svc.full_broadcast(&name).await?;
+    Ok(HttpResponse::Accepted().json(json!({ "name": name.as_str(), "full_sync": "scheduled" })))
+}
+
+pub async fn validate_server(
+    svc: Svc,
+    _: Admin,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let p = params(&svc, &req, payload).await?;
+    p.allow_only(&["url"])?;
+    Ok(HttpResponse::Ok().json(svc.validate_server(&p.required_string("url")?).await?))
+}
+
+pub async fn digest(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(svc.federation_digest()?))
+}
+
+async fn site_body(payload: web::Payload) -> ServiceResult<String> {
+    let body = read_body(payload, SITE_BODY_LIMIT).await?;
+    String::from_utf8(body.to_vec())
+        .map_err(|_| ServiceError::BadRequest("federation message is not text".into()))
+}
+
+fn answered(a: Answer) -> HttpResponse {
+    match a.status.as_str() {
+        "ok" => HttpResponse::Ok().json(a),
+        _ => HttpResponse::Conflict().json(a),
+    }
+}
+
+pub async fn events(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    Ok(answered(
+        svc.receive_events(&site_body(payload).await?).await?,
+    ))
+}
+
+pub async fn sync(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    Ok(answered(
+        svc.receive_sync(&site_body(payload).await?).await?,
+    ))
+}
+
+pub async fn hello(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    Ok(answered(svc.hello(&site_body(payload).await?).await?))
+}

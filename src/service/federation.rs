@@ -1,0 +1,467 @@
+//! Federation use cases: peer sites (the JFrog API), what a peer site sends us (batches, full
+//! syncs, hellos), validate_server and the digest. The pushing side is `federation::link`.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use super::{now_secs, IssuedToken, Service, ServiceError, ServiceResult};
+use crate::clock::now_millis;
+use crate::crypto::KeyOrigin;
+use crate::domain::names::{valid_name, valid_service_id};
+use crate::federation::message::{self, OpenError, Sealed};
+use crate::federation::protocol::{Answer, Change, Entity, EventBatch, Hello, PeerSite, SyncChunk};
+use crate::raft::command::{Command, CommandResponse};
+
+/// How long a call to a peer site may take.
+pub const SITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most events or changes one message may carry.
+const MAX_ITEMS: usize = 20_000;
+
+/// A new peer site (`POST /system/federation`).
+pub struct NewPeer {
+    pub name: String,
+    pub url: String,
+    pub service_id: Option<String>,
+    pub entities: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub exclude_users: Option<Vec<String>>,
+}
+
+/// Changes to a peer site (`PATCH /system/federation/{name}`).
+#[derive(Default)]
+pub struct PeerPatch {
+    pub url: Option<String>,
+    pub entities: Option<Vec<String>>,
+    pub active: Option<bool>,
+    pub exclude_users: Option<Vec<String>>,
+}
+
+fn check_url(url: &str) -> ServiceResult<String> {
+    let url = url.trim().trim_end_matches('/');
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(url.to_string())
+        }
+        _ => Err(ServiceError::BadRequest(format!("invalid url '{url}'"))),
+    }
+}
+
+fn entities(names: Vec<String>) -> ServiceResult<Vec<Entity>> {
+    let mut out: Vec<Entity> = names
+        .iter()
+        .map(|n| {
+            Entity::parse(n)
+                .ok_or_else(|| ServiceError::BadRequest(format!("unknown entity '{n}'")))
+        })
+        .collect::<ServiceResult<_>>()?;
+    let mut seen = Vec::new();
+    out.retain(|e| {
+        let first = !seen.contains(e);
+        seen.push(*e);
+        first
+    });
+    Ok(out)
+}
+
+fn opened<T>(r: Result<Sealed<T>, OpenError>) -> ServiceResult<Sealed<T>> {
+    r.map_err(|e| match e {
+        OpenError::Malformed
+        | OpenError::Verify(crate::crypto::VerifyError::Malformed)
+        | OpenError::Verify(crate::crypto::VerifyError::Algorithm) => {
+            ServiceError::BadRequest(format!("federation message refused: {e}"))
+        }
+        e => ServiceError::Unauthorized(format!("federation message refused: {e}")),
+    })
+}
+
+/// Names in users and groups from a peer are checked like ours: a peer cannot plant what
+/// our own API would refuse.
+fn check_change(change: &Change) -> ServiceResult<()> {
+    let name = match change {
+        Change::User { name, .. } | Change::Group { name, .. } => name,
+        _ => return Ok(()),
+    };
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!("invalid name '{name}'")))
+    }
+}
+
+impl Service {
+    pub fn peers(&self) -> ServiceResult<Vec<PeerSite>> {
+        Ok(self.state.fed_peers()?)
+    }
+
+    pub fn peer(&self, name: &str) -> ServiceResult<PeerSite> {
+        self.state
+            .fed_peer(name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("federation '{name}' not found")))
+    }
+
+    /// The service id a site answers with at `url`.
+    async fn remote_service_id(&self, url: &str) -> ServiceResult<String> {
+        let unreachable = |e: String| ServiceError::BadRequest(format!("cannot reach {url}: {e}"));
+        let r = self
+            .peer_http()
+            .get(format!("{url}/access/api/v1/system/service_id"))
+            .timeout(SITE_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        if !r.status().is_success() {
+            return Err(unreachable(format!("HTTP {}", r.status())));
+        }
+        let id = r.text().await.map_err(|e| unreachable(e.to_string()))?;
+        let id = id.trim().to_string();
+        if valid_service_id(&id) {
+            Ok(id)
+        } else {
+            Err(unreachable(format!("'{id}' is not a service id")))
+        }
+    }
+
+    pub async fn add_peer(&self, new: NewPeer) -> ServiceResult<PeerSite> {
+        if !crate::service::keys::valid_cert_name(&new.name) {
+            return Err(ServiceError::BadRequest(format!(
+                "invalid federation name '{}'",
+                new.name
+            )));
+        }
+        let url = check_url(&new.url)?;
+        if self.state.fed_peer(&new.name)?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "federation '{}' already exists",
+                new.name
+            )));
+        }
+        let service_id = match new.service_id {
+            Some(id) if valid_service_id(&id) => id,
+            Some(id) => {
+                return Err(ServiceError::BadRequest(format!(
+                    "invalid service_id '{id}'"
+                )))
+            }
+            None => self.remote_service_id(&url).await?,
+        };
+        if service_id == self.service_id()? {
+            return Err(ServiceError::BadRequest(
+                "a site cannot federate with itself".into(),
+            ));
+        }
+        if self.state.fed_peer_by_service(&service_id)?.is_some() {
+            return Err(ServiceError::Conflict(format!(
+                "a federation with {service_id} exists"
+            )));
+        }
+        let peer = PeerSite {
+            name: new.name,
+            url,
+            service_id,
+            entities: match new.entities {
+                Some(e) => entities(e)?,
+                None => Entity::ALL.to_vec(),
+            },
+            active: new.active.unwrap_or(true),
+            exclude_users: new
+                .exclude_users
+                .unwrap_or_else(|| vec![self.config.security.bootstrap_admin_username.clone()]),
+            created_at: now_secs(),
+        };
+        self.write(Command::FederationPeer { peer: peer.clone() })
+            .await?;
+        tracing::info!(name = %peer.name, url = %peer.url, service_id = %peer.service_id, "federation added");
+        Ok(peer)
+    }
+
+    pub async fn update_peer(&self, name: &str, patch: PeerPatch) -> ServiceResult<PeerSite> {
+        let mut peer = self.peer(name)?;
+        if let Some(url) = patch.url {
+            peer.url = check_url(&url)?;
+        }
+        if let Some(e) = patch.entities {
+            peer.entities = entities(e)?;
+        }
+        if let Some(a) = patch.active {
+            peer.active = a;
+        }
+        if let Some(x) = patch.exclude_users {
+            peer.exclude_users = x;
+        }
+        self.write(Command::FederationPeer { peer: peer.clone() })
+            .await?;
+        Ok(peer)
+    }
+
+    pub async fn remove_peer(&self, name: &str) -> ServiceResult<()> {
+        match self
+            .write(Command::FederationRemovePeer { name: name.into() })
+            .await?
+        {
+            CommandResponse::Ok => Ok(()),
+            _ => Err(ServiceError::NotFound(format!(
+                "federation '{name}' not found"
+            ))),
+        }
+    }
+
+    /// Force a full sync to a peer (`full_broadcast`).
+    pub async fn full_broadcast(&self, name: &str) -> ServiceResult<()> {
+        match self
+            .write(Command::FederationResync { peer: name.into() })
+            .await?
+        {
+            CommandResponse::Ok => Ok(()),
+            _ => Err(ServiceError::NotFound(format!(
+                "federation '{name}' not found"
+            ))),
+        }
+    }
+
+    /// The federated state's digest, vector and counts (equal everywhere once converged).
+    pub fn federation_digest(&self) -> ServiceResult<Value> {
+        let own = self.service_id()?;
+        let excluded: Vec<String> = self
+            .state
+            .fed_peers()?
+            .into_iter()
+            .flat_map(|p| p.exclude_users)
+            .collect();
+        let d = self.state.fed_digest(&own, &excluded)?;
+        Ok(json!({
+            "service_id": own,
+            "digest": d.digest,
+            "counts": d.counts,
+            "vector": self.state.fed_vector()?,
+        }))
+    }
+
+    fn open_message<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &str,
+    ) -> ServiceResult<(Sealed<T>, PeerSite)> {
+        let keys = self.keyset()?;
+        let sealed: Sealed<T> = opened(message::open(&keys, body.trim(), now_secs()))?;
+        let peer = self
+            .state
+            .fed_peer_by_service(&sealed.iss)?
+            .ok_or_else(|| {
+                ServiceError::Unauthorized(format!("{} is not a federated site here", sealed.iss))
+            })?;
+        Ok((sealed, peer))
+    }
+
+    fn answer(&self, response: CommandResponse) -> ServiceResult<Answer> {
+        let (position, status) = match response {
+            CommandResponse::FedReceived { position } => (position, "ok"),
+            CommandResponse::FedOutOfOrder { position } => (position, "out_of_order"),
+            CommandResponse::FedGap => (0, "gap"),
+            other => return Err(ServiceError::Internal(format!("unexpected {other:?}"))),
+        };
+        Ok(Answer {
+            position,
+            status: status.into(),
+            service_id: self.service_id()?,
+            version: env!("CARGO_PKG_VERSION").into(),
+            knows_you: true,
+        })
+    }
+
+    /// A batch of a peer site's journal.
+    pub async fn receive_events(&self, body: &str) -> ServiceResult<Answer> {
+        let (sealed, _) = self.open_message::<EventBatch>(body)?;
+        let b = sealed.body;
+        if b.events.len() > MAX_ITEMS || b.upto < b.after {
+            return Err(ServiceError::BadRequest(
+                "malformed federation batch".into(),
+            ));
+        }
+        b.events.iter().try_for_each(|e| check_change(&e.change))?;
+        let response = self
+            .write(Command::FederationReceive {
+                from: sealed.iss,
+                after: b.after,
+                upto: b.upto,
+                events: b.events,
+                now_ms: now_millis(),
+            })
+            .await?;
+        self.answer(response)
+    }
+
+    /// A chunk of a full sync from a peer site.
+    pub async fn receive_sync(&self, body: &str) -> ServiceResult<Answer> {
+        let (sealed, _) = self.open_message::<SyncChunk>(body)?;
+        let c = sealed.body;
+        if c.changes.len() > MAX_ITEMS || c.sync_id.len() > 128 {
+            return Err(ServiceError::BadRequest(
+                "malformed federation sync chunk".into(),
+            ));
+        }
+        c.changes.iter().try_for_each(check_change)?;
+        if c.chunk == 0 {
+            tracing::info!(from = %sealed.iss, "full sync from a federated site started");
+        }
+        let done = c.done.is_some();
+        let response = self
+            .write(Command::FederationSync {
+                from: sealed.iss.clone(),
+                sync_id: c.sync_id,
+                chunk: c.chunk,
+                changes: c.changes,
+                done: c.done,
+            })
+            .await?;
+        if done {
+            tracing::info!(from = %sealed.iss, "full sync from a federated site done");
+        }
+        self.answer(response)
+    }
+
+    /// A site saying hello: its key is trusted here (else 401); says whether we know it.
+    pub async fn hello(&self, body: &str) -> ServiceResult<Answer> {
+        let keys = self.keyset()?;
+        let sealed: Sealed<Hello> = opened(message::open(&keys, body.trim(), now_secs()))?;
+        let knows_you = self.state.fed_peer_by_service(&sealed.iss)?.is_some();
+        Ok(Answer {
+            position: self.state.fed_inbound(&sealed.iss)?,
+            status: "ok".into(),
+            service_id: self.service_id()?,
+            version: env!("CARGO_PKG_VERSION").into(),
+            knows_you,
+        })
+    }
+
+    /// POST a signed message to a peer site; the answer and the HTTP status.
+    pub async fn send_to_site<T: serde::Serialize>(
+        &self,
+        url: &str,
+        aud: &str,
+        path: &str,
+        body: T,
+    ) -> Result<(u16, Value), String> {
+        let keys = self.keyset().map_err(|e| e.to_string())?;
+        let sealed = message::seal(&keys, aud, body, now_secs()).map_err(|e| e.to_string())?;
+        let r = self
+            .peer_http()
+            .post(format!("{url}/access/api/v1/system/federation/{path}"))
+            .header("content-type", "application/jwt")
+            .timeout(SITE_TIMEOUT)
+            .body(sealed)
+            .send()
+            .await
+            .map_err(|e| format!("{url}: {e}"))?;
+        let status = r.status().as_u16();
+        let body = r.json::<Value>().await.unwrap_or(Value::Null);
+        Ok((status, body))
+    }
+
+    /// Refresh a token of another site: only its issuer can (it holds the refresh hash's
+    /// one conditional swap), so the pair goes there. A site we are not federated with, or
+    /// one we cannot reach, is a clear refusal.
+    pub async fn refresh_at_issuer(
+        &self,
+        issuer: &str,
+        access_token: &str,
+        refresh_token: &str,
+    ) -> ServiceResult<IssuedToken> {
+        let peer = self.state.fed_peer_by_service(issuer)?.ok_or_else(|| {
+            ServiceError::BadRequest(
+                "only tokens of this cluster or of a federated site can be refreshed here".into(),
+            )
+        })?;
+        let unreachable = |e: String| {
+            ServiceError::Unavailable(format!(
+                "the issuing site '{}' cannot be reached to refresh this token: {e}",
+                peer.name
+            ))
+        };
+        let r = self
+            .peer_http()
+            .post(format!("{}/access/api/v1/tokens", peer.url))
+            .timeout(SITE_TIMEOUT)
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("access_token", access_token),
+                ("refresh_token", refresh_token),
+            ])
+            .send()
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.map_err(|e| unreachable(e.to_string()))?;
+        let message = body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("refused")
+            .to_string();
+        match status {
+            200 => {
+                let text = |k: &str| body[k].as_str().map(str::to_string);
+                Ok(IssuedToken {
+                    token_id: text("token_id").unwrap_or_default(),
+                    access_token: text("access_token")
+                        .ok_or_else(|| unreachable("no access_token in the answer".into()))?,
+                    refresh_token: text("refresh_token"),
+                    reference_token: text("reference_token"),
+                    expires_in: body["expires_in"].as_u64().unwrap_or(0),
+                    scope: text("scope").unwrap_or_default(),
+                })
+            }
+            400 => Err(ServiceError::BadRequest(message)),
+            401 => Err(ServiceError::Unauthorized(message)),
+            _ => Err(unreachable(format!("HTTP {status}: {message}"))),
+        }
+    }
+
+    /// Reachability, trust both ways and versions of a site (`validate_server`).
+    pub async fn validate_server(&self, url: &str) -> ServiceResult<Value> {
+        let url = check_url(url)?;
+        let mut problems = Vec::new();
+        let service_id = match self.remote_service_id(&url).await {
+            Ok(id) => Some(id),
+            Err(e) => {
+                problems.push(e.to_string());
+                None
+            }
+        };
+        let keys = self.keyset()?;
+        let we_trust_them = service_id.as_ref().is_some_and(|id| {
+            keys.public_keys
+                .iter()
+                .any(|k| k.origin == KeyOrigin::Trusted && &k.service_id == id)
+        });
+        if service_id.is_some() && !we_trust_them {
+            problems.push("no trusted certificate here is bound to its service id".into());
+        }
+        let (mut they_trust_us, mut they_know_us, mut version) = (false, false, Value::Null);
+        if let Some(id) = &service_id {
+            match self.send_to_site(&url, id, "_hello", Hello {}).await {
+                Ok((200, body)) => {
+                    they_trust_us = true;
+                    they_know_us = body["knows_you"].as_bool().unwrap_or(false);
+                    version = body["version"].clone();
+                    if !they_know_us {
+                        problems.push("it has no federation entry for this site".into());
+                    }
+                }
+                Ok((status, body)) => problems.push(format!(
+                    "it refuses our signed hello (HTTP {status}): {}",
+                    body["errors"][0]["message"].as_str().unwrap_or("")
+                )),
+                Err(e) => problems.push(e),
+            }
+        }
+        Ok(json!({
+            "url": url,
+            "reachable": service_id.is_some(),
+            "service_id": service_id,
+            "version": version,
+            "we_trust_them": we_trust_them,
+            "they_trust_us": they_trust_us,
+            "they_know_us": they_know_us,
+            "ok": problems.is_empty(),
+            "problems": problems,
+        }))
+    }
+}

@@ -1,0 +1,528 @@
+//! Applying federation: local changes append to the outbound journal in the same apply that
+//! makes them; changes from peer sites (batches and full-sync chunks) merge by the rules of
+//! `domain::federation`; peers, link cursors and the version vector live here too, so any
+//! node that becomes leader resumes every link where the cluster left it.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{tokens, tx_get, tx_put, Tx, TxResult};
+use crate::domain::federation::{
+    arrival, membership_change, Arrival, Clock, GroupFields, GroupState, SiteCert, Stamp,
+    UserFields, UserState,
+};
+use crate::domain::token::Revocation;
+use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
+use crate::raft::command::{CommandResponse, GroupRecord, TrustedCert, UserRecord};
+use crate::store::trees::fed_key;
+use crate::store::trees::key::SERVICE_ID;
+use crate::store::trees::StateTree::{
+    FedEntities, FedJournal, FedPeers, FedState, Groups, Meta, Revoked, Tokens, Trusted, Users,
+};
+
+/// Most journal entries one `FederationTrim` removes.
+pub const TRIM_MAX: u64 = 10_000;
+
+/// Per peer: where its link stands.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCursor {
+    /// Next journal position to send; None until the first full sync.
+    pub next: Option<u64>,
+    /// `full_broadcast` asked for a full sync.
+    pub resync: bool,
+    /// The resync epoch the last full sync covered.
+    pub synced_epoch: u64,
+    pub full_syncs: u64,
+}
+
+fn get_u64(tx: &Tx<'_>, key: &[u8]) -> TxResult<u64> {
+    Ok(tx_get(tx.t(FedState), key)?.unwrap_or(0))
+}
+
+pub(super) fn own_site(tx: &Tx<'_>) -> TxResult<String> {
+    Ok(tx_get(tx.t(Meta), SERVICE_ID)?.unwrap_or_default())
+}
+
+fn append(tx: &Tx<'_>, entry: &JournalEntry) -> TxResult<()> {
+    let head = get_u64(tx, fed_key::HEAD)?;
+    tx_put(tx.t(FedJournal), &head.to_be_bytes(), entry)?;
+    tx_put(tx.t(FedState), fed_key::HEAD, &(head + 1))
+}
+
+/// Journal a change made here, as the next event of our origin (nothing without peers).
+pub(super) fn journal(tx: &Tx<'_>, change: Change, at_ms: u64) -> TxResult<()> {
+    if get_u64(tx, fed_key::PEERS)? == 0 {
+        return Ok(());
+    }
+    let origin = own_site(tx)?;
+    let seq = get_u64(tx, fed_key::SEQ)? + 1;
+    tx_put(tx.t(FedState), fed_key::SEQ, &seq)?;
+    tx_put(tx.t(FedState), &fed_key::vector(&origin), &seq)?;
+    append(
+        tx,
+        &JournalEntry {
+            origin,
+            seq,
+            at_ms,
+            change,
+        },
+    )
+}
+
+/// A fresh stamp for a local change at wall time `now_ms`.
+fn stamp(tx: &Tx<'_>, now_ms: u64, own: &str) -> TxResult<Stamp> {
+    let clock: Clock = tx_get(tx.t(FedState), fed_key::CLOCK)?.unwrap_or_default();
+    let clock = clock.tick(now_ms);
+    tx_put(tx.t(FedState), fed_key::CLOCK, &clock)?;
+    Ok(clock.stamp(own))
+}
+
+fn observe(tx: &Tx<'_>, remote: &Stamp) -> TxResult<()> {
+    let clock: Clock = tx_get(tx.t(FedState), fed_key::CLOCK)?.unwrap_or_default();
+    tx_put(tx.t(FedState), fed_key::CLOCK, &clock.observe(remote))
+}
+
+pub fn user_fields(r: &UserRecord) -> UserFields {
+    UserFields {
+        password_hash: r.password_hash.clone(),
+        email: r.email.clone(),
+        created_at: r.created_at,
+    }
+}
+
+/// The merge state of a user, seeded from its record when it has none yet (a user from
+/// before federation was set up).
+fn user_state(
+    tx: &Tx<'_>,
+    name: &str,
+    record: Option<&UserRecord>,
+    own: &str,
+) -> TxResult<UserState> {
+    if let Some(s) = tx_get(tx.t(FedEntities), &fed_key::user(name))? {
+        return Ok(s);
+    }
+    Ok(match record {
+        Some(r) => UserState::seeded(
+            user_fields(r),
+            &r.groups,
+            &Stamp {
+                ms: r.created_at * 1000,
+                n: 0,
+                site: own.to_string(),
+            },
+        ),
+        None => UserState::default(),
+    })
+}
+
+/// A user written here (`after` None: deleted). `fields_changed` is false when only the
+/// membership (or the site-local admin flag) changed, so the fields keep their stamp.
+pub(super) fn local_user(
+    tx: &Tx<'_>,
+    name: &str,
+    before: Option<&UserRecord>,
+    after: Option<&UserRecord>,
+    fields_changed: bool,
+    at_ms: u64,
+) -> TxResult<()> {
+    let own = own_site(tx)?;
+    let mut state = user_state(tx, name, before, &own)?;
+    let stamp = stamp(tx, at_ms, &own)?;
+    let before_groups = before.map(|r| r.groups.clone()).unwrap_or_default();
+    let after_groups = after.map(|r| r.groups.clone()).unwrap_or_default();
+    let change = match after {
+        None => UserState::local_change(&before_groups, None, Some(&[]), &stamp),
+        Some(r) => UserState {
+            stamp: fields_changed.then(|| stamp.clone()),
+            fields: fields_changed.then(|| user_fields(r)),
+            deleted_at: None,
+            members: membership_change(&before_groups, &after_groups, &stamp),
+        },
+    };
+    if change.stamp.is_none() && change.members.is_empty() {
+        return Ok(());
+    }
+    state.merge(&change);
+    tx_put(tx.t(FedEntities), &fed_key::user(name), &state)?;
+    journal(
+        tx,
+        Change::User {
+            name: name.to_string(),
+            state: change,
+        },
+        at_ms,
+    )
+}
+
+/// A group written here (`after` None: deleted).
+pub(super) fn local_group(
+    tx: &Tx<'_>,
+    name: &str,
+    after: Option<&GroupRecord>,
+    at_ms: u64,
+) -> TxResult<()> {
+    let own = own_site(tx)?;
+    let change = GroupState {
+        stamp: Some(stamp(tx, at_ms, &own)?),
+        fields: after.map(|g| GroupFields {
+            description: g.description.clone(),
+            created_at: g.created_at,
+        }),
+    };
+    let mut state: GroupState =
+        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
+    state.merge(&change);
+    tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
+    journal(
+        tx,
+        Change::Group {
+            name: name.to_string(),
+            state: change,
+        },
+        at_ms,
+    )
+}
+
+/// Our own certificate changed (a reset): peers learn it through the journal.
+pub(super) fn local_cert(
+    tx: &Tx<'_>,
+    kid: &str,
+    certificate_pem: &str,
+    retired: &[String],
+    endorsement: Option<&String>,
+    at_ms: u64,
+) -> TxResult<()> {
+    let own = own_site(tx)?;
+    let cert = SiteCert {
+        service_id: own.clone(),
+        stamp: stamp(tx, at_ms, &own)?,
+        kid: kid.to_string(),
+        certificate_pem: certificate_pem.to_string(),
+        retired: retired.to_vec(),
+        endorsement: endorsement.cloned(),
+    };
+    tx_put(tx.t(FedEntities), &fed_key::cert(&own), &cert)?;
+    journal(tx, Change::Cert { cert }, at_ms)
+}
+
+/// Keep the index of trusted-certificate names per service id current.
+pub(super) fn bind_trusted(tx: &Tx<'_>, cert: &TrustedCert, bound: bool) -> TxResult<()> {
+    let key = fed_key::bound(&cert.service_id);
+    let mut names: Vec<String> = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
+    names.retain(|n| n != &cert.name);
+    if bound {
+        names.push(cert.name.clone());
+    }
+    tx_put(tx.t(FedEntities), &key, &names)
+}
+
+fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResult<()> {
+    let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
+    // Admin rights are site-local: no peer changes a local admin's credentials.
+    if record.as_ref().is_some_and(|r| r.admin) {
+        return Ok(());
+    }
+    let mut state = user_state(tx, name, record.as_ref(), own)?;
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &fed_key::user(name), &state)?;
+    match (&state.fields, record) {
+        (Some(f), _) => {
+            let user = UserRecord {
+                username: name.to_string(),
+                password_hash: f.password_hash.clone(),
+                email: f.email.clone(),
+                admin: false,
+                groups: state.groups(),
+                created_at: f.created_at,
+            };
+            tx_put(tx.t(Users), name.as_bytes(), &user)?;
+        }
+        (None, Some(_)) => {
+            tx.t(Users).remove(name.as_bytes())?;
+            let at = state.deleted_at.as_ref().map(|s| s.ms / 1000).unwrap_or(0);
+            // Our tokens of this user go too, and the peers learn it as our change.
+            super::accounts::revoke_user(tx, name, at)?;
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
+    let mut state: GroupState =
+        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
+    match &state.fields {
+        Some(f) => tx_put(
+            tx.t(Groups),
+            name.as_bytes(),
+            &GroupRecord {
+                name: name.to_string(),
+                description: f.description.clone(),
+                created_at: f.created_at,
+            },
+        ),
+        None => {
+            tx.t(Groups).remove(name.as_bytes())?;
+            Ok(())
+        }
+    }
+}
+
+/// Another site's certificate: it and the earlier ones it keeps become trusted for its
+/// service id; certificates bound to that id that it no longer keeps stop being trusted.
+fn merge_cert(tx: &Tx<'_>, cert: &SiteCert, own: &str) -> TxResult<()> {
+    if cert.service_id == own || cert.service_id.is_empty() {
+        return Ok(());
+    }
+    let key = fed_key::cert(&cert.service_id);
+    let known: Option<SiteCert> = tx_get(tx.t(FedEntities), &key)?;
+    if !cert.supersedes(known.as_ref()) {
+        return Ok(());
+    }
+    tx_put(tx.t(FedEntities), &key, cert)?;
+    let keep: Vec<&String> = std::iter::once(&cert.certificate_pem)
+        .chain(&cert.retired)
+        .collect();
+    let bound_key = fed_key::bound(&cert.service_id);
+    let names: Vec<String> = tx_get(tx.t(FedEntities), &bound_key)?.unwrap_or_default();
+    let mut still = Vec::new();
+    for name in names {
+        match tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
+            Some(t) if keep.contains(&&t.certificate_pem) => still.push(name),
+            Some(_) => {
+                tx.t(Trusted).remove(name.as_bytes())?;
+            }
+            None => {}
+        }
+    }
+    for pem in keep {
+        // A certificate that does not parse is skipped, the same on every node.
+        let Ok(kid) = crate::crypto::check_trusted_certificate(pem) else {
+            continue;
+        };
+        let name = format!("federation-{kid}");
+        tx_put(
+            tx.t(Trusted),
+            name.as_bytes(),
+            &TrustedCert {
+                name: name.clone(),
+                certificate_pem: pem.clone(),
+                kid,
+                added_at: cert.stamp.ms / 1000,
+                service_id: cert.service_id.clone(),
+            },
+        )?;
+        if !still.contains(&name) {
+            still.push(name);
+        }
+    }
+    tx_put(tx.t(FedEntities), &bound_key, &still)
+}
+
+/// Merge one change from a peer site.
+fn merge(tx: &Tx<'_>, change: &Change, own: &str) -> TxResult<()> {
+    match change {
+        Change::Token { record } => {
+            let id = record.token_id.as_bytes();
+            if tx.t(Revoked).get(id)?.is_none() && tx.t(Tokens).get(id)?.is_none() {
+                tokens::store(tx, record)?;
+            }
+            Ok(())
+        }
+        Change::Revoke { revocation } => merge_revocation(tx, revocation),
+        Change::Subject { subject, at } => super::accounts::move_cut_off(tx, subject, *at),
+        Change::User { name, state } => {
+            for s in state
+                .stamp
+                .iter()
+                .chain(state.members.values().map(|m| &m.stamp))
+            {
+                observe(tx, s)?;
+            }
+            merge_user(tx, name, state, own)
+        }
+        Change::Group { name, state } => {
+            if let Some(s) = &state.stamp {
+                observe(tx, s)?;
+            }
+            merge_group(tx, name, state)
+        }
+        Change::Cert { cert } => merge_cert(tx, cert, own),
+        Change::Skip => Ok(()),
+    }
+}
+
+/// Revocations are final: the record goes (if we hold it) and the revocation stays.
+fn merge_revocation(tx: &Tx<'_>, revocation: &Revocation) -> TxResult<()> {
+    let id = revocation.token_id.as_bytes();
+    if let Some(record) = tx_get(tx.t(Tokens), id)? {
+        tokens::drop_record(tx, &record)?;
+    }
+    if tx.t(Revoked).get(id)?.is_none() {
+        tx_put(tx.t(Revoked), id, revocation)?;
+    }
+    Ok(())
+}
+
+/// A batch of `from`'s journal. See `Command::FederationReceive`.
+pub(super) fn receive(
+    tx: &Tx<'_>,
+    from: &str,
+    after: u64,
+    upto: u64,
+    events: &[JournalEntry],
+    now_ms: u64,
+) -> TxResult<CommandResponse> {
+    let position = get_u64(tx, &fed_key::inbound(from))?;
+    if after != position {
+        return Ok(CommandResponse::FedOutOfOrder { position });
+    }
+    let own = own_site(tx)?;
+    // Decide first: a refused batch writes nothing.
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    let mut next = Vec::new();
+    for e in events.iter().filter(|e| e.origin != own) {
+        let s = match seen.get(e.origin.as_str()) {
+            Some(s) => *s,
+            None => get_u64(tx, &fed_key::vector(&e.origin))?,
+        };
+        match arrival(s, e.seq) {
+            Arrival::Duplicate => {}
+            Arrival::Gap => return Ok(CommandResponse::FedGap),
+            Arrival::Apply => {
+                seen.insert(&e.origin, e.seq);
+                next.push(e);
+            }
+        }
+    }
+    for e in next {
+        merge(tx, &e.change, &own)?;
+        tx_put(tx.t(FedState), &fed_key::vector(&e.origin), &e.seq)?;
+        append(
+            tx,
+            &JournalEntry {
+                at_ms: now_ms,
+                ..e.clone()
+            },
+        )?;
+    }
+    tx_put(tx.t(FedState), &fed_key::inbound(from), &upto)?;
+    Ok(CommandResponse::FedReceived { position: upto })
+}
+
+/// One chunk of a full sync from `from`. See `Command::FederationSync`.
+pub(super) fn sync(
+    tx: &Tx<'_>,
+    from: &str,
+    sync_id: &str,
+    chunk: u64,
+    changes: &[Change],
+    done: Option<&SyncDone>,
+) -> TxResult<CommandResponse> {
+    let expected: Option<(String, u64)> = tx_get(tx.t(FedState), &fed_key::sync_in(from))?;
+    if chunk != 0 && expected.as_ref() != Some(&(sync_id.to_string(), chunk)) {
+        let position = get_u64(tx, &fed_key::inbound(from))?;
+        return Ok(CommandResponse::FedOutOfOrder { position });
+    }
+    let own = own_site(tx)?;
+    for c in changes {
+        merge(tx, c, &own)?;
+    }
+    tx_put(
+        tx.t(FedState),
+        &fed_key::sync_in(from),
+        &(sync_id.to_string(), chunk + 1),
+    )?;
+    let Some(done) = done else {
+        let position = get_u64(tx, &fed_key::inbound(from))?;
+        return Ok(CommandResponse::FedReceived { position });
+    };
+    let mut moved = false;
+    for (origin, &seq) in done.vector.iter().filter(|(o, _)| **o != own) {
+        if seq > get_u64(tx, &fed_key::vector(origin))? {
+            tx_put(tx.t(FedState), &fed_key::vector(origin), &seq)?;
+            moved = true;
+        }
+    }
+    if moved {
+        // What we just learned is not in our journal: our own peers need a full sync.
+        let epoch = get_u64(tx, fed_key::EPOCH)? + 1;
+        tx_put(tx.t(FedState), fed_key::EPOCH, &epoch)?;
+    }
+    tx_put(tx.t(FedState), &fed_key::inbound(from), &done.position)?;
+    tx.t(FedState).remove(fed_key::sync_in(from).as_slice())?;
+    Ok(CommandResponse::FedReceived {
+        position: done.position,
+    })
+}
+
+pub(super) fn put_peer(tx: &Tx<'_>, peer: &PeerSite) -> TxResult<CommandResponse> {
+    let existed = tx.t(FedPeers).get(peer.name.as_bytes())?.is_some();
+    tx_put(tx.t(FedPeers), peer.name.as_bytes(), peer)?;
+    if !existed {
+        let n = get_u64(tx, fed_key::PEERS)?;
+        tx_put(tx.t(FedState), fed_key::PEERS, &(n + 1))?;
+    }
+    Ok(CommandResponse::Ok)
+}
+
+pub(super) fn remove_peer(tx: &Tx<'_>, name: &str) -> TxResult<CommandResponse> {
+    if tx.t(FedPeers).remove(name.as_bytes())?.is_none() {
+        return Ok(CommandResponse::NotFound);
+    }
+    let n = get_u64(tx, fed_key::PEERS)?;
+    tx_put(tx.t(FedState), fed_key::PEERS, &n.saturating_sub(1))?;
+    tx.t(FedState).remove(fed_key::cursor(name).as_slice())?;
+    Ok(CommandResponse::Ok)
+}
+
+fn update_cursor(
+    tx: &Tx<'_>,
+    peer: &str,
+    f: impl FnOnce(&mut LinkCursor),
+) -> TxResult<CommandResponse> {
+    if tx.t(FedPeers).get(peer.as_bytes())?.is_none() {
+        return Ok(CommandResponse::NotFound);
+    }
+    let mut cursor: LinkCursor =
+        tx_get(tx.t(FedState), &fed_key::cursor(peer))?.unwrap_or_default();
+    f(&mut cursor);
+    tx_put(tx.t(FedState), &fed_key::cursor(peer), &cursor)?;
+    Ok(CommandResponse::Ok)
+}
+
+pub(super) fn ack(
+    tx: &Tx<'_>,
+    peer: &str,
+    next: u64,
+    synced_epoch: Option<u64>,
+) -> TxResult<CommandResponse> {
+    update_cursor(tx, peer, |c| {
+        c.next = Some(next);
+        if let Some(epoch) = synced_epoch {
+            c.synced_epoch = c.synced_epoch.max(epoch);
+            c.resync = false;
+            c.full_syncs += 1;
+        }
+    })
+}
+
+pub(super) fn resync(tx: &Tx<'_>, peer: &str) -> TxResult<CommandResponse> {
+    update_cursor(tx, peer, |c| c.resync = true)
+}
+
+pub(super) fn trim(tx: &Tx<'_>, below: u64) -> TxResult<CommandResponse> {
+    let tail = get_u64(tx, fed_key::TAIL)?;
+    let head = get_u64(tx, fed_key::HEAD)?;
+    let end = below.min(head).min(tail + TRIM_MAX);
+    for pos in tail..end {
+        tx.t(FedJournal).remove(&pos.to_be_bytes())?;
+    }
+    if end > tail {
+        tx_put(tx.t(FedState), fed_key::TAIL, &end)?;
+    }
+    Ok(CommandResponse::Ok)
+}
