@@ -22,15 +22,16 @@ fn wait_idle(sites: &[&Site]) {
 }
 
 #[test]
-fn chain_relays_and_mesh_does_not_echo() {
+fn one_way_chain_relays_and_mesh_does_not_echo() {
     let _slots = slots(7);
     let a = Site::start("a", 3, &[]);
     let b = Site::start("b", 3, &[]);
     let c = Site::start("c", 1, &[]);
 
-    // Chain A <-> B <-> C: C knows only B.
-    federate(&a, &b);
-    federate(&b, &c);
+    // A one-way chain A -> B -> C: C knows only B, and B and C only receive.
+    link_one_way(&a, &b);
+    link_one_way(&b, &c);
+    assert_eq!(c.peer(0, "b")["status"]["state"], "inactive");
     create_user(&a, 1, "relayed", "relayed-pass-1");
     let token = revocable(&a, 2, "relayed");
     wait_until("A's user at C", SETTLE, || user(&c, 0, "relayed").0 == 200);
@@ -39,8 +40,30 @@ fn chain_relays_and_mesh_does_not_echo() {
     let (status, body) = a.delete(0, "/access/api/v1/tokens?username=relayed");
     assert_eq!(status, 200, "{body}");
     wait_ping(&c, &token, 401, "A's subject revocation at C");
-    // And the other way: C's change reaches A through B.
+    // Receive-only: C's own change stays at C while A's changes still arrive.
     create_user(&c, 0, "from-c", "from-c-pass-1");
+    create_user(&a, 0, "marker", "marker-pass-1");
+    wait_until("A's marker at C", SETTLE, || user(&c, 0, "marker").0 == 200);
+    assert_eq!(
+        user(&b, 0, "from-c").0,
+        404,
+        "C pushed through a receive-only link"
+    );
+    assert!(
+        b.digest(0)["vector"][c.service_id()].as_u64().unwrap_or(0) == 0,
+        "B applied C's changes: {}",
+        b.digest(0)
+    );
+
+    // Both ways now (the receive-only entries turned active): C's change reaches A through B.
+    for (site, peer) in [(&b, "a"), (&c, "b")] {
+        let (status, body) = site.patch(
+            0,
+            &format!("/access/api/v1/system/federation/{peer}"),
+            &json!({"active": true}),
+        );
+        assert_eq!(status, 200, "{body}");
+    }
     wait_until("C's user at every node of A", SETTLE, || {
         (0..3).all(|i| user(&a, i, "from-c").0 == 200)
     });
