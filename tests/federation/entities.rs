@@ -183,3 +183,41 @@ fn users_groups_and_membership_cross_both_ways() {
         assert_eq!(r.status(), 403, "boss is no admin at B");
     }
 }
+
+/// Admin rights are site-local, so an admin at one site is a plain user (or unknown) at
+/// another; the digest must still agree everywhere, as the contract says every node of every
+/// site converges to the same digest.
+#[test]
+fn site_local_admins_do_not_split_the_digest() {
+    let _slots = slots(2);
+    let a = Site::start("a", 1, &[]);
+    let b = Site::start("b", 1, &[]);
+    federate(&a, &b);
+    create_user(&a, 0, "plain", "plain-pass-1");
+    wait_same_digest(&[&a, &b], SETTLE);
+    // An admin made at A, and a plain user of both sites made admin at B.
+    let (status, body) = a.post(
+        0,
+        "/access/api/v2/users",
+        &json!({"username": "boss", "password": "boss-pass-1", "admin": true}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = b.patch(0, "/access/api/v2/users/plain", &json!({"admin": true}));
+    assert_eq!(status, 200, "{body}");
+    create_user(&a, 0, "marker", "marker-pass-1");
+    create_user(&b, 0, "marker-b", "marker-pass-1");
+    wait_until("both markers at both sites", SETTLE, || {
+        user(&a, 0, "marker-b").0 == 200 && user(&b, 0, "marker").0 == 200
+    });
+    assert_eq!(
+        user(&b, 0, "plain").1["admin"],
+        true,
+        "B's admin stays admin"
+    );
+    assert_ne!(
+        user(&a, 0, "plain").1["admin"],
+        true,
+        "B's admin right stays at B"
+    );
+    wait_same_digest(&[&a, &b], SETTLE);
+}
