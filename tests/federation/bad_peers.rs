@@ -89,6 +89,32 @@ fn peer_api_validation_and_refused_peers() {
     );
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["exclude_users"], json!(["admin", "ci"]));
+    // An excluded user stays at A; a link without USERS carries tokens but no users.
+    create_user(&a, 0, "ci", "ci-pass-1");
+    let (status, body) = a.patch(0, &format!("{fed}/b"), &json!({"entities": ["TOKENS"]}));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["entities"], json!(["TOKENS"]));
+    create_user(&a, 0, "unshared", "unshared-pass-1");
+    let marker = revocable(&a, 0, "marker");
+    wait_ping(&b, &marker, 200, "a token over the TOKENS-only link");
+    assert_eq!(user(&b, 0, "ci").0, 404, "excluded user crossed");
+    assert_eq!(
+        user(&b, 0, "unshared").0,
+        404,
+        "a user crossed a TOKENS-only link"
+    );
+    // Users again, and a full sync brings what the link left out (the excluded user stays).
+    let all = json!({"entities": ["USERS", "GROUPS", "TOKENS", "PERMISSIONS"]});
+    assert_eq!(a.patch(0, &format!("{fed}/b"), &all).0, 200);
+    assert_eq!(a.put(0, &format!("{fed}/b/full_broadcast")).0, 202);
+    wait_until("the left-out user at B after a full sync", SETTLE, || {
+        user(&b, 0, "unshared").0 == 200
+    });
+    assert_eq!(
+        user(&b, 0, "ci").0,
+        404,
+        "excluded user crossed in a full sync"
+    );
     assert_eq!(
         a.patch(0, &format!("{fed}/nope"), &json!({"active": false}))
             .0,
