@@ -103,10 +103,23 @@ fn leader_killed_while_streaming_loses_and_repeats_nothing() {
         }
         assert_eq!(ping(n, &kept), 200, "an unrevoked token at {}", n.url(""));
     }
+    // B applied A's journal up to A's own position: nothing missing, nothing extra.
+    let a_seq = a.digest(0)["vector"][a.service_id()].clone();
+    assert!(
+        a_seq.as_u64().unwrap_or(0) > (USERS + REVOKED) as u64,
+        "{a_seq}"
+    );
     for s in [&a, &b] {
         for i in 0..3 {
-            let counts = s.digest(i)["counts"].clone();
-            eprintln!("{}/{}: counts {counts}", s.name, i + 1);
+            let d = s.digest(i);
+            assert_eq!(
+                d["vector"][a.service_id()],
+                a_seq,
+                "{}/{}: {d}",
+                s.name,
+                i + 1
+            );
+            eprintln!("{}/{}: counts {}", s.name, i + 1, d["counts"]);
         }
     }
 }

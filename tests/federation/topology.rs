@@ -121,9 +121,20 @@ fn one_way_chain_relays_and_mesh_does_not_echo() {
     assert_eq!(vectors(&[&a, &b, &c]), settled, "vectors moved while idle");
     assert_eq!(wait_same_digest(&[&a, &b, &c], SETTLE), digest);
     for s in [&a, &b, &c] {
-        for p in s.federation_status(0).as_array().unwrap() {
-            assert_eq!(p["status"]["state"], "ok", "{}: {p}", s.name);
-            assert_eq!(p["status"]["events_behind"], 0, "{}: {p}", s.name);
+        // Every node answers for the site (followers ask the leader).
+        for i in 0..s.nodes().len() {
+            let peers = s.federation_status(i);
+            assert_eq!(
+                peers.as_array().unwrap().len(),
+                2,
+                "{}/{}: {peers}",
+                s.name,
+                i + 1
+            );
+            for p in peers.as_array().unwrap() {
+                assert_eq!(p["status"]["state"], "ok", "{}/{}: {p}", s.name, i + 1);
+                assert_eq!(p["status"]["events_behind"], 0, "{}/{}: {p}", s.name, i + 1);
+            }
         }
     }
 }
