@@ -41,7 +41,7 @@ fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
         "status": {
             "state": state,
             "last_contact_ms_ago": live.last_contact.map(|t| Instant::now().duration_since(t).as_millis() as u64),
-            "events_behind": if full_sync { Value::Null } else { json!(behind) },
+            "events_behind": behind,
             "lag_ms": live.lag_ms,
             "last_error": live.last_error,
             "full_sync": full_sync,
@@ -201,11 +201,19 @@ async fn site_body(payload: web::Payload) -> ServiceResult<String> {
         .map_err(|_| ServiceError::BadRequest("federation message is not text".into()))
 }
 
+/// 200 for an applied message; 409 (with the API's `errors` list) for one refused as a replay,
+/// out of order or after a gap: the position says where to resume.
 fn answered(a: Answer) -> HttpResponse {
-    match a.status.as_str() {
-        "ok" => HttpResponse::Ok().json(a),
-        _ => HttpResponse::Conflict().json(a),
+    if a.status == "ok" {
+        return HttpResponse::Ok().json(a);
     }
+    let message = match a.status.as_str() {
+        "gap" => "events of an origin are missing before this batch: send a full sync".to_string(),
+        _ => format!("not the next batch: resume from position {}", a.position),
+    };
+    let mut body = serde_json::to_value(&a).unwrap_or_default();
+    body["errors"] = json!([{ "code": "CONFLICT", "message": message }]);
+    HttpResponse::Conflict().json(body)
 }
 
 pub async fn events(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {

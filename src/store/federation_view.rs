@@ -95,21 +95,13 @@ impl StateView {
         Ok(v)
     }
 
-    /// Every federated record, as the changes of a full sync (filtered by the caller).
-    pub fn fed_full_state(&self, own: &str) -> Result<Vec<Change>, StoreError> {
+    /// The merge state of every user name: stored, or seeded from a user that has none yet
+    /// (one from before federation was set up), tombstones included.
+    pub fn fed_user_states(&self, own: &str) -> Result<Vec<(String, UserState)>, StoreError> {
         let mut out = Vec::new();
-        let seed = |created_at: u64| Stamp {
-            ms: created_at * 1000,
-            n: 0,
-            site: own.to_string(),
-        };
         for item in self.tree(FedEntities).scan_prefix(b"u/") {
             let (k, v) = item?;
-            let name = String::from_utf8_lossy(&k[2..]).into_owned();
-            out.push(Change::User {
-                name,
-                state: json(&v)?,
-            });
+            out.push((String::from_utf8_lossy(&k[2..]).into_owned(), json(&v)?));
         }
         for item in self.tree(Users).iter() {
             let (k, v) = item?;
@@ -118,7 +110,25 @@ impl StateView {
                 continue;
             }
             let r: crate::raft::command::UserRecord = json(&v)?;
-            let state = UserState::seeded(user_fields(&r), &r.groups, &seed(r.created_at));
+            let stamp = Stamp {
+                ms: r.created_at * 1000,
+                n: 0,
+                site: own.to_string(),
+            };
+            out.push((name, UserState::seeded(user_fields(&r), &r.groups, &stamp)));
+        }
+        Ok(out)
+    }
+
+    /// Every federated record, as the changes of a full sync (filtered by the caller).
+    pub fn fed_full_state(&self, own: &str) -> Result<Vec<Change>, StoreError> {
+        let mut out = Vec::new();
+        let seed = |created_at: u64| Stamp {
+            ms: created_at * 1000,
+            n: 0,
+            site: own.to_string(),
+        };
+        for (name, state) in self.fed_user_states(own)? {
             out.push(Change::User { name, state });
         }
         for item in self.tree(FedEntities).scan_prefix(b"g/") {
@@ -211,7 +221,7 @@ pub struct Digest {
 }
 
 impl StateView {
-    /// SHA-256 over the federated state in a canonical order: users (but local admins and
+    /// SHA-256 over the federated state in a canonical order: users as federated (but
     /// `excluded` names), groups, stored token ids, revocations, subject cut-offs and the
     /// certificate of every site. Sites that have seen the same changes have the same digest.
     pub fn fed_digest(&self, own: &str, excluded: &[String]) -> Result<Digest, StoreError> {
@@ -219,20 +229,24 @@ impl StateView {
         use std::collections::BTreeMap;
         let mut h = Sha256::new();
         let mut counts = BTreeMap::new();
+        // Users as federated (a local admin's own record may differ: its credentials are the
+        // site's own), in name order.
+        let mut states = self.fed_user_states(own)?;
+        states.sort_by(|a, b| a.0.cmp(&b.0));
         let mut users = 0;
-        for item in self.tree(Users).iter() {
-            let (_, v) = item?;
-            let mut r: crate::raft::command::UserRecord = json(&v)?;
-            if r.admin || excluded.contains(&r.username) {
+        for (name, state) in states {
+            let Some(f) = &state.fields else {
+                continue;
+            };
+            if excluded.contains(&name) {
                 continue;
             }
-            r.groups.sort();
             h.update(serde_json::to_vec(&(
                 "user",
-                &r.username,
-                &r.password_hash,
-                &r.email,
-                &r.groups,
+                &name,
+                &f.password_hash,
+                &f.email,
+                state.groups(),
             ))?);
             users += 1;
         }

@@ -219,13 +219,14 @@ pub(super) fn bind_trusted(tx: &Tx<'_>, cert: &TrustedCert, bound: bool) -> TxRe
 
 fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResult<()> {
     let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
-    // Admin rights are site-local: no peer changes a local admin's credentials.
-    if record.as_ref().is_some_and(|r| r.admin) {
-        return Ok(());
-    }
     let mut state = user_state(tx, name, record.as_ref(), own)?;
     state.merge(change);
     tx_put(tx.t(FedEntities), &fed_key::user(name), &state)?;
+    // Admin rights are site-local: the federated record moves on, but no peer changes (or
+    // deletes) a local admin's account.
+    if record.as_ref().is_some_and(|r| r.admin) {
+        return Ok(());
+    }
     match (&state.fields, record) {
         (Some(f), _) => {
             let user = UserRecord {
