@@ -21,6 +21,7 @@ use sled::transaction::{
 
 use super::snapshot;
 use super::trees::StateTree;
+use crate::federation::protocol::Change;
 use crate::raft::command::{Command, CommandResponse};
 
 /// A tree of one apply's transaction. While a snapshot is being built it remembers every
@@ -261,6 +262,9 @@ fn ms_or(ms: u64, secs: u64) -> u64 {
 
 /// Whether applying `cmd` may change the key set (active, retired or trusted keys).
 pub(super) fn touches_keys(cmd: &Command) -> bool {
+    if let Some(mut changes) = federated_changes(cmd) {
+        return changes.any(|c| matches!(c, Change::Cert { .. }));
+    }
     matches!(
         cmd,
         Command::Bootstrap { .. }
@@ -268,9 +272,20 @@ pub(super) fn touches_keys(cmd: &Command) -> bool {
             | Command::PutTrusted { .. }
             | Command::RemoveTrusted { .. }
             | Command::RestoreChunk { .. }
-            | Command::FederationReceive { .. }
-            | Command::FederationSync { .. }
     )
+}
+
+/// The changes a federation batch or sync chunk carries (None for other commands): only
+/// those that need it republish the key set (which empties the verified-token cache) or
+/// reload the subject cut-offs.
+fn federated_changes(cmd: &Command) -> Option<Box<dyn Iterator<Item = &Change> + '_>> {
+    match cmd {
+        Command::FederationReceive { events, .. } => {
+            Some(Box::new(events.iter().map(|e| &e.change)))
+        }
+        Command::FederationSync { changes, .. } => Some(Box::new(changes.iter())),
+        _ => None,
+    }
 }
 
 /// Whether applying `cmd` may move a subject cut-off.
@@ -279,9 +294,13 @@ pub(super) fn touches_subjects(cmd: &Command) -> bool {
         Command::DeleteUser { .. }
         | Command::UpdateUser { .. }
         | Command::RevokeSubject { .. }
-        | Command::RestoreChunk { .. }
-        | Command::FederationReceive { .. }
-        | Command::FederationSync { .. } => true,
+        | Command::RestoreChunk { .. } => true,
+        Command::FederationReceive { .. } | Command::FederationSync { .. } => {
+            // A user deleted by a peer revokes its local subject too.
+            federated_changes(cmd).is_some_and(|mut c| {
+                c.any(|c| matches!(c, Change::Subject { .. } | Change::User { .. }))
+            })
+        }
         Command::Batch { commands } => commands.iter().any(touches_subjects),
         _ => false,
     }
