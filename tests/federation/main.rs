@@ -12,6 +12,7 @@ mod conflicts;
 mod entities;
 mod leader_kill;
 mod overflow;
+mod partition;
 mod refresh;
 mod site_restart;
 mod tokens;

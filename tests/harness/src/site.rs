@@ -30,7 +30,17 @@ pub struct Site {
 impl Site {
     /// A site of `n` nodes; `extra` environment goes to every node.
     pub fn start(name: &str, n: usize, extra: &[(&str, &str)]) -> Site {
-        let cluster = TestCluster::start(n, extra);
+        Self::start_placed(name, n, extra, |_, _| {})
+    }
+
+    /// Like `start`, with `place(i, node)` choosing where node i runs (a network namespace).
+    pub fn start_placed(
+        name: &str,
+        n: usize,
+        extra: &[(&str, &str)],
+        place: impl Fn(usize, &mut TestNode),
+    ) -> Site {
+        let cluster = TestCluster::start_placed(n, extra, place);
         let service_id = cluster.nodes[0]
             .get("/access/api/v1/system/service_id")
             .send()
