@@ -212,6 +212,22 @@ impl GroupState {
     }
 }
 
+/// Everything a site knows of one permission target: last writer wins, a delete is
+/// `target: None`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PermissionState {
+    pub stamp: Option<Stamp>,
+    pub target: Option<super::permissions::PermissionTarget>,
+}
+
+impl PermissionState {
+    pub fn merge(&mut self, other: &PermissionState) {
+        if other.stamp > self.stamp {
+            *self = other.clone();
+        }
+    }
+}
+
 /// A site's signing certificate as the other sites learn it. Only the site itself changes
 /// it, so its changes are ordered by the origin's own clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,8 @@
 pub mod federation;
 pub mod grant;
 pub mod names;
+pub mod permission_forms;
+pub mod permissions;
 pub mod policy;
 pub mod scope;
 pub mod throttle;

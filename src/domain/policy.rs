@@ -1,7 +1,7 @@
 //! Who may mint, revoke and manage what. Pure functions over an authenticated principal.
 
 use super::grant::{within, NotWithin};
-use super::scope::{Action, Scope};
+use super::scope::Scope;
 
 /// How a caller proved who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,15 +186,6 @@ pub fn authorize_revoke(
 
 /// Whether the caller may perform `action` on `<repo>/<path>`: a token by its scope; a
 /// password login only when admin (user permissions are not modelled yet).
-pub fn caller_allows(who: &Principal, repo_path: &str, action: Action) -> bool {
-    match &who.scope {
-        Some(scope) => Scope::parse(scope)
-            .map(|s| s.allows(repo_path, action))
-            .unwrap_or(false),
-        None => who.admin,
-    }
-}
-
 pub fn require_admin(who: &Principal) -> Result<(), PolicyError> {
     if who.admin {
         Ok(())

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::federation::{GroupState, SiteCert, UserState, Vector};
+use crate::domain::federation::{GroupState, PermissionState, SiteCert, UserState, Vector};
 use crate::domain::token::{Revocation, TokenRecord};
 
 /// One federated change. Events and full-sync records are both changes, merged the same way.
@@ -30,6 +30,10 @@ pub enum Change {
     Group {
         name: String,
         state: GroupState,
+    },
+    Permission {
+        name: String,
+        state: PermissionState,
     },
     /// A site's signing certificate (and the earlier ones it keeps trusted).
     Cert {
@@ -73,6 +77,7 @@ impl Change {
             }
             Change::User { .. } => Some(Entity::Users),
             Change::Group { .. } => Some(Entity::Groups),
+            Change::Permission { .. } => Some(Entity::Permissions),
             Change::Cert { .. } | Change::Skip => None,
         }
     }

@@ -9,6 +9,7 @@ pub mod federation;
 pub mod keys;
 pub mod params;
 pub mod peer_rpc;
+pub mod permissions;
 pub mod request_log;
 pub mod system;
 pub mod tokens;
@@ -101,6 +102,11 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .route("/users/{name}", web::get().to(users::get_user))
             .route("/users/{name}", web::delete().to(users::delete_user))
             .route("/users/{name}", web::patch().to(users::update_user))
+            .route("/permissions", web::post().to(permissions::create))
+            .route("/permissions", web::get().to(permissions::list))
+            .route("/permissions/{name}", web::get().to(permissions::get))
+            .route("/permissions/{name}", web::put().to(permissions::replace))
+            .route("/permissions/{name}", web::delete().to(permissions::delete))
             .route("/groups", web::post().to(users::create_group))
             .route("/groups", web::get().to(users::list_groups))
             .route("/groups/{name}", web::get().to(users::get_group))
@@ -146,6 +152,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(
                 "/api/security/users/authorization/changePassword",
                 web::post().to(users::change_password),
+            )
+            .route(
+                "/api/v2/security/permissions",
+                web::get().to(permissions::artifactory_list),
+            )
+            .route(
+                "/api/v2/security/permissions/{name}",
+                web::get().to(permissions::artifactory_get),
+            )
+            .route(
+                "/api/v2/security/permissions/{name}",
+                web::put().to(permissions::artifactory_put),
+            )
+            .route(
+                "/api/v2/security/permissions/{name}",
+                web::delete().to(permissions::delete),
             )
             .route("/api/system/ping", web::get().to(system::ping)),
     )

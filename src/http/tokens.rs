@@ -10,7 +10,6 @@ use serde_json::{json, Map, Value};
 
 use super::extract::{resolve_caller, validate_any, Caller, Svc};
 use super::params::Params;
-use crate::domain::policy::caller_allows;
 use crate::domain::scope::Action;
 use crate::domain::token::TokenRecord;
 use crate::service::minting::{CreateToken, RefreshToken};
@@ -230,6 +229,7 @@ pub async fn revoke_by_token(
 /// `GET /access/api/v1/permissions/check?path=<repo>/<path>&action=r` with the token to check
 /// as the request's credentials: `{"allowed": bool}`.
 pub async fn check_permission(
+    svc: Svc,
     q: web::Query<HashMap<String, String>>,
     Caller(who): Caller,
 ) -> ServiceResult<HttpResponse> {
@@ -240,14 +240,17 @@ pub async fn check_permission(
     let action_name = q.get("action").map(String::as_str).unwrap_or("r");
     let action = Action::parse(action_name).ok_or_else(|| {
         ServiceError::BadRequest(format!(
-            "unknown action '{action_name}' (use r,w,d,a,m,x,s)"
+            "unknown action '{action_name}' (use r,w,d,a,m,x,s or read, write, delete, annotate, manage)"
         ))
     })?;
+    let decision = svc.check_permission(&who, path, action)?;
     Ok(HttpResponse::Ok().json(json!({
-        "allowed": caller_allows(&who, path, action),
+        "allowed": decision.allowed,
         "path": path,
         "action": action.letter().to_string(),
         "subject": who.username,
+        "granted_by": decision.granted_by,
+        "reason": decision.reason,
     })))
 }
 

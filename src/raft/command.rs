@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::KeyMaterial;
+use crate::domain::permissions::PermissionTarget;
 use crate::domain::token::TokenRecord;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
 use crate::store::backup::BackupRecord;
@@ -188,6 +189,16 @@ pub enum Command {
         #[serde(default)]
         logins_before_ms: u64,
     },
+    /// Create (or, unless `create_only`, replace) a permission target.
+    PutPermission {
+        target: PermissionTarget,
+        create_only: bool,
+        at_ms: u64,
+    },
+    DeletePermission {
+        name: String,
+        at_ms: u64,
+    },
     /// Add or replace a federated peer site.
     FederationPeer {
         peer: PeerSite,
@@ -256,6 +267,8 @@ impl Command {
             Command::Batch { .. } => "Batch",
             Command::ExpireBefore { .. } => "ExpireBefore",
             Command::RestoreChunk { .. } => "RestoreChunk",
+            Command::PutPermission { .. } => "PutPermission",
+            Command::DeletePermission { .. } => "DeletePermission",
             Command::FederationPeer { .. } => "FederationPeer",
             Command::FederationRemovePeer { .. } => "FederationRemovePeer",
             Command::FederationReceive { .. } => "FederationReceive",

@@ -80,6 +80,15 @@ fn opened<T>(r: Result<Sealed<T>, OpenError>) -> ServiceResult<Sealed<T>> {
 fn check_change(change: &Change) -> ServiceResult<()> {
     let name = match change {
         Change::User { name, .. } | Change::Group { name, .. } => name,
+        Change::Permission { name, state } => {
+            if let Some(t) = &state.target {
+                if &t.name != name {
+                    return Err(ServiceError::BadRequest("permission name mismatch".into()));
+                }
+                t.clone().validated()?;
+            }
+            name
+        }
         _ => return Ok(()),
     };
     if valid_name(name) {

@@ -11,6 +11,7 @@ pub mod federation;
 pub mod keys;
 pub mod login;
 pub mod minting;
+pub mod permissions;
 pub mod queries;
 pub mod token_kinds;
 pub mod tokens;

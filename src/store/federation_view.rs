@@ -5,11 +5,14 @@ use super::apply::federation::{user_fields, LinkCursor};
 use super::trees::fed_key;
 use super::trees::key::{ACTIVE_KEY, RETIRED_KEYS};
 use super::trees::StateTree::{
-    FedEntities, FedJournal, FedPeers, FedState, Groups, Revoked, Subjects, Tokens, Users,
+    FedEntities, FedJournal, FedPeers, FedState, Groups, Permissions, Revoked, Subjects, Tokens,
+    Users,
 };
 use super::view::{StateView, StoreError};
 use crate::crypto::KeyMaterial;
-use crate::domain::federation::{GroupFields, GroupState, SiteCert, Stamp, UserState, Vector};
+use crate::domain::federation::{
+    GroupFields, GroupState, PermissionState, SiteCert, Stamp, UserState, Vector,
+};
 use crate::federation::protocol::{Change, JournalEntry, PeerSite};
 
 fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
@@ -155,6 +158,29 @@ impl StateView {
             };
             out.push(Change::Group { name, state });
         }
+        for item in self.tree(FedEntities).scan_prefix(b"p/") {
+            let (k, v) = item?;
+            let name = String::from_utf8_lossy(&k[2..]).into_owned();
+            out.push(Change::Permission {
+                name,
+                state: json(&v)?,
+            });
+        }
+        for item in self.tree(Permissions).iter() {
+            let (k, v) = item?;
+            let name = String::from_utf8_lossy(&k).into_owned();
+            if self
+                .tree(FedEntities)
+                .contains_key(fed_key::permission(&name))?
+            {
+                continue;
+            }
+            let state = PermissionState {
+                stamp: Some(seed(0)),
+                target: Some(json(&v)?),
+            };
+            out.push(Change::Permission { name, state });
+        }
         for v in self.tree(Tokens).iter().values() {
             out.push(Change::Token { record: json(&v?)? });
         }
@@ -256,6 +282,7 @@ impl StateView {
             ("tokens", Tokens),
             ("revocations", Revoked),
             ("subjects", Subjects),
+            ("permissions", Permissions),
         ] {
             let mut n = 0;
             for item in self.tree(tree).iter() {
@@ -264,7 +291,7 @@ impl StateView {
                 h.update(&k);
                 // Token and revocation records are the same everywhere; ids suffice for
                 // tokens, cut-offs and group fields need their values.
-                if matches!(tree, Groups | Subjects) {
+                if matches!(tree, Groups | Subjects | Permissions) {
                     h.update(&v);
                 }
                 n += 1;

@@ -39,6 +39,8 @@ state_trees! {
     FedJournal => "fed_journal": "Outbound federation journal by position (big-endian u64).",
     FedState => "fed_state": "Federation clock, sequences, version vector, cursors (see `fed_key`).",
     FedEntities => "fed_entities": "Federation merge state of users, groups and site certificates.",
+    Permissions => "permissions": "Permission targets by name.",
+    PermRefs => "perm_refs": "`u/<user>` / `g/<group>` to the permission targets naming it.",
 }
 
 impl StateTree {
@@ -133,6 +135,9 @@ pub mod fed_key {
     }
     pub fn group(name: &str) -> Vec<u8> {
         format!("g/{name}").into_bytes()
+    }
+    pub fn permission(name: &str) -> Vec<u8> {
+        format!("p/{name}").into_bytes()
     }
     pub fn cert(service_id: &str) -> Vec<u8> {
         format!("c/{service_id}").into_bytes()

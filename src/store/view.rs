@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use super::trees::key::{ACTIVE_KEY, LAST_APPLIED, RETIRED_KEYS, SERVICE_ID};
 use super::trees::{StateTree, Trees};
 use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
+use crate::domain::permissions::PermissionTarget;
 use crate::domain::throttle::LoginFailures;
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::raft::command::{GroupRecord, PairingRecord, TrustedCert, UserRecord};
@@ -184,6 +185,14 @@ impl StateView {
 
     pub fn groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
         all_json(self.tree(StateTree::Groups))
+    }
+
+    pub fn permissions(&self) -> Result<Vec<PermissionTarget>, StoreError> {
+        all_json(self.tree(StateTree::Permissions))
+    }
+
+    pub fn permission(&self, name: &str) -> Result<Option<PermissionTarget>, StoreError> {
+        get_json(self.tree(StateTree::Permissions), name.as_bytes())
     }
 
     /// Rebuild the published key set from the stored keys; the active key, if any.

@@ -98,6 +98,7 @@ pub(super) fn delete_user(
         Some(before) => {
             tx.t(Users).remove(username.as_bytes())?;
             revoke_user(tx, username, revoked_at)?;
+            super::permissions::remove_holder(tx, username, false)?;
             local_user(tx, username, Some(&before), None, true, at_ms)?;
             Ok(CommandResponse::Ok)
         }
@@ -203,6 +204,7 @@ pub(super) fn put_group(
 pub(super) fn delete_group(tx: &Tx<'_>, name: &str, at_ms: u64) -> TxResult<CommandResponse> {
     Ok(match tx.t(Groups).remove(name.as_bytes())? {
         Some(_) => {
+            super::permissions::remove_holder(tx, name, true)?;
             local_group(tx, name, None, at_ms)?;
             CommandResponse::Ok
         }

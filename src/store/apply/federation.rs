@@ -9,9 +9,10 @@ use serde::{Deserialize, Serialize};
 
 use super::{tokens, tx_get, tx_put, Tx, TxResult};
 use crate::domain::federation::{
-    arrival, membership_change, Arrival, Clock, GroupFields, GroupState, SiteCert, Stamp,
-    UserFields, UserState,
+    arrival, membership_change, Arrival, Clock, GroupFields, GroupState, PermissionState, SiteCert,
+    Stamp, UserFields, UserState,
 };
+use crate::domain::permissions::PermissionTarget;
 use crate::domain::token::Revocation;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
 use crate::raft::command::{CommandResponse, GroupRecord, TrustedCert, UserRecord};
@@ -184,6 +185,51 @@ pub(super) fn local_group(
     )
 }
 
+/// A permission target written here (`target` None: deleted).
+pub(super) fn local_permission(
+    tx: &Tx<'_>,
+    name: &str,
+    target: Option<&PermissionTarget>,
+    at_ms: u64,
+) -> TxResult<()> {
+    let own = own_site(tx)?;
+    let change = PermissionState {
+        stamp: Some(stamp(tx, at_ms, &own)?),
+        target: target.cloned(),
+    };
+    let key = fed_key::permission(name);
+    let mut state: PermissionState = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
+    state.merge(&change);
+    tx_put(tx.t(FedEntities), &key, &state)?;
+    journal(
+        tx,
+        Change::Permission {
+            name: name.to_string(),
+            state: change,
+        },
+        at_ms,
+    )
+}
+
+/// A target lost a deleted user or group: its merge state says the same, stamp unchanged
+/// (every site removes it when it applies that delete).
+pub(super) fn restate_permission(tx: &Tx<'_>, target: &PermissionTarget) -> TxResult<()> {
+    let key = fed_key::permission(&target.name);
+    if let Some(mut state) = tx_get::<PermissionState>(tx.t(FedEntities), &key)? {
+        state.target = Some(target.clone());
+        tx_put(tx.t(FedEntities), &key, &state)?;
+    }
+    Ok(())
+}
+
+fn merge_permission(tx: &Tx<'_>, name: &str, change: &PermissionState) -> TxResult<()> {
+    let key = fed_key::permission(name);
+    let mut state: PermissionState = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &key, &state)?;
+    super::permissions::store(tx, name, state.target.as_ref())
+}
+
 /// Our own certificate changed (a reset): peers learn it through the journal.
 pub(super) fn local_cert(
     tx: &Tx<'_>,
@@ -241,6 +287,7 @@ fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResul
         }
         (None, Some(_)) => {
             tx.t(Users).remove(name.as_bytes())?;
+            super::permissions::remove_holder(tx, name, false)?;
             let at = state.deleted_at.as_ref().map(|s| s.ms / 1000).unwrap_or(0);
             // Our tokens of this user go too, and the peers learn it as our change.
             super::accounts::revoke_user(tx, name, at)?;
@@ -266,7 +313,9 @@ fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
             },
         ),
         None => {
-            tx.t(Groups).remove(name.as_bytes())?;
+            if tx.t(Groups).remove(name.as_bytes())?.is_some() {
+                super::permissions::remove_holder(tx, name, true)?;
+            }
             Ok(())
         }
     }
@@ -350,6 +399,12 @@ fn merge(tx: &Tx<'_>, change: &Change, own: &str) -> TxResult<()> {
                 observe(tx, s)?;
             }
             merge_group(tx, name, state)
+        }
+        Change::Permission { name, state } => {
+            if let Some(s) = &state.stamp {
+                observe(tx, s)?;
+            }
+            merge_permission(tx, name, state)
         }
         Change::Cert { cert } => merge_cert(tx, cert, own),
         Change::Skip => Ok(()),

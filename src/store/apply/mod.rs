@@ -6,6 +6,7 @@ pub mod federation;
 #[cfg(test)]
 mod federation_tests;
 mod keys;
+mod permissions;
 mod restore;
 #[cfg(test)]
 mod tests;
@@ -225,6 +226,12 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::RestoreChunk { first, records } => {
             restore::restore_chunk(tx, *first, records, &expired.restore_clear)
         }
+        Command::PutPermission {
+            target,
+            create_only,
+            at_ms,
+        } => permissions::put(tx, target, *create_only, *at_ms),
+        Command::DeletePermission { name, at_ms } => permissions::delete(tx, name, *at_ms),
         Command::FederationPeer { peer } => federation::put_peer(tx, peer),
         Command::FederationRemovePeer { name } => federation::remove_peer(tx, name),
         Command::FederationReceive {
