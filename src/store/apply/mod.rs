@@ -7,6 +7,8 @@ pub mod federation;
 mod federation_tests;
 mod keys;
 mod permissions;
+#[cfg(test)]
+mod permissions_tests;
 mod restore;
 #[cfg(test)]
 mod tests;
