@@ -111,12 +111,13 @@ fn group_perm(name: &str, repo: &str, group: &str, actions: &[&str]) -> Value {
         "name": name,
         "resources": {"artifact": {
             "actions": {"groups": {group: actions}},
-            "targets": {repo: {"include_patterns": ["**"]}},
+            "targets": {repo: {"include_patterns": ["**"], "exclude_patterns": []}},
         }},
     })
 }
 
-/// The same value with every array of strings sorted (servers may store sets in any order).
+/// The same value with every array of strings sorted (servers may store sets in any order) and
+/// empty maps left out (`"users": {}` and no `users` say the same).
 fn sorted(v: &Value) -> Value {
     match v {
         Value::Array(items) => {
@@ -126,9 +127,12 @@ fn sorted(v: &Value) -> Value {
             }
             Value::Array(items)
         }
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), sorted(v))).collect())
-        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(_, v)| !v.as_object().is_some_and(|m| m.is_empty()))
+                .map(|(k, v)| (k.clone(), sorted(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -229,8 +233,11 @@ fn crud_in_both_forms_is_one_permission_target() {
         sorted(&doc["resources"]),
         "{created}"
     );
+    // 409 for the name, whether the document differs or is the very same one.
+    let (status, body) = admin.post(V2, &group_perm("ci-perm", "other-local", "CI", &["READ"]));
+    assert_eq!(status, 409, "same name, another document: {body}");
     let (status, body) = admin.post(V2, &doc);
-    assert_eq!(status, 409, "same name twice: {body}");
+    assert_eq!(status, 409, "the same document twice: {body}");
     assert_eq!(
         sorted(&admin.permission("ci-perm")["resources"]),
         sorted(&doc["resources"])
@@ -358,9 +365,9 @@ fn crud_in_both_forms_is_one_permission_target() {
     );
     // The other resource types are stored (only artifact is used by the check).
     let other_types = json!({"name": "builds", "resources": {
-        "build": {"actions": {"groups": {"CI": ["READ"]}}, "targets": {"artifactory-build-info": {"include_patterns": ["**"]}}},
-        "release_bundle": {"actions": {"groups": {"CI": ["READ"]}}, "targets": {"release-bundles": {"include_patterns": ["**"]}}},
-        "destination": {"actions": {"groups": {"CI": ["READ"]}}, "targets": {"ANY": {"include_patterns": ["**"]}}},
+        "build": {"actions": {"groups": {"CI": ["READ"]}}, "targets": {"artifactory-build-info": {"include_patterns": ["**"], "exclude_patterns": []}}},
+        "release_bundle": {"actions": {"groups": {"CI": ["READ"]}}, "targets": {"release-bundles": {"include_patterns": ["**"], "exclude_patterns": []}}},
+        "destination": {"actions": {"groups": {"CI": ["READ"]}}, "targets": {"ANY": {"include_patterns": ["**"], "exclude_patterns": []}}},
     }});
     let stored = admin.create(&other_types);
     assert_eq!(
