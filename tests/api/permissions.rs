@@ -863,6 +863,26 @@ fn exclude_patterns_win_within_a_target_and_any_keys_match_repos() {
     expect(&node, &g, "generic-local/pub/id.key", "r", false);
     expect(&node, &g, "narrow-local/org/a.jar", "r", true);
     expect(&node, &g, "narrow-local/com/a.jar", "r", false);
+    // Other spellings of an excluded path do not get round the exclude: denied or 400.
+    for path in [
+        "generic-local//secret/a.txt",
+        "/generic-local/secret/a.txt",
+        "generic-local/./secret/a.txt",
+        "generic-local/pub/../secret/a.txt",
+        "generic-local/pub/../../generic-local/secret/a.txt",
+    ] {
+        let (status, body) = json_of(
+            node.get(CHECK)
+                .query(&[("path", path), ("action", "r")])
+                .bearer_auth(&g)
+                .send()
+                .unwrap(),
+        );
+        assert!(
+            status == 400 || (status == 200 && body["allowed"] == false),
+            "{path}: {status} {body}"
+        );
+    }
     // Exclusion is per target: another permission including secret/** grants it.
     admin.create(&json!({"name": "secret-read", "resources": {"artifact": {
         "actions": {"groups": {"g": ["READ"]}},
@@ -1008,4 +1028,77 @@ fn deleting_a_group_or_user_removes_it_from_every_permission() {
     expect(&node, &u1_again, "two-local/a", "w", false);
     // The permission targets themselves remain.
     assert_eq!(admin.names(), ["p1", "p2", "p3"]);
+}
+
+#[test]
+fn permission_targets_survive_a_restart() {
+    let mut node = TestNode::start();
+    {
+        let admin = Admin::new(&node);
+        admin.group("CI");
+        admin.create(&group_perm(
+            "ci-perm",
+            "generic-local",
+            "CI",
+            &["READ", "WRITE"],
+        ));
+    }
+    node.restart();
+    let admin = Admin::new(&node);
+    assert_eq!(admin.names(), ["ci-perm"]);
+    let token =
+        token_of(&node.admin_token(&[("username", "jenkins"), ("scope", "member-of-groups:CI")]));
+    let body = expect(&node, &token, "generic-local/a", "w", true);
+    assert_eq!(
+        body["granted_by"], "permission 'ci-perm' via group 'CI'",
+        "{body}"
+    );
+}
+
+/// Matching many `**` against a long path must not take exponential time: the path is the
+/// caller's, so a slow match is a denial of service by any authenticated caller.
+#[test]
+fn the_check_stays_fast_with_many_double_stars_and_a_long_path() {
+    let node = TestNode::start();
+    let admin = Admin::new(&node);
+    admin.group("g");
+    let deep = "**/**/**/**/**/**/**/**/z";
+    let (status, body) = admin.post(
+        V2,
+        &json!({"name": "deep", "resources": {"artifact": {
+            "actions": {"groups": {"g": ["READ"]}},
+            "targets": {"generic-local": {"include_patterns": [deep]}},
+        }}}),
+    );
+    if status == 400 {
+        // Refusing such a pattern is fine too.
+        return;
+    }
+    assert_eq!(status, 201, "{body}");
+    let token =
+        token_of(&node.admin_token(&[("username", "jenkins"), ("scope", "member-of-groups:g")]));
+    let path = format!("generic-local/{}b", "a/".repeat(60));
+    let started = std::time::Instant::now();
+    let (status, body) = json_of(
+        node.get(CHECK)
+            .query(&[("path", path.as_str()), ("action", "r")])
+            .bearer_auth(&token)
+            .timeout(std::time::Duration::from_secs(10))
+            .send()
+            .expect("the check answers within 10 s"),
+    );
+    assert!(status == 200 || status == 400, "{status} {body}");
+    assert!(!body["allowed"].as_bool().unwrap_or(false), "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?} for one check",
+        started.elapsed()
+    );
+    expect(
+        &node,
+        &token,
+        &format!("generic-local/{}z", "a/".repeat(60)),
+        "r",
+        true,
+    );
 }
