@@ -3,7 +3,8 @@ use super::*;
 const CI_PERM: &str = "/access/api/v2/permissions/ci-perm";
 
 /// A permission target made at site A (the PERMISSIONS entity) appears at site B, grants
-/// there, and is removed there when A deletes it.
+/// there, loses a user deleted at A, and is removed there when A deletes it; one made at B
+/// comes back to A.
 #[test]
 fn a_permission_target_crosses_and_its_delete_follows() {
     let _slots = slots(2);
@@ -45,6 +46,38 @@ fn a_permission_target_crosses_and_its_delete_follows() {
     };
     assert!(allowed(&token));
     wait_same_digest(&[&a, &b], SETTLE);
+
+    // A user deleted at A leaves the target at B too (each site drops it on the delete).
+    assert_eq!(a.delete(0, "/access/api/v2/users/bob").0, 204);
+    wait_until("bob out of ci-perm at B", SETTLE, || {
+        let (status, doc) = b.get(0, CI_PERM);
+        status == 200
+            && doc["resources"]["artifact"]["actions"]["users"]
+                .get("bob")
+                .is_none()
+    });
+    // A target made at B (Artifactory form) comes back to A.
+    let (status, body) = b.call(
+        0,
+        reqwest::Method::PUT,
+        "/artifactory/api/v2/security/permissions/b-perm",
+        Some(&json!({"name": "b-perm", "repo": {
+            "repositories": ["ANY REMOTE"],
+            "actions": {"groups": {"CI": ["read"]}},
+        }})),
+    );
+    assert_eq!(status, 201, "{body}");
+    wait_until("b-perm at A", SETTLE, || {
+        a.get(0, "/access/api/v2/permissions/b-perm").0 == 200
+    });
+    assert_eq!(
+        a.get(0, "/access/api/v2/permissions/b-perm").1,
+        b.get(0, "/access/api/v2/permissions/b-perm").1
+    );
+    assert_eq!(b.delete(0, "/access/api/v2/permissions/b-perm").0, 204);
+    wait_until("b-perm gone at A", SETTLE, || {
+        a.get(0, "/access/api/v2/permissions/b-perm").0 == 404
+    });
 
     assert_eq!(a.delete(0, CI_PERM).0, 204);
     wait_until("ci-perm gone at B", SETTLE, || b.get(0, CI_PERM).0 == 404);
