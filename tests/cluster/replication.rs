@@ -268,6 +268,41 @@ fn a_permission_made_on_one_node_is_served_by_every_node() {
         );
         assert_eq!(check(n, "generic-local/secret/x", "r")["allowed"], false);
     }
+    // One name created at once on two nodes, with different documents: one 201, one 409.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = [(0usize, "READ"), (2, "WRITE")]
+            .into_iter()
+            .map(|(i, action)| {
+                let node = &cluster.nodes[i];
+                let admin = &admin;
+                s.spawn(move || {
+                    let doc = json!({"name": "race", "resources": {"artifact": {
+                        "actions": {"groups": {"CI": [action]}},
+                        "targets": {"race-local": {}},
+                    }}});
+                    node.post("/access/api/v2/permissions")
+                        .bearer_auth(admin)
+                        .json(&doc)
+                        .send()
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, [201, 409], "{statuses:?}");
+    cluster.wait_converged();
+    let race: Vec<Value> = cluster
+        .nodes
+        .iter()
+        .map(|n| send(n.get("/access/api/v2/permissions/race")).1)
+        .collect();
+    assert!(race.iter().all(|r| r == &race[0]), "{race:?}");
+
     // Deleted on a follower: gone, and no longer granting, everywhere.
     let (status, body) = send(b.delete("/access/api/v2/permissions/ci-perm"));
     assert_eq!(status, 204, "{body}");
