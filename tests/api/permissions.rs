@@ -338,6 +338,20 @@ fn crud_in_both_forms_is_one_permission_target() {
         sorted(&art_doc["repo"])
     );
     assert_eq!(admin.names(), ["art-perm", "bare", "ci-perm"]);
+    // Artifactory's list, and the Access routes under /artifactory/access as every Access route.
+    let (status, list) = admin.get(ART);
+    assert_eq!(status, 200, "{list}");
+    let mut listed: Vec<&str> = list
+        .as_array()
+        .unwrap_or_else(|| panic!("Artifactory lists permissions as an array: {list}"))
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["art-perm", "bare", "ci-perm"], "{list}");
+    let (status, body) = admin.get("/artifactory/access/api/v2/permissions/art-perm");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body, as_v2);
 
     // The other JFrog action names are accepted and stored; Xray and distribution ones have
     // Artifactory names too.
