@@ -5,6 +5,7 @@
 
 mod clients;
 mod input;
+mod permissions;
 mod restart;
 mod seeds;
 mod tokens;

@@ -222,3 +222,94 @@ fn concurrent_writes_on_every_node_are_batched_and_all_hold() {
         }
     }
 }
+
+#[test]
+fn a_permission_made_on_one_node_is_served_by_every_node() {
+    let cluster = TestCluster::start(3, &[]);
+    let admin = cluster.nodes[0].admin_bearer();
+    let send = |rb: reqwest::blocking::RequestBuilder| -> (u16, Value) {
+        json_of(rb.bearer_auth(&admin).send().unwrap())
+    };
+    let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
+    let (status, body) = send(b.post("/access/api/v2/groups").json(&json!({"name": "CI"})));
+    assert_eq!(status, 201, "{body}");
+    // Written on the third node (a follower forwards), read on each.
+    let doc = json!({"name": "ci-perm", "resources": {"artifact": {
+        "actions": {"groups": {"CI": ["READ", "WRITE"]}},
+        "targets": {"generic-local": {"include_patterns": ["**"], "exclude_patterns": ["secret/**"]}},
+    }}});
+    let (status, created) = send(c.post("/access/api/v2/permissions").json(&doc));
+    assert_eq!(status, 201, "{created}");
+    cluster.wait_converged();
+    let token = a.admin_token(&[("username", "jenkins"), ("scope", "member-of-groups:CI")]);
+    let token = token["access_token"].as_str().unwrap();
+    let check = |n: &TestNode, path: &str, action: &str| -> Value {
+        let (status, body) = json_of(
+            n.get("/access/api/v1/permissions/check")
+                .query(&[("path", path), ("action", action)])
+                .bearer_auth(token)
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{} check {path}: {body}", n.url(""));
+        body
+    };
+    for n in &cluster.nodes {
+        let (status, got) = send(n.get("/access/api/v2/permissions/ci-perm"));
+        assert_eq!(status, 200, "{}: {got}", n.url(""));
+        assert_eq!(got, created, "{}", n.url(""));
+        let (status, art) = send(n.get("/artifactory/api/v2/security/permissions/ci-perm"));
+        assert_eq!(status, 200, "{}: {art}", n.url(""));
+        let body = check(n, "generic-local/a/b.jar", "w");
+        assert_eq!(body["allowed"], true, "{}: {body}", n.url(""));
+        assert_eq!(
+            body["granted_by"], "permission 'ci-perm' via group 'CI'",
+            "{body}"
+        );
+        assert_eq!(check(n, "generic-local/secret/x", "r")["allowed"], false);
+    }
+    // One name created at once on two nodes, with different documents: one 201, one 409.
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = [(0usize, "READ"), (2, "WRITE")]
+            .into_iter()
+            .map(|(i, action)| {
+                let node = &cluster.nodes[i];
+                let admin = &admin;
+                s.spawn(move || {
+                    let doc = json!({"name": "race", "resources": {"artifact": {
+                        "actions": {"groups": {"CI": [action]}},
+                        "targets": {"race-local": {}},
+                    }}});
+                    node.post("/access/api/v2/permissions")
+                        .bearer_auth(admin)
+                        .json(&doc)
+                        .send()
+                        .unwrap()
+                        .status()
+                        .as_u16()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut sorted = statuses.clone();
+    sorted.sort();
+    assert_eq!(sorted, [201, 409], "{statuses:?}");
+    cluster.wait_converged();
+    let race: Vec<Value> = cluster
+        .nodes
+        .iter()
+        .map(|n| send(n.get("/access/api/v2/permissions/race")).1)
+        .collect();
+    assert!(race.iter().all(|r| r == &race[0]), "{race:?}");
+
+    // Deleted on a follower: gone, and no longer granting, everywhere.
+    let (status, body) = send(b.delete("/access/api/v2/permissions/ci-perm"));
+    assert_eq!(status, 204, "{body}");
+    cluster.wait_converged();
+    for n in &cluster.nodes {
+        let (status, body) = send(n.get("/access/api/v2/permissions/ci-perm"));
+        assert_eq!(status, 404, "{}: {body}", n.url(""));
+        assert_eq!(check(n, "generic-local/a/b.jar", "w")["allowed"], false);
+    }
+}

@@ -202,3 +202,76 @@ fn snapshots_built_under_write_traffic_hold_exactly_the_applied_state() {
         assert_eq!(ping_status(&cluster.nodes[1], token, false), want);
     }
 }
+
+/// A node that joins through a snapshot holds the permission targets, and the index of who
+/// they name: a group deleted afterwards leaves the target on the joiner as on the others.
+#[test]
+fn permission_targets_cross_a_snapshot_with_their_holders() {
+    let snapshot_env = [("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20")];
+    let mut cluster = TestCluster::start(1, &snapshot_env);
+    let first = &cluster.nodes[0];
+    let admin = first.admin_bearer();
+    let send = |rb: reqwest::blocking::RequestBuilder| -> (u16, Value) {
+        json_of(rb.bearer_auth(&admin).send().unwrap())
+    };
+    for g in ["CI", "ops"] {
+        let (status, body) = send(
+            first
+                .post("/access/api/v2/groups")
+                .json(&json!({ "name": g })),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let doc = json!({"name": "ci-perm", "resources": {"artifact": {
+        "actions": {"groups": {"CI": ["READ"], "ops": ["READ", "WRITE"]}},
+        "targets": {"generic-local": {"include_patterns": ["**"], "exclude_patterns": []}},
+    }}});
+    let (status, created) = send(first.post("/access/api/v2/permissions").json(&doc));
+    assert_eq!(status, 201, "{created}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while first.status()["purged_index"].as_u64().unwrap_or(0) == 0 {
+        assert!(Instant::now() < deadline, "log never compacted");
+        first.admin_token(&[("expires_in", "0")]);
+    }
+
+    let mut joiner = TestNode::prepare(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_SECURITY_JOIN_KEY", JOIN_KEY),
+        ("ACCESS_NODE_SERVER_NODE_ID", "2"),
+        ("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20"),
+    ]);
+    joiner.set_env("ACCESS_NODE_RAFT_SEEDS", &cluster.nodes[0].url(""));
+    joiner.spawn();
+    joiner.wait_ready();
+    cluster.nodes.push(joiner);
+    cluster.wait_converged();
+    let joiner = &cluster.nodes[1];
+    assert!(
+        joiner.log().contains("snapshot installed"),
+        "joiner did not install a snapshot"
+    );
+    let path = "/access/api/v2/permissions/ci-perm";
+    let (status, got) = send(joiner.get(path));
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got, created);
+
+    // Delete a group through the joiner: both nodes drop it from the target.
+    let (status, body) = send(joiner.delete("/access/api/v2/groups/CI"));
+    assert_eq!(status, 204, "{body}");
+    cluster.wait_converged();
+    for n in &cluster.nodes {
+        let (status, got) = send(n.get(path));
+        assert_eq!(status, 200, "{got}");
+        let groups = &got["resources"]["artifact"]["actions"]["groups"];
+        assert!(groups.get("CI").is_none(), "{}: {got}", n.url(""));
+        assert_eq!(
+            groups["ops"],
+            json!(["READ", "WRITE"]),
+            "{}: {got}",
+            n.url("")
+        );
+    }
+}

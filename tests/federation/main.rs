@@ -1,7 +1,7 @@
 //! Access Federation between sites (each site one cluster of real processes): entities
 //! crossing, refresh at the issuing site, chain and mesh topologies, a leader killed while it
 //! streams, a stopped site, conflicts, journal overflow and full sync, peers that must be
-//! refused, and the revocation lag.
+//! refused, permission targets, and the revocation lag.
 //!
 //! Sites are started per test; a test takes node "slots" first so that the suite never runs
 //! more than [`MAX_NODES`] processes at once, whatever the test thread count.
@@ -13,6 +13,7 @@ mod entities;
 mod leader_kill;
 mod overflow;
 mod partition;
+mod permissions;
 mod refresh;
 mod site_restart;
 mod tokens;
