@@ -311,15 +311,26 @@ pub fn path_matches(pattern: &str, path: &str) -> bool {
     match_segments(&pat, &segs)
 }
 
+/// Table over (pattern position, path position), filled from the end: linear in the table's
+/// size whatever the number of `**` (a recursive search is exponential in them, and the path
+/// comes from the caller).
 fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
-    match pat.split_first() {
-        None => segs.is_empty(),
-        Some((&"**", rest)) => (0..=segs.len()).any(|skip| match_segments(rest, &segs[skip..])),
-        Some((p, rest)) => match segs.split_first() {
-            Some((s, srest)) => segment_matches(p, s) && match_segments(rest, srest),
-            None => false,
-        },
+    let (p, s) = (pat.len(), segs.len());
+    // row[j]: pat[i..] matches segs[j..], for the current i; next: the same for i + 1.
+    let mut next = vec![false; s + 1];
+    next[s] = true;
+    for i in (0..p).rev() {
+        let mut row = vec![false; s + 1];
+        for j in (0..=s).rev() {
+            row[j] = match pat[i] {
+                // `**` matches nothing (skip it) or one more segment.
+                "**" => next[j] || (j < s && row[j + 1]),
+                one => j < s && segment_matches(one, segs[j]) && next[j + 1],
+            };
+        }
+        next = row;
     }
+    next[0]
 }
 
 fn segment_matches(pat: &str, s: &str) -> bool {
@@ -352,6 +363,18 @@ fn segment_matches(pat: &str, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Many `**` against a long path: a recursive search would take longer than the universe.
+    #[test]
+    fn double_stars_match_in_polynomial_time() {
+        let pattern = "**/**/**/**/**/**/**/**/**/**/**/**/z";
+        let long = format!("{}b", "a/".repeat(300));
+        assert!(!path_matches(pattern, &long));
+        assert!(path_matches(pattern, &format!("{}z", "a/".repeat(300))));
+        assert!(path_matches("**", ""));
+        assert!(path_matches("a/**/b/**", "a/b"));
+        assert!(!path_matches("a/**/b/*", "a/b"));
+    }
 
     #[test]
     fn parses_every_documented_form() {

@@ -53,6 +53,13 @@ impl Service {
         }
         let created = self.state.permission(&target.name)?.is_none();
         let name = target.name.clone();
+        // The apply takes an identical document as a retry; a create of a name that is
+        // already there is a conflict whatever the document.
+        if create_only && !created {
+            return Err(ServiceError::Conflict(format!(
+                "permission '{name}' already exists"
+            )));
+        }
         match self
             .write(Command::PutPermission {
                 target,
