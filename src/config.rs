@@ -59,6 +59,8 @@ pub struct ServerConfig {
     pub node_id: u64,
     pub workers: usize,
     pub max_body_bytes: usize,
+    /// Artifactory version reported by the version endpoints, for version-gated clients.
+    pub compat_version: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 //! `{"errors":[{"code","message"}],"error","error_description"}` (JFrog's shape plus the
 //! OAuth-style fields token clients read), and the headers some statuses need.
 
-use actix_web::http::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
@@ -23,6 +23,7 @@ impl ResponseError for ServiceError {
             ServiceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ServiceError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ServiceError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -50,6 +51,11 @@ impl ResponseError for ServiceError {
             }
             ServiceError::TooManyRequests(secs) => {
                 headers.insert(RETRY_AFTER, HeaderValue::from(*secs));
+            }
+            ServiceError::MethodNotAllowed { allow } => {
+                if let Ok(v) = HeaderValue::from_str(allow) {
+                    headers.insert(ALLOW, v);
+                }
             }
             _ => {}
         }

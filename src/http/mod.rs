@@ -3,6 +3,7 @@
 //! errors to HTTP (`error`). Use cases live in `service`.
 
 pub mod cluster;
+pub mod compat;
 pub mod error;
 pub mod extract;
 pub mod federation;
@@ -20,101 +21,73 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::service::ServiceError;
 
+/// One resource per path with the methods it serves; any other method answers 405 with an
+/// `Allow` header naming them (one resource per path, so the route table says it once).
+macro_rules! resource {
+    ($path:expr, $($method:ident => $handler:expr),+ $(,)?) => {{
+        let allow: &'static str = concat!($(stringify!($method), " "),+);
+        web::resource($path)
+            $(.route(web::$method().to($handler)))+
+            .default_service(web::to(move || method_not_allowed(allow)))
+    }};
+}
+
+async fn method_not_allowed(allow: &'static str) -> Result<HttpResponse, ServiceError> {
+    let allow: Vec<String> = allow
+        .split_whitespace()
+        .map(str::to_ascii_uppercase)
+        .collect();
+    Err(ServiceError::MethodNotAllowed {
+        allow: allow.join(", "),
+    })
+}
+
 /// Routes under `/access` (also served under `/artifactory/access`, the prefix clients like
 /// pyartifactory build from an Artifactory URL).
 fn access_routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .route("/tokens", web::post().to(tokens::create))
-            .route("/tokens", web::get().to(tokens::list))
-            .route("/tokens", web::delete().to(tokens::revoke_user_tokens))
-            .route("/tokens/me", web::get().to(tokens::me))
-            .route("/tokens/identity", web::post().to(tokens::identity))
-            .route("/tokens/pairing", web::post().to(tokens::create_pairing))
-            .route(
-                "/tokens/pairing/exchange",
-                web::post().to(tokens::exchange_pairing),
-            )
-            .route("/tokens/introspect", web::post().to(tokens::introspect))
-            .route("/tokens/revoke", web::delete().to(tokens::revoke_by_token))
-            .route("/tokens/revoke", web::post().to(tokens::revoke_by_token))
-            .route("/tokens/{id}", web::get().to(tokens::get))
-            .route("/tokens/{id}", web::delete().to(tokens::revoke_by_id))
-            .route(
-                "/permissions/check",
-                web::get().to(tokens::check_permission),
-            )
-            .route("/system/ping", web::get().to(system::ping))
-            .route("/system/service_id", web::get().to(system::service_id))
-            .route("/system/backup", web::get().to(system::backup))
-            .route("/system/federation", web::get().to(federation::list))
-            .route("/system/federation", web::post().to(federation::create))
-            .route(
-                "/system/federation/validate_server",
-                web::post().to(federation::validate_server),
-            )
-            .route(
-                "/system/federation/digest",
-                web::get().to(federation::digest),
-            )
-            .route(
-                "/system/federation/_events",
-                web::post().to(federation::events),
-            )
-            .route("/system/federation/_sync", web::post().to(federation::sync))
-            .route(
-                "/system/federation/_hello",
-                web::post().to(federation::hello),
-            )
-            .route("/system/federation/{name}", web::get().to(federation::get))
-            .route(
-                "/system/federation/{name}",
-                web::patch().to(federation::update),
-            )
-            .route(
-                "/system/federation/{name}",
-                web::delete().to(federation::delete),
-            )
-            .route(
-                "/system/federation/{name}/full_broadcast",
-                web::put().to(federation::full_broadcast),
-            )
-            .route("/system/restore", web::post().to(system::restore))
-            .route("/cert/root", web::get().to(system::root_cert))
-            .route("/cert/root/reset", web::post().to(keys::reset_root))
-            .route("/cert/trusted", web::get().to(keys::list_trusted))
-            .route("/cert/trusted", web::post().to(keys::add_trusted))
-            .route(
-                "/cert/trusted/{name}",
-                web::delete().to(keys::remove_trusted),
-            )
-            .route("/jwks", web::get().to(keys::jwks))
-            .route("/cluster/status", web::get().to(cluster::status))
-            .route(
-                "/cluster/members/{id}",
-                web::delete().to(cluster::remove_member),
-            ),
+            .service(resource!("/tokens", post => tokens::create, get => tokens::list, delete => tokens::revoke_user_tokens))
+            .service(resource!("/tokens/me", get => tokens::me))
+            .service(resource!("/tokens/identity", post => tokens::identity))
+            .service(resource!("/tokens/pairing", post => tokens::create_pairing))
+            .service(resource!("/tokens/pairing/exchange", post => tokens::exchange_pairing))
+            .service(resource!("/tokens/introspect", post => tokens::introspect))
+            .service(resource!("/tokens/revoke", delete => tokens::revoke_by_token, post => tokens::revoke_by_token))
+            .service(resource!("/tokens/default_expiry", get => compat::default_expiry, put => compat::set_default_expiry))
+            .service(resource!("/config/token/default_expiry", get => compat::default_expiry, put => compat::set_default_expiry))
+            .service(resource!("/tokens/{id}", get => tokens::get, delete => tokens::revoke_by_id))
+            .service(resource!("/permissions/check", get => tokens::check_permission))
+            .service(resource!("/system/ping", get => system::ping))
+            .service(resource!("/system/service_id", get => system::service_id))
+            .service(resource!("/system/version", get => compat::version))
+            .service(resource!("/system/backup", get => system::backup))
+            .service(resource!("/system/federation", get => federation::list, post => federation::create))
+            .service(resource!("/system/federation/validate_server", post => federation::validate_server))
+            .service(resource!("/system/federation/digest", get => federation::digest))
+            .service(resource!("/system/federation/_events", post => federation::events))
+            .service(resource!("/system/federation/_sync", post => federation::sync))
+            .service(resource!("/system/federation/_hello", post => federation::hello))
+            .service(resource!("/system/federation/{name}", get => federation::get, patch => federation::update, delete => federation::delete))
+            .service(resource!("/system/federation/{name}/full_broadcast", put => federation::full_broadcast))
+            .service(resource!("/system/restore", post => system::restore))
+            .service(resource!("/cert/root", get => system::root_cert))
+            .service(resource!("/cert/root/reset", post => keys::reset_root))
+            .service(resource!("/cert/trusted", get => keys::list_trusted, post => keys::add_trusted))
+            .service(resource!("/cert/trusted/{name}", delete => keys::remove_trusted))
+            .service(resource!("/jwks", get => keys::jwks))
+            .service(resource!("/cluster/status", get => cluster::status))
+            .service(resource!("/cluster/members/{id}", delete => cluster::remove_member)),
     )
     .service(
         web::scope("/api/v2")
-            .route("/users", web::post().to(users::create_user))
-            .route("/users", web::get().to(users::list_users))
-            .route("/users/{name}", web::get().to(users::get_user))
-            .route("/users/{name}", web::delete().to(users::delete_user))
-            .route("/users/{name}", web::patch().to(users::update_user))
-            .route("/permissions", web::post().to(permissions::create))
-            .route("/permissions", web::get().to(permissions::list))
-            .route("/permissions/{name}", web::get().to(permissions::get))
-            .route("/permissions/{name}", web::put().to(permissions::replace))
-            .route("/permissions/{name}", web::delete().to(permissions::delete))
-            .route("/groups", web::post().to(users::create_group))
-            .route("/groups", web::get().to(users::list_groups))
-            .route("/groups/{name}", web::get().to(users::get_group))
-            .route("/groups/{name}", web::delete().to(users::delete_group))
-            .route(
-                "/groups/{name}/members",
-                web::patch().to(users::update_group_members),
-            ),
+            .service(resource!("/users", post => users::create_user, get => users::list_users))
+            .service(resource!("/users/{name}", get => users::get_user, delete => users::delete_user, patch => users::update_user))
+            .service(resource!("/permissions", post => permissions::create, get => permissions::list))
+            .service(resource!("/permissions/{name}", get => permissions::get, put => permissions::replace, delete => permissions::delete))
+            .service(resource!("/groups", post => users::create_group, get => users::list_groups))
+            .service(resource!("/groups/{name}", get => users::get_group, delete => users::delete_group))
+            .service(resource!("/groups/{name}/members", patch => users::update_group_members)),
     );
 }
 
@@ -144,32 +117,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::scope("/artifactory")
             .wrap(from_fn(cluster::require_ready))
             .service(web::scope("/access").configure(access_routes))
-            .route("/api/security/token", web::post().to(tokens::legacy_create))
-            .route(
-                "/api/security/token/revoke",
-                web::post().to(tokens::revoke_by_token),
-            )
-            .route(
+            .service(resource!("/api/security/token", post => tokens::legacy_create, get => compat::legacy_list))
+            .service(resource!("/api/security/token/revoke", post => tokens::revoke_by_token))
+            .service(resource!(
                 "/api/security/users/authorization/changePassword",
-                web::post().to(users::change_password),
-            )
-            .route(
-                "/api/v2/security/permissions",
-                web::get().to(permissions::artifactory_list),
-            )
-            .route(
+                post => users::change_password
+            ))
+            .service(resource!("/api/v2/security/permissions", get => permissions::artifactory_list))
+            .service(resource!(
                 "/api/v2/security/permissions/{name}",
-                web::get().to(permissions::artifactory_get),
-            )
-            .route(
-                "/api/v2/security/permissions/{name}",
-                web::put().to(permissions::artifactory_put),
-            )
-            .route(
-                "/api/v2/security/permissions/{name}",
-                web::delete().to(permissions::delete),
-            )
-            .route("/api/system/ping", web::get().to(system::ping)),
+                get => permissions::artifactory_get,
+                put => permissions::artifactory_put,
+                delete => permissions::delete
+            ))
+            .service(resource!("/api/system/version", get => compat::version))
+            .service(resource!("/api/system/service_id", get => system::service_id))
+            .service(resource!("/api/system/ping", get => system::ping)),
     )
     .service(
         web::scope("/api")

@@ -8,6 +8,7 @@ use actix_web::http::header::{CACHE_CONTROL, PRAGMA};
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
+use super::compat::compact;
 use super::extract::{resolve_caller, validate_any, Caller, Svc};
 use super::params::Params;
 use crate::domain::scope::Action;
@@ -57,7 +58,7 @@ fn issued_json(t: &IssuedToken) -> Value {
 }
 
 fn record_json(r: &TokenRecord) -> Value {
-    json!({
+    compact(json!({
         "token_id": r.token_id,
         "subject": r.subject,
         "issuer": r.issuer,
@@ -68,7 +69,7 @@ fn record_json(r: &TokenRecord) -> Value {
         "scope": r.scope,
         "audience": r.audience,
         "description": r.description,
-    })
+    }))
 }
 
 /// A response carrying a secret (token, refresh or pairing token): never cached.
@@ -316,7 +317,7 @@ pub async fn introspect(
         Err(ServiceError::Unavailable(m)) => return Err(ServiceError::Unavailable(m)),
         Err(_) => return Ok(HttpResponse::Ok().json(json!({ "active": false }))),
     };
-    Ok(HttpResponse::Ok().json(json!({
+    Ok(HttpResponse::Ok().json(compact(json!({
         "active": true,
         "sub": claims.sub,
         "username": claims.username(),
@@ -327,5 +328,5 @@ pub async fn introspect(
         "aud": claims.aud,
         "jti": claims.jti,
         "token_type": "Bearer",
-    })))
+    }))))
 }

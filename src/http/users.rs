@@ -4,6 +4,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
+use super::compat::compact;
 use super::extract::{Admin, Svc};
 use super::params::Params;
 use crate::raft::command::{GroupRecord, UserRecord};
@@ -11,18 +12,18 @@ use crate::service::users::{NewUser, UserChange};
 use crate::service::{ServiceError, ServiceResult};
 
 fn user_json(u: &UserRecord) -> Value {
-    json!({
+    compact(json!({
         "username": u.username,
         "email": u.email,
         "admin": u.admin,
         "groups": u.groups,
         "realm": "internal",
         "status": "enabled",
-    })
+    }))
 }
 
 fn group_json(g: &GroupRecord) -> Value {
-    json!({ "name": g.name, "description": g.description })
+    compact(json!({ "name": g.name, "description": g.description }))
 }
 
 async fn params(svc: &Svc, req: &HttpRequest, payload: web::Payload) -> ServiceResult<Params> {

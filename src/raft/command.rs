@@ -189,6 +189,10 @@ pub enum Command {
         #[serde(default)]
         logins_before_ms: u64,
     },
+    /// The cluster-wide default token lifetime (overrides `token.default-expiry`).
+    SetDefaultExpiry {
+        secs: u64,
+    },
     /// Create (or, unless `create_only`, replace) a permission target.
     PutPermission {
         target: PermissionTarget,
@@ -267,6 +271,7 @@ impl Command {
             Command::Batch { .. } => "Batch",
             Command::ExpireBefore { .. } => "ExpireBefore",
             Command::RestoreChunk { .. } => "RestoreChunk",
+            Command::SetDefaultExpiry { .. } => "SetDefaultExpiry",
             Command::PutPermission { .. } => "PutPermission",
             Command::DeletePermission { .. } => "DeletePermission",
             Command::FederationPeer { .. } => "FederationPeer",

@@ -33,6 +33,9 @@ pub enum ServiceError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
+    /// A known path asked with a method it does not serve; `allow` lists the methods it does.
+    #[error("method not allowed here (use {allow})")]
+    MethodNotAllowed { allow: String },
     #[error("too many failed logins: retry in {0} s")]
     TooManyRequests(u64),
     #[error("internal error: {0}")]
@@ -74,6 +77,7 @@ impl ServiceError {
             ServiceError::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
             ServiceError::Unavailable(_) => "SERVICE_UNAVAILABLE",
             ServiceError::TooManyRequests(_) => "TOO_MANY_REQUESTS",
+            ServiceError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ServiceError::Internal(_) => "INTERNAL_ERROR",
         }
     }

@@ -64,11 +64,11 @@ impl Service {
         let (default_scope, default_expiry) = match &who.credential {
             Credential::LocalToken { scope, expiry } if !who.admin => (
                 scope.to_string(),
-                expiry.map_or(cfg.default_expiry, |e| {
-                    cfg.default_expiry.min(e.saturating_sub(now).max(1))
+                expiry.map_or(self.default_expiry(), |e| {
+                    self.default_expiry().min(e.saturating_sub(now).max(1))
                 }),
             ),
-            _ => (DEFAULT_SCOPE.to_string(), cfg.default_expiry),
+            _ => (DEFAULT_SCOPE.to_string(), self.default_expiry()),
         };
         let mut scope = Scope::parse(&req.scope.unwrap_or(default_scope))?;
         if req.legacy {
@@ -185,7 +185,8 @@ impl Service {
         authorize_own_token(
             who,
             &Scope::parse(DEFAULT_SCOPE)?,
-            cfg.pairing_token_expiry.saturating_add(cfg.default_expiry),
+            cfg.pairing_token_expiry
+                .saturating_add(self.default_expiry()),
             now_secs(),
         )?;
         if purpose.as_ref().is_some_and(|s| s.len() > 256) {
@@ -205,6 +206,19 @@ impl Service {
     ) -> ServiceResult<()> {
         let threshold = self.config.token.revocable_expiry_threshold;
         let id = match (token, token_id) {
+            (Some(token), _) if crate::crypto::looks_like_reference_token(&token) => {
+                let hash = crate::crypto::secret_hash(&token);
+                match self.state.reference(&hash)? {
+                    Some(id) => id,
+                    // Unknown: already revoked, or never ours.
+                    None => {
+                        return Err(ServiceError::NotFound(
+                            "reference token not found (revoked already, or not issued here)"
+                                .into(),
+                        ))
+                    }
+                }
+            }
             (Some(token), _) => {
                 let verified = self
                     .keyset()?

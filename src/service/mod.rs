@@ -153,6 +153,24 @@ impl Service {
             .ok_or_else(|| ServiceError::Unavailable("the cluster is not bootstrapped yet".into()))
     }
 
+    /// Lifetime of a token whose request names none: the cluster-wide setting when an admin
+    /// set one (`PUT /access/api/v1/tokens/default_expiry`), else `token.default-expiry`.
+    pub fn default_expiry(&self) -> u64 {
+        self.state
+            .default_expiry()
+            .ok()
+            .flatten()
+            .unwrap_or(self.config.token.default_expiry)
+    }
+
+    /// Set the default token lifetime for the whole cluster, through the log.
+    pub async fn set_default_expiry(&self, secs: u64) -> ServiceResult<u64> {
+        let secs = tokens::check_expires_in(secs)?;
+        self.write(Command::SetDefaultExpiry { secs }).await?;
+        tracing::info!(secs, "default token expiry set");
+        Ok(secs)
+    }
+
     pub fn service_id(&self) -> ServiceResult<String> {
         Ok(self.keyset()?.service_id.clone())
     }

@@ -104,7 +104,7 @@ impl Service {
             .issue(IssueSpec {
                 username: record.username.clone(),
                 scope: Scope::parse("applied-permissions/user")?,
-                expires_in: self.config.token.default_expiry,
+                expires_in: self.default_expiry(),
                 refreshable: false,
                 audience: self.config.token.default_audience.clone(),
                 description: record.purpose.as_ref().map(|p| format!("paired: {p}")),

@@ -97,6 +97,8 @@ pub mod key {
     pub const SERVICE_ID: &[u8] = b"service_id";
     pub const ACTIVE_KEY: &[u8] = b"active";
     pub const RETIRED_KEYS: &[u8] = b"retired";
+    /// Cluster-wide default token lifetime, when an admin set one (`Meta`).
+    pub const DEFAULT_EXPIRY: &[u8] = b"default_expiry";
 }
 
 /// Keys in the `FedState` and `FedEntities` trees.

@@ -122,6 +122,13 @@ impl StateView {
         self.keyset.load_full()
     }
 
+    pub fn default_expiry(&self) -> Result<Option<u64>, StoreError> {
+        get_json(
+            self.tree(StateTree::Meta),
+            super::trees::key::DEFAULT_EXPIRY,
+        )
+    }
+
     pub fn service_id(&self) -> Result<Option<String>, StoreError> {
         get_json(self.tree(StateTree::Meta), SERVICE_ID)
     }

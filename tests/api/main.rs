@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod clients;
+mod compat;
 mod input;
 mod permissions;
 mod restart;

@@ -228,6 +228,14 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::RestoreChunk { first, records } => {
             restore::restore_chunk(tx, *first, records, &expired.restore_clear)
         }
+        Command::SetDefaultExpiry { secs } => {
+            tx_put(
+                tx.t(StateTree::Meta),
+                crate::store::trees::key::DEFAULT_EXPIRY,
+                secs,
+            )?;
+            Ok(CommandResponse::Ok)
+        }
         Command::PutPermission {
             target,
             create_only,
