@@ -68,22 +68,28 @@ impl Params {
                 .find(|b| !b.is_ascii_whitespace())
                 .is_some_and(|b| *b == b'{')
         };
+        let form = |body: &[u8]| -> ServiceResult<HashMap<String, Value>> {
+            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+                .map_err(|e| ServiceError::BadRequest(format!("malformed form body: {e}")))?;
+            let mut values = HashMap::new();
+            for (k, v) in pairs {
+                if values.insert(k.clone(), Value::String(v)).is_some() {
+                    return Err(ServiceError::BadRequest(format!(
+                        "field '{k}' is given twice"
+                    )));
+                }
+            }
+            Ok(values)
+        };
         let values = match content_type.as_str() {
+            // Some clients (jfrog-client's default-expiry call) label a form body as JSON:
+            // a body that is not JSON at all is read as the form it is.
+            "application/json" if !body.is_empty() && !is_json(&body) => form(&body)?,
             "application/json" => json_object(&body)?,
             // `curl -d '{...}'` sends JSON as a form: read it as the JSON it is rather than as
             // one unknown field.
             "" | "application/x-www-form-urlencoded" if is_json(&body) => json_object(&body)?,
-            "" | "application/x-www-form-urlencoded" => {
-                let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-                    .map_err(|e| ServiceError::BadRequest(format!("malformed form body: {e}")))?;
-                let mut values = HashMap::new();
-                for (k, v) in pairs {
-                    if values.insert(k.clone(), Value::String(v)).is_some() {
-                        return Err(ServiceError::BadRequest(format!("field '{k}' is given twice")));
-                    }
-                }
-                values
-            }
+            "" | "application/x-www-form-urlencoded" => form(&body)?,
             other => {
                 return Err(ServiceError::UnsupportedMediaType(format!(
                     "content type '{other}' is not supported; send application/x-www-form-urlencoded or application/json"

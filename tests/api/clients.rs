@@ -1,7 +1,7 @@
 use super::*;
 
 #[test]
-fn pyartifactory_and_pyjwt_work_against_the_node() {
+fn third_party_python_clients_work_against_the_node() {
     let node = TestNode::start();
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let out = std::process::Command::new(python)
@@ -12,6 +12,7 @@ fn pyartifactory_and_pyjwt_work_against_the_node() {
             "-p",
             "no:cacheprovider",
             "tests/python/test_clients.py",
+            "tests/python/test_jfrog_clients.py",
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("ACCESS_URL", node.url(""))
@@ -26,9 +27,10 @@ fn pyartifactory_and_pyjwt_work_against_the_node() {
         out.status.success(),
         "python client tests failed:\n{stdout}\n{stderr}"
     );
-    // 2 pyartifactory tests x 2 URL prefixes + 2 PyJWT tests (root.crt, JWKS).
+    // 2 pyartifactory tests x 2 URL prefixes + 2 PyJWT tests (root.crt, JWKS), then
+    // dohq-artifactory, jfrog-client and Authlib.
     assert!(
-        stdout.contains("6 passed"),
+        stdout.contains("9 passed"),
         "unexpected pytest summary:\n{stdout}"
     );
 }
