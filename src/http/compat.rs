@@ -5,7 +5,7 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::extract::{Admin, Caller, Svc};
+use super::extract::{Admin, Caller, MaybeCaller, Svc};
 use super::params::Params;
 use crate::service::ServiceResult;
 
@@ -25,8 +25,9 @@ pub fn compact(v: Value) -> Value {
 }
 
 /// `GET /artifactory/api/system/version` and `/access/api/v1/system/version`: the configured
-/// Artifactory-compatible version (version-gated clients read it), and ours.
-pub async fn version(svc: Svc) -> HttpResponse {
+/// Artifactory-compatible version (version-gated clients read it), and ours. Anonymous
+/// callers may ask; bad credentials are a 401, as for ping.
+pub async fn version(svc: Svc, _: MaybeCaller) -> HttpResponse {
     let ours = env!("CARGO_PKG_VERSION");
     HttpResponse::Ok().json(json!({
         "version": svc.config.server.compat_version,

@@ -34,3 +34,23 @@ fn third_party_python_clients_work_against_the_node() {
         "unexpected pytest summary:\n{stdout}"
     );
 }
+
+#[test]
+fn jfrog_client_js_pings_and_reads_the_version() {
+    let node = TestNode::start();
+    let token = node.admin_bearer();
+    let out = std::process::Command::new("node")
+        .arg("tests/node/test_client.js")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("ACCESS_URL", node.url(""))
+        .env("ACCESS_TOKEN", &token)
+        .output()
+        .expect("run node (scripts/test installs nodejs and tests/node/node_modules)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "jfrog-client-js failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("3 checks passed"), "{stdout}");
+}
