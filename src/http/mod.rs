@@ -10,6 +10,7 @@ pub mod keys;
 pub mod params;
 pub mod peer_rpc;
 pub mod permissions;
+pub mod registry;
 pub mod request_log;
 pub mod system;
 pub mod tokens;
@@ -169,7 +170,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/api/v2/security/permissions/{name}",
                 web::delete().to(permissions::delete),
             )
-            .route("/api/system/ping", web::get().to(system::ping)),
+            .route("/api/system/ping", web::get().to(system::ping))
+            .route(
+                "/api/docker/{repo}/v2/token",
+                web::get().to(registry::get_in_repo),
+            )
+            .route(
+                "/api/docker/{repo}/v2/token",
+                web::post().to(registry::post_in_repo),
+            ),
+    )
+    .service(
+        web::scope("/v2")
+            .wrap(from_fn(cluster::require_ready))
+            .route("/token", web::get().to(registry::get))
+            .route("/token", web::post().to(registry::post)),
     )
     .service(
         web::scope("/api")
