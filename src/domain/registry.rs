@@ -45,7 +45,11 @@ pub fn parse_scopes<'a>(
         if kind.is_empty() || name.is_empty() {
             return Err(bad("empty type or name"));
         }
-        if name.len() > 512 || name.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        if name.len() > 512
+            || name
+                .split('/')
+                .any(|s| s.is_empty() || s == "." || s == "..")
+        {
             return Err(bad("malformed name"));
         }
         let actions: Vec<String> = actions

@@ -63,16 +63,14 @@ impl ResponseError for ServiceError {
 /// everything else as every other endpoint answers it (the same `errors` array).
 pub fn registry_error(e: &ServiceError) -> HttpResponse {
     match e {
-        ServiceError::Unauthorized(_) | ServiceError::Token(_) => {
-            HttpResponse::Unauthorized()
-                .insert_header((
-                    WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"access-node registry token service\""),
-                ))
-                .json(json!({
-                    "errors": [{ "code": "UNAUTHORIZED", "message": e.to_string(), "detail": null }],
-                }))
-        }
+        ServiceError::Unauthorized(_) | ServiceError::Token(_) => HttpResponse::Unauthorized()
+            .insert_header((
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"access-node registry token service\""),
+            ))
+            .json(json!({
+                "errors": [{ "code": "UNAUTHORIZED", "message": e.to_string(), "detail": null }],
+            })),
         other => other.error_response(),
     }
 }

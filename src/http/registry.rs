@@ -52,7 +52,11 @@ fn render(req: &HttpRequest, t: RegistryToken) -> HttpResponse {
         }))
 }
 
-async fn get_token(svc: &Svc, req: &HttpRequest, repo: Option<String>) -> ServiceResult<RegistryToken> {
+async fn get_token(
+    svc: &Svc,
+    req: &HttpRequest,
+    repo: Option<String>,
+) -> ServiceResult<RegistryToken> {
     let pairs = pairs_of(req.query_string().as_bytes())?;
     let creds = credentials(req)?;
     let client = req.peer_addr().map(|a| a.ip());

@@ -267,8 +267,14 @@ fn skopeo_pushes_and_pulls_through_a_registry_trusting_our_tokens() {
     );
 
     // Outside dev's rights: the registry gets a token without that repository, and refuses.
-    refused(&push(&password, "other-local/app:1"), "push outside the rights");
-    refused(&inspect(&with_token, "other-local/app:1"), "pull outside the rights");
+    refused(
+        &push(&password, "other-local/app:1"),
+        "push outside the rights",
+    );
+    refused(
+        &inspect(&with_token, "other-local/app:1"),
+        "pull outside the rights",
+    );
     // Anonymous: no access at all.
     let out = run(&[
         "inspect",
@@ -286,8 +292,14 @@ fn skopeo_pushes_and_pulls_through_a_registry_trusting_our_tokens() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
-    refused(&push(&with_token, "generic-local/app:3"), "push with a revoked token");
-    refused(&inspect(&with_token, "generic-local/app:1"), "pull with a revoked token");
+    refused(
+        &push(&with_token, "generic-local/app:3"),
+        "push with a revoked token",
+    );
+    refused(
+        &inspect(&with_token, "generic-local/app:1"),
+        "pull with a revoked token",
+    );
     // The password still works.
     let out = inspect(&password, "generic-local/app:1");
     assert!(out.status.success(), "inspect after revoke: {}", text(&out));

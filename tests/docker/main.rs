@@ -43,7 +43,10 @@ fn node_with_dev() -> TestNode {
             .send()
             .unwrap(),
     );
-    assert!(status == 200 || status == 201, "create permission: {status} {body}");
+    assert!(
+        status == 200 || status == 201,
+        "create permission: {status} {body}"
+    );
     node
 }
 

@@ -70,14 +70,20 @@ fn token_shape_signature_and_claims() {
     assert_eq!(x5c.len(), 1, "{header}");
     let der = STANDARD.decode(x5c[0].as_str().unwrap()).unwrap();
     assert_eq!(der, parsed.contents, "x5c is not root.crt");
-    assert!(signature_verifies(token, &der), "signature does not verify with root.crt");
+    assert!(
+        signature_verifies(token, &der),
+        "signature does not verify with root.crt"
+    );
     let mut tampered = token.to_string();
     tampered.insert(tampered.find('.').unwrap() + 5, 'x');
     assert!(!signature_verifies(&tampered, &der));
 
     assert_eq!(claims["iss"], service_id(&node).as_str());
     assert_eq!(claims["sub"], "admin");
-    assert_eq!(claims["aud"], SERVICE, "aud is the requested service, a string");
+    assert_eq!(
+        claims["aud"], SERVICE,
+        "aud is the requested service, a string"
+    );
     let (iat, nbf, exp) = (
         claims["iat"].as_u64().unwrap(),
         claims["nbf"].as_u64().unwrap(),
@@ -98,7 +104,10 @@ fn token_shape_signature_and_claims() {
             .send()
             .unwrap(),
     );
-    assert_eq!(status, 401, "a registry token must not act as an access token");
+    assert_eq!(
+        status, 401,
+        "a registry token must not act as an access token"
+    );
 }
 
 #[test]
