@@ -108,6 +108,24 @@ fn token_shape_signature_and_claims() {
         status, 401,
         "a registry token must not act as an access token"
     );
+    // Not even one whose audience is our own service id.
+    let (status, body) = json_of(
+        node.admin(node.get(REALM))
+            .query(&[("service", service_id(&node).as_str())])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = json_of(
+        node.get("/access/api/v1/system/ping")
+            .bearer_auth(body["token"].as_str().unwrap())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(
+        status, 401,
+        "a registry token for our service id acted as an access token"
+    );
 }
 
 #[test]
