@@ -1,8 +1,9 @@
 //! The real clients: Debian's `docker-registry` (distribution 2.8) configured for token
 //! authentication with our realm, service id and root.crt, and `skopeo` pushing and pulling a
-//! small OCI image through it, with a password and with a token as the password; refused
-//! outside its rights and once its token is revoked. Skipped, with a message, when the
-//! programs are not installed (`scripts/test` installs them).
+//! small OCI image through it, with a password, with a token as the password and with the
+//! token as an identity token (the OAuth2 POST form); refused outside its rights, anonymously
+//! and once its token is revoked. Skipped, with a message, when the programs are not installed
+//! (`scripts/test` installs them).
 
 use super::*;
 
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use sha2::{Digest, Sha256};
 
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
@@ -244,6 +246,43 @@ fn skopeo_pushes_and_pulls_through_a_registry_trusting_our_tokens() {
     );
     let out = push(&with_token, "generic-local/app:2");
     assert!(out.status.success(), "push with a token: {}", text(&out));
+
+    // An identity token in an auth file: containers/image asks with the OAuth2 POST form,
+    // our token as the refresh token.
+    let authfile = dir.path().join("auth.json");
+    std::fs::write(
+        &authfile,
+        json!({"auths": {format!("127.0.0.1:{}", registry.port): {
+            "auth": base64::engine::general_purpose::STANDARD.encode(format!("{}:", DEV.0)),
+            "identitytoken": token,
+        }}})
+        .to_string(),
+    )
+    .unwrap();
+    let authfile = authfile.display().to_string();
+    let out = run(&[
+        "copy",
+        "--dest-tls-verify=false",
+        "--dest-authfile",
+        &authfile,
+        &source,
+        &registry.image("generic-local/app:oauth"),
+    ]);
+    assert!(
+        out.status.success(),
+        "push with an identity token: {}",
+        text(&out)
+    );
+    let posts = node
+        .log()
+        .lines()
+        .filter(|l| l.contains("POST") && l.contains("/v2/token") && l.contains("200"))
+        .count();
+    assert!(
+        posts > 0,
+        "no OAuth2 POST reached the realm:\n{}",
+        node.log()
+    );
 
     // Pull back: the manifest names our config, and a copy out carries it.
     let out = inspect(&with_token, "generic-local/app:1");
