@@ -48,6 +48,7 @@ pub struct Config {
     pub raft: RaftConfig,
     pub log: LogConfig,
     pub federation: FederationConfig,
+    pub docker: DockerConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +127,16 @@ pub struct FederationConfig {
     pub retry_millis: u64,
     pub sync_chunk_size: usize,
 }
+
+/// The Docker Registry v2 token service (`/v2/token`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct DockerConfig {
+    pub token_expiry: u64,
+}
+
+/// Longest registry token lifetime (`docker.token-expiry`): a day.
+pub const MAX_DOCKER_TOKEN_EXPIRY: u64 = 86_400;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -242,6 +253,12 @@ impl Config {
             return bad(
                 "security.login-backoff-max-secs",
                 "login-backoff-max-secs and login-failure-reset-secs must be at least 1",
+            );
+        }
+        if !(1..=MAX_DOCKER_TOKEN_EXPIRY).contains(&self.docker.token_expiry) {
+            return bad(
+                "docker.token-expiry",
+                &format!("must be between 1 and {MAX_DOCKER_TOKEN_EXPIRY} seconds"),
             );
         }
         if self.token.pairing_token_expiry == 0 {
@@ -391,6 +408,7 @@ mod tests {
         assert_eq!(c.token.revocable_expiry_threshold, 21600);
         assert!(c.token.allow_refreshable);
         assert_eq!(c.token.pairing_token_expiry, 300);
+        assert_eq!(c.docker.token_expiry, 300);
         assert_eq!(c.security.rsa_key_size, 2048);
     }
 
@@ -415,6 +433,8 @@ mod tests {
     fn errors_name_the_key() {
         let e = Config::load(None, env(&[("ACCESS_NODE_TOKEN_DEFAULT_EXPIRY", "-5")])).unwrap_err();
         assert!(e.to_string().contains("token.default-expiry"), "{e}");
+        let e = Config::load(None, env(&[("ACCESS_NODE_DOCKER_TOKEN_EXPIRY", "0")])).unwrap_err();
+        assert!(e.to_string().contains("docker.token-expiry"), "{e}");
         // The CLI's own variables are not config keys, and not errors either.
         Config::load(
             None,

@@ -66,9 +66,42 @@ impl SigningKey {
 
     /// Sign any JSON payload as a compact JWS with this key's header.
     pub fn sign_json<T: Serialize>(&self, claims: &T) -> Result<String, CryptoError> {
+        self.sign_with_header(&self.header_b64, claims)
+    }
+
+    /// Sign a JSON payload with a header carrying `x5c`: the certificate chain (standard
+    /// base64 DER, leaf first) that vouches for this key, as Docker registries verify it
+    /// against their root bundle. `kid` stays for verifiers that look keys up by it.
+    pub fn sign_json_with_x5c<T: Serialize>(
+        &self,
+        claims: &T,
+        x5c: &[String],
+    ) -> Result<String, CryptoError> {
+        #[derive(Serialize)]
+        struct X5cHeader<'a> {
+            typ: &'a str,
+            alg: &'a str,
+            kid: &'a str,
+            x5c: &'a [String],
+        }
+        let header = serde_json::to_vec(&X5cHeader {
+            typ: "JWT",
+            alg: "RS256",
+            kid: &self.kid,
+            x5c,
+        })
+        .map_err(|_| CryptoError::Sign)?;
+        self.sign_with_header(&URL_SAFE_NO_PAD.encode(header), claims)
+    }
+
+    fn sign_with_header<T: Serialize>(
+        &self,
+        header_b64: &str,
+        claims: &T,
+    ) -> Result<String, CryptoError> {
         let payload = serde_json::to_vec(claims).map_err(|_| CryptoError::Sign)?;
-        let mut out = String::with_capacity(self.header_b64.len() + payload.len() * 4 / 3 + 360);
-        out.push_str(&self.header_b64);
+        let mut out = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 360);
+        out.push_str(header_b64);
         out.push('.');
         URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
         let mut signature = vec![0u8; self.key_pair.public_modulus_len()];

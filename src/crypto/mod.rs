@@ -58,6 +58,11 @@ pub fn check_trusted_certificate(pem: &str) -> Result<String, CryptoError> {
     Ok(rsa_thumbprint(&n, &e))
 }
 
+/// The DER bytes of a PEM certificate.
+pub fn certificate_der(pem: &str) -> Result<Vec<u8>, CryptoError> {
+    Ok(parse_pem_certificate(pem)?.contents)
+}
+
 /// The common name of a certificate's subject, when it has one.
 pub fn certificate_common_name(pem: &str) -> Option<String> {
     let parsed = parse_pem_certificate(pem).ok()?;

@@ -6,6 +6,7 @@ pub mod names;
 pub mod permission_forms;
 pub mod permissions;
 pub mod policy;
+pub mod registry;
 pub mod scope;
 pub mod throttle;
 pub mod token;

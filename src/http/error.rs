@@ -62,3 +62,21 @@ impl ResponseError for ServiceError {
         response
     }
 }
+
+/// An error of the Docker registry token endpoint. Bad or missing credentials are a 401 in
+/// the registry's shape, `{"errors":[{"code":"UNAUTHORIZED","message","detail"}]}`, with a
+/// Basic challenge (the registry's clients answer it with a user and password or token);
+/// everything else as every other endpoint answers it (the same `errors` array).
+pub fn registry_error(e: &ServiceError) -> HttpResponse {
+    match e {
+        ServiceError::Unauthorized(_) | ServiceError::Token(_) => HttpResponse::Unauthorized()
+            .insert_header((
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"access-node registry token service\""),
+            ))
+            .json(json!({
+                "errors": [{ "code": "UNAUTHORIZED", "message": e.to_string(), "detail": null }],
+            })),
+        other => other.error_response(),
+    }
+}

@@ -30,7 +30,8 @@ fn service_of(req: &HttpRequest) -> ServiceResult<Arc<Service>> {
         .ok_or_else(|| ServiceError::Internal("services are not configured".into()))
 }
 
-fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials>> {
+/// The credentials the Authorization header carries (None without one); malformed is 401.
+pub(crate) fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials>> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod params;
 pub mod peer_rpc;
 pub mod permissions;
+pub mod registry;
 pub mod request_log;
 pub mod system;
 pub mod tokens;
@@ -132,7 +133,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             ))
             .service(resource!("/api/system/version", get => compat::version))
             .service(resource!("/api/system/service_id", get => system::service_id))
-            .service(resource!("/api/system/ping", get => system::ping)),
+            .service(resource!("/api/system/ping", get => system::ping))
+            .service(resource!(
+                "/api/docker/{repo}/v2/token",
+                get => registry::get_in_repo,
+                post => registry::post_in_repo
+            )),
+    )
+    .service(
+        web::scope("/v2")
+            .wrap(from_fn(cluster::require_ready))
+            .service(resource!("/token", get => registry::get, post => registry::post)),
     )
     .service(
         web::scope("/api")

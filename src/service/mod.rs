@@ -13,6 +13,7 @@ pub mod login;
 pub mod minting;
 pub mod permissions;
 pub mod queries;
+pub mod registry;
 pub mod token_kinds;
 pub mod tokens;
 pub mod users;

@@ -1,0 +1,156 @@
+//! Docker Registry v2 token authentication: a short-lived RS256 token for a registry, whose
+//! `access` claim grants only what the caller may do (pull reads, push writes) through the
+//! one permission check. Signed with the active key; the header's `x5c` carries root.crt, which
+//! the registry verifies against its root bundle. Nothing is stored: the token lives
+//! `docker.token-expiry` seconds.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Serialize;
+
+use std::net::IpAddr;
+
+use super::auth::Credentials;
+use super::{now_secs, Service, ServiceError, ServiceResult};
+use crate::crypto::certificate_der;
+use crate::domain::policy::Principal;
+use crate::domain::registry::{merge, parse_scopes, repository_action, ResourceAccess};
+
+/// What a registry token request asks for.
+pub struct RegistryTokenRequest {
+    /// The registry's service name: the token's audience.
+    pub service: Option<String>,
+    /// The `scope` parameters as sent.
+    pub scopes: Vec<String>,
+    /// The Artifactory form `/artifactory/api/docker/{repo}/v2/token` names the repository:
+    /// image names are then paths inside it.
+    pub repository: Option<String>,
+}
+
+pub struct RegistryToken {
+    /// Who it was issued to (None: anonymous).
+    pub subject: Option<String>,
+    pub token: String,
+    pub expires_in: u64,
+    pub issued_at: u64,
+}
+
+#[derive(Serialize)]
+struct RegistryClaims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: u64,
+    nbf: u64,
+    iat: u64,
+    jti: String,
+    access: &'a [ResourceAccess],
+}
+
+impl Service {
+    /// The access `who` gets out of `requested`: anonymous callers nothing, admins everything
+    /// asked, others each repository action their rights on `<name>` (or `<repo>/<name>`)
+    /// allow.
+    fn granted_access(
+        &self,
+        who: Option<&Principal>,
+        requested: Vec<ResourceAccess>,
+        repository: Option<&str>,
+    ) -> ServiceResult<Vec<ResourceAccess>> {
+        let Some(who) = who else {
+            return Ok(Vec::new());
+        };
+        let mut granted = Vec::new();
+        for mut entry in requested {
+            if !who.admin {
+                let path = match repository {
+                    Some(repo) => format!("{repo}/{}", entry.name),
+                    None => entry.name.clone(),
+                };
+                let mut allowed = Vec::new();
+                for a in entry.actions {
+                    let right = match (entry.kind.as_str(), repository_action(&a)) {
+                        ("repository", Some(right)) => right,
+                        _ => continue,
+                    };
+                    if self.check_permission(who, &path, right)?.allowed {
+                        allowed.push(a);
+                    }
+                }
+                entry.actions = allowed;
+            }
+            granted.push(entry);
+        }
+        Ok(merge(granted))
+    }
+
+    /// Authenticate `credentials` (None: anonymous; bad ones are 401, throttled logins 429),
+    /// then issue a registry token for the caller.
+    pub async fn registry_token_for(
+        &self,
+        credentials: Option<Credentials>,
+        strict: bool,
+        client: Option<IpAddr>,
+        request: RegistryTokenRequest,
+    ) -> ServiceResult<RegistryToken> {
+        let who = match credentials {
+            Some(c) => Some(self.authenticate(c, strict, client).await?),
+            None => None,
+        };
+        self.registry_token(who.as_ref(), request)
+    }
+
+    /// A registry token for `who` (None: anonymous).
+    pub fn registry_token(
+        &self,
+        who: Option<&Principal>,
+        request: RegistryTokenRequest,
+    ) -> ServiceResult<RegistryToken> {
+        if let Some(repo) = &request.repository {
+            if !crate::domain::names::valid_name(repo) {
+                return Err(ServiceError::BadRequest(format!(
+                    "invalid repository '{repo}'"
+                )));
+            }
+        }
+        let requested = parse_scopes(request.scopes.iter().map(String::as_str))
+            .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        let access = self.granted_access(who, requested, request.repository.as_deref())?;
+        let keys = self.keyset()?;
+        let not_ready = || ServiceError::Unavailable("the signing key is changing".into());
+        let active = self.state.active_key()?.ok_or_else(not_ready)?;
+        if active.kid != keys.active.kid {
+            return Err(not_ready());
+        }
+        let x5c = vec![STANDARD.encode(certificate_der(&active.certificate_pem)?)];
+        let now = now_secs();
+        let expires_in = self.config.docker.token_expiry;
+        let audience = match &request.service {
+            Some(s) => s.clone(),
+            None => keys.service_id.clone(),
+        };
+        let claims = RegistryClaims {
+            iss: &keys.service_id,
+            sub: who.map(|w| w.username.as_str()).unwrap_or(""),
+            aud: &audience,
+            exp: now + expires_in,
+            nbf: now,
+            iat: now,
+            jti: uuid::Uuid::new_v4().to_string(),
+            access: &access,
+        };
+        let token = keys.active.sign_json_with_x5c(&claims, &x5c)?;
+        tracing::debug!(
+            subject = claims.sub,
+            audience = %audience,
+            granted = access.len(),
+            "registry token issued"
+        );
+        Ok(RegistryToken {
+            subject: who.map(|w| w.username.clone()),
+            token,
+            expires_in,
+            issued_at: now,
+        })
+    }
+}
