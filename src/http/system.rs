@@ -42,7 +42,9 @@ pub async fn health(node: Svc) -> ServiceResult<HttpResponse> {
         "state": status.state,
         "leader": status.leader,
         "term": status.term,
-        "last_applied": status.applied_index,
+        // From the state machine itself: Raft's metrics can trail an answered write by an
+        // instant, and callers compare this across nodes to know they agree.
+        "last_applied": node.state.last_applied()?.map(|l| l.index).or(status.applied_index),
     });
     Ok(if ready {
         HttpResponse::Ok().json(body)
