@@ -1,15 +1,10 @@
 """Exercise a running access-node with real third-party clients (pyartifactory, PyJWT).
 
-Environment:
-  ACCESS_URL             base URL of the node, e.g. http://127.0.0.1:18082 (required)
-  ACCESS_ADMIN_USER      admin user name (default "admin")
-  ACCESS_ADMIN_PASSWORD  admin password (required)
-  ACCESS_ROOT_CRT        PEM self-signed certificate holding the node's RSA public key (required)
+Fixtures and environment: conftest.py.
 """
 import base64
 import hashlib
 import json
-import os
 
 import jwt
 import pytest
@@ -18,26 +13,10 @@ from cryptography import x509
 from pyartifactory import Artifactory
 from pyartifactory.exception import InvalidTokenDataError
 
+from conftest import env
+
 TOKENS = "/access/api/v1/tokens"
 PING = "/access/api/v1/system/ping"
-
-
-def _env(name, default=None):
-    value = os.environ.get(name, default)
-    if not value:
-        # Fail, never skip: a run without a server must not look green.
-        pytest.fail(f"environment variable {name} is not set", pytrace=False)
-    return value
-
-
-@pytest.fixture(scope="session")
-def base():
-    return _env("ACCESS_URL").rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def admin():
-    return (_env("ACCESS_ADMIN_USER", "admin"), _env("ACCESS_ADMIN_PASSWORD"))
 
 
 @pytest.fixture
@@ -106,7 +85,7 @@ def test_pyjwt_verifies_token(http, base, admin):
     token = body["access_token"]
     assert body["token_id"] and body["token_type"] == "Bearer"
 
-    with open(_env("ACCESS_ROOT_CRT"), "rb") as f:
+    with open(env("ACCESS_ROOT_CRT"), "rb") as f:
         key = x509.load_pem_x509_certificate(f.read()).public_key()
     claims = jwt.decode(token, key, algorithms=["RS256"], audience="*@*")
     assert claims["sub"].endswith("/users/jwtuser")

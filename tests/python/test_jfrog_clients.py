@@ -1,31 +1,12 @@
 """More clients JFrog users run, against a running access-node: dohq-artifactory (legacy
 token API), jfrog-client (module `jfrog`: version gate, JSON create with a reference token,
 list, default expiry) and Authlib as the RFC 7662 introspection and RFC 7009 revocation
-client. Same environment as test_clients.py."""
-import os
-
+client. Fixtures and environment: conftest.py."""
 import jwt
 import pytest
 import requests
 
 PING = "/access/api/v1/system/ping"
-
-
-def _env(name, default=None):
-    value = os.environ.get(name, default)
-    if not value:
-        pytest.fail(f"environment variable {name} is not set", pytrace=False)
-    return value
-
-
-@pytest.fixture(scope="session")
-def base():
-    return _env("ACCESS_URL").rstrip("/")
-
-
-@pytest.fixture(scope="session")
-def admin():
-    return (_env("ACCESS_ADMIN_USER", "admin"), _env("ACCESS_ADMIN_PASSWORD"))
 
 
 @pytest.fixture(scope="session")
