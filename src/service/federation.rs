@@ -246,19 +246,25 @@ impl Service {
         }))
     }
 
-    fn open_message<T: serde::de::DeserializeOwned>(
+    /// Open a site message: signed by a key trusted for its issuer (see `message::open`).
+    fn open_message<T: serde::de::DeserializeOwned>(&self, body: &str) -> ServiceResult<Sealed<T>> {
+        let keys = self.keyset()?;
+        opened(message::open(&keys, body.trim(), now_secs()))
+    }
+
+    /// Open a message that must come from a site with a federation entry here.
+    fn open_peer_message<T: serde::de::DeserializeOwned>(
         &self,
         body: &str,
-    ) -> ServiceResult<(Sealed<T>, PeerSite)> {
-        let keys = self.keyset()?;
-        let sealed: Sealed<T> = opened(message::open(&keys, body.trim(), now_secs()))?;
-        let peer = self
-            .state
-            .fed_peer_by_service(&sealed.iss)?
-            .ok_or_else(|| {
-                ServiceError::Unauthorized(format!("{} is not a federated site here", sealed.iss))
-            })?;
-        Ok((sealed, peer))
+    ) -> ServiceResult<Sealed<T>> {
+        let sealed: Sealed<T> = self.open_message(body)?;
+        if self.state.fed_peer_by_service(&sealed.iss)?.is_none() {
+            return Err(ServiceError::Unauthorized(format!(
+                "{} is not a federated site here",
+                sealed.iss
+            )));
+        }
+        Ok(sealed)
     }
 
     fn answer(&self, response: CommandResponse) -> ServiceResult<Answer> {
@@ -279,7 +285,7 @@ impl Service {
 
     /// A batch of a peer site's journal.
     pub async fn receive_events(&self, body: &str) -> ServiceResult<Answer> {
-        let (sealed, _) = self.open_message::<EventBatch>(body)?;
+        let sealed = self.open_peer_message::<EventBatch>(body)?;
         let b = sealed.body;
         if b.events.len() > MAX_ITEMS || b.upto < b.after {
             return Err(ServiceError::BadRequest(
@@ -301,7 +307,7 @@ impl Service {
 
     /// A chunk of a full sync from a peer site.
     pub async fn receive_sync(&self, body: &str) -> ServiceResult<Answer> {
-        let (sealed, _) = self.open_message::<SyncChunk>(body)?;
+        let sealed = self.open_peer_message::<SyncChunk>(body)?;
         let c = sealed.body;
         if c.changes.len() > MAX_ITEMS || c.sync_id.len() > 128 {
             return Err(ServiceError::BadRequest(
@@ -330,8 +336,7 @@ impl Service {
 
     /// A site saying hello: its key is trusted here (else 401); says whether we know it.
     pub async fn hello(&self, body: &str) -> ServiceResult<Answer> {
-        let keys = self.keyset()?;
-        let sealed: Sealed<Hello> = opened(message::open(&keys, body.trim(), now_secs()))?;
+        let sealed: Sealed<Hello> = self.open_message(body)?;
         let knows_you = self.state.fed_peer_by_service(&sealed.iss)?.is_some();
         Ok(Answer {
             position: self.state.fed_inbound(&sealed.iss)?,

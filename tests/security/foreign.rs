@@ -222,3 +222,58 @@ fn finding_2_foreign_tokens_cannot_be_laundered_into_local_ones() {
     assert_eq!(status, 404);
     assert_eq!(ping(&a, &token_of(&local)), 200, "A's token still works");
 }
+
+/// The permission check: a trusted cluster's token for a name that is a local user never gets
+/// that user's own permissions, nor its groups'; group scopes it carries are the groups'.
+#[test]
+fn foreign_tokens_never_get_a_local_users_permissions() {
+    let (a, b) = a_trusts_b();
+    let post = |path: &str, body: Value| {
+        let (status, body) = json_of(a.admin(a.post(path)).json(&body).send().unwrap());
+        assert_eq!(status, 201, "{path}: {body}");
+    };
+    post("/access/api/v2/groups", json!({"name": "ci"}));
+    crate::create_user(
+        &a,
+        json!({"username": "bob", "password": "bob-pass-12345", "groups": ["ci"]}),
+    );
+    post(
+        "/access/api/v2/permissions",
+        json!({"name": "bob-own", "resources": {"artifact": {
+            "actions": {"users": {"bob": ["READ"]}},
+            "targets": {"bob-local": {}}}}}),
+    );
+    post(
+        "/access/api/v2/permissions",
+        json!({"name": "ci-read", "resources": {"artifact": {
+            "actions": {"groups": {"ci": ["READ"]}},
+            "targets": {"ci-local": {}}}}}),
+    );
+    let check = |token: &str, path: &str| {
+        let (status, v) = json_of(
+            a.get("/access/api/v1/permissions/check")
+                .query(&[("path", path), ("action", "r")])
+                .bearer_auth(token)
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{v}");
+        v["allowed"].as_bool().unwrap()
+    };
+    // A local token of bob holds both.
+    let local =
+        token_of(&a.admin_token(&[("username", "bob"), ("scope", "applied-permissions/user")]));
+    assert!(check(&local, "bob-local/x") && check(&local, "ci-local/x"));
+    // b's token naming bob, user-scoped: neither bob's own nor his groups' permissions here.
+    let user_scoped =
+        token_of(&b.admin_token(&[("username", "bob"), ("scope", "applied-permissions/user")]));
+    assert!(!check(&user_scoped, "bob-local/x"));
+    assert!(!check(&user_scoped, "ci-local/x"));
+    // b's token carrying the group: the group's permissions, as the circle of trust grants.
+    let group_scoped = token_of(&b.admin_token(&[
+        ("username", "bob"),
+        ("scope", "applied-permissions/groups:ci"),
+    ]));
+    assert!(check(&group_scoped, "ci-local/x"));
+    assert!(!check(&group_scoped, "bob-local/x"));
+}
