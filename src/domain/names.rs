@@ -12,6 +12,18 @@ pub fn valid_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
 }
 
+/// An e-mail address as far as we check one: `local@domain`, at most 254 characters, no
+/// spaces or control characters (it is shown in lists and the admin page, never sent mail).
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
+    s.len() <= 254
+        && !local.is_empty()
+        && !domain.is_empty()
+        && !s.chars().any(|c| c.is_control() || c.is_whitespace())
+}
+
 /// A service id like `jfac@01h…`: a short lower-case type, `@`, an id of letters and digits.
 pub fn valid_service_id(s: &str) -> bool {
     let Some((kind, id)) = s.split_once('@') else {
@@ -40,6 +52,10 @@ mod tests {
             assert!(valid_name(good), "{good:?}");
         }
         assert!(!valid_name(&"a".repeat(65)));
+        assert!(super::valid_email("bob@example.com"));
+        for bad in ["bob", "@x", "x@", "a b@c", "a@b\u{b}c", "SW\u{1}@x"] {
+            assert!(!super::valid_email(bad), "{bad}");
+        }
         assert!(super::valid_service_id("jfac@01abcxyz"));
         for bad in ["jfac", "@x", "jfac@", "JFAC@x", "jfac@a/b", "a@b@c"] {
             assert!(!super::valid_service_id(bad), "{bad}");

@@ -35,6 +35,16 @@ pub fn check_password(password: &str) -> ServiceResult<()> {
     Ok(())
 }
 
+fn check_email(email: Option<&str>) -> ServiceResult<()> {
+    match email {
+        Some(e) if !crate::domain::names::valid_email(e) => Err(ServiceError::BadRequest(format!(
+            "'{}' is not an e-mail address",
+            e.escape_debug()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 async fn hash_off_thread(password: String) -> ServiceResult<String> {
     Ok(
         tokio::task::spawn_blocking(move || hash_password(&password))
@@ -47,6 +57,7 @@ impl Service {
     pub async fn create_user(&self, new: NewUser) -> ServiceResult<UserRecord> {
         check_name("username", &new.username)?;
         check_password(&new.password)?;
+        check_email(new.email.as_deref())?;
         self.check_groups_exist(&new.groups)?;
         let user = UserRecord {
             username: new.username,
@@ -205,6 +216,9 @@ impl Service {
         }
         if let Some(groups) = &change.groups {
             self.check_groups_exist(groups)?;
+        }
+        if let Some(email) = &change.email {
+            check_email(email.as_deref())?;
         }
         let password_hash = match change.password {
             Some(p) => {

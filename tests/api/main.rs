@@ -6,6 +6,7 @@
 mod clients;
 mod compat;
 mod input;
+mod openapi;
 mod permissions;
 mod restart;
 mod seeds;

@@ -1,0 +1,269 @@
+//! The OpenAPI 3 document, served at `/openapi.json` (and `/access/api/v1/openapi.json`).
+//! Paths and methods are read off the route table as it mounts (`routes::RouteBook`), so the
+//! document lists exactly what is served; `ops` says what each handler takes and answers, and
+//! `schemas` the bodies' shapes.
+
+pub mod ops;
+pub mod schemas;
+
+use std::sync::OnceLock;
+
+use actix_web::HttpResponse;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ArrayBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Paths, Ref, RefOr, Required,
+    ResponseBuilder, Schema,
+};
+
+use super::routes::{self, Route, RouteBook};
+use ops::{Answer, Auth, Body, Op};
+
+/// Every public route, as mounted.
+pub fn route_book() -> RouteBook {
+    let mut book = RouteBook::default();
+    // Configuring an App mounts the routes (and records them) without serving anything.
+    let _ = actix_web::App::new().configure(|cfg| routes::mount(cfg, &mut book));
+    book
+}
+
+/// The whole document.
+pub fn document() -> OpenApi {
+    let book = route_book();
+    let mut paths = Paths::new();
+    for route in &book.routes {
+        let op = ops::describe(&route.handler);
+        paths.add_path_operation(
+            &route.path,
+            vec![method(route.method)],
+            operation(route, op),
+        );
+    }
+    let components = schemas::components()
+        .security_scheme(
+            "basic",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+        )
+        .security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("access-node")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "JFrog-Access-compatible access tokens from a Raft cluster. Errors answer \
+                     {\"errors\":[{\"code\",\"message\"}]} with the status.",
+                ))
+                .build(),
+        )
+        .paths(paths)
+        .components(Some(components))
+        .build()
+}
+
+/// `GET /openapi.json`: built once per process.
+pub async fn serve() -> HttpResponse {
+    static DOC: OnceLock<Vec<u8>> = OnceLock::new();
+    let body = DOC.get_or_init(|| serde_json::to_vec(&document()).unwrap_or_default());
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.clone())
+}
+
+fn method(name: &str) -> HttpMethod {
+    match name {
+        "post" => HttpMethod::Post,
+        "put" => HttpMethod::Put,
+        "patch" => HttpMethod::Patch,
+        "delete" => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+fn schema_ref(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(Ref::from_schema_name(name))
+}
+
+fn string_schema() -> Schema {
+    Schema::Object(ObjectBuilder::new().schema_type(Type::String).build())
+}
+
+fn json(schema: RefOr<Schema>) -> utoipa::openapi::Content {
+    ContentBuilder::new().schema(Some(schema)).build()
+}
+
+fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation {
+    // Unique by construction: the method and the full path.
+    let id: String = format!("{}{}", route.method, route.path)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let mut b = OperationBuilder::new()
+        .operation_id(Some(id))
+        .description(Some(format!("Served by `{}`.", route.handler)));
+    for segment in route.path.split('/') {
+        if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            b = b.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(string_schema())),
+            );
+        }
+    }
+    b = b.response(
+        "default",
+        ResponseBuilder::new()
+            .description("An error, with the status saying which")
+            .content("application/json", json(schema_ref("Error"))),
+    );
+    let Some(op) = op else {
+        return b.summary(Some(route.handler.clone())).build();
+    };
+    b = b.summary(Some(op.summary)).tag(op.tag);
+    for name in op.query {
+        b = b.parameter(
+            ParameterBuilder::new()
+                .name(*name)
+                .parameter_in(ParameterIn::Query)
+                .required(Required::False)
+                .schema(Some(string_schema())),
+        );
+    }
+    b = match op.auth {
+        Auth::Anonymous | Auth::Site => b,
+        Auth::Optional => b
+            .security(SecurityRequirement::default())
+            .security(SecurityRequirement::new("basic", Vec::<String>::new()))
+            .security(SecurityRequirement::new("bearer", Vec::<String>::new())),
+        Auth::User | Auth::Admin => b
+            .security(SecurityRequirement::new("basic", Vec::<String>::new()))
+            .security(SecurityRequirement::new("bearer", Vec::<String>::new())),
+    };
+    if let Some(body) = request_body(op.body) {
+        b = b.request_body(Some(body));
+    }
+    let (status, response) = answer(op.answer);
+    b.response(status, response).build()
+}
+
+fn request_body(body: Body) -> Option<utoipa::openapi::request_body::RequestBody> {
+    let text = || json(RefOr::T(string_schema()));
+    let b = RequestBodyBuilder::new();
+    Some(
+        match body {
+            Body::None => return None,
+            Body::Params(s) => b
+                .content("application/json", json(schema_ref(s)))
+                .content("application/x-www-form-urlencoded", json(schema_ref(s))),
+            Body::Json(s) => b
+                .content("application/json", json(schema_ref(s)))
+                .required(Some(Required::True)),
+            Body::Form(s) => b
+                .content("application/x-www-form-urlencoded", json(schema_ref(s)))
+                .required(Some(Required::True)),
+            Body::PemOrJson(s) => b
+                .content("application/json", json(schema_ref(s)))
+                .content("application/x-pem-file", text()),
+            Body::Binary => b
+                .content("application/octet-stream", text())
+                .required(Some(Required::True)),
+            Body::Jws => b
+                .content("text/plain", text())
+                .required(Some(Required::True)),
+        }
+        .build(),
+    )
+}
+
+fn answer(a: Answer) -> (String, utoipa::openapi::Response) {
+    let r = ResponseBuilder::new().description("Success");
+    match a {
+        Answer::Json(status, s) => (
+            status.to_string(),
+            r.content("application/json", json(schema_ref(s))).build(),
+        ),
+        Answer::JsonArray(status, s) => {
+            let array = ArrayBuilder::new().items(schema_ref(s)).build();
+            (
+                status.to_string(),
+                r.content("application/json", json(RefOr::T(Schema::Array(array))))
+                    .build(),
+            )
+        }
+        Answer::Text(status, media) => (
+            status.to_string(),
+            r.content(media, json(RefOr::T(string_schema()))).build(),
+        ),
+        Answer::NoContent => ("204".into(), r.build()),
+        Answer::Binary => (
+            "200".into(),
+            r.content("application/octet-stream", json(RefOr::T(string_schema())))
+                .build(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mounted_handler_is_described() {
+        let book = route_book();
+        let missing: Vec<&str> = book
+            .routes
+            .iter()
+            .filter(|r| ops::describe(&r.handler).is_none())
+            .map(|r| r.handler.as_str())
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "handlers without a description: {missing:?}"
+        );
+        // Both copies of the Access API, Artifactory's paths and the registry realm are there.
+        let has = |m: &str, p: &str| book.routes.iter().any(|r| r.method == m && r.path == p);
+        assert!(has("post", "/access/api/v1/tokens"));
+        assert!(has("post", "/artifactory/access/api/v1/tokens"));
+        assert!(has("get", "/artifactory/api/system/version"));
+        assert!(has("get", "/v2/token"));
+        assert!(has("get", "/healthz"));
+        assert!(!book.routes.iter().any(|r| r.path.starts_with("/_cluster")));
+    }
+
+    #[test]
+    fn the_document_names_only_defined_schemas_and_has_unique_operation_ids() {
+        let doc = serde_json::to_value(document()).expect("serializes");
+        let text = doc.to_string();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        for (i, _) in text.match_indices("#/components/schemas/") {
+            let name: String = text[i + 21..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            assert!(schemas.contains_key(&name), "undefined schema {name}");
+        }
+        let mut ids = Vec::new();
+        for item in doc["paths"].as_object().expect("paths").values() {
+            for op in item.as_object().expect("item").values() {
+                ids.push(op["operationId"].as_str().expect("id").to_string());
+            }
+        }
+        let count = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "operation ids repeat");
+        assert_eq!(
+            doc["paths"]["/access/api/v1/tokens/{id}"]["get"]["parameters"][0]["in"],
+            "path"
+        );
+    }
+}
