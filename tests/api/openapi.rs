@@ -29,7 +29,10 @@ fn the_document_lists_exactly_what_the_router_serves() {
             .map(|m| m.to_ascii_uppercase())
             .collect();
         documented.sort();
-        let concrete = path.replace("{id}", "x").replace("{name}", "x").replace("{repo}", "x");
+        let concrete = path
+            .replace("{id}", "x")
+            .replace("{name}", "x")
+            .replace("{repo}", "x");
         let r = client()
             .request(reqwest::Method::OPTIONS, node.url(&concrete))
             .send()
@@ -48,7 +51,10 @@ fn the_document_lists_exactly_what_the_router_serves() {
     );
     assert!(create["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
     let required = &doc["components"]["schemas"]["IssuedToken"]["required"];
-    assert!(required.as_array().unwrap().contains(&json!("access_token")));
+    assert!(required
+        .as_array()
+        .unwrap()
+        .contains(&json!("access_token")));
     assert!(doc["paths"]["/v2/token"]["get"].is_object());
     assert!(doc["paths"].get("/_cluster/write").is_none());
 }
@@ -107,5 +113,8 @@ fn schema_driven_fuzzing_finds_no_server_error_and_no_answer_off_schema() {
     assert_eq!(r.status(), 200);
     let log = node.log();
     assert!(!log.contains("panicked"), "a handler panicked");
-    assert!(!log.contains("internal error"), "an internal error was logged");
+    assert!(
+        !log.contains("internal error"),
+        "an internal error was logged"
+    );
 }

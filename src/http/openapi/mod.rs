@@ -3,6 +3,7 @@
 //! document lists exactly what is served; `ops` says what each handler takes and answers, and
 //! `schemas` the bodies' shapes.
 
+pub mod admin_schemas;
 pub mod ops;
 pub mod schemas;
 
