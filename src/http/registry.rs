@@ -18,7 +18,9 @@ use crate::service::{ServiceError, ServiceResult};
 
 /// `service` and every `scope` among form or query pairs.
 fn request_of(pairs: &[(String, String)], repository: Option<String>) -> RegistryTokenRequest {
+    let said = |name: &str, value: &str| pairs.iter().any(|(k, v)| k == name && v == value);
     RegistryTokenRequest {
+        offline: said("offline_token", "true") || said("access_type", "offline"),
         service: pairs
             .iter()
             .find(|(k, v)| k == "service" && !v.is_empty())
@@ -41,15 +43,19 @@ fn render(req: &HttpRequest, t: RegistryToken) -> HttpResponse {
     if let Some(subject) = t.subject {
         req.extensions_mut().insert(Subject(subject));
     }
+    let mut body = json!({
+        "token": t.token,
+        "access_token": t.token,
+        "expires_in": t.expires_in,
+        "issued_at": crate::domain::registry::rfc3339(t.issued_at),
+    });
+    if let Some(refresh) = t.refresh_token {
+        body["refresh_token"] = json!(refresh);
+    }
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
         .insert_header((PRAGMA, "no-cache"))
-        .json(json!({
-            "token": t.token,
-            "access_token": t.token,
-            "expires_in": t.expires_in,
-            "issued_at": crate::domain::registry::rfc3339(t.issued_at),
-        }))
+        .json(body)
 }
 
 async fn get_token(

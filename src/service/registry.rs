@@ -25,6 +25,9 @@ pub struct RegistryTokenRequest {
     /// The Artifactory form `/artifactory/api/docker/{repo}/v2/token` names the repository:
     /// image names are then paths inside it.
     pub repository: Option<String>,
+    /// `offline_token=true` (GET) or `access_type=offline` (POST): the client (`docker
+    /// login`) wants a refresh token to keep instead of the password.
+    pub offline: bool,
 }
 
 pub struct RegistryToken {
@@ -33,6 +36,9 @@ pub struct RegistryToken {
     pub token: String,
     pub expires_in: u64,
     pub issued_at: u64,
+    /// For an offline request with a password: an identity token of the user, which the
+    /// client stores and sends back as `grant_type=refresh_token` (or as the password).
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -97,7 +103,16 @@ impl Service {
             Some(c) => Some(self.authenticate(c, strict, client).await?),
             None => None,
         };
-        self.registry_token(who.as_ref(), request)
+        let offline = request.offline;
+        let mut answer = self.registry_token(who.as_ref(), request)?;
+        // Only a password login gets a refresh token: a token never yields a longer-lived one.
+        if let Some(who) = who.as_ref().filter(|w| offline && w.token_id.is_none()) {
+            let identity = self
+                .create_identity(who, Some("docker login".into()))
+                .await?;
+            answer.refresh_token = Some(identity.access_token);
+        }
+        Ok(answer)
     }
 
     /// A registry token for `who` (None: anonymous).
@@ -151,6 +166,7 @@ impl Service {
             token,
             expires_in,
             issued_at: now,
+            refresh_token: None,
         })
     }
 }

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod clients;
+mod offline;
 mod token;
 
 use access_node_harness::*;
@@ -21,6 +22,12 @@ const DEV: (&str, &str) = ("dev", "dev-secret-1");
 /// A node with user `dev` holding READ and WRITE on every path of `generic-local`.
 fn node_with_dev() -> TestNode {
     let node = TestNode::start();
+    add_dev(&node);
+    node
+}
+
+/// Creates user `dev` and its permission target through `node`.
+fn add_dev(node: &TestNode) {
     let bearer = node.admin_bearer();
     let (status, body) = json_of(
         node.post("/access/api/v2/users")
@@ -47,7 +54,6 @@ fn node_with_dev() -> TestNode {
         status == 200 || status == 201,
         "create permission: {status} {body}"
     );
-    node
 }
 
 /// A revocable token for `dev` (`applied-permissions/user`, never expires), minted by the

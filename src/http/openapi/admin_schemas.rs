@@ -152,6 +152,8 @@ pub struct RegistryToken {
     access_token: String,
     expires_in: u64,
     issued_at: String,
+    /// Offline requests with a password: an identity token to keep instead of the password.
+    refresh_token: Option<String>,
 }
 
 /// `grant_type=password` (with `username`, `password`) or `refresh_token` (one of our tokens).
@@ -164,6 +166,7 @@ pub struct RegistryTokenForm {
     username: Option<String>,
     password: Option<String>,
     refresh_token: Option<String>,
+    access_type: Option<String>,
 }
 
 /// Adds these schemas to `b`.
