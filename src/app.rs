@@ -19,6 +19,7 @@ use crate::crypto;
 use crate::http::request_log::log_requests;
 use crate::raft::batcher::{self, WriteBatcher};
 use crate::raft::contact::PeerContacts;
+use crate::raft::election::{self, LeaderContact};
 use crate::raft::membership::Membership;
 use crate::raft::network::ClusterNetwork;
 use crate::raft::peer::PeerClient;
@@ -89,6 +90,8 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         election_timeout_min: config.raft.election_timeout_min_ms,
         election_timeout_max: config.raft.election_timeout_max_ms,
         snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_after_entries),
+        // Elections are started by `raft::election`, after a pre-vote.
+        enable_elect: false,
         // Keep some log behind a snapshot so a briefly lagging follower needs no snapshot.
         max_in_snapshot_log_to_keep: (config.raft.snapshot_after_entries / 2).min(1000),
         ..Default::default()
@@ -124,7 +127,29 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
     let writer = Writer::new(raft.clone(), node_id, peer.clone());
     let (batcher, batch_queue) = WriteBatcher::new();
     tokio::spawn(batcher::run(writer.clone(), batch_queue));
-    let membership = Membership::new(raft.clone(), node_id, peer.clone(), contacts);
+    let leader_contact = Arc::new(LeaderContact::default());
+    let timing = election::Timing {
+        lease: Duration::from_millis(config.raft.election_timeout_max_ms),
+        spread: Duration::from_millis(
+            config.raft.election_timeout_max_ms - config.raft.election_timeout_min_ms,
+        ),
+        tick: Duration::from_millis(config.raft.heartbeat_ms / 2),
+    };
+    tokio::spawn(election::run(
+        raft.clone(),
+        node_id,
+        peer.clone(),
+        leader_contact.clone(),
+        timing,
+    ));
+    let membership = Membership::new(
+        raft.clone(),
+        node_id,
+        peer.clone(),
+        contacts,
+        leader_contact,
+        timing.lease,
+    );
     let service = Service::new(
         config, home, state, raft, writer, batcher, membership, peer, backup,
     );

@@ -2,13 +2,16 @@
 //! membership, replication view). Every call carries the join key ([`PeerNode`]).
 
 use actix_web::{web, HttpResponse};
-use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, VoteRequest,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::extract::{PeerNode, Svc};
 use super::params::read_body;
 use crate::raft::command::Command;
+use crate::raft::election::PreVoteRequest;
 use crate::raft::rpc::{JoinRequest, MembershipChange};
 use crate::raft::TypeConfig;
 use crate::service::{ServiceError, ServiceResult};
@@ -20,6 +23,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/raft/append", web::post().to(append))
         .route("/raft/vote", web::post().to(vote))
         .route("/raft/snapshot", web::post().to(snapshot))
+        .route("/raft/pre_vote", web::post().to(pre_vote))
         .route("/write", web::post().to(write))
         .route("/read_index", web::post().to(read_index))
         .route("/join", web::post().to(join))
@@ -45,17 +49,34 @@ fn reply<T: Serialize>(value: &T) -> HttpResponse {
 
 async fn append(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
     let rpc: AppendEntriesRequest<TypeConfig> = body(payload).await?;
-    Ok(reply(&svc.raft().append_entries(rpc).await))
+    let answer = svc.raft().append_entries(rpc).await;
+    if matches!(&answer, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+        svc.membership.heard_from_leader();
+    }
+    Ok(reply(&answer))
 }
 
 async fn vote(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
     let rpc: VoteRequest<u64> = body(payload).await?;
-    Ok(reply(&svc.raft().vote(rpc).await))
+    let answer = svc.raft().vote(rpc).await;
+    if matches!(&answer, Ok(r) if r.vote_granted) {
+        svc.membership.heard_from_leader();
+    }
+    Ok(reply(&answer))
+}
+
+async fn pre_vote(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let request: PreVoteRequest = body(payload).await?;
+    Ok(reply(&svc.membership.pre_vote(&request)))
 }
 
 async fn snapshot(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
     let rpc: InstallSnapshotRequest<TypeConfig> = body(payload).await?;
-    Ok(reply(&svc.raft().install_snapshot(rpc).await))
+    let answer = svc.raft().install_snapshot(rpc).await;
+    if answer.is_ok() {
+        svc.membership.heard_from_leader();
+    }
+    Ok(reply(&answer))
 }
 
 async fn write(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {

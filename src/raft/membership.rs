@@ -2,12 +2,14 @@
 //! leader when needed), and the one reader of `raft.metrics()` for health and status pages.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
 use super::contact::PeerContacts;
+use super::election::{self, LeaderContact, PreVoteReply, PreVoteRequest};
 use super::peer::PeerClient;
 use super::rpc::{
     JoinRequest, MembershipChange, MembershipReply, Refusal, RefusalKind, ReplicationView,
@@ -51,6 +53,9 @@ pub struct Membership {
     node_id: NodeId,
     peer: PeerClient,
     contacts: PeerContacts,
+    /// When a leader was last heard from, and the lease the pre-vote rule waits out.
+    leader_contact: Arc<LeaderContact>,
+    lease: Duration,
 }
 
 fn refused(kind: RefusalKind, leader: Option<String>, message: impl Into<String>) -> Refusal {
@@ -67,13 +72,34 @@ impl Membership {
         node_id: NodeId,
         peer: PeerClient,
         contacts: PeerContacts,
+        leader_contact: Arc<LeaderContact>,
+        lease: Duration,
     ) -> Membership {
         Membership {
             raft,
             node_id,
             peer,
             contacts,
+            leader_contact,
+            lease,
         }
+    }
+
+    /// A leader's append or snapshot was accepted, or this node granted a vote.
+    pub fn heard_from_leader(&self) {
+        self.leader_contact.touch();
+    }
+
+    /// This node's answer to a peer's pre-vote request.
+    pub fn pre_vote(&self, request: &PreVoteRequest) -> PreVoteReply {
+        let reply = election::answer(&self.raft, &self.leader_contact, self.lease);
+        tracing::debug!(
+            candidate = request.candidate,
+            term = request.term,
+            granted = reply.granted,
+            "pre-vote"
+        );
+        reply
     }
 
     pub fn status(&self) -> RaftStatus {

@@ -3,6 +3,7 @@
 pub mod batcher;
 pub mod command;
 pub mod contact;
+pub mod election;
 pub mod membership;
 pub mod network;
 pub mod peer;

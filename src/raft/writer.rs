@@ -60,6 +60,8 @@ impl Writer {
 
     /// Propose on the leader (forwarding if needed) and wait until the entry is applied on
     /// the node that proposed it. Retries while leadership moves, up to [`WRITE_TIMEOUT`].
+    /// A forwarded write is abandoned as soon as this node sees another leader (or none), so
+    /// a frozen leader holds writes no longer than the election that replaces it.
     pub async fn write(&self, cmd: Command) -> Result<CommandResponse, WriteError> {
         let deadline = Instant::now() + WRITE_TIMEOUT;
         let mut last_problem = String::from("no leader is elected");
@@ -72,14 +74,32 @@ impl Writer {
                 }
                 Ok(Ok(resp)) => return Ok(resp.data),
                 Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                    if let Some(leader) = self.elsewhere(&f) {
-                        let reply: Result<WriteReply, _> =
-                            self.peer.call(&leader.addr, "write", &cmd, remaining).await;
-                        match reply {
-                            Ok(Ok(response)) => return Ok(response),
-                            Ok(Err(refused)) => last_problem = refused.message,
-                            Err(e) => last_problem = format!("leader unreachable: {e}"),
+                    match self.elsewhere(&f) {
+                        Some(leader) => {
+                            let call = self.peer.call::<_, WriteReply>(
+                                &leader.addr,
+                                "write",
+                                &cmd,
+                                remaining,
+                            );
+                            tokio::select! {
+                                reply = call => match reply {
+                                    Ok(Ok(response)) => return Ok(response),
+                                    Ok(Err(refused)) => last_problem = refused.message,
+                                    Err(e) => last_problem = format!("leader unreachable: {e}"),
+                                },
+                                () = self.leader_moves_from(f.leader_id, remaining) => {
+                                    last_problem = "leadership moved during the write".into();
+                                    continue;
+                                }
+                            }
                         }
+                        None if f.leader_id.is_none() => {
+                            // No leader known: wait for one rather than poll.
+                            self.leader_elected(RETRY_PAUSE.min(remaining)).await;
+                            continue;
+                        }
+                        None => {}
                     }
                 }
                 Ok(Err(e)) => last_problem = e.to_string(),
@@ -89,6 +109,28 @@ impl Writer {
         Err(WriteError::Unavailable(format!(
             "cannot commit the change now ({last_problem}); retry"
         )))
+    }
+
+    /// Resolves once this node's view of the leader is no longer `leader` (never, if it
+    /// stays the same for `within`).
+    async fn leader_moves_from(&self, leader: Option<NodeId>, within: Duration) {
+        let moved = self
+            .raft
+            .wait(Some(within))
+            .metrics(|m| m.current_leader != leader, "leader moves")
+            .await;
+        if moved.is_err() {
+            futures::future::pending::<()>().await;
+        }
+    }
+
+    /// Waits up to `within` until some node is known as leader.
+    async fn leader_elected(&self, within: Duration) {
+        let _ = self
+            .raft
+            .wait(Some(within))
+            .metrics(|m| m.current_leader.is_some(), "a leader is elected")
+            .await;
     }
 
     /// Leader side of a forwarded write: propose here, never forward again.

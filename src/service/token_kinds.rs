@@ -23,8 +23,8 @@ impl Service {
             Some(id) => Some(id),
             None if strict => None,
             None => {
-                // Possibly issued elsewhere an instant ago: catch up once.
-                let _ = self.read_barrier(CATCH_UP_TIMEOUT).await;
+                // Possibly issued elsewhere an instant ago: catch up once (503 if we cannot).
+                self.read_barrier(CATCH_UP_TIMEOUT).await?;
                 self.state.reference(&hash)?
             }
         };

@@ -210,16 +210,8 @@ impl Service {
         let claims = verified.claims;
         self.wait_past_cut_off(&claims.sub).await?;
         let now = now_secs();
-        let record = self.state.token(&claims.jti)?.ok_or_else(|| {
-            ServiceError::Unauthorized("token is revoked, expired or not refreshable".into())
-        })?;
-        if !record.refreshable {
-            return Err(ServiceError::BadRequest("token is not refreshable".into()));
-        }
         let refresh_hash = crypto::secret_hash(refresh_token);
-        if record.refresh_hash.as_deref() != Some(refresh_hash.as_str()) {
-            return Err(ServiceError::Unauthorized("invalid refresh token".into()));
-        }
+        let record = self.refreshable_record(&claims.jti, &refresh_hash).await?;
         let lifetime = record
             .expiry
             .map(|e| e.saturating_sub(record.issued_at))
@@ -279,6 +271,32 @@ impl Service {
         }
         self.read_barrier(CATCH_UP_TIMEOUT).await?;
         Ok(self.state.token(token_id)?)
+    }
+
+    /// The record of the pair (`token_id`, refresh token hash) being refreshed. A miss or a
+    /// different refresh hash may only mean this node has not applied a refresh or issue made
+    /// through another node: it catches up first (503 when it cannot), then judges.
+    async fn refreshable_record(
+        &self,
+        token_id: &str,
+        refresh_hash: &str,
+    ) -> ServiceResult<TokenRecord> {
+        let matches = |r: &TokenRecord| r.refresh_hash.as_deref() == Some(refresh_hash);
+        let mut record = self.state.token(token_id)?;
+        if !record.as_ref().is_some_and(matches) && self.state.revocation(token_id)?.is_none() {
+            self.read_barrier(CATCH_UP_TIMEOUT).await?;
+            record = self.state.token(token_id)?;
+        }
+        let record = record.ok_or_else(|| {
+            ServiceError::Unauthorized("token is revoked, expired or not refreshable".into())
+        })?;
+        if !record.refreshable {
+            return Err(ServiceError::BadRequest("token is not refreshable".into()));
+        }
+        if !matches(&record) {
+            return Err(ServiceError::Unauthorized("invalid refresh token".into()));
+        }
+        Ok(record)
     }
 
     /// Revoke by id after checking the caller may. Revoking twice is not an error.
@@ -342,9 +360,9 @@ impl Service {
         if strict || !verified.local || self.state.revocation(&claims.jti)?.is_some() {
             return Err(revoked);
         }
-        if self.read_barrier(CATCH_UP_TIMEOUT).await.is_ok()
-            && self.state.holds_token(&claims.jti)?
-        {
+        // Not knowing is not "revoked": a node that cannot catch up answers 503.
+        self.read_barrier(CATCH_UP_TIMEOUT).await?;
+        if self.state.holds_token(&claims.jti)? {
             return Ok(verified);
         }
         Err(revoked)

@@ -5,6 +5,7 @@
 
 mod leader_kill;
 mod partition;
+mod pauses;
 mod rolling_restart;
 
 use access_node_harness::*;
