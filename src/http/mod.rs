@@ -14,6 +14,7 @@ pub mod permissions;
 pub mod registry;
 pub mod request_log;
 pub mod system;
+pub mod telemetry;
 pub mod tokens;
 pub mod users;
 
@@ -78,7 +79,8 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .service(resource!("/cert/trusted/{name}", delete => keys::remove_trusted))
             .service(resource!("/jwks", get => keys::jwks))
             .service(resource!("/cluster/status", get => cluster::status))
-            .service(resource!("/cluster/members/{id}", delete => cluster::remove_member)),
+            .service(resource!("/cluster/members/{id}", delete => cluster::remove_member))
+            .service(resource!("/audit/events", get => telemetry::audit_events)),
     )
     .service(
         web::scope("/api/v2")
@@ -104,6 +106,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::scope("/_cluster").configure(peer_rpc::routes))
     .route("/healthz", web::get().to(system::health))
+    .service(resource!("/metrics", get => telemetry::metrics))
     .service(
         web::scope("/.well-known")
             .wrap(from_fn(cluster::require_ready))

@@ -34,7 +34,7 @@ impl Service {
             None => return Err(invalid()),
         };
         if record.expiry.is_some_and(|e| e <= now_secs()) {
-            return Err(ServiceError::Unauthorized("token has expired".into()));
+            return Err(ServiceError::Token(crate::crypto::VerifyError::Expired));
         }
         let claims = Claims {
             sub: record.subject,
