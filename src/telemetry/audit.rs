@@ -7,6 +7,7 @@
 //! token, password or key: callers pass ids, names and scopes only.
 
 use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -148,7 +149,10 @@ fn rotation(name: &str) -> Rotation {
 /// Open the audit trail in `dir`. Keep the guard while serving: dropping it flushes what
 /// the writer thread still holds.
 pub fn install(node_id: u64, config: &AuditConfig, dir: &Path) -> Result<WorkerGuard, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("audit dir {}: {e}", dir.display()))?;
+    let bad_dir = |e: std::io::Error| format!("audit dir {}: {e}", dir.display());
+    std::fs::create_dir_all(dir).map_err(bad_dir)?;
+    // Names, addresses and who did what: for the node's user only.
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(bad_dir)?;
     let mut builder = RollingFileAppender::builder()
         .rotation(rotation(&config.rotation))
         .filename_prefix(FILE_PREFIX)
