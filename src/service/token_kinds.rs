@@ -76,6 +76,13 @@ impl Service {
             record: record.clone(),
         })
         .await?;
+        crate::telemetry::metrics::token_issued(TokenKind::Pairing.name());
+        crate::telemetry::audit::Event::new("token.created")
+            .subject(username)
+            .field("token_id", &record.token_id)
+            .field("token_kind", TokenKind::Pairing)
+            .field("expiry", record.expiry)
+            .emit();
         Ok((secret, record))
     }
 
