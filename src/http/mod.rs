@@ -64,6 +64,7 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .service(resource!("/system/service_id", get => system::service_id))
             .service(resource!("/system/version", get => compat::version))
             .service(resource!("/system/backup", get => system::backup))
+            .service(resource!("/audit/events", get => telemetry::audit_events))
             .service(resource!("/system/federation", get => federation::list, post => federation::create))
             .service(resource!("/system/federation/validate_server", post => federation::validate_server))
             .service(resource!("/system/federation/digest", get => federation::digest))
@@ -79,8 +80,7 @@ fn access_routes(cfg: &mut web::ServiceConfig) {
             .service(resource!("/cert/trusted/{name}", delete => keys::remove_trusted))
             .service(resource!("/jwks", get => keys::jwks))
             .service(resource!("/cluster/status", get => cluster::status))
-            .service(resource!("/cluster/members/{id}", delete => cluster::remove_member))
-            .service(resource!("/audit/events", get => telemetry::audit_events)),
+            .service(resource!("/cluster/members/{id}", delete => cluster::remove_member)),
     )
     .service(
         web::scope("/api/v2")
