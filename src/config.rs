@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
 use crate::domain::token::MAX_EXPIRES_IN;
+pub use crate::telemetry::settings::{AuditConfig, MetricsConfig};
 
 pub const DEFAULT_YAML: &str = include_str!("../config/access.config.yml");
 pub const ENV_PREFIX: &str = "ACCESS_NODE_";
@@ -135,52 +136,6 @@ pub struct FederationConfig {
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct DockerConfig {
     pub token_expiry: u64,
-}
-
-/// Who may read `/metrics` without credentials.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct MetricsConfig {
-    /// Client addresses or CIDR blocks (e.g. `127.0.0.1`, `10.0.0.0/8`).
-    pub anonymous_from: Vec<String>,
-}
-
-impl MetricsConfig {
-    /// The configured networks; an entry that parses as neither is refused at load.
-    pub fn networks(&self) -> Vec<ipnet::IpNet> {
-        self.anonymous_from
-            .iter()
-            .filter_map(|s| parse_net(s))
-            .collect()
-    }
-}
-
-fn parse_net(s: &str) -> Option<ipnet::IpNet> {
-    s.parse::<ipnet::IpNet>()
-        .ok()
-        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
-}
-
-/// The audit trail: one JSON line per security event, in rotated files.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub struct AuditConfig {
-    /// Directory of the audit files; empty = `<home>/audit`.
-    pub dir: PathBuf,
-    /// `daily`, `hourly` or `never`.
-    pub rotation: String,
-    /// Rotated files kept (the oldest is deleted); 0 = keep all.
-    pub max_files: usize,
-}
-
-impl AuditConfig {
-    pub fn dir_in(&self, home: &Path) -> PathBuf {
-        if self.dir.as_os_str().is_empty() {
-            home.join("audit")
-        } else {
-            self.dir.clone()
-        }
-    }
 }
 
 /// Longest registry token lifetime (`docker.token-expiry`): a day.
@@ -347,19 +302,8 @@ impl Config {
         if !["text", "json"].contains(&self.log.format.as_str()) {
             return bad("log.format", "must be text or json");
         }
-        if let Some(bad_net) = self
-            .metrics
-            .anonymous_from
-            .iter()
-            .find(|s| parse_net(s).is_none())
-        {
-            return bad(
-                "metrics.anonymous-from",
-                &format!("'{bad_net}' is not an IP address or CIDR block"),
-            );
-        }
-        if !["daily", "hourly", "never"].contains(&self.audit.rotation.as_str()) {
-            return bad("audit.rotation", "must be daily, hourly or never");
+        if let Err((key, message)) = crate::telemetry::settings::check(&self.metrics, &self.audit) {
+            return bad(key, &message);
         }
         if self.raft.snapshot_after_entries == 0 {
             return bad("raft.snapshot-after-entries", "must be at least 1");

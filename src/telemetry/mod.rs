@@ -8,6 +8,7 @@ pub mod audit_read;
 pub mod context;
 pub mod metrics;
 pub mod replicated;
+pub mod settings;
 
 use crate::crypto::{Verified, VerifyError};
 use crate::domain::policy::{Credential, Principal};
