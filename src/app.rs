@@ -17,6 +17,7 @@ use crate::actors::trust_watcher::TrustWatcher;
 use crate::config::Config;
 use crate::crypto;
 use crate::http::request_log::log_requests;
+use crate::http::telemetry::record_metrics;
 use crate::raft::batcher::{self, WriteBatcher};
 use crate::raft::contact::PeerContacts;
 use crate::raft::election::{self, LeaderContact};
@@ -200,6 +201,10 @@ pub async fn serve(config: Config) -> Result<(), String> {
     // Bind first so a busy port fails fast, before any state is created.
     let listener = std::net::TcpListener::bind(listen)
         .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    // Held while serving: dropping it flushes the audit lines still queued.
+    let audit_dir = config.audit.dir_in(&config.server.home);
+    let _audit =
+        crate::telemetry::audit::install(config.server.node_id, &config.audit, &audit_dir)?;
     let Node {
         service,
         key_files,
@@ -233,6 +238,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .wrap(from_fn(record_metrics))
             .wrap(from_fn(log_requests))
             .configure(crate::http::configure)
     })

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_yaml_ng::{Mapping, Value};
 
 use crate::domain::token::MAX_EXPIRES_IN;
+pub use crate::telemetry::settings::{AuditConfig, MetricsConfig};
 
 pub const DEFAULT_YAML: &str = include_str!("../config/access.config.yml");
 pub const ENV_PREFIX: &str = "ACCESS_NODE_";
@@ -49,6 +50,8 @@ pub struct Config {
     pub log: LogConfig,
     pub federation: FederationConfig,
     pub docker: DockerConfig,
+    pub metrics: MetricsConfig,
+    pub audit: AuditConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -298,6 +301,9 @@ impl Config {
         }
         if !["text", "json"].contains(&self.log.format.as_str()) {
             return bad("log.format", "must be text or json");
+        }
+        if let Err((key, message)) = crate::telemetry::settings::check(&self.metrics, &self.audit) {
+            return bad(key, &message);
         }
         if self.raft.snapshot_after_entries == 0 {
             return bad("raft.snapshot-after-entries", "must be at least 1");

@@ -17,4 +17,5 @@ pub mod http;
 pub mod raft;
 pub mod service;
 pub mod store;
+pub mod telemetry;
 pub mod tls;

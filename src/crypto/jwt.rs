@@ -310,8 +310,10 @@ impl KeySet {
         }
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(verified) = self.verified.as_ref().and_then(|c| c.get(&digest)) {
+            crate::telemetry::metrics::verified_cache(true);
             return self.check_claims(Verified::clone(&verified), now, allow_expired);
         }
+        crate::telemetry::metrics::verified_cache(false);
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(VerifyError::Algorithm);

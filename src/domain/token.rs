@@ -92,6 +92,17 @@ pub enum TokenKind {
     Identity,
 }
 
+impl TokenKind {
+    /// The kind's name, as serialized (metrics labels, audit fields).
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Pairing => "pairing",
+            TokenKind::Identity => "identity",
+        }
+    }
+}
+
 /// What the replicated store keeps about an issued token. Revocable tokens are stored so
 /// validation can look them up; a non-revocable refreshable token is stored only for its
 /// refresh grant. Secrets are kept as SHA-256 hashes.

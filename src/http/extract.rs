@@ -97,6 +97,7 @@ pub async fn resolve_caller(req: &HttpRequest) -> ServiceResult<Option<Principal
     let client = req.peer_addr().map(|a| a.ip());
     let who = svc.authenticate(creds, strict(req), client).await?;
     req.extensions_mut().insert(Subject(who.username.clone()));
+    crate::telemetry::context::set_actor(&who.username);
     Ok(Some(who))
 }
 

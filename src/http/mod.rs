@@ -16,6 +16,7 @@ pub mod registry;
 pub mod request_log;
 pub mod routes;
 pub mod system;
+pub mod telemetry;
 pub mod tokens;
 pub mod users;
 

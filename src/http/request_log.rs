@@ -3,7 +3,7 @@
 //! authenticated subject. Raft traffic and health probes log at debug, the rest at info.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -11,6 +11,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::HttpMessage;
+
+use crate::telemetry::context::{self, RequestContext};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -60,7 +62,9 @@ pub async fn log_requests(
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let mut res = next.call(req).await?;
+    // Audit events raised while serving carry the request's id, address and caller.
+    let ctx = RequestContext::new(id.clone(), (!peer.is_empty()).then(|| peer.clone()));
+    let mut res = context::scope(Arc::new(ctx), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }

@@ -7,7 +7,7 @@ use actix_web::web;
 
 use super::{
     cluster, compat, federation, keys, not_found, openapi, peer_rpc, permissions, registry, system,
-    tokens, users,
+    telemetry, tokens, users,
 };
 use crate::service::ServiceError;
 
@@ -103,6 +103,7 @@ fn access_routes(cfg: &mut web::ServiceConfig, m: &mut Mount) {
             .service(resource!(m1, "/system/service_id", get => system::service_id))
             .service(resource!(m1, "/system/version", get => compat::version))
             .service(resource!(m1, "/system/backup", get => system::backup))
+            .service(resource!(m1, "/audit/events", get => telemetry::audit_events))
             .service(resource!(m1, "/system/federation", get => federation::list, post => federation::create))
             .service(resource!(m1, "/system/federation/validate_server", post => federation::validate_server))
             .service(resource!(m1, "/system/federation/digest", get => federation::digest))
@@ -175,7 +176,8 @@ pub fn mount(cfg: &mut web::ServiceConfig, book: &mut RouteBook) {
     )
     // Node-to-node RPC: not part of the public API (and not in its document).
     .service(web::scope("/_cluster").configure(peer_rpc::routes))
-    .service(resource!(root, "/healthz", get => system::health));
+    .service(resource!(root, "/healthz", get => system::health))
+    .service(resource!(root, "/metrics", get => telemetry::metrics));
     let (scope, mut m) = root.scope("/.well-known");
     cfg.service(
         scope

@@ -90,6 +90,7 @@ pub async fn run<W: Propose>(writer: W, BatchQueue(mut rx): BatchQueue) {
 
 async fn commit<W: Propose>(writer: &W, mut batch: Vec<Pending>) {
     if batch.len() == 1 {
+        crate::telemetry::metrics::batch(1);
         if let Some(Pending { cmd, reply }) = batch.pop() {
             let _ = reply.send(writer.propose(cmd).await);
         }
@@ -98,6 +99,7 @@ async fn commit<W: Propose>(writer: &W, mut batch: Vec<Pending>) {
     let (commands, replies): (Vec<Command>, Vec<_>) =
         batch.into_iter().map(|p| (p.cmd, p.reply)).unzip();
     let count = commands.len();
+    crate::telemetry::metrics::batch(count);
     match writer.propose(Command::Batch { commands }).await {
         Ok(CommandResponse::Batch(responses)) if responses.len() == count => {
             for (reply, response) in replies.into_iter().zip(responses) {

@@ -16,6 +16,8 @@ use super::rpc::{
 };
 use super::writer::WRITE_TIMEOUT;
 use super::{NodeId, Raft};
+use crate::telemetry::audit::Event;
+use crate::telemetry::metrics;
 
 /// One member as the status page shows it.
 #[derive(Debug, Clone)]
@@ -124,6 +126,47 @@ impl Membership {
         }
     }
 
+    /// Raft's gauges for `/metrics`. Openraft 0.9 shows a commit index to no one: the leader
+    /// derives it from the voters' matched indexes, a follower reports its applied index.
+    pub fn sample(&self) -> metrics::Sample {
+        let m = self.raft.metrics().borrow().clone();
+        let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
+        let last_log = m.last_log_index.unwrap_or(0);
+        let mut sample = metrics::Sample {
+            state: format!("{:?}", m.state),
+            term: m.current_term,
+            leader: m.current_leader,
+            commit_index: applied,
+            applied_index: applied,
+            last_log_index: last_log,
+            ..Default::default()
+        };
+        if let Some(replication) = &m.replication {
+            let matched = |id: &NodeId| match replication.get(id) {
+                Some(l) => l.map(|l| l.index).unwrap_or(0),
+                None if *id == self.node_id => last_log,
+                None => 0,
+            };
+            let mut voters: Vec<u64> = m
+                .membership_config
+                .membership()
+                .voter_ids()
+                .map(|id| matched(&id))
+                .collect();
+            voters.sort_unstable_by_key(|m| std::cmp::Reverse(*m));
+            if let Some(quorum) = voters.get(voters.len() / 2) {
+                sample.commit_index = (*quorum).max(applied);
+            }
+            sample.lag = m
+                .membership_config
+                .membership()
+                .nodes()
+                .map(|(id, _)| (*id, last_log.saturating_sub(matched(id))))
+                .collect();
+        }
+        sample
+    }
+
     /// Ask the seeds, in turn, to add this node until one accepts.
     pub async fn join_via_seeds(&self, seeds: &[String], advertise_url: String) {
         let request = JoinRequest {
@@ -214,6 +257,10 @@ impl Membership {
         {
             Ok(_) => {
                 tracing::info!(node_id = req.node_id, url = %req.url, "node joined as a voter");
+                Event::new("cluster.member_added")
+                    .field("member", req.node_id)
+                    .field("url", &req.url)
+                    .emit();
                 Ok(self.voters())
             }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(refused(
@@ -254,6 +301,9 @@ impl Membership {
         match self.raft.change_membership(changes, false).await {
             Ok(_) => {
                 tracing::info!(node_id = id, "node removed from the cluster");
+                Event::new("cluster.member_removed")
+                    .field("member", id)
+                    .emit();
                 Ok(self.voters())
             }
             Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {

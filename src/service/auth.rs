@@ -8,6 +8,7 @@ use crate::crypto::looks_like_reference_token;
 use crate::crypto::Verified;
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::Scope;
+use crate::telemetry::{self, metrics};
 
 /// Credentials as a request carries them.
 pub enum Credentials {
@@ -22,11 +23,13 @@ fn looks_like_jwt(s: &str) -> bool {
 impl Service {
     /// Validate a JWT or a reference token; `strict` makes the revocation check linearizable.
     pub async fn validate_any(&self, token: &str, strict: bool) -> ServiceResult<Verified> {
-        if looks_like_reference_token(token) {
+        let result = if looks_like_reference_token(token) {
             self.validate_reference(token, strict).await
         } else {
             self.validate(token, strict).await
-        }
+        };
+        metrics::validation(telemetry::validation_outcome(&result));
+        result
     }
 
     /// The caller behind `credentials`: 401 when they are bad, 429 while password logins of

@@ -12,6 +12,7 @@ use crate::domain::names::{valid_name, valid_service_id};
 use crate::federation::message::{self, OpenError, Sealed};
 use crate::federation::protocol::{Answer, Change, Entity, EventBatch, Hello, PeerSite, SyncChunk};
 use crate::raft::command::{Command, CommandResponse};
+use crate::telemetry::audit::Event;
 
 /// How long a call to a peer site may take.
 pub const SITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -98,6 +99,17 @@ fn check_change(change: &Change) -> ServiceResult<()> {
     }
 }
 
+/// A federation link made or changed, as the audit trail records it.
+fn peer_event(kind: &str, peer: &PeerSite) {
+    Event::new(kind)
+        .field("peer", &peer.name)
+        .field("url", &peer.url)
+        .field("service_id", &peer.service_id)
+        .field("active", peer.active)
+        .field("entities", &peer.entities)
+        .emit();
+}
+
 impl Service {
     pub fn peers(&self) -> ServiceResult<Vec<PeerSite>> {
         Ok(self.state.fed_peers()?)
@@ -181,6 +193,7 @@ impl Service {
         self.write(Command::FederationPeer { peer: peer.clone() })
             .await?;
         tracing::info!(name = %peer.name, url = %peer.url, service_id = %peer.service_id, "federation added");
+        peer_event("federation.peer_added", &peer);
         Ok(peer)
     }
 
@@ -200,6 +213,7 @@ impl Service {
         }
         self.write(Command::FederationPeer { peer: peer.clone() })
             .await?;
+        peer_event("federation.peer_updated", &peer);
         Ok(peer)
     }
 
@@ -208,7 +222,12 @@ impl Service {
             .write(Command::FederationRemovePeer { name: name.into() })
             .await?
         {
-            CommandResponse::Ok => Ok(()),
+            CommandResponse::Ok => {
+                Event::new("federation.peer_removed")
+                    .field("peer", name)
+                    .emit();
+                Ok(())
+            }
             _ => Err(ServiceError::NotFound(format!(
                 "federation '{name}' not found"
             ))),

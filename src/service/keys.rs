@@ -5,6 +5,7 @@ use super::{now_secs, Service, ServiceError, ServiceResult};
 use crate::crypto::{self, KeyMaterial};
 use crate::domain::names::valid_service_id;
 use crate::raft::command::{Command, CommandResponse, TrustedCert};
+use crate::telemetry::audit::Event;
 
 /// Trusted certificate names become file-like names: keep them simple.
 pub fn valid_cert_name(name: &str) -> bool {
@@ -38,6 +39,10 @@ impl Service {
         })
         .await?;
         tracing::info!(kid = %key.kid, keep_old, "root certificate reset");
+        Event::new("cert.reset")
+            .field("kid", &key.kid)
+            .field("keep_old", keep_old)
+            .emit();
         Ok(key)
     }
 
@@ -85,6 +90,11 @@ impl Service {
         self.write(Command::PutTrusted { cert: cert.clone() })
             .await?;
         tracing::info!(name, kid = %cert.kid, "trusted certificate added");
+        Event::new("trust.added")
+            .field("name", name)
+            .field("kid", &cert.kid)
+            .field("service_id", &cert.service_id)
+            .emit();
         Ok(cert)
     }
 
@@ -97,6 +107,7 @@ impl Service {
         {
             CommandResponse::Ok => {
                 tracing::info!(name, "trusted certificate removed");
+                Event::new("trust.removed").field("name", name).emit();
                 Ok(())
             }
             _ => Err(ServiceError::NotFound(format!(

@@ -12,6 +12,8 @@ use crate::domain::policy::{Credential, Principal};
 use crate::domain::throttle::ThrottlePolicy;
 use crate::raft::command::Command;
 use crate::service::{ServiceError, ServiceResult};
+use crate::telemetry::audit::Event;
+use crate::telemetry::metrics;
 
 /// A hash no password matches, verified when the user is unknown so the answer takes as long.
 fn decoy_hash() -> &'static str {
@@ -59,9 +61,26 @@ impl Service {
         let user_key = format!("user:{username}");
         let addr_key = client.map(|ip| format!("addr:{ip}"));
         let now = now_millis();
-        self.check_throttle(&user_key, security.lock_after_failed_logins, now)?;
-        if let Some(addr_key) = &addr_key {
-            self.check_throttle(addr_key, security.lock_after_failed_logins_per_address, now)?;
+        let throttled = self
+            .check_throttle(&user_key, security.lock_after_failed_logins, now)
+            .and_then(|()| match &addr_key {
+                Some(key) => {
+                    self.check_throttle(key, security.lock_after_failed_logins_per_address, now)
+                }
+                None => Ok(()),
+            });
+        if let Err(e) = throttled {
+            metrics::login("throttled");
+            let retry = match &e {
+                ServiceError::TooManyRequests(secs) => Some(*secs),
+                _ => None,
+            };
+            Event::new("login.throttled")
+                .actor(username)
+                .subject(username)
+                .field("retry_after_secs", retry)
+                .emit();
+            return Err(e);
         }
         let record = self.state.user(username)?;
         let hash = record
@@ -72,8 +91,14 @@ impl Service {
         let matches = tokio::task::spawn_blocking(move || verify_password(&secret, &hash))
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let known_user = record.is_some();
         match record {
             Some(r) if matches && r.password_hash.is_some() => {
+                metrics::login("succeeded");
+                Event::new("login.succeeded")
+                    .actor(username)
+                    .subject(username)
+                    .emit();
                 if self.state.login_failures(&user_key)?.is_some() {
                     let cleared = Command::LoginSucceeded {
                         keys: vec![user_key],
@@ -93,6 +118,12 @@ impl Service {
             }
             _ => {
                 tracing::warn!(user = %username, client = ?client, "login failed");
+                metrics::login("failed");
+                Event::new("login.failed")
+                    .actor(username)
+                    .subject(username)
+                    .field("known_user", known_user)
+                    .emit();
                 // Only what some limit counts: with throttling off, failures write nothing.
                 let keys: Vec<String> = std::iter::once(user_key)
                     .filter(|_| security.lock_after_failed_logins > 0)

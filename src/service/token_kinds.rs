@@ -34,7 +34,7 @@ impl Service {
             None => return Err(invalid()),
         };
         if record.expiry.is_some_and(|e| e <= now_secs()) {
-            return Err(ServiceError::Unauthorized("token has expired".into()));
+            return Err(ServiceError::Token(crate::crypto::VerifyError::Expired));
         }
         let claims = Claims {
             sub: record.subject,
@@ -76,6 +76,13 @@ impl Service {
             record: record.clone(),
         })
         .await?;
+        crate::telemetry::metrics::token_issued(TokenKind::Pairing.name());
+        crate::telemetry::audit::Event::new("token.created")
+            .subject(username)
+            .field("token_id", &record.token_id)
+            .field("token_kind", TokenKind::Pairing)
+            .field("expiry", record.expiry)
+            .emit();
         Ok((secret, record))
     }
 

@@ -13,6 +13,8 @@ use crate::domain::token::{
     is_revocable, subject_for, Claims, TokenKind, TokenRecord, MAX_EXPIRES_IN,
 };
 use crate::raft::command::{Command, CommandResponse};
+use crate::telemetry::audit::Event;
+use crate::telemetry::metrics;
 
 /// What a caller asks to mint, after parsing and policy.
 pub struct IssueSpec {
@@ -166,8 +168,19 @@ impl Service {
                 })
                 .await?;
         }
+        let access_token = Self::sign(&keys, &built.claims)?;
+        metrics::token_issued(spec.kind.name());
+        Event::new("token.created")
+            .subject(record.username.clone())
+            .field("token_id", &record.token_id)
+            .field("token_kind", spec.kind)
+            .field("scope", &record.scope)
+            .field("expiry", record.expiry)
+            .field("refreshable", record.refreshable)
+            .field("revocable", record.revocable)
+            .emit();
         Ok(IssuedToken {
-            access_token: Self::sign(&keys, &built.claims)?,
+            access_token,
             token_id: record.token_id,
             refresh_token: built.refresh_token,
             reference_token: built.reference_token,
@@ -245,14 +258,25 @@ impl Service {
             })
             .await?;
         match response {
-            CommandResponse::Refreshed => Ok(IssuedToken {
-                access_token: Self::sign(&keys, &new_claims)?,
-                token_id: new_record.token_id,
-                refresh_token: new_refresh,
-                reference_token: new_reference,
-                expires_in: spec.expires_in,
-                scope: new_record.scope,
-            }),
+            CommandResponse::Refreshed => {
+                metrics::token_refreshed(new_record.kind.name());
+                Event::new("token.refreshed")
+                    .subject(new_record.username.clone())
+                    .field("token_id", &new_record.token_id)
+                    .field("old_token_id", &record.token_id)
+                    .field("token_kind", new_record.kind)
+                    .field("scope", &new_record.scope)
+                    .field("expiry", new_record.expiry)
+                    .emit();
+                Ok(IssuedToken {
+                    access_token: Self::sign(&keys, &new_claims)?,
+                    token_id: new_record.token_id,
+                    refresh_token: new_refresh,
+                    reference_token: new_reference,
+                    expires_in: spec.expires_in,
+                    scope: new_record.scope,
+                })
+            }
             CommandResponse::RefreshRejected(reason) => Err(ServiceError::Unauthorized(reason)),
             other => Err(ServiceError::Internal(format!(
                 "unexpected refresh response {other:?}"
@@ -324,8 +348,21 @@ impl Service {
             })
             .await?
         {
-            CommandResponse::Revoked(_) | CommandResponse::AlreadyRevoked => {
+            response @ (CommandResponse::Revoked(_) | CommandResponse::AlreadyRevoked) => {
                 tracing::info!(token_id, by = %who.username, "token revoked");
+                let already = response == CommandResponse::AlreadyRevoked;
+                if !already {
+                    metrics::token_revoked(record.kind.name());
+                }
+                Event::new("token.revoked")
+                    .actor(who.username.clone())
+                    .subject(record.username.clone())
+                    .field("token_id", token_id)
+                    .field("token_kind", record.kind)
+                    .field("scope", &record.scope)
+                    .field("expiry", record.expiry)
+                    .field("already_revoked", already.then_some(true))
+                    .emit();
                 Ok(())
             }
             CommandResponse::NotFound => Err(ServiceError::NotFound(format!(

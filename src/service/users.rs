@@ -6,6 +6,7 @@ use crate::crypto::hash_password;
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
 use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
+use crate::telemetry::audit::Event;
 
 /// A new user (`POST /access/api/v2/users`).
 #[derive(Debug)]
@@ -75,6 +76,11 @@ impl Service {
         match self.write(put).await? {
             CommandResponse::Ok => {
                 tracing::info!(user = %user.username, "user created");
+                Event::new("user.created")
+                    .subject(user.username.clone())
+                    .field("admin", user.admin)
+                    .field("groups", &user.groups)
+                    .emit();
                 Ok(user)
             }
             CommandResponse::Conflict => Err(ServiceError::Conflict(format!(
@@ -104,7 +110,12 @@ impl Service {
             at_ms: crate::clock::now_millis(),
         };
         match self.write(put).await? {
-            CommandResponse::Ok => Ok(group),
+            CommandResponse::Ok => {
+                Event::new("group.created")
+                    .field("group", &group.name)
+                    .emit();
+                Ok(group)
+            }
             CommandResponse::Conflict => Err(ServiceError::Conflict(format!(
                 "group '{}' already exists",
                 group.name
@@ -121,7 +132,10 @@ impl Service {
             at_ms: crate::clock::now_millis(),
         };
         match self.write(delete).await? {
-            CommandResponse::Ok => Ok(()),
+            CommandResponse::Ok => {
+                Event::new("group.deleted").field("group", name).emit();
+                Ok(())
+            }
             _ => Err(ServiceError::NotFound(format!("group '{name}' not found"))),
         }
     }
@@ -179,6 +193,10 @@ impl Service {
         })
         .await?;
         tracing::info!(user = %username, revoked_at, "every token of the user revoked");
+        Event::new("token.subject_revoked")
+            .subject(username)
+            .field("revoked_before", revoked_at)
+            .emit();
         Ok(revoked_at)
     }
 
@@ -199,6 +217,7 @@ impl Service {
         {
             CommandResponse::Ok => {
                 tracing::info!(user = %username, "user deleted; its tokens revoked");
+                Event::new("user.deleted").subject(username).emit();
                 Ok(())
             }
             _ => Err(ServiceError::NotFound(format!(
@@ -228,6 +247,16 @@ impl Service {
             None => None,
         };
         let password_changed = password_hash.is_some();
+        let changed: Vec<&str> = [
+            ("password", password_changed),
+            ("email", change.email.is_some()),
+            ("admin", change.admin.is_some()),
+            ("groups", change.groups.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect();
+        let admin = change.admin;
         match self
             .write(Command::UpdateUser {
                 username: username.to_string(),
@@ -242,6 +271,19 @@ impl Service {
         {
             CommandResponse::Ok => {
                 tracing::info!(user = %username, password_changed, "user updated");
+                if password_changed {
+                    Event::new("user.password_changed")
+                        .subject(username)
+                        .field("by", "admin")
+                        .emit();
+                }
+                if changed.iter().any(|c| *c != "password") {
+                    Event::new("user.updated")
+                        .subject(username)
+                        .field("changed", &changed)
+                        .field("admin", admin)
+                        .emit();
+                }
                 Ok(())
             }
             _ => Err(ServiceError::NotFound(format!(
@@ -275,6 +317,11 @@ impl Service {
         {
             CommandResponse::Ok => {
                 tracing::info!(user = %username, "password changed by its user");
+                Event::new("user.password_changed")
+                    .actor(username)
+                    .subject(username)
+                    .field("by", "self")
+                    .emit();
                 Ok(())
             }
             _ => Err(ServiceError::NotFound(format!(
@@ -296,6 +343,7 @@ impl Service {
                 )));
             }
         }
+        let (added, removed) = (add.clone(), remove.clone());
         match self
             .write(Command::UpdateGroupMembers {
                 group: group.to_string(),
@@ -305,7 +353,14 @@ impl Service {
             })
             .await?
         {
-            CommandResponse::Ok => Ok(()),
+            CommandResponse::Ok => {
+                Event::new("group.members_changed")
+                    .field("group", group)
+                    .field("added", &added)
+                    .field("removed", &removed)
+                    .emit();
+                Ok(())
+            }
             _ => Err(ServiceError::NotFound(format!("group '{group}' not found"))),
         }
     }

@@ -114,6 +114,7 @@ impl StateMachine {
         .await
         .map_err(write_err)?
         .map_err(write_err)?;
+        crate::telemetry::metrics::snapshot_built(started.elapsed().as_secs_f64());
         tracing::info!(
             snapshot = %snapshot_id,
             records,

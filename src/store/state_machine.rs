@@ -298,6 +298,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 _ => Expired::default(),
             };
             let group_responses = self.apply_group(group, &expired)?;
+            for (item, response) in group.iter().zip(&group_responses) {
+                crate::telemetry::replicated::emit(item.cmd, item.membership.as_ref(), response);
+            }
             if group.iter().any(|i| i.cmd.is_some_and(touches_keys)) {
                 self.keys_changed()?;
             }

@@ -126,6 +126,8 @@ pub fn describe(handler: &str) -> Option<Op> {
         "keys::add_trusted" => op(k, "Trust another cluster's root certificate", Admin, PemOrJson("TrustedCertRequest"), Json(201, "TrustedCert")).query(&["name", "service_id"]),
         "keys::remove_trusted" => op(k, "Stop trusting a certificate", Admin, Body::None, NoContent),
         "keys::jwks" => op(k, "JSON Web Key Set: active, retired and trusted keys", Anonymous, Body::None, Json(200, "Jwks")),
+        "telemetry::metrics" => op(s, "Prometheus metrics (admin, system:metrics:r, or metrics.anonymous-from)", Optional, Body::None, Text(200, "text/plain")),
+        "telemetry::audit_events" => op(s, "Recent audit events, newest first", Admin, Body::None, Json(200, "AuditEvents")).query(&["since", "until", "subject", "kind", "limit"]),
         "openapi::serve" => op(s, "This document", Anonymous, Body::None, Json(200, "AnyObject")),
         "cluster::status" => op(s, "Cluster members, leader, lag and reachability", Admin, Body::None, Json(200, "ClusterStatus")),
         "cluster::remove_member" => op(s, "Remove a node from the cluster", Admin, Body::None, Json(200, "MemberRemoved")),

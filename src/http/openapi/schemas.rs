@@ -228,6 +228,24 @@ pub struct RootReset {
     certificate: String,
 }
 
+/// One security event (see the README's audit event reference for kind-specific fields).
+#[derive(ToSchema)]
+pub struct AuditEvent {
+    time: String,
+    kind: String,
+    node_id: u64,
+    origin: Option<String>,
+    request_id: Option<String>,
+    actor: Option<String>,
+    client_ip: Option<String>,
+    subject: Option<String>,
+}
+
+#[derive(ToSchema)]
+pub struct AuditEvents {
+    events: Vec<AuditEvent>,
+}
+
 /// Any JSON object (answers whose shape is documented in the README).
 #[derive(ToSchema)]
 pub struct AnyObject {}
@@ -263,5 +281,7 @@ pub fn components() -> ComponentsBuilder {
         .schema_from::<TrustedCertRequest>()
         .schema_from::<RootResetRequest>()
         .schema_from::<RootReset>()
+        .schema_from::<AuditEvent>()
+        .schema_from::<AuditEvents>()
         .schema_from::<AnyObject>()
 }

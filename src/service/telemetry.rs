@@ -1,0 +1,60 @@
+//! What the node shows of itself: the metrics text and recent audit events. The HTTP layer
+//! and the web page both read them here.
+
+use std::net::IpAddr;
+
+use super::{Service, ServiceError, ServiceResult};
+use crate::domain::policy::{PolicyError, Principal};
+use crate::telemetry::audit::Event;
+use crate::telemetry::audit_read::{self, Filter};
+use crate::telemetry::{may_read_metrics, metrics};
+
+impl Service {
+    /// Whether `client` may read the metrics without credentials (`metrics.anonymous-from`).
+    pub fn metrics_anonymous(&self, client: Option<IpAddr>) -> bool {
+        client.is_some_and(|ip| {
+            self.config
+                .metrics
+                .networks()
+                .iter()
+                .any(|net| net.contains(&ip))
+        })
+    }
+
+    /// 403 unless `who` may read the metrics (admin, or a token with `system:metrics:r`).
+    pub fn authorize_metrics(&self, who: &Principal) -> ServiceResult<()> {
+        if may_read_metrics(who) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(PolicyError::AdminOnly))
+        }
+    }
+
+    /// Every metric in the Prometheus text format, Raft and federation gauges read now.
+    pub fn metrics_text(&self) -> ServiceResult<String> {
+        let mut sample = self.membership.sample();
+        let (tail, head) = self.state.fed_journal_range()?;
+        for peer in self.peers()? {
+            // Lag is measured by the leader's link task; elsewhere there is none to report.
+            let lag = self.links.get(&peer.name).and_then(|s| s.lag_ms);
+            let next = self.state.fed_cursor(&peer.name)?.next;
+            let behind = next.map_or(head.saturating_sub(tail), |n| head.saturating_sub(n));
+            sample.federation.push((peer.name, lag, Some(behind)));
+        }
+        metrics::encode(&sample).map_err(|e| ServiceError::Internal(e.to_string()))
+    }
+
+    /// Recent audit events of this node, newest first (admins only: the caller checks).
+    pub async fn audit_events(&self, filter: Filter) -> ServiceResult<Vec<Event>> {
+        let dir = self.config.audit.dir_in(&self.home);
+        tokio::task::spawn_blocking(move || match audit_read::read(&dir, &filter) {
+            Ok(events) => Ok(events),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(ServiceError::Internal(format!(
+                "cannot read the audit trail: {e}"
+            ))),
+        })
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?
+    }
+}

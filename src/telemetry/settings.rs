@@ -1,0 +1,114 @@
+//! The `metrics` and `audit` sections of the configuration, and their checks (called by
+//! `Config::load`, which names the key at fault).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Who may read `/metrics` without credentials.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Client addresses or CIDR blocks (e.g. `127.0.0.1`, `10.0.0.0/8`).
+    pub anonymous_from: Vec<String>,
+}
+
+impl MetricsConfig {
+    /// The configured networks; an entry that parses as neither is refused at load.
+    pub fn networks(&self) -> Vec<ipnet::IpNet> {
+        self.anonymous_from
+            .iter()
+            .filter_map(|s| parse_net(s))
+            .collect()
+    }
+}
+
+fn parse_net(s: &str) -> Option<ipnet::IpNet> {
+    s.parse::<ipnet::IpNet>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
+}
+
+/// The audit trail: one JSON line per security event, in rotated files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Directory of the audit files; empty = `<home>/audit`.
+    pub dir: PathBuf,
+    /// `daily`, `hourly` or `never`.
+    pub rotation: String,
+    /// Rotated files kept (the oldest is deleted); 0 = keep all.
+    pub max_files: usize,
+}
+
+impl AuditConfig {
+    pub fn dir_in(&self, home: &Path) -> PathBuf {
+        if self.dir.as_os_str().is_empty() {
+            home.join("audit")
+        } else {
+            self.dir.clone()
+        }
+    }
+}
+
+/// `Err((key, message))` for the first bad value.
+pub fn check(metrics: &MetricsConfig, audit: &AuditConfig) -> Result<(), (&'static str, String)> {
+    if let Some(bad) = metrics
+        .anonymous_from
+        .iter()
+        .find(|s| parse_net(s).is_none())
+    {
+        return Err((
+            "metrics.anonymous-from",
+            format!("'{bad}' is not an IP address or CIDR block"),
+        ));
+    }
+    if !["daily", "hourly", "never"].contains(&audit.rotation.as_str()) {
+        return Err(("audit.rotation", "must be daily, hourly or never".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn metrics_and_audit_keys_are_checked() {
+        let c = Config::defaults();
+        assert!(c.metrics.anonymous_from.is_empty());
+        assert_eq!(c.audit.rotation, "daily");
+        assert_eq!(c.audit.dir_in(Path::new("/h")), PathBuf::from("/h/audit"));
+        let c = Config::load(
+            None,
+            env(&[(
+                "ACCESS_NODE_METRICS_ANONYMOUS_FROM",
+                r#"["127.0.0.1", "10.0.0.0/8"]"#,
+            )]),
+        )
+        .unwrap();
+        let nets = c.metrics.networks();
+        assert!(nets
+            .iter()
+            .any(|n| n.contains(&"10.1.2.3".parse::<std::net::IpAddr>().unwrap())));
+        assert!(!nets
+            .iter()
+            .any(|n| n.contains(&"192.168.0.1".parse::<std::net::IpAddr>().unwrap())));
+        let e = Config::load(
+            None,
+            env(&[("ACCESS_NODE_METRICS_ANONYMOUS_FROM", "[\"nope\"]")]),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("metrics.anonymous-from"), "{e}");
+        let e = Config::load(None, env(&[("ACCESS_NODE_AUDIT_ROTATION", "weekly")])).unwrap_err();
+        assert!(e.to_string().contains("audit.rotation"), "{e}");
+    }
+}
