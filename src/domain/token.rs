@@ -90,6 +90,8 @@ pub enum TokenKind {
     Access,
     Pairing,
     Identity,
+    /// A signed-in session of the admin web page: stored hashed, never a bearer token.
+    Session,
 }
 
 /// What the replicated store keeps about an issued token. Revocable tokens are stored so

@@ -15,6 +15,7 @@ pub mod registry;
 pub mod request_log;
 pub mod system;
 pub mod tokens;
+pub mod ui;
 pub mod users;
 
 use actix_web::middleware::from_fn;
@@ -32,6 +33,7 @@ macro_rules! resource {
             .default_service(web::to(move || method_not_allowed(allow)))
     }};
 }
+pub(crate) use resource;
 
 async fn method_not_allowed(allow: &'static str) -> Result<HttpResponse, ServiceError> {
     let allow: Vec<String> = allow
@@ -150,6 +152,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(from_fn(cluster::require_ready))
             .route("/system/ping", web::get().to(system::ping)),
     )
+    .configure(ui::routes)
     .default_service(web::to(not_found));
 }
 
