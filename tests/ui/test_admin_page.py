@@ -268,6 +268,7 @@ def test_a_non_admin_sees_only_their_own_and_no_admin_views(browser):
 def test_sign_out_ends_the_session(admin_page):
     page = admin_page
     page.goto("/ui/tokens")
+    shot(page, "12-tokens-of-everyone")
     old = [c for c in page.context.cookies() if c["name"] == "access_session"][0]["value"]
     page.click("header button[type=submit]")
     expect(page).to_have_url(BASE + "/ui/login?signed_out")

@@ -14,6 +14,8 @@ use crate::domain::token::{TokenKind, TokenRecord};
 use crate::service::ServiceError;
 
 const BACK: &str = "/ui/tokens";
+/// Rows shown at most: the newest; a search narrows the rest.
+const MAX_ROWS: usize = 200;
 
 fn kind(r: &TokenRecord) -> &'static str {
     match r.kind {
@@ -59,6 +61,8 @@ pub async fn list(req: HttpRequest, Signed(s): Signed) -> Result<HttpResponse, U
     let mut tokens = svc.list_tokens(&s.who)?;
     tokens.retain(|r| q.is_empty() || matches(r, &q));
     tokens.sort_by_key(|t| std::cmp::Reverse(t.issued_at));
+    let total = tokens.len();
+    tokens.truncate(MAX_ROWS);
     let groups = match s.who.admin {
         true => svc.state.groups()?.into_iter().map(|g| g.name).collect(),
         false => s.who.groups.clone(),
@@ -87,6 +91,7 @@ pub async fn list(req: HttpRequest, Signed(s): Signed) -> Result<HttpResponse, U
                 }
             }
         }
+        @if total > tokens.len() { p.hint #truncated { "The newest " (tokens.len()) " of " (total) " tokens: search to find others." } }
         @if tokens.is_empty() { p.empty { "No stored tokens" @if !q.is_empty() { " match" } "." } }
         p.hint { "Short-lived tokens that are not revocable are not stored, so they are not listed." }
         h2 { "Create a token" }
