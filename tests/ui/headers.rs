@@ -78,7 +78,7 @@ fn with_tls_the_cookies_are_secure() {
     node.spawn();
     node.wait_ready();
     let page = Page {
-        node: &node,
+        base: node.url(""),
         http: Client::builder()
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -119,7 +119,7 @@ fn form_posts_need_this_origin_and_the_session_token() {
     let other = page
         .post_raw("/ui/groups")
         .header("cookie", &cookie)
-        .header("origin", "http://127.0.0.1:1")
+        .header("origin", "http://localhost:8082")
         .form(&group("b"));
     refused(other.send().unwrap(), "not posted from this site");
     let referer = page

@@ -48,40 +48,49 @@ fn csrf_of(html: &str) -> String {
     rest[..rest.find('"').unwrap()].to_string()
 }
 
-/// A browser-like client for one node: its own origin, no redirects followed.
-struct Page<'a> {
-    node: &'a TestNode,
+/// A browser-like client for one site (a node, or a load balancer): its own origin, no
+/// redirects followed.
+struct Page {
+    base: String,
     http: Client,
 }
 
-impl<'a> Page<'a> {
-    fn new(node: &'a TestNode) -> Page<'a> {
+impl Page {
+    fn new(node: &TestNode) -> Page {
+        Page::at(node.url(""))
+    }
+
+    fn at(base: String) -> Page {
         Page {
-            node,
+            base,
             http: no_redirects(),
         }
     }
 
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
     fn get(&self, path: &str, session: Option<&str>) -> Response {
-        let mut rb = self.http.get(self.node.url(path));
+        let mut rb = self.http.get(self.url(path));
         if let Some(s) = session {
             rb = rb.header("cookie", format!("access_session={s}"));
         }
         rb.send().unwrap()
     }
 
-    /// A form post from this node's origin.
+    /// A form post from this site's origin.
     fn post(&self, path: &str, session: &str, form: &[(&str, &str)]) -> Response {
         self.post_raw(path)
             .header("cookie", format!("access_session={session}"))
-            .header("origin", self.node.url(""))
+            .header("origin", self.base.clone())
             .form(form)
             .send()
             .unwrap()
     }
 
     fn post_raw(&self, path: &str) -> RequestBuilder {
-        self.http.post(self.node.url(path))
+        self.http.post(self.url(path))
     }
 
     /// Sign in through the form; the session cookie's value.
@@ -91,7 +100,7 @@ impl<'a> Page<'a> {
         let csrf = csrf_of(&form.text().unwrap());
         self.post_raw("/ui/login")
             .header("cookie", format!("access_login={login}"))
-            .header("origin", self.node.url(""))
+            .header("origin", self.base.clone())
             .form(&[
                 ("csrf", csrf.as_str()),
                 ("username", user),

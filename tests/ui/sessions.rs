@@ -3,7 +3,7 @@ use std::time::{Duration, Instant};
 use super::*;
 
 /// Wait until `node` no longer accepts `session` (it learns the revocation from the log).
-fn wait_signed_out(page: &Page<'_>, session: &str) {
+fn wait_signed_out(page: &Page, session: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let r = page.get("/ui/tokens", Some(session));
@@ -135,4 +135,27 @@ fn failed_sign_ins_are_throttled_with_the_api() {
         .send()
         .unwrap();
     assert_eq!(api.status(), 429);
+}
+
+#[test]
+fn sessions_need_no_sticky_load_balancer() {
+    let cluster = TestCluster::start(2, &[]);
+    let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
+    let lb = Nginx::start(&ports);
+    // nginx passes `Host: 127.0.0.1` (no port) and takes turns between the nodes.
+    let page = Page::at(lb.url(""));
+    let session = page.sign_in("admin", ADMIN_PASSWORD);
+    for _ in 0..4 {
+        assert_eq!(page.get("/ui/tokens", Some(&session)).status(), 200);
+    }
+    let csrf = page.csrf(&session);
+    for name in ["lb-a", "lb-b"] {
+        let r = page.post("/ui/groups", &session, &[("csrf", &csrf), ("name", name)]);
+        assert_eq!(r.status(), 303, "{:?}", r.text());
+    }
+    let r = page.post("/ui/logout", &session, &[("csrf", &csrf)]);
+    assert_eq!(r.status(), 303);
+    for node in &cluster.nodes {
+        wait_signed_out(&Page::new(node), &session);
+    }
 }

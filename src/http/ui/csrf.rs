@@ -20,8 +20,22 @@ fn authority(url: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
+/// The host of `host[:port]` or `[v6]:port`. Ports are left out of the comparison: cookies
+/// do not keep ports apart either, and a proxy may drop the port from `Host` (nginx's `$host`).
+fn hostname(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority
+            .find(']')
+            .map_or(authority, |end| &authority[..=end]);
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    }
+}
+
 /// The page was posted from this host: its Origin (or, without one, its Referer) names the
-/// host the request was sent to.
+/// host the request was sent to (as `Host`, or `X-Forwarded-Host` from a proxy).
 pub fn same_origin(req: &HttpRequest) -> ServiceResult<()> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let from = header("origin")
@@ -29,7 +43,7 @@ pub fn same_origin(req: &HttpRequest) -> ServiceResult<()> {
         .ok_or_else(|| refused("the request names no Origin or Referer"))?;
     let info = req.connection_info();
     match authority(from) {
-        Some(a) if a.eq_ignore_ascii_case(info.host()) => Ok(()),
+        Some(a) if hostname(a).eq_ignore_ascii_case(hostname(info.host())) => Ok(()),
         _ => Err(refused("the form was not posted from this site")),
     }
 }
@@ -54,6 +68,10 @@ mod tests {
         assert_eq!(authority("https://h"), Some("h"));
         assert_eq!(authority("null"), None);
         assert_eq!(authority("ftp://h/"), None);
+        assert_eq!(hostname("h:8082"), "h");
+        assert_eq!(hostname("h"), "h");
+        assert_eq!(hostname("[::1]:8082"), "[::1]");
+        assert_eq!(hostname("[::1]"), "[::1]");
     }
 
     #[test]
@@ -68,6 +86,12 @@ mod tests {
             .insert_header(("referer", "http://node:8082/ui/tokens"))
             .to_http_request();
         assert!(same_origin(&referer).is_ok());
+        // Behind a proxy that drops the port from Host.
+        let proxied = TestRequest::default()
+            .insert_header(("host", "node"))
+            .insert_header(("origin", "http://node:8080"))
+            .to_http_request();
+        assert!(same_origin(&proxied).is_ok());
         for (name, value) in [("origin", "http://evil:8082"), ("origin", "null")] {
             let bad = TestRequest::default()
                 .insert_header(("host", "node:8082"))
