@@ -1,10 +1,12 @@
 //! The admin web page (`/ui/`) against real node processes: in headless Chromium driven by
 //! playwright (`browser`, running tests/ui/test_admin_page.py), and over plain HTTP for what a
-//! browser hides: sessions across a cluster, throttled sign-ins, headers and cookie flags
+//! browser hides: sessions across a cluster and a load balancer, federation peers in the
+//! cluster view, throttled sign-ins, headers and cookie flags
 //! (with and without TLS), CSRF refusals, and bad input answered with a page, never a 500.
 #![allow(clippy::unwrap_used)]
 
 mod browser;
+mod federation;
 mod headers;
 mod input;
 mod sessions;
