@@ -52,6 +52,7 @@ pub struct Config {
     pub docker: DockerConfig,
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
+    pub ui: UiConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -137,6 +138,17 @@ pub struct FederationConfig {
 pub struct DockerConfig {
     pub token_expiry: u64,
 }
+
+/// The admin web page (`/ui/`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct UiConfig {
+    /// Seconds a sign-in lasts.
+    pub session_expiry: u64,
+}
+
+/// Longest web session (`ui.session-expiry`): a day.
+pub const MAX_UI_SESSION_EXPIRY: u64 = 86_400;
 
 /// Longest registry token lifetime (`docker.token-expiry`): a day.
 pub const MAX_DOCKER_TOKEN_EXPIRY: u64 = 86_400;
@@ -262,6 +274,12 @@ impl Config {
             return bad(
                 "docker.token-expiry",
                 &format!("must be between 1 and {MAX_DOCKER_TOKEN_EXPIRY} seconds"),
+            );
+        }
+        if !(60..=MAX_UI_SESSION_EXPIRY).contains(&self.ui.session_expiry) {
+            return bad(
+                "ui.session-expiry",
+                &format!("must be between 60 and {MAX_UI_SESSION_EXPIRY} seconds"),
             );
         }
         if self.token.pairing_token_expiry == 0 {

@@ -74,6 +74,9 @@ pub enum PolicyError {
     Exceeds(#[from] NotWithin),
     #[error("a token created with token credentials cannot outlive the calling token")]
     OutlivesCaller,
+    /// A form post of the web page without its origin or synchronizer token.
+    #[error("refused as a possible cross-site request: {0}")]
+    CrossSite(&'static str),
 }
 
 /// Admins mint anything. A foreign token mints nothing. Others mint only for themselves, no

@@ -90,6 +90,8 @@ pub enum TokenKind {
     Access,
     Pairing,
     Identity,
+    /// A signed-in session of the admin web page: stored hashed, never a bearer token.
+    Session,
 }
 
 impl TokenKind {
@@ -99,6 +101,7 @@ impl TokenKind {
             TokenKind::Access => "access",
             TokenKind::Pairing => "pairing",
             TokenKind::Identity => "identity",
+            TokenKind::Session => "session",
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::service::{ServiceError, ServiceResult};
 /// Largest site-to-site message (a full-sync chunk).
 const SITE_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
-fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
+pub(crate) fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
     let cursor = svc.state.fed_cursor(&p.name)?;
     let (tail, head) = svc.state.fed_journal_range()?;
     let epoch = svc.state.fed_epoch()?;

@@ -18,6 +18,7 @@ pub mod routes;
 pub mod system;
 pub mod telemetry;
 pub mod tokens;
+pub mod ui;
 pub mod users;
 
 use actix_web::{HttpRequest, HttpResponse};

@@ -7,7 +7,7 @@ use actix_web::web;
 
 use super::{
     cluster, compat, federation, keys, not_found, openapi, peer_rpc, permissions, registry, system,
-    telemetry, tokens, users,
+    telemetry, tokens, ui, users,
 };
 use crate::service::ServiceError;
 
@@ -72,8 +72,11 @@ macro_rules! resource {
             .default_service(web::to(move || method_not_allowed(allow)))
     }};
 }
+pub(crate) use resource;
 
-async fn method_not_allowed(allow: &'static str) -> Result<actix_web::HttpResponse, ServiceError> {
+pub(crate) async fn method_not_allowed(
+    allow: &'static str,
+) -> Result<actix_web::HttpResponse, ServiceError> {
     let allow: Vec<String> = allow
         .split_whitespace()
         .map(str::to_ascii_uppercase)
@@ -211,6 +214,8 @@ pub fn mount(cfg: &mut web::ServiceConfig, book: &mut RouteBook) {
             .wrap(from_fn(cluster::require_ready))
             .service(resource!(m, "/system/ping", get => system::ping)),
     );
-    cfg.service(resource!(root, "/openapi.json", get => openapi::serve))
-        .default_service(web::to(not_found));
+    cfg.service(resource!(root, "/openapi.json", get => openapi::serve));
+    // The admin web page: HTML forms, not part of the API's document.
+    ui::routes(cfg, &mut Mount::root(&mut RouteBook::default()));
+    cfg.default_service(web::to(not_found));
 }

@@ -14,6 +14,7 @@ pub mod minting;
 pub mod permissions;
 pub mod queries;
 pub mod registry;
+pub mod sessions;
 pub mod telemetry;
 pub mod token_kinds;
 pub mod tokens;

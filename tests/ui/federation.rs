@@ -1,0 +1,41 @@
+use std::time::{Duration, Instant};
+
+use super::*;
+
+#[test]
+fn the_cluster_view_shows_federation_peers_with_their_link_status() {
+    let a = Site::start("a", 1, &[]);
+    let b = Site::start("b", 1, &[]);
+    federate(&a, &b);
+    wait_same_digest(&[&a, &b], Duration::from_secs(60));
+    let page = Page::new(a.node(0));
+    let session = page.sign_in("admin", ADMIN_PASSWORD);
+    let page_of_peers = || {
+        let r = page.get("/ui/cluster", Some(&session));
+        assert_eq!(r.status(), 200);
+        let html = r.text().unwrap();
+        let at = html.find(r#"id="peers""#).expect("a peers table");
+        html[at..].to_string()
+    };
+    let peers = page_of_peers();
+    for text in [
+        b.service_id(),
+        b.url().as_str(),
+        "USERS, GROUPS, TOKENS, PERMISSIONS",
+    ] {
+        assert!(peers.contains(text), "{text} missing from {peers}");
+    }
+    assert!(peers.contains("Events behind") && peers.contains("Lag (ms)"));
+    // The page shows the link state the JSON API reports (read one after the other, so
+    // retried while the link is still changing state).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let state = a.federation_status(0)[0]["status"]["state"].clone();
+        let peers = page_of_peers();
+        if peers.contains(&format!("<td>{}</td>", state.as_str().unwrap())) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{state}: {peers}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
