@@ -197,6 +197,18 @@ def test_admin_manages_users_groups_keys_and_sees_the_cluster(admin_page):
     expect(page.locator("#members")).to_contain_text("yes")
     shot(page, "08-cluster")
 
+    # Recent audit events: what this test did, filtered as the API filters.
+    page.goto("/ui/audit")
+    expect(page.locator("#events")).to_contain_text("token.created")
+    expect(page.locator("#events")).to_contain_text("user.created")
+    page.fill("#audit-kind", "token.revoked")
+    page.click("#audit-filter button[type=submit]")
+    kinds = page.locator("#events tbody tr").evaluate_all("rows => rows.map(r => r.dataset.kind)")
+    assert kinds and set(kinds) == {"token.revoked"}, kinds
+    shot(page, "08b-audit")
+    response = page.goto("/ui/audit?since=yesterday")
+    assert response.status == 400
+
 
 def test_posts_without_the_right_csrf_token_are_refused(admin_page):
     page = admin_page
@@ -227,7 +239,7 @@ def test_a_non_admin_sees_only_their_own_and_no_admin_views(browser):
     sign_in(page, VIEWER, VIEWER_PASSWORD)
     expect(page).to_have_url(BASE + "/ui/tokens")
     expect(page.locator("nav")).not_to_contain_text("Users")
-    for path in ["/ui/users", "/ui/groups", "/ui/keys", "/ui/cluster"]:
+    for path in ["/ui/users", "/ui/groups", "/ui/keys", "/ui/cluster", "/ui/audit"]:
         response = page.goto(path)
         assert response.status == 403, path
         expect(page.locator("#error")).to_contain_text("requires an admin")

@@ -14,6 +14,7 @@ const SECTIONS: &[(&str, &str, bool)] = &[
     ("/ui/groups", "Groups", true),
     ("/ui/keys", "Keys", true),
     ("/ui/cluster", "Cluster", true),
+    ("/ui/audit", "Audit", true),
 ];
 
 /// The hidden synchronizer token every form of a session carries.

@@ -3,6 +3,7 @@
 //! into the binary, no JavaScript. Handlers call the same services, with the same
 //! authorization, as the JSON API. Every response carries a strict Content-Security-Policy.
 
+mod audit;
 mod cluster;
 mod csrf;
 mod error;
@@ -80,6 +81,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, m: &mut Mount) {
                 .service(resource!(m, "/keys/trusted/remove", post => keys::remove_trusted))
                 .service(resource!(m, "/keys/reset", post => keys::reset))
                 .service(resource!(m, "/cluster", get => cluster::page_cluster))
+                .service(resource!(m, "/audit", get => audit::page_audit))
                 .default_service(web::to(not_found)),
         );
 }
