@@ -172,7 +172,16 @@ fn main() {
         Cmd::Serve | Cmd::Cluster(ClusterCmd::Join { .. }) => {
             let filter = tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.level));
-            let logs = tracing_subscriber::fmt().with_env_filter(filter);
+            // Lines are written by a background thread: a request never waits on stdout's
+            // lock or a write syscall. Not lossy: under a flood, logging slows callers rather
+            // than dropping lines.
+            let (writer, flush_on_exit) =
+                tracing_appender::non_blocking::NonBlockingBuilder::default()
+                    .lossy(false)
+                    .finish(std::io::stdout());
+            let logs = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(writer);
             if config.log.format == "json" {
                 logs.json().init();
             } else {
@@ -180,8 +189,12 @@ fn main() {
                 logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
                     .init();
             }
-            if let Err(e) = actix_web::rt::System::new().block_on(access_node::app::serve(config)) {
+            let outcome = actix_web::rt::System::new().block_on(access_node::app::serve(config));
+            if let Err(e) = &outcome {
                 tracing::error!(error = %e, "access-node stopped");
+            }
+            drop(flush_on_exit);
+            if let Err(e) = outcome {
                 eprintln!("access-node: {e}");
                 std::process::exit(1);
             }
