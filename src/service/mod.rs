@@ -135,9 +135,29 @@ impl Service {
         &self.writer
     }
 
+    /// A lookup of something a write through another node may have made an instant ago: on
+    /// a miss, catch up with the leader once (503 if it cannot) and look again.
+    pub(crate) async fn caught_up<T>(
+        &self,
+        look: impl Fn() -> ServiceResult<Option<T>>,
+    ) -> ServiceResult<Option<T>> {
+        if let Some(found) = look()? {
+            return Ok(Some(found));
+        }
+        self.read_barrier(CATCH_UP_TIMEOUT).await?;
+        look()
+    }
+
     /// Propose `cmd` alone (forwarded to the leader when needed) and wait until it is applied.
+    /// On a follower, also waits (briefly) until the write is applied here, so what this
+    /// node answers next includes it: read-your-writes through any node.
     pub async fn write(&self, cmd: Command) -> ServiceResult<CommandResponse> {
-        Ok(self.writer.write(cmd).await?)
+        let response = self.writer.write(cmd).await?;
+        if !self.membership.status().is_leader {
+            // The write is committed: failing to see it here yet is no reason to fail it.
+            let _ = self.read_barrier(CATCH_UP_TIMEOUT).await;
+        }
+        Ok(response)
     }
 
     /// Propose `cmd` through group commit (hot writes: issues, revocations, failed logins).

@@ -59,7 +59,7 @@ impl Service {
         check_name("username", &new.username)?;
         check_password(&new.password)?;
         check_email(new.email.as_deref())?;
-        self.check_groups_exist(&new.groups)?;
+        self.check_groups_exist(&new.groups).await?;
         let user = UserRecord {
             username: new.username,
             password_hash: Some(hash_off_thread(new.password).await?),
@@ -171,9 +171,9 @@ impl Service {
         self.revoke_user_tokens(username).await
     }
 
-    fn check_groups_exist(&self, groups: &[String]) -> ServiceResult<()> {
+    async fn check_groups_exist(&self, groups: &[String]) -> ServiceResult<()> {
         for g in groups {
-            if self.state.group(g)?.is_none() {
+            if self.caught_up(|| Ok(self.state.group(g)?)).await?.is_none() {
                 return Err(ServiceError::BadRequest(format!(
                     "group '{g}' does not exist"
                 )));
@@ -234,7 +234,7 @@ impl Service {
             ));
         }
         if let Some(groups) = &change.groups {
-            self.check_groups_exist(groups)?;
+            self.check_groups_exist(groups).await?;
         }
         if let Some(email) = &change.email {
             check_email(email.as_deref())?;
@@ -337,7 +337,7 @@ impl Service {
         remove: Vec<String>,
     ) -> ServiceResult<()> {
         for name in add.iter().chain(&remove) {
-            if self.state.user(name)?.is_none() {
+            if self.caught_up(|| Ok(self.state.user(name)?)).await?.is_none() {
                 return Err(ServiceError::BadRequest(format!(
                     "user '{name}' does not exist"
                 )));
