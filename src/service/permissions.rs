@@ -33,7 +33,11 @@ impl Service {
     ) -> ServiceResult<bool> {
         for (kind, res) in &target.resources {
             for name in res.actions.users.keys() {
-                if self.caught_up(|| Ok(self.state.user(name)?)).await?.is_none() {
+                if self
+                    .caught_up(|| Ok(self.state.user(name)?))
+                    .await?
+                    .is_none()
+                {
                     return Err(PermError {
                         field: format!("resources.{kind}.actions.users.{name}"),
                         message: format!("user '{name}' does not exist"),
@@ -42,7 +46,11 @@ impl Service {
                 }
             }
             for name in res.actions.groups.keys() {
-                if self.caught_up(|| Ok(self.state.group(name)?)).await?.is_none() {
+                if self
+                    .caught_up(|| Ok(self.state.group(name)?))
+                    .await?
+                    .is_none()
+                {
                     return Err(PermError {
                         field: format!("resources.{kind}.actions.groups.{name}"),
                         message: format!("group '{name}' does not exist"),

@@ -337,7 +337,11 @@ impl Service {
         remove: Vec<String>,
     ) -> ServiceResult<()> {
         for name in add.iter().chain(&remove) {
-            if self.caught_up(|| Ok(self.state.user(name)?)).await?.is_none() {
+            if self
+                .caught_up(|| Ok(self.state.user(name)?))
+                .await?
+                .is_none()
+            {
                 return Err(ServiceError::BadRequest(format!(
                     "user '{name}' does not exist"
                 )));
