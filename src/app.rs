@@ -134,6 +134,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         spread: Duration::from_millis(
             config.raft.election_timeout_max_ms - config.raft.election_timeout_min_ms,
         ),
+        margin: Duration::from_millis(config.raft.heartbeat_ms),
         tick: Duration::from_millis(config.raft.heartbeat_ms / 2),
     };
     tokio::spawn(election::run(

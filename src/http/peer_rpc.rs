@@ -60,7 +60,7 @@ async fn vote(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<Htt
     let rpc: VoteRequest<u64> = body(payload).await?;
     let answer = svc.raft().vote(rpc).await;
     if matches!(&answer, Ok(r) if r.vote_granted) {
-        svc.membership.heard_from_leader();
+        svc.membership.granted_vote();
     }
     Ok(reply(&answer))
 }

@@ -17,32 +17,69 @@ use serde::{Deserialize, Serialize};
 use super::peer::PeerClient;
 use super::{NodeId, Raft};
 
-/// When this node last heard from a leader (an accepted append or snapshot), voted for a
-/// candidate, or led: milliseconds since `start`.
+/// A moment, as milliseconds since `start`, moved only forward.
+#[derive(Debug)]
+struct Moment {
+    start: Instant,
+    ms: AtomicU64,
+}
+
+impl Moment {
+    fn new(start: Instant) -> Moment {
+        Moment {
+            start,
+            ms: AtomicU64::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let now = self.start.elapsed().as_millis() as u64;
+        self.ms.fetch_max(now, Ordering::Relaxed);
+    }
+
+    fn since(&self) -> Duration {
+        let now = self.start.elapsed().as_millis() as u64;
+        Duration::from_millis(now.saturating_sub(self.ms.load(Ordering::Relaxed)))
+    }
+}
+
+/// Two clocks: when this node last heard from a leader (an accepted append or snapshot, or
+/// leading itself), which decides its pre-vote answers; and its election timer, which also
+/// restarts when it grants a vote or asks for pre-votes, and decides when it asks.
 #[derive(Debug)]
 pub struct LeaderContact {
-    start: Instant,
-    last_ms: AtomicU64,
+    leader: Moment,
+    timer: Moment,
 }
 
 impl Default for LeaderContact {
     fn default() -> Self {
+        let start = Instant::now();
         LeaderContact {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
+            leader: Moment::new(start),
+            timer: Moment::new(start),
         }
     }
 }
 
 impl LeaderContact {
-    pub fn touch(&self) {
-        let now = self.start.elapsed().as_millis() as u64;
-        self.last_ms.fetch_max(now, Ordering::Relaxed);
+    /// A leader was heard from (or this node leads).
+    pub fn heard_from_leader(&self) {
+        self.leader.touch();
+        self.timer.touch();
     }
 
-    pub fn since(&self) -> Duration {
-        let now = self.start.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.last_ms.load(Ordering::Relaxed)))
+    /// This node voted for a candidate, or asked for pre-votes: wait a patience again.
+    pub fn restart_timer(&self) {
+        self.timer.touch();
+    }
+
+    pub fn since_leader(&self) -> Duration {
+        self.leader.since()
+    }
+
+    pub fn since_timer(&self) -> Duration {
+        self.timer.since()
     }
 }
 
@@ -80,7 +117,7 @@ pub fn majority(granted: usize, voters: usize) -> bool {
 pub fn answer(raft: &Raft, contact: &LeaderContact, lease: Duration) -> PreVoteReply {
     let is_leader = raft.metrics().borrow().state == ServerState::Leader;
     PreVoteReply {
-        granted: grant_pre_vote(is_leader, contact.since(), lease),
+        granted: grant_pre_vote(is_leader, contact.since_leader(), lease),
     }
 }
 
@@ -91,6 +128,9 @@ pub struct Timing {
     pub lease: Duration,
     /// `election-timeout-max-ms - election-timeout-min-ms`.
     pub spread: Duration,
+    /// Waited past the lease before asking (a heartbeat): the other voters heard the last
+    /// heartbeat a moment apart from this one, and their leases must have run out too.
+    pub margin: Duration,
     pub tick: Duration,
 }
 
@@ -102,8 +142,9 @@ pub async fn run(
     contact: Arc<LeaderContact>,
     timing: Timing,
 ) {
-    let mut wait = patience(timing.lease, timing.spread, &mut rand::thread_rng());
-    contact.touch();
+    let first_ask = timing.lease + timing.margin;
+    let mut wait = patience(first_ask, timing.spread, &mut rand::thread_rng());
+    contact.restart_timer();
     loop {
         tokio::time::sleep(timing.tick).await;
         let metrics = raft.metrics().borrow().clone();
@@ -111,7 +152,7 @@ pub async fn run(
             return;
         }
         if metrics.state == ServerState::Leader {
-            contact.touch();
+            contact.heard_from_leader();
             continue;
         }
         let membership = metrics.membership_config.membership().clone();
@@ -127,15 +168,15 @@ pub async fn run(
         if voters == 1 {
             // The only voter has nobody to disturb: elect soon, but give an election that
             // is under way a few ticks to finish.
-            if contact.since() >= timing.tick * 4 {
+            if contact.since_timer() >= timing.tick * 4 {
                 if raft.trigger().elect().await.is_err() {
                     return;
                 }
-                contact.touch();
+                contact.restart_timer();
             }
             continue;
         }
-        if contact.since() < wait {
+        if contact.since_timer() < wait {
             continue;
         }
         let request = PreVoteRequest {
@@ -178,8 +219,8 @@ pub async fn run(
             tracing::debug!(granted, voters, "pre-vote lost: a leader is still heard");
         }
         // Give the election (or the leader we did not hear) a new patience before asking again.
-        contact.touch();
-        wait = patience(timing.lease, timing.spread, &mut rand::thread_rng());
+        contact.restart_timer();
+        wait = patience(first_ask, timing.spread, &mut rand::thread_rng());
     }
 }
 
@@ -211,11 +252,14 @@ mod tests {
     }
 
     #[test]
-    fn contact_measures_from_the_latest_touch() {
+    fn the_timer_restarts_without_counting_as_leader_contact() {
         let c = LeaderContact::default();
         std::thread::sleep(Duration::from_millis(20));
-        assert!(c.since() >= Duration::from_millis(20));
-        c.touch();
-        assert!(c.since() < Duration::from_millis(20));
+        assert!(c.since_leader() >= Duration::from_millis(20));
+        c.restart_timer();
+        assert!(c.since_timer() < Duration::from_millis(20));
+        assert!(c.since_leader() >= Duration::from_millis(20));
+        c.heard_from_leader();
+        assert!(c.since_leader() < Duration::from_millis(20));
     }
 }

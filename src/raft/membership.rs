@@ -87,9 +87,14 @@ impl Membership {
         }
     }
 
-    /// A leader's append or snapshot was accepted, or this node granted a vote.
+    /// A leader's append or snapshot was accepted.
     pub fn heard_from_leader(&self) {
-        self.leader_contact.touch();
+        self.leader_contact.heard_from_leader();
+    }
+
+    /// This node granted a vote: it gives the candidate time before campaigning itself.
+    pub fn granted_vote(&self) {
+        self.leader_contact.restart_timer();
     }
 
     /// This node's answer to a peer's pre-vote request.
