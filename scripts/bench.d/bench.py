@@ -1249,13 +1249,16 @@ def print_report(res):
     etcd_phase.report(res, print_row)
     failover_phase.report(res)
     print("-" * 125)
-    print("targets (informational only)")
-    for t in res.get("targets", []):
+    ts = [t for t in res.get("targets", []) if t["result"] != "n/a"]
+    skipped = len(res.get("targets", [])) - len(ts)
+    print("targets (informational only)" + (f"; {skipped} without inputs in this run not shown" if skipped else ""))
+    w = max([70] + [len(t["target"]) for t in ts])
+    for t in ts:
         val = "-" if t["value"] is None else f"{t['value']:,.2f}"
         ref = "-" if not t["reference"] else f"{t['reference']:,.2f}"
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
         need = t["need"] if isinstance(t["need"], str) else f">= {t['need']}"
-        print(f"  {t['result']:<4}  {t['target']:<70} {val:>10} / {ref:>10} = {ratio:>5} (need {need})")
+        print(f"  {t['result']:<4}  {t['target']:<{w}} {val:>10} / {ref:>10} = {ratio:>5} (need {need})")
     print("-" * 125)
     bg = res.get("background_cpu_pct_before_phase") or {}
     if bg:
