@@ -12,6 +12,7 @@ out). No load balancer on either side.
 import base64
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -156,6 +157,8 @@ def measure_ours(b, D):
 
 
 def phase_etcd(b, results):
+    if not shutil.which("etcd"):
+        raise RuntimeError("etcd is not installed (scripts/bench installs Debian's etcd-server)")
     D = b.args.duration
     r = results["etcd"] = {
         "version": etcd_version(), "fsync": "on (etcd defaults, no --unsafe-no-fsync)",
