@@ -1294,6 +1294,9 @@ def main():
     ap.add_argument("--fed-tokens", type=int,
                     help=f"federation: revocable tokens issued at site A ({FED_THREADS} threads) for events/s "
                          "(default 2000; quick 500)")
+    ap.add_argument("--etcd-runs", type=int,
+                    help="etcd: alternating runs of etcd 3-member puts and our 3-node revocations; the median "
+                         "of each side is kept (default 3; quick 1)")
     ap.add_argument("--failover-rounds", type=int,
                     help="failover: leader kills (kill -9), each followed by restart and catch-up (default 10; quick 3)")
     ap.add_argument("--phases", default="baselines,single,cluster,etcd,scale,federation,failover",
@@ -1307,6 +1310,7 @@ def main():
     a.fed_samples = a.fed_samples or (20 if a.quick else 50)
     a.fed_tokens = a.fed_tokens or (500 if a.quick else 2000)
     a.failover_rounds = max(1, a.failover_rounds or (3 if a.quick else 10))
+    a.etcd_runs = max(1, a.etcd_runs or (1 if a.quick else 3))
     a.tokens = max(1, a.tokens)
     phases = [p.strip() for p in a.phases.split(",") if p.strip()]
 
@@ -1324,7 +1328,8 @@ def main():
            "settings": {"duration_s": a.duration, "tokens": a.tokens, "fill_budget_s": a.fill_budget,
                         "visibility_samples": a.samples, "distinct_tokens": a.distinct,
                         "scale_sample": a.sample, "federation_samples": a.fed_samples,
-                        "federation_tokens": a.fed_tokens, "failover_rounds": a.failover_rounds},
+                        "federation_tokens": a.fed_tokens, "failover_rounds": a.failover_rounds,
+                        "etcd_runs": a.etcd_runs},
            "host": {"cores": os.cpu_count(), "mem_total_kib": None, "uname": " ".join(os.uname())},
            "binary": {"path": SRC_BIN, "mtime": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(os.path.getmtime(SRC_BIN))),
                       "build_failed_used_existing": bool(os.environ.get("BENCH_BUILD_FAILED"))},

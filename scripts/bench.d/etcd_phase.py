@@ -7,7 +7,8 @@ request, etcd_put.lua), straight to one member: the only one, or a follower of t
 Ours: a fresh 3-node cluster; revocable tokens are issued through a follower for 2 x D (captured),
 then revoked through the same follower (revoke.lua) with wrk's threads/connections/duration of the
 revoke measurement in common_suite (2 threads, WRITE_CONNS connections, D or until the ids run
-out). No load balancer on either side.
+out). No load balancer on either side. The 3-member etcd and our 3 nodes run side by side and take
+turns (--etcd-runs rounds; the median of each side is kept).
 """
 import base64
 import json
@@ -97,7 +98,7 @@ def start_etcd(tag, size, timeout=60.0):
 
 
 def count_keys(port):
-    """Keys under bench/ (each put has its own key, so this is about the 2xx count)."""
+    """Keys under bench/ (each put has its own key, so about the 2xx count of all runs)."""
     body = json.dumps({"key": base64.b64encode(b"bench/").decode(),
                        "range_end": base64.b64encode(b"bench0").decode(), "count_only": True})
     st, text = H.req(port, "POST", "/v3/kv/range", {"Content-Type": "application/json"}, body, timeout=30)
@@ -107,68 +108,111 @@ def count_keys(port):
         return None
 
 
-def measure_etcd(b, tag, size, D):
-    members, sts = start_etcd(tag, size)
-    try:
+class EtcdSide:
+    """A running etcd cluster and the member the puts go to (a follower when there are several)."""
+
+    def __init__(self, tag, size):
+        self.size = size
+        self.members, sts = start_etcd(tag, size)
         leader = sts[0]["leader"]
-        target = next((m for m, s in zip(members, sts) if s["header"]["member_id"] != leader), members[0])
-        role = "follower" if size > 1 else "the only member"
-        st, body = H.req(target.port, "POST", "/v3/kv/put", {"Content-Type": "application/json"},
+        self.target = next((m for m, s in zip(self.members, sts) if s["header"]["member_id"] != leader),
+                           self.members[0])
+        self.role = "follower" if size > 1 else "the only member"
+        st, body = H.req(self.target.port, "POST", "/v3/kv/put", {"Content-Type": "application/json"},
                          '{"key":"d2FybQ==","value":"MQ=="}')
         if st != 200:
+            self.stop()
             raise RuntimeError(f"etcd put: HTTP {st}: {body[:200]}")
-        put = b.wrk(f"etcd {size} member{'s' if size > 1 else ''}: put via {role}", "etcd_put.lua",
-                    target.port, THREADS, H.WRITE_CONNS, D, {}, server_pids=[m.pid for m in members])
-        end = target.status() or {}
-        return {"members": size, "target": role, "target_member": target.name, "put": put,
-                "keys_stored": count_keys(target.port), "raft_term_end": end.get("raftTerm"),
-                "db_size_end": end.get("dbSize")}
-    finally:
-        for m in reversed(members):
+
+    def put(self, b, D, k=0, tag=""):
+        return b.wrk(f"etcd {self.size} member{'s' if self.size > 1 else ''}: put via {self.role}{tag}",
+                     "etcd_put.lua", self.target.port, THREADS, H.WRITE_CONNS, D,
+                     {"BENCH_KEY_PREFIX": f"bench/{k}/"},
+                     server_pids=[m.pid for m in self.members])
+
+    def summary(self, put):
+        end = self.target.status() or {}
+        r = {"members": self.size, "target": self.role, "target_member": self.target.name, "put": put,
+             "keys_stored": count_keys(self.target.port), "raft_term_end": end.get("raftTerm"),
+             "db_size_end": end.get("dbSize")}
+        H.log(f"  etcd {self.size}: {r['keys_stored']} keys stored (a key per put)")
+        return r
+
+    def stop(self):
+        for m in reversed(self.members):
             m.stop()
 
 
-def measure_ours(b, D):
-    """A fresh 3-node cluster; issue revocable then revoke, both straight to a follower."""
-    nodes = F.start_cluster("ef")
-    try:
-        leader, _ = F.leader_of(nodes)
-        follower = next(n for n in nodes if n is not leader)
-        pids = [n.pid for n in nodes]
-        admin = H.mint_admin(follower.port)
-        cap = os.path.join(H.RUN, "etcd-ours-revocable")
-        W = dict(server_pids=pids)
-        r = {"follower_node_id": follower.node_id, "leader_node_id": leader.node_id}
+class OursSide:
+    """A fresh 3-node cluster; revocable tokens issued, then revoked, straight through a follower."""
+
+    def __init__(self):
+        self.nodes = F.start_cluster("ef")
+        try:
+            self.leader, _ = F.leader_of(self.nodes)
+            self.follower = next(n for n in self.nodes if n is not self.leader)
+            self.admin = H.mint_admin(self.follower.port)
+        except Exception:
+            self.stop()
+            raise
+        self.W = dict(server_pids=[n.pid for n in self.nodes])
+
+    def issue_then_revoke(self, b, D, k, tag=""):
+        cap = os.path.join(H.RUN, f"etcd-ours-revocable-{k}")
+        f = self.follower.port
         # Issuing runs 2 x D: revocation is several times faster, and it stops at the last id.
-        r["issue_revocable_via_follower"] = b.wrk(
-            "3 nodes: issue revocable via follower", "issue.lua", follower.port, THREADS, H.WRITE_CONNS, 2 * D,
-            {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 0, "BENCH_CAPTURE": cap}, **W)
+        issue = b.wrk(f"3 nodes: issue revocable via follower{tag}", "issue.lua", f, THREADS, H.WRITE_CONNS,
+                      2 * D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_EXPIRES_IN": 0,
+                              "BENCH_CAPTURE": cap}, **self.W)
         ids = H.read_capture(cap)
         if not ids:
             raise RuntimeError("no revocable token captured for revoke via follower")
-        idfile = H.write_lines(os.path.join(H.RUN, "etcd-ours-revoke-ids.txt"), [i for i, _ in ids])
-        r["revoke_via_follower"] = b.wrk(
-            f"3 nodes: revoke via follower (up to {len(ids)} ids)", "revoke.lua", follower.port, THREADS,
-            H.WRITE_CONNS, D, {"BENCH_AUTH": "Bearer " + admin, "BENCH_IDS": idfile}, limited=True, **W)
-        return r
-    finally:
-        for n in reversed(nodes):
+        idfile = H.write_lines(os.path.join(H.RUN, f"etcd-ours-revoke-ids-{k}.txt"), [i for i, _ in ids])
+        revoke = b.wrk(f"3 nodes: revoke via follower (up to {len(ids)} ids){tag}", "revoke.lua", f, THREADS,
+                       H.WRITE_CONNS, D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_IDS": idfile},
+                       limited=True, **self.W)
+        return issue, revoke
+
+    def stop(self):
+        for n in reversed(self.nodes):
             n.stop(signal.SIGTERM)
 
 
 def phase_etcd(b, results):
     if not shutil.which("etcd"):
         raise RuntimeError("etcd is not installed (scripts/bench installs Debian's etcd-server)")
-    D = b.args.duration
+    D, runs = b.args.duration, b.args.etcd_runs
     r = results["etcd"] = {
         "version": etcd_version(), "fsync": "on (etcd defaults, no --unsafe-no-fsync)",
         "api": "v3 JSON gateway POST /v3/kv/put, distinct keys", "path": "direct to one member (no proxy)",
-        "wrk_threads": THREADS, "connections": H.WRITE_CONNS, "duration_s": D}
-    H.log(f"etcd {r['version']}: 1 member, then 3 members (puts sent to a follower); ours: 3 nodes, via a follower")
-    for key, tag, size in (("one_member", "etcd1", 1), ("three_members", "etcd3", 3)):
-        r[key] = m = measure_etcd(b, tag, size, D)
-        H.log(f"  etcd {size}: {m['keys_stored']} keys stored for {m['put']['ok']} puts answered 2xx")
-    r["ours_three_nodes"] = measure_ours(b, D)
+        "wrk_threads": THREADS, "connections": H.WRITE_CONNS, "duration_s": D, "runs": runs}
+    H.log(f"etcd {r['version']}: 1 member, then 3 members (puts sent to a follower) alternating with "
+          f"ours (3 nodes, via a follower), {runs} run(s) each")
+    one = EtcdSide("etcd1", 1)
+    try:
+        r["one_member"] = one.summary(one.put(b, D))
+    finally:
+        one.stop()
+    # Both 3-member clusters stay up (idle heartbeats only) and take turns, so a burst of other
+    # load on the host hits both sides alike; each side's figure is the median of its runs.
+    three, ours = EtcdSide("etcd3", 3), None
+    try:
+        ours = OursSide()
+        puts, issues, revokes = [], [], []
+        for k in range(runs):
+            tag = f" (run {k + 1}/{runs})" if runs > 1 else ""
+            issue, revoke = ours.issue_then_revoke(b, D, k, tag)
+            issues.append(issue)
+            revokes.append(revoke)
+            puts.append(three.put(b, D, k, tag))
+        r["three_members"] = three.summary(H.median_run(puts))
+        r["ours_three_nodes"] = {"follower_node_id": ours.follower.node_id, "leader_node_id": ours.leader.node_id,
+                                 "issue_revocable_via_follower": H.median_run(issues),
+                                 "revoke_via_follower": H.median_run(revokes)}
+    finally:
+        if ours:
+            ours.stop()
+        three.stop()
     for line in ratio_lines(results):
         H.log("  " + line)
 
@@ -213,10 +257,14 @@ def report(res, row):
         x = (e.get(key) or {}).get("put")
         if x:
             row("etcd", title, x)
-    ours = e.get("ours_three_nodes") or {}
+    ours, g3 = e.get("ours_three_nodes") or {}, e.get("three_members") or {}
     for key, title in (("issue_revocable_via_follower", "issue revocable via follower"),
                        ("revoke_via_follower", "revoke via follower")):
         if ours.get(key):
             row("3 nodes", title, ours[key])
+    if e.get("runs", 1) > 1:
+        rr = lambda x: ", ".join(f"{v:,.0f}" for v in (x or {}).get("runs_rps", []))
+        print(f"etcd     medians of {e['runs']} alternating runs: etcd 3-member put {rr(g3.get('put'))}/s; "
+              f"our revoke via follower {rr(ours.get('revoke_via_follower'))}/s")
     for line in ratio_lines(res):
         print(f"etcd     {line}")

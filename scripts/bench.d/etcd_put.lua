@@ -1,9 +1,9 @@
 -- etcd baseline: POST /v3/kv/put through etcd's JSON gateway, a distinct key per request
--- ("bench/<thread>/<n>", base64 as the gateway wants) and a value the size of a token id, so
+-- ("<BENCH_KEY_PREFIX><thread>/<n>", base64 as the gateway wants; one prefix per run) and a value the size of a token id, so
 -- each put is one replicated, fsynced write like one revocation.
 dofile(os.getenv("BENCH_D") .. "/common.lua")
 local chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-local hdr, value, n
+local hdr, value, n, prefix
 
 local function b64(s)
   local out = {}
@@ -22,12 +22,13 @@ function init(args)
   hdr = {["Content-Type"] = "application/json"}
   value = b64("revoked:0123456789abcdef0123456789abcdef")
   n = 0
+  prefix = env("BENCH_KEY_PREFIX", "bench/") .. tid .. "/"
 end
 
 function request()
   n = n + 1
   sent = sent + 1
-  local body = '{"key":"' .. b64("bench/" .. tid .. "/" .. n) .. '","value":"' .. value .. '"}'
+  local body = '{"key":"' .. b64(prefix .. n) .. '","value":"' .. value .. '"}'
   return wrk.format("POST", "/v3/kv/put", hdr, body)
 end
 
