@@ -1164,7 +1164,7 @@ def print_report(res):
     print("=" * 125)
     b = res.get("baselines", {})
     g = res.get("git") or {}
-    print(f"access-node bench  {res['started']}  mode={res['mode']}  cores={b.get('cores')}  "
+    print(f"access-node bench  {res['started']}  mode={res['mode']}  cores={b.get('cores') or res['host']['cores']}  "
           f"{b.get('openssl', '')}  git {str(g.get('commit'))[:10]}{'+dirty' if g.get('dirty') else ''}  "
           f"binary {res['binary']['mtime']}" + ("  (BUILD FAILED: existing binary)" if res['binary']['build_failed_used_existing'] else ""))
     if b:
