@@ -233,7 +233,7 @@ def ratios(res):
 
 
 def ratio_lines(res):
-    return [f"{name}: {a:,.0f}/s / {b:,.0f}/s = {a / b:.2f}" for name, a, b in ratios(res)]
+    return [f"{name}: {a:,.0f}/s / {b:,.0f}/s = {round(a / b, 3):.2f}" for name, a, b in ratios(res)]
 
 
 def targets(res, add, g):
