@@ -1,0 +1,270 @@
+"""etcd baseline phase: the replicated-write rate of etcd (Debian's etcd-server, fsync on, its
+defaults) next to ours, under the same load generator on the same path.
+
+etcd: one member, then three members on 127.0.0.1 (distinct ports and data dirs under
+target/bench/run/). Puts go through etcd's v3 JSON gateway (POST /v3/kv/put, a distinct key per
+request, etcd_put.lua), straight to one member: the only one, or a follower of the three.
+Ours: a fresh 3-node cluster; revocable tokens are issued through a follower for 2 x D (captured),
+then revoked through the same follower (revoke.lua) with wrk's threads/connections/duration of the
+revoke measurement in common_suite (2 threads, WRITE_CONNS connections, D or until the ids run
+out). No load balancer on either side. The 3-member etcd and our 3 nodes run side by side and take
+turns (--etcd-runs rounds; the median of each side is kept).
+"""
+import base64
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import bench as H  # bench.py registers itself under this name before importing this module
+import failover_phase as F
+
+THREADS = 2
+
+
+def etcd_version():
+    try:
+        out = subprocess.run(["etcd", "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in out.splitlines():
+        if line.startswith("etcd Version:"):
+            return line.split(":", 1)[1].strip()
+    return out.strip() or None
+
+
+class Etcd:
+    """One etcd member listening on 127.0.0.1 (client and peer ports of its own)."""
+
+    def __init__(self, name):
+        self.name = name
+        self.port = H.free_port()
+        self.peer_port = H.free_port()
+        self.data = os.path.join(H.RUN, name)
+        self.log = os.path.join(H.RUN, f"{name}.log")
+        self.proc = None
+
+    def peer_url(self):
+        return f"http://127.0.0.1:{self.peer_port}"
+
+    def start(self, initial_cluster, token):
+        client = f"http://127.0.0.1:{self.port}"
+        cmd = ["etcd", "--name", self.name, "--data-dir", self.data,
+               "--listen-client-urls", client, "--advertise-client-urls", client,
+               "--listen-peer-urls", self.peer_url(), "--initial-advertise-peer-urls", self.peer_url(),
+               "--initial-cluster", initial_cluster, "--initial-cluster-state", "new",
+               "--initial-cluster-token", token, "--logger", "zap", "--log-level", "warn"]
+        logf = open(self.log, "a")
+        self.proc = H.PROCS.add("etcd", subprocess.Popen(
+            cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=H.RUN))
+        logf.close()
+        return self
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def status(self):
+        """etcd's maintenance status (member_id, leader, raftTerm...) or None."""
+        st, body = H.req(self.port, "POST", "/v3/maintenance/status", {"Content-Type": "application/json"},
+                         "{}", timeout=2)
+        try:
+            return json.loads(body) if st == 200 else None
+        except ValueError:
+            return None
+
+    def stop(self):
+        H.PROCS.stop(self.proc, signal.SIGTERM, timeout=15)
+
+
+def start_etcd(tag, size, timeout=60.0):
+    """`size` members forming one new cluster; returns them once each one knows the leader."""
+    members = [Etcd(f"{tag}-m{i}") for i in range(1, size + 1)]
+    initial = ",".join(f"{m.name}=http://127.0.0.1:{m.peer_port}" for m in members)
+    for m in members:
+        m.start(initial, f"bench-{tag}-{os.getpid()}")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        for m in members:
+            if m.proc.poll() is not None:
+                raise RuntimeError(f"etcd member {m.name} exited ({m.proc.returncode}); see {m.log}")
+        sts = [m.status() for m in members]
+        if all(s and s.get("leader") not in (None, "0") for s in sts):
+            return members, sts
+        time.sleep(0.05)
+    raise RuntimeError(f"etcd ({size} members) not ready after {timeout}s; see {members[0].log}")
+
+
+def count_keys(port):
+    """Keys under bench/ (each put has its own key, so about the 2xx count of all runs)."""
+    body = json.dumps({"key": base64.b64encode(b"bench/").decode(),
+                       "range_end": base64.b64encode(b"bench0").decode(), "count_only": True})
+    st, text = H.req(port, "POST", "/v3/kv/range", {"Content-Type": "application/json"}, body, timeout=30)
+    try:
+        return int(json.loads(text).get("count", 0)) if st == 200 else None
+    except ValueError:
+        return None
+
+
+class EtcdSide:
+    """A running etcd cluster and the member the puts go to (a follower when there are several)."""
+
+    def __init__(self, tag, size):
+        self.size = size
+        self.members, sts = start_etcd(tag, size)
+        leader = sts[0]["leader"]
+        self.target = next((m for m, s in zip(self.members, sts) if s["header"]["member_id"] != leader),
+                           self.members[0])
+        self.role = "follower" if size > 1 else "the only member"
+        st, body = H.req(self.target.port, "POST", "/v3/kv/put", {"Content-Type": "application/json"},
+                         '{"key":"d2FybQ==","value":"MQ=="}')
+        if st != 200:
+            self.stop()
+            raise RuntimeError(f"etcd put: HTTP {st}: {body[:200]}")
+
+    def put(self, b, D, k=0, tag=""):
+        return b.wrk(f"etcd {self.size} member{'s' if self.size > 1 else ''}: put via {self.role}{tag}",
+                     "etcd_put.lua", self.target.port, THREADS, H.WRITE_CONNS, D,
+                     {"BENCH_KEY_PREFIX": f"bench/{k}/"},
+                     server_pids=[m.pid for m in self.members])
+
+    def summary(self, put):
+        end = self.target.status() or {}
+        r = {"members": self.size, "target": self.role, "target_member": self.target.name, "put": put,
+             "keys_stored": count_keys(self.target.port), "raft_term_end": end.get("raftTerm"),
+             "db_size_end": end.get("dbSize")}
+        H.log(f"  etcd {self.size}: {r['keys_stored']} keys stored (a key per put)")
+        return r
+
+    def stop(self):
+        for m in reversed(self.members):
+            m.stop()
+
+
+class OursSide:
+    """A fresh 3-node cluster; revocable tokens issued, then revoked, straight through a follower."""
+
+    def __init__(self):
+        self.nodes = F.start_cluster("ef")
+        try:
+            self.leader, _ = F.leader_of(self.nodes)
+            self.follower = next(n for n in self.nodes if n is not self.leader)
+            self.admin = H.mint_admin(self.follower.port)
+        except Exception:
+            self.stop()
+            raise
+        self.W = dict(server_pids=[n.pid for n in self.nodes])
+
+    def issue_then_revoke(self, b, D, k, tag=""):
+        cap = os.path.join(H.RUN, f"etcd-ours-revocable-{k}")
+        f = self.follower.port
+        # Issuing runs 2 x D: revocation is several times faster, and it stops at the last id.
+        issue = b.wrk(f"3 nodes: issue revocable via follower{tag}", "issue.lua", f, THREADS, H.WRITE_CONNS,
+                      2 * D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_EXPIRES_IN": 0,
+                              "BENCH_CAPTURE": cap}, **self.W)
+        ids = H.read_capture(cap)
+        if not ids:
+            raise RuntimeError("no revocable token captured for revoke via follower")
+        idfile = H.write_lines(os.path.join(H.RUN, f"etcd-ours-revoke-ids-{k}.txt"), [i for i, _ in ids])
+        revoke = b.wrk(f"3 nodes: revoke via follower (up to {len(ids)} ids){tag}", "revoke.lua", f, THREADS,
+                       H.WRITE_CONNS, D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_IDS": idfile},
+                       limited=True, **self.W)
+        return issue, revoke
+
+    def stop(self):
+        for n in reversed(self.nodes):
+            n.stop(signal.SIGTERM)
+
+
+def phase_etcd(b, results):
+    if not shutil.which("etcd"):
+        raise RuntimeError("etcd is not installed (scripts/bench installs Debian's etcd-server)")
+    D, runs = b.args.duration, b.args.etcd_runs
+    r = results["etcd"] = {
+        "version": etcd_version(), "fsync": "on (etcd defaults, no --unsafe-no-fsync)",
+        "api": "v3 JSON gateway POST /v3/kv/put, distinct keys", "path": "direct to one member (no proxy)",
+        "wrk_threads": THREADS, "connections": H.WRITE_CONNS, "duration_s": D, "runs": runs}
+    H.log(f"etcd {r['version']}: 1 member, then 3 members (puts sent to a follower) alternating with "
+          f"ours (3 nodes, via a follower), {runs} run(s) each")
+    one = EtcdSide("etcd1", 1)
+    try:
+        r["one_member"] = one.summary(one.put(b, D))
+    finally:
+        one.stop()
+    # Both 3-member clusters stay up (idle heartbeats only) and take turns, so a burst of other
+    # load on the host hits both sides alike; each side's figure is the median of its runs.
+    three, ours = EtcdSide("etcd3", 3), None
+    try:
+        ours = OursSide()
+        puts, issues, revokes = [], [], []
+        for k in range(runs):
+            tag = f" (run {k + 1}/{runs})" if runs > 1 else ""
+            issue, revoke = ours.issue_then_revoke(b, D, k, tag)
+            issues.append(issue)
+            revokes.append(revoke)
+            puts.append(three.put(b, D, k, tag))
+        r["three_members"] = three.summary(H.median_run(puts))
+        r["ours_three_nodes"] = {"follower_node_id": ours.follower.node_id, "leader_node_id": ours.leader.node_id,
+                                 "issue_revocable_via_follower": H.median_run(issues),
+                                 "revoke_via_follower": H.median_run(revokes)}
+    finally:
+        if ours:
+            ours.stop()
+        three.stop()
+    for line in ratio_lines(results):
+        H.log("  " + line)
+
+
+def ratios(res):
+    """(name, ours, etcd) pairs available in res."""
+    e = res.get("etcd") or {}
+    out = []
+    ours3 = ((e.get("ours_three_nodes") or {}).get("revoke_via_follower") or {}).get("rps")
+    etcd3 = ((e.get("three_members") or {}).get("put") or {}).get("rps")
+    if ours3 and etcd3:
+        out.append(("3 nodes revoke via follower / etcd 3-member put via follower", ours3, etcd3))
+    ours1 = ((res.get("single") or {}).get("revoke") or {}).get("rps")
+    etcd1 = ((e.get("one_member") or {}).get("put") or {}).get("rps")
+    if ours1 and etcd1:
+        out.append(("1 node revoke / etcd 1-member put", ours1, etcd1))
+    return out
+
+
+def ratio_lines(res):
+    return [f"{name}: {a:,.0f}/s / {b:,.0f}/s = {round(a / b, 3):.2f}" for name, a, b in ratios(res)]
+
+
+def targets(res, add, g):
+    e = res.get("etcd")
+    if not e:
+        return
+    add("3 nodes: revoke via a follower vs etcd 3-member put via a follower",
+        g(e, "ours_three_nodes", "revoke_via_follower", "rps"), g(e, "three_members", "put", "rps"), 1.3)
+    add("1 node: revoke vs etcd 1-member put (extra)", g(res, "single", "revoke", "rps"),
+        g(e, "one_member", "put", "rps"), 1.3)
+
+
+def report(res, row):
+    e = res.get("etcd")
+    if not e:
+        return
+    print("-" * 125)
+    print(f"etcd     etcd {e.get('version')}, fsync on, {e['api']}; wrk {e['wrk_threads']} threads, "
+          f"{e['connections']} connections, {e['path']}")
+    for key, title in (("one_member", "etcd 1 member: put"), ("three_members", "etcd 3 members: put via follower")):
+        x = (e.get(key) or {}).get("put")
+        if x:
+            row("etcd", title, x)
+    ours, g3 = e.get("ours_three_nodes") or {}, e.get("three_members") or {}
+    for key, title in (("issue_revocable_via_follower", "issue revocable via follower"),
+                       ("revoke_via_follower", "revoke via follower")):
+        if ours.get(key):
+            row("3 nodes", title, ours[key])
+    if e.get("runs", 1) > 1:
+        rr = lambda x: ", ".join(f"{v:,.0f}" for v in (x or {}).get("runs_rps", []))
+        print(f"etcd     medians of {e['runs']} alternating runs: etcd 3-member put {rr(g3.get('put'))}/s; "
+              f"our revoke via follower {rr(ours.get('revoke_via_follower'))}/s")
+    for line in ratio_lines(res):
+        print(f"etcd     {line}")
