@@ -38,6 +38,12 @@ impl Claims {
     /// else the rule (no expiry, or lifetime at or above the threshold).
     pub fn revocable(&self, threshold_secs: u64) -> bool {
         if let Some(ext) = self.ext.as_deref() {
+            // The two forms we write ourselves, without a JSON parse on every validation.
+            match ext {
+                r#"{"revocable":"true"}"# => return true,
+                r#"{"revocable":"false"}"# => return false,
+                _ => {}
+            }
             if let Ok(Ext { revocable: Some(v) }) = serde_json::from_str::<Ext>(ext) {
                 return v == "true";
             }
