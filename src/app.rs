@@ -71,6 +71,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         .cache_capacity(256 * 1024 * 1024)
         .open()?;
     let log_store = LogStore::open(&db)?;
+    let log_tail = log_store.clone();
     let state_machine = StateMachine::open(
         &db,
         db_dir.join("snapshots"),
@@ -141,6 +142,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         raft.clone(),
         node_id,
         peer.clone(),
+        log_tail.clone(),
         leader_contact.clone(),
         timing,
     ));
@@ -151,6 +153,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         contacts,
         leader_contact,
         timing.lease,
+        log_tail,
     );
     let service = Service::new(
         config, home, state, raft, writer, batcher, membership, peer, backup,

@@ -15,7 +15,8 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::peer::PeerClient;
-use super::{NodeId, Raft};
+use super::{LogId, NodeId, Raft};
+use crate::store::LogStore;
 
 /// A moment, as milliseconds since `start`, moved only forward.
 #[derive(Debug)]
@@ -88,6 +89,10 @@ pub struct PreVoteRequest {
     pub candidate: NodeId,
     /// The term the candidate would campaign in.
     pub term: u64,
+    /// The candidate's last log entry: a node whose log is behind would lose the real vote,
+    /// and campaigning anyway only raises terms and deposes the leaders others elect.
+    #[serde(default)]
+    pub last_log: Option<LogId>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -95,10 +100,17 @@ pub struct PreVoteReply {
     pub granted: bool,
 }
 
-/// The pre-vote rule: grant only when this node is not leading and has not heard from a
-/// leader for a whole lease (openraft's voters refuse real votes within it anyway).
-pub fn grant_pre_vote(is_leader: bool, since_contact: Duration, lease: Duration) -> bool {
-    !is_leader && since_contact >= lease
+/// The pre-vote rule: grant only when this node is not leading, has not heard from a leader
+/// for a whole lease (openraft's voters refuse real votes within it anyway), and the
+/// candidate's log is at least as up to date as this node's.
+pub fn grant_pre_vote(
+    is_leader: bool,
+    since_contact: Duration,
+    lease: Duration,
+    mine: Option<LogId>,
+    theirs: Option<LogId>,
+) -> bool {
+    !is_leader && since_contact >= lease && theirs >= mine
 }
 
 /// How long a follower waits without a leader before asking for pre-votes: the lease plus a
@@ -113,12 +125,26 @@ pub fn majority(granted: usize, voters: usize) -> bool {
     granted * 2 > voters
 }
 
-/// The answer to a peer's pre-vote request.
-pub fn answer(raft: &Raft, contact: &LeaderContact, lease: Duration) -> PreVoteReply {
+/// The answer to a peer's pre-vote request. A log that cannot be read grants nothing.
+pub fn answer(
+    raft: &Raft,
+    log: &LogStore,
+    contact: &LeaderContact,
+    lease: Duration,
+    request: &PreVoteRequest,
+) -> PreVoteReply {
     let is_leader = raft.metrics().borrow().state == ServerState::Leader;
-    PreVoteReply {
-        granted: grant_pre_vote(is_leader, contact.since_leader(), lease),
-    }
+    let granted = match log.last_log_id() {
+        Ok(mine) => grant_pre_vote(
+            is_leader,
+            contact.since_leader(),
+            lease,
+            mine,
+            request.last_log,
+        ),
+        Err(_) => false,
+    };
+    PreVoteReply { granted }
 }
 
 /// Settings of the election task, from `raft.*`.
@@ -139,6 +165,7 @@ pub async fn run(
     raft: Raft,
     node_id: NodeId,
     peer: PeerClient,
+    log: LogStore,
     contact: Arc<LeaderContact>,
     timing: Timing,
 ) {
@@ -182,6 +209,7 @@ pub async fn run(
         let request = PreVoteRequest {
             candidate: node_id,
             term: metrics.current_term + 1,
+            last_log: log.last_log_id().ok().flatten(),
         };
         let mut asks: futures::stream::FuturesUnordered<_> = peers
             .iter()
@@ -229,11 +257,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pre_votes_need_a_silent_lease_and_a_non_leader() {
+    fn pre_votes_need_a_silent_lease_a_non_leader_and_a_log_as_long() {
         let lease = Duration::from_millis(600);
-        assert!(!grant_pre_vote(true, Duration::from_secs(10), lease));
-        assert!(!grant_pre_vote(false, Duration::from_millis(599), lease));
-        assert!(grant_pre_vote(false, lease, lease));
+        let id = |term, index| Some(LogId::new(openraft::CommittedLeaderId::new(term, 1), index));
+        assert!(!grant_pre_vote(
+            true,
+            Duration::from_secs(10),
+            lease,
+            id(1, 5),
+            id(1, 5)
+        ));
+        assert!(!grant_pre_vote(
+            false,
+            Duration::from_millis(599),
+            lease,
+            id(1, 5),
+            id(1, 5)
+        ));
+        assert!(grant_pre_vote(false, lease, lease, id(1, 5), id(1, 5)));
+        // A shorter log, or one from an older term, is behind.
+        assert!(!grant_pre_vote(false, lease, lease, id(1, 5), id(1, 4)));
+        assert!(!grant_pre_vote(false, lease, lease, id(2, 3), id(1, 9)));
+        assert!(!grant_pre_vote(false, lease, lease, id(1, 1), None));
+        assert!(grant_pre_vote(false, lease, lease, id(1, 5), id(2, 1)));
+        assert!(grant_pre_vote(false, lease, lease, None, None));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::rpc::{
 };
 use super::writer::WRITE_TIMEOUT;
 use super::{NodeId, Raft};
+use crate::store::LogStore;
 use crate::telemetry::audit::Event;
 use crate::telemetry::metrics;
 
@@ -58,6 +59,8 @@ pub struct Membership {
     /// When a leader was last heard from, and the lease the pre-vote rule waits out.
     leader_contact: Arc<LeaderContact>,
     lease: Duration,
+    /// The Raft log, for the pre-vote's log comparison.
+    log: LogStore,
 }
 
 fn refused(kind: RefusalKind, leader: Option<String>, message: impl Into<String>) -> Refusal {
@@ -76,6 +79,7 @@ impl Membership {
         contacts: PeerContacts,
         leader_contact: Arc<LeaderContact>,
         lease: Duration,
+        log: LogStore,
     ) -> Membership {
         Membership {
             raft,
@@ -84,6 +88,7 @@ impl Membership {
             contacts,
             leader_contact,
             lease,
+            log,
         }
     }
 
@@ -99,7 +104,13 @@ impl Membership {
 
     /// This node's answer to a peer's pre-vote request.
     pub fn pre_vote(&self, request: &PreVoteRequest) -> PreVoteReply {
-        let reply = election::answer(&self.raft, &self.leader_contact, self.lease);
+        let reply = election::answer(
+            &self.raft,
+            &self.log,
+            &self.leader_contact,
+            self.lease,
+            request,
+        );
         tracing::debug!(
             candidate = request.candidate,
             term = request.term,

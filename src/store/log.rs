@@ -140,6 +140,23 @@ impl LogStore {
         });
     }
 
+    /// The id of the last entry in the log (or the last purged one), read straight from
+    /// sled: for the pre-vote, which compares logs without asking the Raft core.
+    pub fn last_log_id(&self) -> Result<Option<LogId>, StorageError> {
+        let last_purged: Option<LogId> = self.get_meta(LAST_PURGED)?;
+        Ok(
+            match self
+                .log
+                .last()
+                .map_err(|e| StorageIOError::read_logs(any_err(e)))?
+            {
+                // An entry not deleted yet by a background purge is not the log's end.
+                Some((_, v)) => Some(Self::decode(&v)?.log_id).max(last_purged),
+                None => last_purged,
+            },
+        )
+    }
+
     fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
         serde_json::from_slice(bytes).map_err(|e| StorageIOError::read_logs(any_err(e)).into())
     }
@@ -174,15 +191,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged: Option<LogId> = self.get_meta(LAST_PURGED)?;
-        let last = match self
-            .log
-            .last()
-            .map_err(|e| StorageIOError::read_logs(any_err(e)))?
-        {
-            // An entry not deleted yet by a background purge is not the log's end.
-            Some((_, v)) => Some(Self::decode(&v)?.log_id).max(last_purged),
-            None => last_purged,
-        };
+        let last = self.last_log_id()?;
         Ok(LogState {
             last_purged_log_id: last_purged,
             last_log_id: last,
