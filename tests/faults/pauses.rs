@@ -1,6 +1,7 @@
 //! Paused processes (SIGSTOP / SIGCONT): a frozen leader holds writes at followers only until
 //! a new leader is elected; a follower back from a pause does not depose a healthy leader; a
-//! node that cannot confirm a token's state answers 503, never 401, for a valid token.
+//! node that cannot confirm a token's state answers 503, never 401, for a valid token; a
+//! follower whose log is behind never campaigns.
 
 use super::*;
 
@@ -160,4 +161,36 @@ fn a_node_that_cannot_confirm_a_token_answers_503_not_401() {
             .unwrap(),
     );
     assert_eq!(status, 200, "refresh once the node caught up: {body}");
+}
+
+#[test]
+fn a_follower_whose_log_is_behind_cannot_win_an_election_or_raise_the_term() {
+    let cluster = TestCluster::start(3, &[]);
+    let admin = cluster.nodes[0].admin_bearer();
+    let leader = cluster.leader();
+    let (_, _, term) = raft_view(&cluster.nodes[leader]);
+    let behind = (leader + 1) % 3;
+    let ahead = (leader + 2) % 3;
+    // `behind` misses some writes, then the leader freezes and `behind` comes back: the two
+    // followers are left, one with a longer log.
+    signal(&cluster.nodes[behind], "-STOP");
+    for n in 0..20 {
+        let (status, body) = create(&cluster.nodes[leader], &admin, &format!("ahead-{n}"));
+        assert_eq!(status, 200, "{body}");
+    }
+    signal(&cluster.nodes[leader], "-STOP");
+    signal(&cluster.nodes[behind], "-CONT");
+    // A write through the lagging node: it waits for an election only the other can win.
+    let (status, body) = create(&cluster.nodes[behind], &admin, "after-the-freeze");
+    assert_eq!(status, 200, "{body}");
+    let (state, _, new_term) = raft_view(&cluster.nodes[ahead]);
+    assert_eq!(state, "Leader", "the follower with the longer log leads");
+    // One election, won at once: the lagging node never campaigned.
+    assert_eq!(
+        new_term,
+        term + 1,
+        "the term rose by more than one election"
+    );
+    signal(&cluster.nodes[leader], "-CONT");
+    cluster.wait_converged();
 }
