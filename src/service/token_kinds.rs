@@ -1,8 +1,8 @@
 //! The other token kinds: reference tokens (short opaque stand-ins, stored hashed) and
 //! one-time pairing tokens, consumed by a conditional log entry.
 
+use super::STRICT_READ_TIMEOUT;
 use super::{now_secs, IssueSpec, IssuedToken, Service, ServiceError, ServiceResult};
-use super::{CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
 use crate::crypto::{self, Verified};
 use crate::domain::scope::Scope;
 use crate::domain::token::{Claims, TokenKind};
@@ -19,14 +19,12 @@ impl Service {
             self.read_barrier(STRICT_READ_TIMEOUT).await?;
         }
         let hash = crypto::secret_hash(reference);
-        let token_id = match self.state.reference(&hash)? {
-            Some(id) => Some(id),
-            None if strict => None,
-            None => {
-                // Possibly issued elsewhere an instant ago: catch up once (503 if we cannot).
-                self.read_barrier(CATCH_UP_TIMEOUT).await?;
-                self.state.reference(&hash)?
-            }
+        let look = || Ok(self.state.reference(&hash)?);
+        // Possibly issued elsewhere an instant ago: catch up once (503 if we cannot); a strict
+        // read has caught up already.
+        let token_id = match strict {
+            true => look()?,
+            false => self.caught_up(look).await?,
         };
         let invalid = || ServiceError::Unauthorized("reference token is invalid or revoked".into());
         let record = match token_id {

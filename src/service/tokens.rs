@@ -287,14 +287,11 @@ impl Service {
     /// A token record by id. On a miss this node may simply not have applied a write made
     /// through another node an instant ago, so it catches up once and looks again.
     pub async fn find_token(&self, token_id: &str) -> ServiceResult<Option<TokenRecord>> {
-        if let Some(r) = self.state.token(token_id)? {
-            return Ok(Some(r));
-        }
+        let look = || Ok(self.state.token(token_id)?);
         if self.state.revocation(token_id)?.is_some() {
-            return Ok(None);
+            return look();
         }
-        self.read_barrier(CATCH_UP_TIMEOUT).await?;
-        Ok(self.state.token(token_id)?)
+        self.caught_up(look).await
     }
 
     /// The record of the pair (`token_id`, refresh token hash) being refreshed. A miss or a

@@ -3,24 +3,21 @@ use super::*;
 #[test]
 fn third_party_python_clients_work_against_the_node() {
     let node = TestNode::start();
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = std::process::Command::new(python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
+    let out = pytest(
+        &[
             "tests/python/test_clients.py",
             "tests/python/test_jfrog_clients.py",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ACCESS_URL", node.url(""))
-        .env("ACCESS_ADMIN_USER", "admin")
-        .env("ACCESS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("ACCESS_ROOT_CRT", node.root_crt_path())
-        .output()
-        .expect("run python3 -m pytest");
+        ],
+        &[
+            ("ACCESS_URL", node.url("")),
+            ("ACCESS_ADMIN_USER", "admin".into()),
+            ("ACCESS_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
+            (
+                "ACCESS_ROOT_CRT",
+                node.root_crt_path().display().to_string(),
+            ),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

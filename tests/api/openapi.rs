@@ -62,15 +62,7 @@ fn the_document_lists_exactly_what_the_router_serves() {
 #[test]
 fn schema_driven_fuzzing_finds_no_server_error_and_no_answer_off_schema() {
     let node = TestNode::start();
-    let schemathesis = std::env::var("PYTHON")
-        .ok()
-        .and_then(|p| {
-            std::path::Path::new(&p)
-                .parent()
-                .map(|d| d.join("schemathesis"))
-        })
-        .filter(|p| p.exists())
-        .unwrap_or_else(|| "schemathesis".into());
+    let schemathesis = venv_tool("schemathesis");
     let out = std::process::Command::new(&schemathesis)
         .args([
             "run",

@@ -24,22 +24,14 @@ fn the_admin_page_works_in_headless_chromium() {
     );
     let node = TestNode::start();
     let shots = screenshot_dir();
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = std::process::Command::new(python)
-        .args([
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "tests/ui/test_admin_page.py",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("ACCESS_URL", node.url(""))
-        .env("ACCESS_ADMIN_PASSWORD", ADMIN_PASSWORD)
-        .env("SCREENSHOT_DIR", &shots)
-        .output()
-        .expect("run python3 -m pytest (scripts/test installs playwright into .venv)");
+    let out = pytest(
+        &["tests/ui/test_admin_page.py"],
+        &[
+            ("ACCESS_URL", node.url("")),
+            ("ACCESS_ADMIN_PASSWORD", ADMIN_PASSWORD.into()),
+            ("SCREENSHOT_DIR", shots.display().to_string()),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

@@ -143,13 +143,9 @@ impl FromRequest for AdminPost {
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let req = req.clone();
-        let body = web::Payload::from_request(&req, payload);
+        let post = Post::from_request(req, payload);
         Box::pin(async move {
-            let body = body
-                .await
-                .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
-            let Post { session, form } = checked_post(req, body).await?;
+            let Post { session, form } = post.await?;
             require_admin(&session.who).map_err(ServiceError::from)?;
             Ok(AdminPost { form })
         })

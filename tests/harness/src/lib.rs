@@ -1,6 +1,6 @@
 //! Test harness for access-node's integration suites, split by concern: one node process
 //! (`node`), a cluster (`cluster`), a federation site (`site`), nginx in front (`nginx`),
-//! network namespaces (`netlab`), and reading answers (`http`). A library, so each suite uses
+//! network namespaces (`netlab`), reading answers (`http`), and the Python tools (`python`). A library, so each suite uses
 //! what it needs.
 #![allow(clippy::unwrap_used)]
 
@@ -9,6 +9,7 @@ pub mod http;
 pub mod netlab;
 pub mod nginx;
 pub mod node;
+pub mod python;
 pub mod site;
 pub mod tls;
 
@@ -17,6 +18,7 @@ pub use http::{error_code, json_of, jwt_parts, mode_of};
 pub use netlab::NetLab;
 pub use nginx::Nginx;
 pub use node::{client, free_port, TestNode, ADMIN_PASSWORD};
+pub use python::{pytest, venv_tool};
 pub use site::{digests, federate, link_one_way, wait_same_digest, Site};
 
 use std::path::PathBuf;
