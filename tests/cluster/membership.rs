@@ -19,6 +19,7 @@ fn cluster_rpc_needs_the_join_key_and_survives_garbage() {
     for path in [
         "/_cluster/raft/vote",
         "/_cluster/raft/append",
+        "/_cluster/raft/pre_vote",
         "/_cluster/write",
         "/_cluster/join",
         "/_cluster/read_index",
@@ -45,6 +46,13 @@ fn cluster_rpc_needs_the_join_key_and_survives_garbage() {
     let (status, body) = rpc("/_cluster/raft/vote", Some(JOIN_KEY), &stale.to_string());
     assert_eq!(status, 200);
     assert_eq!(body["Ok"]["vote_granted"], false, "{body}");
+    // A pre-vote asked of a follower that hears its leader is refused, even for a candidate
+    // whose log claims to be far ahead, and moves nothing.
+    let pre = json!({"candidate": 7, "term": 999,
+        "last_log": {"leader_id": {"term": 999, "node_id": 7}, "index": 1_000_000}});
+    let (status, body) = rpc("/_cluster/raft/pre_vote", Some(JOIN_KEY), &pre.to_string());
+    assert_eq!(status, 200);
+    assert_eq!(body["granted"], false, "{body}");
     // A bad join request is a clean 400.
     let (status, _) = rpc(
         "/_cluster/join",
