@@ -409,6 +409,20 @@ def write_lines(path, items):
     return path
 
 
+def snapshot_counts(port, token):
+    """(snapshots built, seconds spent building them) from the node's /metrics, or (None, None)."""
+    st, body = req(port, "GET", "/metrics", {"Authorization": "Bearer " + token}, timeout=10)
+    built = spent = None
+    if st == 200:
+        for line in body.splitlines():
+            name, _, value = line.partition(" ")
+            if name == "access_snapshots_total":
+                built = int(float(value))
+            elif name == "access_snapshot_duration_seconds_sum":
+                spent = float(value)
+    return built, spent
+
+
 def last_applied(port):
     st, body = req(port, "GET", "/healthz", timeout=5)
     try:
@@ -679,6 +693,7 @@ def phase_scale(b, results):
             log(f"  fill budget of {budget}s used up at {stored:,} tokens")
             break
         n = min(chunk, remaining)
+        snaps_before, snap_s_before = snapshot_counts(node.port, admin)
         res = b.wrk(f"fill chunk {stored:,}..", "issue.lua", node.port, 2, WRITE_CONNS, left,
                     {"BENCH_AUTH": "Bearer " + admin, "BENCH_EXPIRES_IN": 0, "BENCH_LIMIT": n,
                      "BENCH_CAPTURE": cap, "BENCH_CAPTURE_EVERY": every},
@@ -686,6 +701,8 @@ def phase_scale(b, results):
         # Tokens the server made: every POST that was sent (those in flight when wrk stopped
         # still complete server-side) minus the non-2xx ones.
         made = res["sent"] - res["non2xx"]
+        snaps_after, snap_s_after = snapshot_counts(node.port, admin)
+        snaps = (snaps_after - snaps_before) if None not in (snaps_before, snaps_after) else None
         stored += made
         remaining -= made
         st = proc_status(node.pid)
@@ -696,8 +713,10 @@ def phase_scale(b, results):
                                "socket_errors": res["socket_errors"], "rss_kib": st.get("VmRSS"),
                                "hwm_kib": st.get("VmHWM"), "statuses": res["statuses"],
                                "error_bodies": res["error_bodies"],
-                               "server_cpu_pct": res["server_cpu_pct"]})
-        log(f"  fill {stored:>10,}/{N:,} ({100.0 * stored / N:5.1f}%)  avg {rate:,.0f}/s  "
+                               "server_cpu_pct": res["server_cpu_pct"], "snapshots": snaps,
+                               "snapshot_build_s": round(snap_s_after - snap_s_before, 3) if snaps else None})
+        log(f"  fill {stored:>10,}/{N:,} ({100.0 * stored / N:5.1f}%)  avg {rate:,.0f}/s  p99 {res['p99_ms']:.1f} ms  "
+            f"snapshots {snaps}  "
             f"RSS {st.get('VmRSS', 0) / 1024:,.0f} MiB  ETA {remaining / max(rate, 1e-6):,.0f}s")
         if made == 0:
             log("  fill made no progress; stopping the fill")
@@ -706,6 +725,9 @@ def phase_scale(b, results):
     fill["non2xx"] = sum(c["non2xx"] for c in fill["chunks"])
     fill["socket_errors"] = sum(c["socket_errors"] for c in fill["chunks"])
     fill["worst_chunk_p99_ms"] = max((c["p99_ms"] for c in fill["chunks"]), default=None)
+    with_snap = [c for c in fill["chunks"] if c.get("snapshots")]
+    fill["snapshot_chunks"] = len(with_snap)
+    fill["worst_snapshot_chunk_p99_ms"] = max((c["p99_ms"] for c in with_snap), default=None)
     fill["tokens_added"] = stored - base_n
     fill["rps"] = round(fill["tokens_added"] / max(fill["seconds"], 1e-6), 1)
     fill["projected_s_for_target"] = round((N - base_n) / fill["rps"], 0) if fill["rps"] else None
@@ -1126,6 +1148,8 @@ def targets(res):
         rs = [x for x in rs if x is not None]
         add(f"{tag}: restart to ready (worst of SIGTERM/SIGKILL) vs 10 s", max(rs) if rs else None, 10.0,
             higher=False, unit="s")
+        add(f"{tag}: write p99 of the worst fill chunk with a snapshot vs 50 ms",
+            g(sc, "fill", "worst_snapshot_chunk_p99_ms"), 50.0, higher=False, unit="ms")
         v1 = g(sc, "at_1k", "validate_distinct_revocable", "rps")
         vn = g(sc, "at_n", "validate_distinct_revocable", "rps")
         add(f"{tag}: validate distinct vs the same at 1k tokens", vn, v1, 0.9)
@@ -1206,9 +1230,11 @@ def print_report(res):
               + (f"; projected {fill['projected_s_for_target']:,.0f} s for the full target" if fill.get("projected_s_for_target") else ""))
         if fill.get("chunks"):
             print(f"scale    fill non-2xx {fill.get('non2xx')} {merge_statuses(fill['chunks'])}, socket errors "
-                  f"{fill.get('socket_errors')}, worst chunk p99 {fmt_ms(fill.get('worst_chunk_p99_ms'))} ms; per chunk "
-                  "(tokens: req/s, p99 ms, RSS MiB):")
+                  f"{fill.get('socket_errors')}, worst chunk p99 {fmt_ms(fill.get('worst_chunk_p99_ms'))} ms, worst of the "
+                  f"{fill.get('snapshot_chunks')} chunks with a snapshot {fmt_ms(fill.get('worst_snapshot_chunk_p99_ms'))} ms; "
+                  "per chunk (tokens: req/s, p99 ms, RSS MiB, * = a snapshot was built):")
             cells = [f"{c['tokens'] / 1000:,.0f}k: {c['chunk_rps']:,.0f}/s {c['p99_ms']:,.0f}ms {c['rss_kib'] / 1024:,.0f}M"
+                     + ("*" if c.get("snapshots") else "")
                      for c in fill["chunks"] if c.get("rss_kib")]
             for i in range(0, len(cells), 4):
                 print("           " + "  |  ".join(cells[i:i + 4]))

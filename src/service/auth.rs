@@ -42,8 +42,20 @@ impl Service {
     ) -> ServiceResult<Principal> {
         match credentials {
             Credentials::Bearer(token) => {
+                // A strict check always asks the leader; reference tokens are looked up.
+                let cacheable = !strict && looks_like_jwt(&token);
+                if cacheable {
+                    if let Some(known) = self.remembered_principal(&token) {
+                        return Ok(known);
+                    }
+                }
+                let inputs = self.principal_inputs();
                 let verified = self.validate_any(&token, strict).await?;
-                self.principal_from_token(&verified)
+                let principal = self.principal_from_token(&verified)?;
+                if cacheable {
+                    self.remember_principal(&token, inputs, &verified, &principal);
+                }
+                Ok(principal)
             }
             Credentials::Basic { user, secret }
                 if looks_like_jwt(&secret) || looks_like_reference_token(&secret) =>

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod login;
 pub mod minting;
 pub mod permissions;
+pub mod principal_cache;
 pub mod queries;
 pub mod registry;
 pub mod sessions;
@@ -74,6 +75,8 @@ pub struct Service {
     ready: AtomicBool,
     /// What each federation link is doing (filled in by the leader's link tasks).
     pub links: crate::federation::status::Board,
+    /// Callers of recently seen bearer tokens.
+    principals: principal_cache::PrincipalCache,
 }
 
 pub type SharedService = Arc<Service>;
@@ -91,7 +94,9 @@ impl Service {
         peer: PeerClient,
         backup: BackupSource,
     ) -> Service {
+        let principals = principal_cache::PrincipalCache::new(config.token.verified_cache_entries);
         Service {
+            principals,
             node_id: config.server.node_id,
             config,
             home,

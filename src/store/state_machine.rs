@@ -16,7 +16,9 @@ use sled::Transactional;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
-use super::apply::{self, touches_keys, touches_subjects, tx_put, Expired, Tx};
+use super::apply::{
+    self, may_change_principals, touches_keys, touches_subjects, tx_put, Expired, Tx,
+};
 use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
 use super::snapshot;
 use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
@@ -307,6 +309,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             if group.iter().any(|i| i.cmd.is_some_and(touches_subjects)) {
                 self.inner.view.reload_subject_cuts().map_err(read_err)?;
             }
+            // After the keys and cut-offs are republished: a principal derived under the new
+            // generation was derived from them.
+            if group
+                .iter()
+                .any(|i| i.cmd.is_some_and(may_change_principals))
+            {
+                self.inner.view.principals_changed();
+            }
             if let Some(last) = group.last() {
                 self.applied_up_to(Some(last.log_id));
             }
@@ -389,7 +399,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         self.inner.view.reload_subject_cuts().map_err(read_err)?;
         tracing::info!(snapshot = %meta.snapshot_id, "snapshot installed");
         self.applied_up_to(meta.last_log_id);
-        self.keys_changed()
+        self.keys_changed()?;
+        self.inner.view.principals_changed();
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {

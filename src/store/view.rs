@@ -2,6 +2,7 @@
 //! published key set and subject cut-offs. Handlers never go through Raft or an actor.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, ArcSwapOption};
@@ -35,6 +36,10 @@ pub struct StateView {
     keyset: Arc<ArcSwapOption<KeySet>>,
     /// The `subjects` tree in memory: every validation reads it, and it stays small.
     subject_cuts: Arc<ArcSwap<HashMap<String, u64>>>,
+    /// Moves after every applied change that may change what a token lets its holder act
+    /// as (users, groups, cut-offs, keys, trust, restores, federation), so a principal
+    /// derived from the state before it is known to be stale.
+    principals_generation: Arc<AtomicU64>,
     verified_cache_entries: usize,
 }
 
@@ -61,6 +66,7 @@ impl StateView {
             trees: Trees::open(db)?,
             keyset: Arc::new(ArcSwapOption::empty()),
             subject_cuts: Arc::new(ArcSwap::from_pointee(HashMap::new())),
+            principals_generation: Arc::new(AtomicU64::new(0)),
             verified_cache_entries,
         })
     }
@@ -71,6 +77,17 @@ impl StateView {
 
     pub(super) fn tree(&self, which: StateTree) -> &sled::Tree {
         self.trees.get(which)
+    }
+
+    /// Read before reading the state a principal is derived from: if it is unchanged later,
+    /// nothing applied since could have changed that principal.
+    pub fn principals_generation(&self) -> u64 {
+        self.principals_generation.load(Ordering::Acquire)
+    }
+
+    /// Called after such a change is applied (and visible to readers).
+    pub(super) fn principals_changed(&self) {
+        self.principals_generation.fetch_add(1, Ordering::AcqRel);
     }
 
     /// Tokens of `subject` issued at or before this time are revoked.

@@ -272,3 +272,79 @@ fn users_cannot_make_themselves_admin_or_reach_the_new_admin_calls() {
         assert_eq!(restore.status().as_u16(), expected);
     }
 }
+
+/// A node remembers the caller behind a token it has seen; every change to what that caller
+/// may do must reach the very next request, on every node.
+#[test]
+fn a_remembered_token_follows_its_users_rights_at_once() {
+    let cluster = TestCluster::start(3, &[]);
+    let first = &cluster.nodes[0];
+    create_user(
+        first,
+        json!({"username": "erin", "password": "erin-password"}),
+    );
+    let issued = first.admin_token(&[
+        ("username", "erin"),
+        ("scope", "applied-permissions/user"),
+        ("expires_in", "0"),
+    ]);
+    let token = token_of(&issued);
+    let set_admin = |admin: bool| {
+        let (status, body) = json_of(
+            first
+                .admin(first.client.patch(first.url("/access/api/v2/users/erin")))
+                .json(&json!({ "admin": admin }))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    let everywhere = |expected: u16| {
+        for node in &cluster.nodes {
+            // Twice: the second request is the one a remembered caller would answer.
+            for _ in 0..2 {
+                assert_eq!(
+                    list_users_status(node, &token),
+                    expected,
+                    "{}",
+                    node.url("")
+                );
+            }
+        }
+    };
+    // The admin flag is read through the user, wherever the token is used: a promotion is
+    // seen by the next request, and a demotion revokes every token the user had.
+    cluster.wait_converged();
+    everywhere(403);
+    set_admin(true);
+    cluster.wait_converged();
+    everywhere(200);
+    set_admin(false);
+    cluster.wait_converged();
+    everywhere(401);
+    // A token of the user minted after the demotion is a user's token again, and revoking
+    // it refuses it at once on every node.
+    let issued = first.admin_token(&[
+        ("username", "erin"),
+        ("scope", "applied-permissions/user"),
+        ("expires_in", "0"),
+    ]);
+    let token = token_of(&issued);
+    cluster.wait_converged();
+    for node in &cluster.nodes {
+        for _ in 0..2 {
+            assert_eq!(list_users_status(node, &token), 403);
+            assert_eq!(ping(node, &token), 200);
+        }
+    }
+    let id = issued["token_id"].as_str().unwrap();
+    let revoke = first
+        .admin(first.delete(&format!("/access/api/v1/tokens/{id}")))
+        .send()
+        .unwrap();
+    assert_eq!(revoke.status().as_u16(), 200);
+    cluster.wait_converged();
+    for node in &cluster.nodes {
+        assert_eq!(ping(node, &token), 401);
+    }
+}

@@ -322,3 +322,21 @@ pub(super) fn touches_subjects(cmd: &Command) -> bool {
         _ => false,
     }
 }
+
+/// Whether applying `cmd` may change what a token lets its holder act as: users, groups,
+/// subject cut-offs, keys, trust, or anything restored or federated. Only token records
+/// and login throttling are known not to; everything else counts (see
+/// `StateView::principals_generation`).
+pub(super) fn may_change_principals(cmd: &Command) -> bool {
+    match cmd {
+        Command::IssueToken { .. }
+        | Command::RefreshToken { .. }
+        | Command::RevokeToken { .. }
+        | Command::LoginFailed { .. }
+        | Command::LoginSucceeded { .. }
+        | Command::IssuePairing { .. }
+        | Command::ConsumePairing { .. } => false,
+        Command::Batch { commands } => commands.iter().any(may_change_principals),
+        _ => true,
+    }
+}

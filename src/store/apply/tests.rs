@@ -599,3 +599,63 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
     );
     assert!(!view.is_fresh().unwrap());
 }
+
+#[tokio::test]
+async fn only_changes_to_what_tokens_act_as_move_the_principals_generation() {
+    let mut m = Machine::new().await;
+    let view = m.sm.view();
+    let mut generation = view.principals_generation();
+    let mut expect_moved = |moved: bool, what: &str| {
+        let now = view.principals_generation();
+        assert_eq!(now != generation, moved, "{what}");
+        generation = now;
+    };
+    // Token records and login throttling: many per second, and none changes a caller's rights.
+    m.apply(Command::Batch {
+        commands: vec![
+            Command::IssueToken {
+                record: plain("g1", "ci", 1_000, None),
+            },
+            Command::LoginFailed {
+                keys: vec!["user:ci".into()],
+                at_ms: 1_000,
+                reset_after_secs: 60,
+            },
+        ],
+    })
+    .await;
+    m.apply(Command::RevokeToken {
+        token_id: "g1".into(),
+        revoked_at: 2_000,
+    })
+    .await;
+    expect_moved(false, "token writes");
+    // A user, a subject cut-off, or a batch that carries one: callers must be derived again.
+    m.apply(Command::PutUser {
+        user: user("ci", true, &[]),
+        create_only: false,
+        at_ms: 0,
+    })
+    .await;
+    expect_moved(true, "a user");
+    m.apply(Command::RevokeSubject {
+        subject: subject_for(SID, "ci"),
+        revoked_at: 3_000,
+    })
+    .await;
+    expect_moved(true, "a subject cut-off");
+    m.apply(Command::Batch {
+        commands: vec![
+            Command::IssueToken {
+                record: plain("g2", "ci", 4_000, None),
+            },
+            Command::PutUser {
+                user: user("ci", false, &[]),
+                create_only: false,
+                at_ms: 0,
+            },
+        ],
+    })
+    .await;
+    expect_moved(true, "a batch with a user");
+}
