@@ -188,6 +188,13 @@ pub enum Command {
         grace_secs: u64,
         #[serde(default)]
         logins_before_ms: u64,
+        /// A sweep goes in slices, each looking at no more than `limit` records from
+        /// `from` on, so no apply holds up the log for a scan of the whole state. Both
+        /// absent: everything at once (entries written before slices existed).
+        #[serde(default)]
+        from: Option<SweepFrom>,
+        #[serde(default)]
+        limit: Option<u64>,
     },
     /// The cluster-wide default token lifetime (overrides `token.default-expiry`).
     SetDefaultExpiry {
@@ -285,6 +292,14 @@ impl Command {
     }
 }
 
+/// Where a slice of an expiry sweep starts: after this key of the token records, or of the
+/// revocations (`None`: at the first). Logins and pairings go with the first slice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SweepFrom {
+    Tokens(Option<String>),
+    Revocations(Option<String>),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResponse {
     Ok,
@@ -302,6 +317,9 @@ pub enum CommandResponse {
     Expired {
         tokens: u64,
         revocations: u64,
+        /// Where the sweep's next slice starts; None when this one finished it.
+        #[serde(default)]
+        next: Option<SweepFrom>,
     },
     /// A restore chunk applied: how many records it inserted.
     Restored(u64),

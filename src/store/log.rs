@@ -8,6 +8,7 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, OptionalSend, RaftLogReader, StorageIOError, Vote};
 
 use super::io::{any_err, index_key};
+use super::log_tail::LogTail;
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
 const VOTE: &[u8] = b"vote";
@@ -22,6 +23,8 @@ pub struct LogStore {
     flusher: tokio::sync::mpsc::UnboundedSender<LogFlushed<TypeConfig>>,
     /// Purged entries are deleted in the background, one purge at a time.
     purging: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// The newest entries, decoded: replication and apply read them from here.
+    tail: std::sync::Arc<LogTail>,
 }
 
 /// Delete every entry up to `upto` (inclusive), a chunk per batch. Purged entries are never
@@ -86,6 +89,7 @@ impl LogStore {
             meta: db.open_tree("raft_meta")?,
             flusher,
             purging: Default::default(),
+            tail: Default::default(),
         };
         // Finish a background purge the last process did not.
         if let Ok(Some(purged)) = store
@@ -172,6 +176,15 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(i) => i + 1,
             Bound::Unbounded => 0,
         };
+        let end = match range.end_bound() {
+            Bound::Included(i) => Some(*i),
+            Bound::Excluded(0) => return Ok(Vec::new()),
+            Bound::Excluded(i) => Some(i - 1),
+            Bound::Unbounded => None,
+        };
+        if let Some(entries) = self.tail.get(start, end) {
+            return Ok(entries);
+        }
         let iter = match range.end_bound() {
             Bound::Included(i) => self.log.range(index_key(start)..=index_key(*i)),
             Bound::Excluded(i) => self.log.range(index_key(start)..index_key(*i)),
@@ -228,15 +241,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry<TypeConfig>> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
+        let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
         let mut batch = sled::Batch::default();
-        for entry in entries {
-            let bytes = serde_json::to_vec(&entry)
+        for entry in &entries {
+            let bytes = serde_json::to_vec(entry)
                 .map_err(|e| StorageIOError::write_log_entry(entry.log_id, any_err(e)))?;
             batch.insert(&index_key(entry.log_id.index), bytes);
         }
         self.log
             .apply_batch(batch)
             .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+        self.tail.appended(&entries);
         // Group commit: the flusher makes everything appended so far durable with one fsync
         // and only then tells openraft, for this append and any that queued up meanwhile.
         self.flusher.send(callback).map_err(|_| {
@@ -246,6 +261,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        self.tail.truncated(log_id.index);
         let mut batch = sled::Batch::default();
         for item in self.log.range(index_key(log_id.index)..) {
             let (k, _) = item.map_err(|e| StorageIOError::write_logs(any_err(e)))?;
@@ -261,6 +277,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Deleting tens of thousands of entries here would hold up the Raft core (and with it
         // every write) for a second or more after each snapshot.
         self.put_meta(LAST_PURGED, &Some(log_id))?;
+        self.tail.purged(log_id.index);
         self.delete_in_background(log_id.index);
         Ok(())
     }

@@ -6,9 +6,11 @@
 #![allow(clippy::result_large_err)]
 mod apply;
 pub mod backup;
+mod expiry_scan;
 mod federation_view;
 mod io;
 pub mod log;
+mod log_tail;
 pub mod snapshot;
 mod snapshot_files;
 pub mod state_machine;

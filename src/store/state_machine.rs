@@ -19,15 +19,14 @@ use tokio::sync::watch;
 use super::apply::{
     self, may_change_principals, touches_keys, touches_subjects, tx_put, Expired, Tx,
 };
+use super::expiry_scan::ExpiryScan;
 use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
 use super::snapshot;
 use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
 use super::trees::StateTree;
 use super::view::StateView;
 use crate::crypto::KeyMaterial;
-use crate::domain::throttle::LoginFailures;
-use crate::domain::token::Revocation;
-use crate::raft::command::{Command, CommandResponse, PairingRecord};
+use crate::raft::command::{Command, CommandResponse};
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
 /// What the state machine has applied, for subscribers.
@@ -134,52 +133,6 @@ impl StateMachine {
 
     fn applied_up_to(&self, log_id: Option<LogId>) {
         self.inner.applied.send_modify(|a| a.last_applied = log_id);
-    }
-
-    fn scan_expired(
-        &self,
-        now: u64,
-        grace: u64,
-        logins_before_ms: u64,
-    ) -> Result<Expired, StorageError> {
-        let mut expired = Expired::default();
-        for rec in self.inner.view.tokens().map_err(read_err)? {
-            let deadline = if rec.refresh_hash.is_some() {
-                rec.refresh_deadline(grace)
-            } else {
-                rec.expiry
-            };
-            if deadline.is_some_and(|d| d < now) {
-                expired.refs.extend(rec.reference_hash);
-                expired.tokens.push(rec.token_id);
-            }
-        }
-        for item in self.inner.view.tree(StateTree::Revoked).iter().values() {
-            let rev: Revocation =
-                serde_json::from_slice(&item.map_err(read_err)?).map_err(read_err)?;
-            if rev.expiry.is_some_and(|e| e < now) {
-                expired.revocations.push(rev.token_id);
-            }
-        }
-        for item in self.inner.view.tree(StateTree::Logins).iter() {
-            let (key, value) = item.map_err(read_err)?;
-            let f: LoginFailures = serde_json::from_slice(&value).map_err(read_err)?;
-            if f.last_failure_ms < logins_before_ms {
-                expired
-                    .logins
-                    .push(String::from_utf8_lossy(&key).into_owned());
-            }
-        }
-        for item in self.inner.view.tree(StateTree::Pairing).iter() {
-            let (hash, value) = item.map_err(read_err)?;
-            let p: PairingRecord = serde_json::from_slice(&value).map_err(read_err)?;
-            if p.expiry < now {
-                expired
-                    .pairings
-                    .push(String::from_utf8_lossy(&hash).into_owned());
-            }
-        }
-        Ok(expired)
     }
 
     /// Every key of every state tree, for the first chunk of a restore to clear.
@@ -295,7 +248,17 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     now,
                     grace_secs,
                     logins_before_ms,
-                }) => self.scan_expired(*now, *grace_secs, *logins_before_ms)?,
+                    from,
+                    limit,
+                }) => self.scan_expired(
+                    ExpiryScan {
+                        now: *now,
+                        grace: *grace_secs,
+                        logins_before_ms: *logins_before_ms,
+                    },
+                    from.as_ref(),
+                    *limit,
+                )?,
                 Some(Command::RestoreChunk { first: true, .. }) => self.scan_all()?,
                 _ => Expired::default(),
             };

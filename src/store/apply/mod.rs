@@ -128,6 +128,8 @@ pub(super) struct Expired {
     pub logins: Vec<String>,
     /// Every state key a first `RestoreChunk` clears: `(tree index, key)`.
     pub restore_clear: Vec<(u8, sled::IVec)>,
+    /// Where the next slice of an expiry sweep starts (None: the sweep is done).
+    pub next: Option<crate::raft::command::SweepFrom>,
 }
 
 /// Apply one command. `expired` serves an `ExpireBefore`, which always comes alone.

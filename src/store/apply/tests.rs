@@ -492,12 +492,15 @@ async fn batches_apply_each_command_and_expiry_drops_what_is_over() {
         now: 5_000,
         grace_secs: 0,
         logins_before_ms: 2_000_000,
+        from: None,
+        limit: None,
     };
     assert_eq!(
         m.apply(expire).await,
         CommandResponse::Expired {
             tokens: 0,
-            revocations: 1
+            revocations: 1,
+            next: None,
         }
     );
     assert!(view.revocation("short").unwrap().is_none());
@@ -658,4 +661,66 @@ async fn only_changes_to_what_tokens_act_as_move_the_principals_generation() {
     })
     .await;
     expect_moved(true, "a batch with a user");
+}
+
+#[tokio::test]
+async fn an_expiry_sweep_in_slices_drops_exactly_what_one_sweep_would() {
+    use crate::raft::command::SweepFrom;
+    let mut m = Machine::new().await;
+    // 7 tokens, every other one expired at 5_000; then 3 revocations, one expired.
+    let mut commands = Vec::new();
+    for i in 0..7u64 {
+        let expiry = if i % 2 == 0 { Some(1_100) } else { None };
+        commands.push(Command::IssueToken {
+            record: plain(&format!("t{i}"), "ci", 1_000, expiry),
+        });
+    }
+    for (id, expiry) in [("r0", Some(1_200)), ("r1", None), ("r2", Some(9_000))] {
+        let mut rec = plain(id, "ci", 1_000, expiry);
+        rec.revocable = true;
+        commands.push(Command::IssueToken { record: rec });
+        commands.push(Command::RevokeToken {
+            token_id: id.into(),
+            revoked_at: 1_050,
+        });
+    }
+    m.apply(Command::Batch { commands }).await;
+    let slice = |from: Option<SweepFrom>| Command::ExpireBefore {
+        now: 5_000,
+        grace_secs: 0,
+        logins_before_ms: 0,
+        from,
+        limit: Some(3),
+    };
+    let (mut tokens, mut revocations, mut slices) = (0, 0, 0);
+    let mut from = None;
+    loop {
+        slices += 1;
+        match m.apply(slice(from.clone())).await {
+            CommandResponse::Expired {
+                tokens: t,
+                revocations: r,
+                next,
+            } => {
+                tokens += t;
+                revocations += r;
+                match next {
+                    Some(n) => from = Some(n),
+                    None => break,
+                }
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(slices < 20, "the sweep does not end");
+    }
+    // Tokens 3 + 3 + 1 (then the revocations start), revocations 3 (+ an empty end).
+    assert!(slices >= 4, "{slices} slices");
+    assert_eq!((tokens, revocations), (4, 1));
+    let view = m.sm.view();
+    for i in 0..7 {
+        assert_eq!(view.holds_token(&format!("t{i}")).unwrap(), i % 2 == 1);
+    }
+    assert!(view.revocation("r0").unwrap().is_none());
+    assert!(view.revocation("r1").unwrap().is_some());
+    assert!(view.revocation("r2").unwrap().is_some());
 }

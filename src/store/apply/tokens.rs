@@ -147,5 +147,6 @@ pub(super) fn expire(tx: &Tx<'_>, expired: &Expired) -> TxResult<CommandResponse
     Ok(CommandResponse::Expired {
         tokens: expired.tokens.len() as u64,
         revocations: expired.revocations.len() as u64,
+        next: expired.next.clone(),
     })
 }
