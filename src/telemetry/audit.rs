@@ -113,20 +113,35 @@ impl Event {
     }
 
     /// Write the event to this node's audit trail (nowhere when none is installed).
-    pub fn emit(mut self) {
+    pub fn emit(self) {
+        Event::emit_all(vec![self]);
+    }
+
+    /// Write events in one go: a batch of revocations is one write of whole lines, not a
+    /// write (and a wake-up of the writer thread) per token.
+    pub fn emit_all(events: Vec<Event>) {
         let Some(sink) = SINK.get() else {
             return;
         };
-        self.node_id = sink.node_id;
-        match serde_json::to_string(&self) {
-            Ok(mut line) => {
-                line.push('\n');
-                // One write per line: the writer thread gets whole lines.
-                if let Err(e) = sink.writer.clone().write_all(line.as_bytes()) {
-                    tracing::error!(error = %e, kind = %self.kind, "cannot write an audit event");
+        let mut lines = String::new();
+        for mut event in events {
+            event.node_id = sink.node_id;
+            match serde_json::to_string(&event) {
+                Ok(line) => {
+                    lines.push_str(&line);
+                    lines.push('\n');
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, kind = %event.kind, "cannot encode an audit event")
                 }
             }
-            Err(e) => tracing::error!(error = %e, "cannot encode an audit event"),
+        }
+        if lines.is_empty() {
+            return;
+        }
+        // One write per call: the writer thread gets whole lines.
+        if let Err(e) = sink.writer.clone().write_all(lines.as_bytes()) {
+            tracing::error!(error = %e, "cannot write audit events");
         }
     }
 }

@@ -167,7 +167,7 @@ pub fn emit(
     response: &CommandResponse,
 ) {
     if let Some(cmd) = cmd {
-        events(cmd, response).into_iter().for_each(Event::emit);
+        Event::emit_all(events(cmd, response));
     }
     if let Some(m) = member_change {
         membership(m).emit();
