@@ -55,7 +55,8 @@ impl Actor for Janitor {
 /// One sweep over the whole state, slice by slice, while this node leads.
 async fn sweep(node: &Service) {
     let now = now_secs();
-    let (mut tokens, mut revocations) = (0u64, 0u64);
+    let started = std::time::Instant::now();
+    let (mut tokens, mut revocations, mut slices) = (0u64, 0u64, 0u64);
     let mut from: Option<SweepFrom> = None;
     loop {
         if !node.membership.status().is_leader {
@@ -70,6 +71,7 @@ async fn sweep(node: &Service) {
             from: from.clone(),
             limit: Some(SLICE),
         };
+        slices += 1;
         match node.write(cmd).await {
             Ok(CommandResponse::Expired {
                 tokens: t,
@@ -95,7 +97,10 @@ async fn sweep(node: &Service) {
         }
         tokio::time::sleep(PAUSE).await;
     }
+    let ms = started.elapsed().as_millis() as u64;
     if tokens + revocations > 0 {
-        tracing::info!(tokens, revocations, "expired records dropped");
+        tracing::info!(tokens, revocations, slices, ms, "expired records dropped");
+    } else {
+        tracing::debug!(slices, ms, "expiry sweep found nothing to drop");
     }
 }

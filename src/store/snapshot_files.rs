@@ -36,9 +36,14 @@ impl StateMachine {
         let dir = self.inner.snapshot_dir.clone();
         // Unlinking a file of hundreds of MB takes a while: not on the Raft core's thread.
         let _ = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             remove_snapshot_files(&dir, |name| {
                 name.ends_with(".snap") && !name.starts_with("incoming-") && name != keep
-            })
+            });
+            tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "old snapshot files removed"
+            );
         })
         .await;
         Ok(())
