@@ -130,26 +130,32 @@ impl StateMachine {
 
     /// Quiet login-failure counters and expired pairings: small trees, taken whole.
     fn expired_small(&self, at: ExpiryScan, expired: &mut Expired) -> Result<(), StorageError> {
-        let logins = self.inner.view.tree(StateTree::Logins);
-        walk(logins, None, usize::MAX, |key, value| {
-            let f: LoginFailures = json(value)?;
-            if f.last_failure_ms < at.logins_before_ms {
-                expired
-                    .logins
-                    .push(String::from_utf8_lossy(key).into_owned());
-            }
-            Ok(())
+        expired.logins = self.keys_where(StateTree::Logins, |f: LoginFailures| {
+            f.last_failure_ms < at.logins_before_ms
         })?;
-        let pairings = self.inner.view.tree(StateTree::Pairing);
-        walk(pairings, None, usize::MAX, |hash, value| {
-            let p: PairingRecord = json(value)?;
-            if p.expiry < at.now {
-                expired
-                    .pairings
-                    .push(String::from_utf8_lossy(hash).into_owned());
-            }
-            Ok(())
-        })?;
+        expired.pairings =
+            self.keys_where(StateTree::Pairing, |p: PairingRecord| p.expiry < at.now)?;
         Ok(())
+    }
+
+    /// The keys of `tree` whose record passes `doomed`.
+    fn keys_where<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: StateTree,
+        doomed: impl Fn(T) -> bool,
+    ) -> Result<Vec<String>, StorageError> {
+        let mut keys = Vec::new();
+        walk(
+            self.inner.view.tree(tree),
+            None,
+            usize::MAX,
+            |key, value| {
+                if doomed(json(value)?) {
+                    keys.push(String::from_utf8_lossy(key).into_owned());
+                }
+                Ok(())
+            },
+        )?;
+        Ok(keys)
     }
 }
