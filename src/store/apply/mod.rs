@@ -11,6 +11,8 @@ mod permissions;
 mod permissions_tests;
 mod restore;
 #[cfg(test)]
+mod sweep_tests;
+#[cfg(test)]
 mod tests;
 mod tokens;
 
