@@ -66,6 +66,7 @@ fn fill(node: &TestNode, bearer: &str, wanted: usize) -> (Vec<(String, String)>,
             let made = Arc::clone(&made);
             let next = Arc::clone(&next);
             let url = node.url("/access/api/v1/tokens");
+            let log_path = node.log_path();
             s.spawn(move || {
                 let http = client();
                 let mut mine = Vec::new();
@@ -75,13 +76,20 @@ fn fill(node: &TestNode, bearer: &str, wanted: usize) -> (Vec<(String, String)>,
                         break;
                     }
                     let user = format!("ci-{}", i % 10);
-                    let (status, body) = json_of(
-                        http.post(&url)
-                            .bearer_auth(bearer)
-                            .form(&[("username", user.as_str()), ("expires_in", "0")])
-                            .send()
-                            .unwrap(),
-                    );
+                    let form = [("username", user.as_str()), ("expires_in", "0")];
+                    let send = || http.post(&url).bearer_auth(bearer).form(&form).send();
+                    // A pooled keep-alive connection the server has just closed fails the
+                    // request that reuses it; a node that died fails the retry too.
+                    let answer = send().or_else(|first| {
+                        eprintln!("ops: fill request failed ({first}); retrying once");
+                        send()
+                    });
+                    let answer = answer.unwrap_or_else(|e| {
+                        let log = std::fs::read(&log_path).unwrap_or_default();
+                        let tail = String::from_utf8_lossy(&log[log.len().saturating_sub(4000)..]);
+                        panic!("fill request failed twice: {e}; node log tail:\n{tail}")
+                    });
+                    let (status, body) = json_of(answer);
                     assert_eq!(status, 200, "{body}");
                     mine.push((
                         body["token_id"].as_str().unwrap().to_string(),
