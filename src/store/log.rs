@@ -182,13 +182,15 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(i) => Some(i - 1),
             Bound::Unbounded => None,
         };
+        if end.is_some_and(|end| end < start) {
+            return Ok(Vec::new());
+        }
         if let Some(entries) = self.tail.get(start, end) {
             return Ok(entries);
         }
-        let iter = match range.end_bound() {
-            Bound::Included(i) => self.log.range(index_key(start)..=index_key(*i)),
-            Bound::Excluded(i) => self.log.range(index_key(start)..index_key(*i)),
-            Bound::Unbounded => self.log.range(index_key(start)..),
+        let iter = match end {
+            Some(end) => self.log.range(index_key(start)..=index_key(end)),
+            None => self.log.range(index_key(start)..),
         };
         let mut out = Vec::new();
         for item in iter {
