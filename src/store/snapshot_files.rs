@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use openraft::storage::Snapshot;
 use openraft::{BasicNode, RaftSnapshotBuilder, SnapshotMeta};
 
-use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
+use super::io::{
+    file_stamp, get_json, in_background, read_err, remove_snapshot_files, write_err, SNAPSHOT_META,
+};
 use super::snapshot;
 use super::state_machine::StateMachine;
 use super::trees::key::MEMBERSHIP;
@@ -67,7 +69,9 @@ impl StateMachine {
         // Read the trees while entries keep being applied.
         let sm = self.clone();
         let tmp_path = tmp.clone();
-        let read = tokio::task::spawn_blocking(
+        // At a lower priority: the writes applied meanwhile come first on a busy node.
+        let read = in_background(
+            "snapshot",
             move || -> std::io::Result<(snapshot::SnapshotWriter<std::fs::File>, u64)> {
                 std::fs::create_dir_all(&sm.inner.snapshot_dir)?;
                 // The state holds the signing key: owner-only, like everything under db/.
@@ -102,7 +106,7 @@ impl StateMachine {
             };
             (overrides, header)
         };
-        let (writer, records) = read.map_err(write_err)?.map_err(write_err)?;
+        let (writer, records) = read.map_err(write_err)?;
         let read_ms = started.elapsed().as_millis() as u64;
         let snapshot_id = match header.last_applied {
             Some(l) => format!("{}-{}-{stamp}", l.leader_id.term, l.index),
