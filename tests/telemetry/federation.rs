@@ -9,6 +9,12 @@ fn federation_lag_per_peer_is_exported_and_links_are_audited() {
     let b = Site::start("west", 1, &[]);
     link_one_way(&a, &b);
     let bearer = a.bearer();
+    // The link starts with a full sync, which sets no lag: only once it streams does the
+    // token below travel as an event (and a slow start cannot fold it into the full sync).
+    eventually("the link to west streaming", || {
+        let peer = a.peer(0, "west");
+        (peer["status"]["full_sync"] == false && peer["status"]["state"] == "ok").then_some(())
+    });
 
     // A stored token issued at A reaches B: the link delivered at least one batch.
     let token = str_of(
