@@ -1,4 +1,5 @@
-//! Small pieces the storage files share: error conversions, key encoding, snapshot file names.
+//! Small pieces the storage files share: error conversions, key encoding, snapshot file names,
+//! and a low-priority thread for long background reads.
 
 use openraft::{AnyError, StorageIOError};
 
