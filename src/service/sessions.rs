@@ -55,7 +55,7 @@ impl Service {
         let now = now_secs();
         let expiry = now.saturating_add(self.config.ui.session_expiry);
         let record = TokenRecord {
-            token_id: uuid::Uuid::new_v4().to_string(),
+            token_id: super::new_token_id(),
             username: who.username.clone(),
             subject,
             scope: crate::service::minting::DEFAULT_SCOPE.to_string(),

@@ -67,7 +67,7 @@ impl Service {
     }
 
     fn build(&self, spec: &IssueSpec, keys: &KeySet, now: u64) -> ServiceResult<Built> {
-        let token_id = uuid::Uuid::new_v4().to_string();
+        let token_id = super::new_token_id();
         // Tokens with a reference or refresh token are stored anyway, so they are revocable
         // whatever their life (and a refresh can revoke the old access token).
         let revocable = self.is_revocable(spec.expires_in) || spec.reference || spec.refreshable;
