@@ -8,11 +8,14 @@ Ours: a fresh 3-node cluster; revocable tokens are issued through a follower for
 then revoked through the same follower (revoke.lua) with wrk's threads/connections/duration of the
 revoke measurement in common_suite (2 threads, WRITE_CONNS connections, D or until the ids run
 out). No load balancer on either side. The 3-member etcd and our 3 nodes run side by side and take
-turns (--etcd-runs rounds; the median of each side is kept).
+turns (--etcd-runs rounds; the median of each side is kept). Each round then issues again and
+revokes those ids in a random order (an extra line): the ids sort by issue time, so revoking in
+issue order touches neighbouring pages, and the random order shows what that locality is worth.
 """
 import base64
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -157,8 +160,11 @@ class OursSide:
             raise
         self.W = dict(server_pids=[n.pid for n in self.nodes])
 
-    def issue_then_revoke(self, b, D, k, tag=""):
-        cap = os.path.join(H.RUN, f"etcd-ours-revocable-{k}")
+    def issue_then_revoke(self, b, D, k, tag="", random_order=False):
+        """Issue for 2 x D, then revoke the ids issued: in issue order (each wrk thread walks one
+        half of them), or shuffled (seeded by the round) to show what locality is worth."""
+        suffix = "-random" if random_order else ""
+        cap = os.path.join(H.RUN, f"etcd-ours-revocable-{k}{suffix}")
         f = self.follower.port
         # Issuing runs 2 x D: revocation is several times faster, and it stops at the last id.
         issue = b.wrk(f"3 nodes: issue revocable via follower{tag}", "issue.lua", f, THREADS, H.WRITE_CONNS,
@@ -167,8 +173,12 @@ class OursSide:
         ids = H.read_capture(cap)
         if not ids:
             raise RuntimeError("no revocable token captured for revoke via follower")
-        idfile = H.write_lines(os.path.join(H.RUN, f"etcd-ours-revoke-ids-{k}.txt"), [i for i, _ in ids])
-        revoke = b.wrk(f"3 nodes: revoke via follower (up to {len(ids)} ids){tag}", "revoke.lua", f, THREADS,
+        ids = [i for i, _ in ids]
+        if random_order:
+            random.Random(k).shuffle(ids)
+        idfile = H.write_lines(os.path.join(H.RUN, f"etcd-ours-revoke-ids-{k}{suffix}.txt"), ids)
+        what = "revoke via follower, random order" if random_order else "revoke via follower"
+        revoke = b.wrk(f"3 nodes: {what} (up to {len(ids)} ids){tag}", "revoke.lua", f, THREADS,
                        H.WRITE_CONNS, D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_IDS": idfile},
                        limited=True, **self.W)
         return issue, revoke
@@ -198,17 +208,19 @@ def phase_etcd(b, results):
     three, ours = EtcdSide("etcd3", 3), None
     try:
         ours = OursSide()
-        puts, issues, revokes = [], [], []
+        puts, issues, revokes, shuffled = [], [], [], []
         for k in range(runs):
             tag = f" (run {k + 1}/{runs})" if runs > 1 else ""
             issue, revoke = ours.issue_then_revoke(b, D, k, tag)
             issues.append(issue)
             revokes.append(revoke)
             puts.append(three.put(b, D, k, tag))
+            shuffled.append(ours.issue_then_revoke(b, D, k, tag, random_order=True)[1])
         r["three_members"] = three.summary(H.median_run(puts))
         r["ours_three_nodes"] = {"follower_node_id": ours.follower.node_id, "leader_node_id": ours.leader.node_id,
                                  "issue_revocable_via_follower": H.median_run(issues),
-                                 "revoke_via_follower": H.median_run(revokes)}
+                                 "revoke_via_follower": H.median_run(revokes),
+                                 "revoke_via_follower_random_order": H.median_run(shuffled)}
     finally:
         if ours:
             ours.stop()
@@ -225,6 +237,10 @@ def ratios(res):
     etcd3 = ((e.get("three_members") or {}).get("put") or {}).get("rps")
     if ours3 and etcd3:
         out.append(("3 nodes revoke via follower / etcd 3-member put via follower", ours3, etcd3))
+    random3 = ((e.get("ours_three_nodes") or {}).get("revoke_via_follower_random_order") or {}).get("rps")
+    if random3 and etcd3:
+        out.append(("3 nodes revoke via follower, ids in random order / etcd 3-member put via follower",
+                    random3, etcd3))
     ours1 = ((res.get("single") or {}).get("revoke") or {}).get("rps")
     etcd1 = ((e.get("one_member") or {}).get("put") or {}).get("rps")
     if ours1 and etcd1:
@@ -242,6 +258,9 @@ def targets(res, add, g):
         return
     add("3 nodes: revoke via a follower vs etcd 3-member put via a follower",
         g(e, "ours_three_nodes", "revoke_via_follower", "rps"), g(e, "three_members", "put", "rps"), 1.3)
+    add("3 nodes: revoke via a follower, ids in random order, vs etcd 3-member put (extra)",
+        g(e, "ours_three_nodes", "revoke_via_follower_random_order", "rps"), g(e, "three_members", "put", "rps"),
+        1.3)
     add("1 node: revoke vs etcd 1-member put (extra)", g(res, "single", "revoke", "rps"),
         g(e, "one_member", "put", "rps"), 1.3)
 
@@ -259,12 +278,14 @@ def report(res, row):
             row("etcd", title, x)
     ours, g3 = e.get("ours_three_nodes") or {}, e.get("three_members") or {}
     for key, title in (("issue_revocable_via_follower", "issue revocable via follower"),
-                       ("revoke_via_follower", "revoke via follower")):
+                       ("revoke_via_follower", "revoke via follower"),
+                       ("revoke_via_follower_random_order", "revoke via follower, random order")):
         if ours.get(key):
             row("3 nodes", title, ours[key])
     if e.get("runs", 1) > 1:
         rr = lambda x: ", ".join(f"{v:,.0f}" for v in (x or {}).get("runs_rps", []))
         print(f"etcd     medians of {e['runs']} alternating runs: etcd 3-member put {rr(g3.get('put'))}/s; "
-              f"our revoke via follower {rr(ours.get('revoke_via_follower'))}/s")
+              f"our revoke via follower {rr(ours.get('revoke_via_follower'))}/s, "
+              f"in random order {rr(ours.get('revoke_via_follower_random_order'))}/s")
     for line in ratio_lines(res):
         print(f"etcd     {line}")
