@@ -50,7 +50,14 @@ impl Service {
                     }
                 }
                 let inputs = self.principal_inputs();
-                let verified = self.validate_any(&token, strict).await?;
+                let verified = if cacheable && self.principals.enabled() {
+                    // The principal cache below remembers this token: skip the other one.
+                    let result = self.validate_jwt(&token, strict, false).await;
+                    metrics::validation(telemetry::validation_outcome(&result));
+                    result?
+                } else {
+                    self.validate_any(&token, strict).await?
+                };
                 let principal = self.principal_from_token(&verified)?;
                 if cacheable {
                     self.remember_principal(&token, inputs, &verified, &principal);

@@ -41,6 +41,12 @@ impl PrincipalCache {
     }
 }
 
+impl PrincipalCache {
+    pub fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
 fn address(keys: &Arc<KeySet>) -> usize {
     Arc::as_ptr(keys) as usize
 }

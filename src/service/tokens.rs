@@ -381,11 +381,25 @@ impl Service {
     /// `strict` first waits for the leader's read index, making the revocation check
     /// linearizable.
     pub async fn validate(&self, token: &str, strict: bool) -> ServiceResult<Verified> {
+        self.validate_jwt(token, strict, true).await
+    }
+
+    /// [`Service::validate`]; `verified_cache` false skips the verified-token cache, for a
+    /// caller that remembers the outcome itself.
+    pub(super) async fn validate_jwt(
+        &self,
+        token: &str,
+        strict: bool,
+        verified_cache: bool,
+    ) -> ServiceResult<Verified> {
         if strict {
             self.read_barrier(STRICT_READ_TIMEOUT).await?;
         }
         let keys = self.keyset()?;
-        let verified = keys.verify(token, now_secs(), false)?;
+        let verified = match verified_cache {
+            true => keys.verify(token, now_secs(), false)?,
+            false => keys.verify_uncached(token, now_secs(), false)?,
+        };
         let claims = &verified.claims;
         self.check_subject(claims)?;
         if !claims.revocable(self.config.token.revocable_expiry_threshold)
