@@ -105,7 +105,7 @@ impl Service {
         };
         let applies_user = verified.local && scope.as_ref().is_some_and(Scope::applies_user);
         let user = if applies_user {
-            self.state.user(username)?
+            self.user_rights(username)?
         } else {
             None
         };

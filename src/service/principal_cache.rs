@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::{now_secs, Service};
+use super::{now_secs, Service, ServiceResult};
 use crate::crypto::{KeySet, Verified};
 use crate::domain::policy::Principal;
 use crate::telemetry::metrics;
@@ -29,21 +29,40 @@ pub struct CachedPrincipal {
     principal: Principal,
 }
 
-pub struct PrincipalCache(Option<quick_cache::sync::Cache<Box<str>, Arc<CachedPrincipal>>>);
+/// What a local user's record adds to the rights of the user's tokens.
+#[derive(Debug, PartialEq)]
+pub struct UserRights {
+    pub admin: bool,
+    pub groups: Vec<String>,
+}
+
+/// A user's rights as read under one principals generation (None: no such user).
+struct CachedRights {
+    generation: u64,
+    rights: Option<Arc<UserRights>>,
+}
+
+pub struct PrincipalCache {
+    tokens: Option<quick_cache::sync::Cache<Box<str>, Arc<CachedPrincipal>>>,
+    /// Many distinct tokens share a user (a CI job gets a token per run): their first
+    /// validation skips the user record's read and parse.
+    users: Option<quick_cache::sync::Cache<Box<str>, Arc<CachedRights>>>,
+}
 
 impl PrincipalCache {
     /// Sized like the verified-token cache (`token.verified-cache-entries`), up to
     /// [`MAX_ENTRIES`]; 0 turns it off.
     pub fn new(entries: usize) -> PrincipalCache {
-        PrincipalCache(
-            (entries > 0).then(|| quick_cache::sync::Cache::new(entries.min(MAX_ENTRIES))),
-        )
+        let on = entries > 0;
+        let size = entries.min(MAX_ENTRIES);
+        PrincipalCache {
+            tokens: on.then(|| quick_cache::sync::Cache::new(size)),
+            users: on.then(|| quick_cache::sync::Cache::new(size)),
+        }
     }
-}
 
-impl PrincipalCache {
     pub fn enabled(&self) -> bool {
-        self.0.is_some()
+        self.tokens.is_some()
     }
 }
 
@@ -59,7 +78,7 @@ impl Service {
 
     /// The principal remembered for `token`, if everything it was derived from still holds.
     pub(super) fn remembered_principal(&self, token: &str) -> Option<Principal> {
-        let hit = self.principals.0.as_ref()?.get(token)?;
+        let hit = self.principals.tokens.as_ref()?.get(token)?;
         if hit.generation != self.state.principals_generation()
             || hit.keys != address(&self.state.keyset()?)
             || hit.expiry.is_some_and(|exp| exp <= now_secs())
@@ -86,7 +105,7 @@ impl Service {
         verified: &Verified,
         principal: &Principal,
     ) {
-        let (Some(cache), Some(keys)) = (&self.principals.0, keys) else {
+        let (Some(cache), Some(keys)) = (&self.principals.tokens, keys) else {
             return;
         };
         let claims = &verified.claims;
@@ -101,5 +120,31 @@ impl Service {
                 principal: principal.clone(),
             }),
         );
+    }
+
+    /// The admin flag and groups of local user `username`, as the state holds them now.
+    pub(super) fn user_rights(&self, username: &str) -> ServiceResult<Option<Arc<UserRights>>> {
+        // Read before the record: an entry is never newer than its generation says.
+        let generation = self.state.principals_generation();
+        let cache = self.principals.users.as_ref();
+        if let Some(hit) = cache.and_then(|c| c.get(username)) {
+            if hit.generation == generation {
+                return Ok(hit.rights.clone());
+            }
+        }
+        let rights = self.state.user(username)?.map(|u| {
+            Arc::new(UserRights {
+                admin: u.admin,
+                groups: u.groups,
+            })
+        });
+        if let Some(cache) = cache {
+            let entry = CachedRights {
+                generation,
+                rights: rights.clone(),
+            };
+            cache.insert(username.into(), Arc::new(entry));
+        }
+        Ok(rights)
     }
 }

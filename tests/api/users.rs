@@ -116,3 +116,52 @@ fn users_groups_and_non_admin_policy() {
     );
     assert_eq!(status, 200);
 }
+
+/// A user's admin flag is read through caches (per token, and per user for tokens not seen
+/// before): promoting or demoting the user reaches both kinds at once.
+#[test]
+fn user_rights_changes_reach_seen_and_unseen_tokens() {
+    let node = TestNode::start();
+    let (status, body) = json_of(
+        node.admin(node.post("/access/api/v2/users"))
+            .json(&json!({"username": "carol", "password": "carol-secret-1", "admin": false}))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let mint = || {
+        node.admin_token(&[("username", "carol"), ("expires_in", "600")])["access_token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let list_users = |token: &str| {
+        node.get("/access/api/v2/users")
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    let set_admin = |admin: bool| {
+        let (status, body) = json_of(
+            node.admin(node.client.patch(node.url("/access/api/v2/users/carol")))
+                .json(&json!({ "admin": admin }))
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(status, 200, "{body}");
+    };
+    let seen = mint();
+    assert_eq!(list_users(&seen), 403);
+    // A second unseen token of the same user: served from the user cache, still no admin.
+    assert_eq!(list_users(&mint()), 403);
+    set_admin(true);
+    assert_eq!(list_users(&seen), 200, "a token seen before the promotion");
+    assert_eq!(list_users(&mint()), 200, "a token never seen before");
+    set_admin(false);
+    // Taking admin away also revokes the tokens issued until then (a cut-off in seconds).
+    assert_eq!(list_users(&seen), 401, "a token issued before the demotion");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(list_users(&mint()), 403, "a token issued after the demotion");
+}
