@@ -163,5 +163,9 @@ fn user_rights_changes_reach_seen_and_unseen_tokens() {
     // Taking admin away also revokes the tokens issued until then (a cut-off in seconds).
     assert_eq!(list_users(&seen), 401, "a token issued before the demotion");
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    assert_eq!(list_users(&mint()), 403, "a token issued after the demotion");
+    assert_eq!(
+        list_users(&mint()),
+        403,
+        "a token issued after the demotion"
+    );
 }
