@@ -29,6 +29,14 @@ struct Header<'a> {
     kid: &'a str,
 }
 
+/// A compact JWS of sane size: three parts.
+fn well_formed(token: &str) -> Result<(), VerifyError> {
+    match token.len() <= 16 * 1024 && token.matches('.').count() == 2 {
+        true => Ok(()),
+        false => Err(VerifyError::Malformed),
+    }
+}
+
 /// The two header fields verification reads. Cheaper than a full JOSE header: every distinct
 /// token's header is read before its signature is checked.
 #[derive(Deserialize)]
@@ -324,9 +332,7 @@ impl KeySet {
         now: u64,
         allow_expired: bool,
     ) -> Result<Verified, VerifyError> {
-        if token.len() > 16 * 1024 || token.matches('.').count() != 2 {
-            return Err(VerifyError::Malformed);
-        }
+        well_formed(token)?;
         let Some(cache) = &self.verified else {
             return self.check_claims(self.verify_signature(token)?, now, allow_expired);
         };
@@ -341,18 +347,12 @@ impl KeySet {
         self.check_claims(verified, now, allow_expired)
     }
 
-    /// [`KeySet::verify`] without the verified-token cache, for callers that remember what
-    /// they derive from a token themselves (a second cache would only add a hash and a copy).
-    pub fn verify_uncached(
-        &self,
-        token: &str,
-        now: u64,
-        allow_expired: bool,
-    ) -> Result<Verified, VerifyError> {
-        if token.len() > 16 * 1024 || token.matches('.').count() != 2 {
-            return Err(VerifyError::Malformed);
-        }
-        self.check_claims(self.verify_signature(token)?, now, allow_expired)
+    /// [`KeySet::verify`] of an unexpired token without the verified-token cache, for callers
+    /// that remember what they derive from a token themselves (a second cache would only add
+    /// a hash and a copy).
+    pub fn verify_uncached(&self, token: &str, now: u64) -> Result<Verified, VerifyError> {
+        well_formed(token)?;
+        self.check_claims(self.verify_signature(token)?, now, false)
     }
 
     /// The signature and whose key made it; the claims are left to [`KeySet::check_claims`]

@@ -398,7 +398,7 @@ impl Service {
         let keys = self.keyset()?;
         let verified = match verified_cache {
             true => keys.verify(token, now_secs(), false)?,
-            false => keys.verify_uncached(token, now_secs(), false)?,
+            false => keys.verify_uncached(token, now_secs())?,
         };
         let claims = &verified.claims;
         self.check_subject(claims)?;
