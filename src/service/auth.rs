@@ -23,10 +23,20 @@ fn looks_like_jwt(s: &str) -> bool {
 impl Service {
     /// Validate a JWT or a reference token; `strict` makes the revocation check linearizable.
     pub async fn validate_any(&self, token: &str, strict: bool) -> ServiceResult<Verified> {
+        self.validate_token(token, strict, true).await
+    }
+
+    /// [`Service::validate_any`]; `verified_cache` as in [`Service::validate_jwt`].
+    async fn validate_token(
+        &self,
+        token: &str,
+        strict: bool,
+        verified_cache: bool,
+    ) -> ServiceResult<Verified> {
         let result = if looks_like_reference_token(token) {
             self.validate_reference(token, strict).await
         } else {
-            self.validate(token, strict).await
+            self.validate_jwt(token, strict, verified_cache).await
         };
         metrics::validation(telemetry::validation_outcome(&result));
         result
@@ -50,14 +60,9 @@ impl Service {
                     }
                 }
                 let inputs = self.principal_inputs();
-                let verified = if cacheable && self.principals.enabled() {
-                    // The principal cache below remembers this token: skip the other one.
-                    let result = self.validate_jwt(&token, strict, false).await;
-                    metrics::validation(telemetry::validation_outcome(&result));
-                    result?
-                } else {
-                    self.validate_any(&token, strict).await?
-                };
+                // When the principal cache below remembers this token, skip the other one.
+                let remembered = cacheable && self.principals.enabled();
+                let verified = self.validate_token(&token, strict, !remembered).await?;
                 let principal = self.principal_from_token(&verified)?;
                 if cacheable {
                     self.remember_principal(&token, inputs, &verified, &principal);

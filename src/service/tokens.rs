@@ -379,13 +379,8 @@ impl Service {
     /// Verify a token for authentication: signature, expiry, audience, and for revocable
     /// tokens presence in the store (a revocable token we do not hold counts as revoked).
     /// `strict` first waits for the leader's read index, making the revocation check
-    /// linearizable.
-    pub async fn validate(&self, token: &str, strict: bool) -> ServiceResult<Verified> {
-        self.validate_jwt(token, strict, true).await
-    }
-
-    /// [`Service::validate`]; `verified_cache` false skips the verified-token cache, for a
-    /// caller that remembers the outcome itself.
+    /// linearizable. `verified_cache` false skips the verified-token cache, for a caller that
+    /// remembers the outcome itself.
     pub(super) async fn validate_jwt(
         &self,
         token: &str,
