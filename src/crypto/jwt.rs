@@ -31,9 +31,10 @@ struct Header<'a> {
 
 /// A compact JWS of sane size: three parts.
 fn well_formed(token: &str) -> Result<(), VerifyError> {
-    match token.len() <= 16 * 1024 && token.matches('.').count() == 2 {
-        true => Ok(()),
-        false => Err(VerifyError::Malformed),
+    if token.len() <= 16 * 1024 && token.matches('.').count() == 2 {
+        Ok(())
+    } else {
+        Err(VerifyError::Malformed)
     }
 }
 

@@ -391,9 +391,10 @@ impl Service {
             self.read_barrier(STRICT_READ_TIMEOUT).await?;
         }
         let keys = self.keyset()?;
-        let verified = match verified_cache {
-            true => keys.verify(token, now_secs(), false)?,
-            false => keys.verify_uncached(token, now_secs())?,
+        let verified = if verified_cache {
+            keys.verify(token, now_secs(), false)?
+        } else {
+            keys.verify_uncached(token, now_secs())?
         };
         let claims = &verified.claims;
         self.check_subject(claims)?;
