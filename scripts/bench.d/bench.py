@@ -23,6 +23,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -474,21 +475,45 @@ def premint(b, port, admin, count, expires_in, name, pids, timeout=300, threads=
 
 # ----------------------------------------------------------------------------- phases
 
-def phase_baselines(results):
-    log("baselines: openssl speed -seconds 3 rsa2048 (one core)")
-    out = subprocess.run(["openssl", "speed", "-seconds", "3", "rsa2048"], capture_output=True,
+def openssl_rsa2048(seconds):
+    """(sign/s, verify/s) of one core from `openssl speed rsa2048`, or (None, None)."""
+    out = subprocess.run(["openssl", "speed", "-seconds", str(seconds), "rsa2048"], capture_output=True,
                          text=True, timeout=120).stdout
     m = re.search(r"^rsa\s+2048 bits\s+\S+s\s+\S+s\s+([\d.]+)\s+([\d.]+)", out, re.M)
-    sign, verify = (float(m.group(1)), float(m.group(2))) if m else (None, None)
+    return (float(m.group(1)), float(m.group(2))) if m else (None, None)
+
+
+def phase_baselines(results):
+    log("baselines: openssl speed -seconds 3 rsa2048 (one core)")
+    sign, verify = openssl_rsa2048(3)
     cores = os.cpu_count()
     try:
         cores = int(subprocess.run(["nproc"], capture_output=True, text=True).stdout.strip())
     except (OSError, ValueError):
         pass
     results["baselines"] = {"rsa2048_sign_per_s_1core": sign, "rsa2048_verify_per_s_1core": verify,
+                            "rsa2048_runs": [[sign, verify]] if sign else [],
                             "cores": cores, "openssl": subprocess.run(
                                 ["openssl", "version"], capture_output=True, text=True).stdout.strip()}
     log(f"  RSA-2048 sign {sign}/s, verify {verify}/s per core; {cores} cores")
+
+
+def rsa_round(results):
+    """One more `openssl speed` between measurement rounds. The RSA baseline is the median of all
+    its runs, so it comes from the same windows as the rates compared with it: one 3 s run at the
+    start read 20 % low once, and moved the validation ratios by as much."""
+    b = results.get("baselines")
+    if not b or "rsa2048_runs" not in b:
+        return
+    sign, verify = openssl_rsa2048(1)
+    if sign is None:
+        return
+    runs = b["rsa2048_runs"]
+    runs.append([sign, verify])
+    b["rsa2048_sign_per_s_1core"] = round(statistics.median(r[0] for r in runs), 1)
+    b["rsa2048_verify_per_s_1core"] = round(statistics.median(r[1] for r in runs), 1)
+    log(f"  openssl speed rsa2048 (run {len(runs)}): sign {sign}/s, verify {verify}/s per core; "
+        f"medians so far {b['rsa2048_sign_per_s_1core']}/s, {b['rsa2048_verify_per_s_1core']}/s")
 
 
 def common_suite(b, results_key, results, port, pids, lb_pids=(), D=10):
@@ -514,9 +539,10 @@ def common_suite(b, results_key, results, port, pids, lb_pids=(), D=10):
     r["premint_nonrevocable"] = {"count": len(toks), "seconds": pm["duration_s"], "rps": pm["rps"],
                                  "non2xx": pm["non2xx"]}
     tokfile = write_lines(os.path.join(RUN, f"{results_key}-distinct.txt"), [t for _, t in toks])
-    # The plaintext baseline and the two validations it is compared with run in turns, three
+    # The plaintext baseline and the two validations it is compared with run in turns, five
     # rounds, and each keeps its median: on this kind of shared machine one run drifts by up
-    # to 20 %, so a ratio of two single runs taken a minute apart says little.
+    # to 20 %, so a ratio of two single runs taken a minute apart says little. An openssl run
+    # follows each round for the RSA baseline of the same windows.
     runs = {"ping_anonymous": [], "validate_distinct": [], "validate_repeated": []}
     for k in range(VALIDATION_ROUNDS):
         tag = f" (round {k + 1}/{VALIDATION_ROUNDS})"
@@ -526,6 +552,7 @@ def common_suite(b, results_key, results, port, pids, lb_pids=(), D=10):
                                                port, 2, 32, D * 0.6, {"BENCH_TOKENS": tokfile}, **W))
         runs["validate_repeated"].append(b.wrk("validate repeated (1 token)" + tag, "ping.lua", port, 2, 32,
                                                D * 0.6, {"BENCH_AUTH": "Bearer " + toks[0][1]}, **W))
+        rsa_round(results)
     for key, rs in runs.items():
         r[key] = median_run(rs)
     r["validate_distinct_strict"] = b.wrk("validate distinct, X-Access-Consistency: strict",
