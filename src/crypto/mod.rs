@@ -1,13 +1,16 @@
 //! Keys and tokens: RSA key generation (`rsa` crate), the self-signed root.crt (`rcgen`),
-//! RS256 signing with a parsed aws-lc-rs key (not the `rsa` crate: RUSTSEC-2023-0071), and
-//! verification with `jsonwebtoken`.
+//! RS256 signing with a parsed aws-lc-rs key (not the `rsa` crate: RUSTSEC-2023-0071) in
+//! `signing`, verification with parsed aws-lc-rs public keys in `jwt`, and site messages
+//! (`jws`, whose header `jsonwebtoken` reads).
 
 pub mod jws;
 mod jwt;
 mod password;
+mod signing;
 
-pub use jwt::{KeyOrigin, KeySet, PublicKeyInfo, SigningKey, TrustedKey, Verified, VerifyError};
+pub use jwt::{KeyOrigin, KeySet, PublicKeyInfo, TrustedKey, Verified, VerifyError};
 pub use password::{hash_password, verify_password};
+pub use signing::SigningKey;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
