@@ -16,7 +16,7 @@ pub struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     pub fn split(token: &'a str) -> Result<Parts<'a>, VerifyError> {
-        if token.matches('.').count() != 2 {
+        if !super::has_three_parts(token) {
             return Err(VerifyError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;

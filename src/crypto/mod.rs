@@ -203,6 +203,12 @@ pub fn new_reference_token(expiry: Option<u64>) -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(raw)
 }
 
+/// Exactly two dots, as a compact JWS has. Every request with a bearer token asks this of a
+/// kilobyte of text, so it uses vectorised search and stops at a third dot.
+pub fn has_three_parts(token: &str) -> bool {
+    memchr::memchr_iter(b'.', token.as_bytes()).take(3).count() == 2
+}
+
 pub fn looks_like_reference_token(s: &str) -> bool {
     s.starts_with("cmVmdGtu") && s.len() < 256
 }
@@ -235,6 +241,29 @@ mod tests {
             .chars()
             .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
         assert_ne!(s, random_service_suffix());
+    }
+
+    #[test]
+    fn three_parts_means_exactly_two_dots() {
+        for (s, want) in [
+            ("a.b.c", true),
+            ("..", true),
+            ("a.b", false),
+            ("a.b.c.d", false),
+            ("", false),
+            ("abc", false),
+        ] {
+            assert_eq!(has_three_parts(s), want, "{s:?}");
+            assert_eq!(has_three_parts(s), s.matches('.').count() == 2, "{s:?}");
+        }
+        let long = format!(
+            "{}.{}.{}",
+            "x".repeat(300),
+            "y".repeat(500),
+            "z".repeat(342)
+        );
+        assert!(has_three_parts(&long));
+        assert!(!has_three_parts(&format!("{long}.")));
     }
 
     #[test]

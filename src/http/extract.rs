@@ -5,12 +5,11 @@ use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::header::{HeaderName, AUTHORIZATION};
-use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+use actix_web::{web, FromRequest, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures::future::LocalBoxFuture;
 
-use super::request_log::Subject;
 use crate::crypto::Verified;
 use crate::domain::policy::{require_admin, Principal};
 use crate::raft::network::JOIN_KEY_HEADER;
@@ -31,7 +30,7 @@ fn service_of(req: &HttpRequest) -> ServiceResult<Arc<Service>> {
 }
 
 /// The credentials the Authorization header carries (None without one); malformed is 401.
-pub(crate) fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials>> {
+pub(crate) fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials<'_>>> {
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
@@ -45,7 +44,7 @@ pub(crate) fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials
         .ok_or_else(|| malformed("Authorization header"))?;
     let value = value.trim();
     if scheme.eq_ignore_ascii_case("bearer") {
-        return Ok(Some(Credentials::Bearer(value.to_string())));
+        return Ok(Some(Credentials::Bearer(value.into())));
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = STANDARD
@@ -99,7 +98,7 @@ pub async fn resolve_caller(req: &HttpRequest) -> ServiceResult<Option<Principal
     };
     let client = req.peer_addr().map(|a| a.ip());
     let who = svc.authenticate(creds, strict(req), client).await?;
-    req.extensions_mut().insert(Subject(who.username.clone()));
+    // The request log reads the caller from here too (no request extension to allocate).
     crate::telemetry::context::set_actor(&who.username);
     Ok(Some(who))
 }

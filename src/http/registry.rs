@@ -92,7 +92,7 @@ async fn post_token(
             user: required("username")?,
             secret: required("password")?,
         },
-        Some("refresh_token") => Credentials::Bearer(required("refresh_token")?),
+        Some("refresh_token") => Credentials::Bearer(required("refresh_token")?.into()),
         Some(other) => {
             return Err(ServiceError::BadRequest(format!(
                 "unsupported grant_type '{other}' (password or refresh_token)"

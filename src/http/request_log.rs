@@ -16,7 +16,8 @@ use crate::telemetry::context::{self, RequestContext};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The authenticated caller's user name, left on the request by the extractors.
+/// The caller's user name, left on the request where no token names it (a UI session, a
+/// registry login). Token callers are read from the request context's actor instead.
 #[derive(Clone)]
 pub struct Subject(pub String);
 
@@ -63,8 +64,11 @@ pub async fn log_requests(
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
     // Audit events raised while serving carry the request's id, address and caller.
-    let ctx = RequestContext::new(id.clone(), (!peer.is_empty()).then(|| peer.clone()));
-    let mut res = context::scope(Arc::new(ctx), next.call(req)).await?;
+    let ctx = Arc::new(RequestContext::new(
+        id.clone(),
+        (!peer.is_empty()).then(|| peer.clone()),
+    ));
+    let mut res = context::scope(ctx.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, value);
     }
@@ -73,6 +77,7 @@ pub async fn log_requests(
         .extensions()
         .get::<Subject>()
         .map(|s| s.0.clone())
+        .or_else(|| ctx.actor())
         .unwrap_or_default();
     let status = res.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;

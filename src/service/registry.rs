@@ -94,7 +94,7 @@ impl Service {
     /// then issue a registry token for the caller.
     pub async fn registry_token_for(
         &self,
-        credentials: Option<Credentials>,
+        credentials: Option<Credentials<'_>>,
         strict: bool,
         client: Option<IpAddr>,
         request: RegistryTokenRequest,
