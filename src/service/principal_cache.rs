@@ -80,7 +80,7 @@ impl Service {
     pub(super) fn remembered_principal(&self, token: &str) -> Option<Principal> {
         let hit = self.principals.tokens.as_ref()?.get(token)?;
         if hit.generation != self.state.principals_generation()
-            || hit.keys != address(&self.state.keyset()?)
+            || Some(hit.keys) != self.state.keyset_address()
             || hit.expiry.is_some_and(|exp| exp <= now_secs())
         {
             return None;

@@ -139,6 +139,12 @@ impl StateView {
         self.keyset.load_full()
     }
 
+    /// Which key set is published, by address: "is it still the one I verified with" without
+    /// touching its reference count, which every request thread would write.
+    pub fn keyset_address(&self) -> Option<usize> {
+        self.keyset.load().as_ref().map(|k| Arc::as_ptr(k) as usize)
+    }
+
     pub fn default_expiry(&self) -> Result<Option<u64>, StoreError> {
         get_json(
             self.tree(StateTree::Meta),
