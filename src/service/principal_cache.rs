@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::{now_secs, Service, ServiceResult};
-use crate::crypto::{KeySet, Verified};
+use crate::crypto::Verified;
 use crate::domain::policy::Principal;
 use crate::telemetry::metrics;
 
@@ -66,14 +66,13 @@ impl PrincipalCache {
     }
 }
 
-fn address(keys: &Arc<KeySet>) -> usize {
-    Arc::as_ptr(keys) as usize
-}
-
 impl Service {
     /// What a principal derived from the state read after this call depends on.
-    pub(super) fn principal_inputs(&self) -> (u64, Option<Arc<KeySet>>) {
-        (self.state.principals_generation(), self.state.keyset())
+    pub(super) fn principal_inputs(&self) -> (u64, Option<usize>) {
+        (
+            self.state.principals_generation(),
+            self.state.keyset_address(),
+        )
     }
 
     /// The principal remembered for `token`, if everything it was derived from still holds.
@@ -101,7 +100,7 @@ impl Service {
     pub(super) fn remember_principal(
         &self,
         token: &str,
-        (generation, keys): (u64, Option<Arc<KeySet>>),
+        (generation, keys): (u64, Option<usize>),
         verified: &Verified,
         principal: &Principal,
     ) {
@@ -114,7 +113,7 @@ impl Service {
             token.into(),
             Arc::new(CachedPrincipal {
                 generation,
-                keys: address(&keys),
+                keys,
                 expiry: claims.exp,
                 revocable_id: revocable.then(|| claims.jti.clone()),
                 principal: principal.clone(),
