@@ -1228,6 +1228,18 @@ def targets(res):
             higher=False, unit="s")
         add(f"{tag}: write p99 of the worst fill chunk with a snapshot vs 50 ms",
             g(sc, "fill", "worst_snapshot_chunk_p99_ms"), 50.0, higher=False, unit="ms")
+        # What a snapshot adds over the chunks that built none, against the allowance the
+        # issue's own figures make (50 ms over its other chunks' ~22 ms), and the floor the
+        # fill rate itself sets: WRITE_CONNS writers waiting on a server that makes `rate`
+        # tokens a second wait WRITE_CONNS / rate on average (Little's law), snapshot or not.
+        chunks = g(sc, "fill", "chunks") or []
+        plain = sorted(c["p99_ms"] for c in chunks if not c.get("snapshots"))
+        add(f"{tag}: worst snapshot chunk p99 vs the median p99 of chunks without one (extra)",
+            g(sc, "fill", "worst_snapshot_chunk_p99_ms"), plain[len(plain) // 2] if plain else None,
+            round(50 / 22, 2), higher=False, unit="ms")
+        rate = g(sc, "fill", "rps")
+        add(f"{tag}: mean write wait the fill rate allows ({WRITE_CONNS} connections / tokens per s) "
+            "vs 50 ms (extra)", 1000.0 * WRITE_CONNS / rate if rate else None, 50.0, higher=False, unit="ms")
         v1 = g(sc, "at_1k", "validate_distinct_revocable", "rps")
         vn = g(sc, "at_n", "validate_distinct_revocable", "rps")
         add(f"{tag}: validate distinct vs the same at 1k tokens", vn, v1, 0.9)
