@@ -61,6 +61,13 @@ pub fn check_trusted_certificate(pem: &str) -> Result<String, CryptoError> {
     Ok(rsa_thumbprint(&n, &e))
 }
 
+/// The kid of a certificate's RSA key, whatever its validity dates: for the log's apply,
+/// which must not depend on the clock of the node applying it.
+pub fn certificate_kid(pem: &str) -> Result<String, CryptoError> {
+    let (n, e) = rsa_public_key_of_certificate(pem)?;
+    Ok(rsa_thumbprint(&n, &e))
+}
+
 /// The DER bytes of a PEM certificate.
 pub fn certificate_der(pem: &str) -> Result<Vec<u8>, CryptoError> {
     Ok(parse_pem_certificate(pem)?.contents)

@@ -241,6 +241,10 @@ pub struct SiteCert {
     /// For a reset: the new certificate's kid signed by the key it replaces, so a peer that
     /// trusts the old key can take the new one from a batch signed with it.
     pub endorsement: Option<String>,
+    /// The kid signed by the certificate's own key: what a site that knows no key of this
+    /// one yet requires before it learns it.
+    #[serde(default)]
+    pub self_endorsement: Option<String>,
 }
 
 impl SiteCert {

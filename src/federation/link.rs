@@ -4,11 +4,12 @@
 //! resumes where this one stopped. Receivers refuse anything but the next batch, so a resend
 //! after a leader change applies nothing twice.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
+use super::message;
 use super::protocol::{Change, EventBatch, JournalEntry, PeerSite, SyncChunk, SyncDone};
 use crate::raft::command::Command;
 use crate::service::SharedService;
@@ -193,19 +194,24 @@ async fn step(
         return Ok(1);
     }
     let upto = last.0 + 1;
+    let keys = svc.keyset().map_err(|e| e.to_string())?;
     let events: Vec<JournalEntry> = entries
         .into_iter()
         .map(|(_, e)| e)
         // The peer's own changes never go back to it.
         .filter(|e| e.origin != peer.service_id)
-        .map(|e| match peer.carries(&e.change) {
-            true => e,
-            false => JournalEntry {
-                change: Change::Skip,
-                ..e
-            },
+        // Signed over the change itself, so a `Skip` still proves its origin and sequence.
+        .map(|e| message::as_origin(&keys, e).map_err(|e| e.to_string()))
+        .map(|e| {
+            e.map(|e| match peer.carries(&e.change) {
+                true => e,
+                false => JournalEntry {
+                    change: Change::Skip,
+                    ..e
+                },
+            })
         })
-        .collect();
+        .collect::<Result<_, String>>()?;
     let count = events.len();
     let batch = EventBatch {
         after: pos,
@@ -248,6 +254,37 @@ async fn step(
     }
 }
 
+/// The peer's own records and certificate: it knows them better than we do (and refuses
+/// them from anyone else).
+fn about_itself(change: &Change, peer: &str) -> bool {
+    match change {
+        Change::Token { record } => record.issuer == peer,
+        Change::Cert { cert } => cert.service_id == peer,
+        _ => false,
+    }
+}
+
+/// What proves each sequence of a full sync's vector: our signature for our own, the
+/// origin's signature of its last event we applied for the others.
+fn vector_proofs(
+    svc: &SharedService,
+    keys: &crate::crypto::KeySet,
+    vector: &crate::domain::federation::Vector,
+) -> Result<BTreeMap<String, String>, String> {
+    let mut proofs = BTreeMap::new();
+    for (origin, &seq) in vector {
+        let proof = if *origin == keys.service_id {
+            Some(message::sign_origin(keys, seq, None).map_err(|e| e.to_string())?)
+        } else {
+            svc.state.fed_proof(origin).map_err(|e| e.to_string())?
+        };
+        if let Some(p) = proof {
+            proofs.insert(origin.clone(), p);
+        }
+    }
+    Ok(proofs)
+}
+
 async fn ack(
     svc: &SharedService,
     peer: &str,
@@ -272,13 +309,22 @@ async fn full_sync(svc: &SharedService, peer: &PeerSite, epoch: u64) -> Result<u
     let own = svc.service_id().map_err(|e| e.to_string())?;
     let (_, head) = svc.state.fed_journal_range().map_err(err)?;
     let vector = svc.state.fed_vector().map_err(err)?;
+    let keys = svc.keyset().map_err(|e| e.to_string())?;
+    let proofs = vector_proofs(svc, &keys, &vector)?;
     let changes: Vec<Change> = svc
         .state
         .fed_full_state(&own)
         .map_err(err)?
         .into_iter()
-        .filter(|c| peer.carries(c))
-        .collect();
+        .filter(|c| peer.carries(c) && !about_itself(c, &peer.service_id))
+        .map(|c| match c {
+            Change::Cert { cert } => {
+                message::self_endorsed(&keys, cert).map(|cert| Change::Cert { cert })
+            }
+            c => Ok(c),
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     let total = changes.len();
     tracing::info!(peer = %peer.name, records = total, "full sync to a federated site started");
     let sync_id: String = crate::crypto::random_secret().chars().take(22).collect();
@@ -296,6 +342,7 @@ async fn full_sync(svc: &SharedService, peer: &PeerSite, epoch: u64) -> Result<u
             done: (i == last).then(|| SyncDone {
                 position: head,
                 vector: vector.clone(),
+                proofs: proofs.clone(),
             }),
         };
         let (status, answer) = svc

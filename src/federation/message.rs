@@ -12,6 +12,8 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::jws::Parts;
 use crate::crypto::{CryptoError, KeyMaterial, KeySet, VerifyError};
 use crate::domain::federation::SiteCert;
+use crate::federation::protocol::{Change, JournalEntry};
+use sha2::Digest as _;
 
 /// How long a message is good for: replays later than this are refused outright, earlier
 /// ones by the receiver's position check.
@@ -73,10 +75,54 @@ const ENDORSE_PURPOSE: &str = "federation-key";
 
 /// The endorsement of `new` by the current active key (proposed with a certificate reset).
 pub fn endorse(keys: &KeySet, new: &KeyMaterial) -> Result<String, CryptoError> {
+    endorse_kid(keys, &new.kid)
+}
+
+fn endorse_kid(keys: &KeySet, kid: &str) -> Result<String, CryptoError> {
     keys.active.sign_json(&Endorsement {
         iss: keys.service_id.clone(),
-        sub: new.kid.clone(),
+        sub: kid.to_string(),
         purpose: ENDORSE_PURPOSE.into(),
+    })
+}
+
+/// Our certificate as we send it: endorsed by its own key while it is our active one, so a
+/// site that knows no key of ours yet can take it (see `merge_cert`).
+pub fn self_endorsed(keys: &KeySet, mut cert: SiteCert) -> Result<SiteCert, CryptoError> {
+    if cert.service_id == keys.service_id
+        && cert.kid == keys.active.kid
+        && cert.self_endorsement.is_none()
+    {
+        cert.self_endorsement = Some(endorse_kid(keys, &cert.kid)?);
+    }
+    Ok(cert)
+}
+
+/// Our own event as it leaves: own certificate self-endorsed, then signed as its origin.
+/// Another origin's event leaves as it came, with that origin's signature.
+pub fn as_origin(keys: &KeySet, mut e: JournalEntry) -> Result<JournalEntry, CryptoError> {
+    if e.origin != keys.service_id || e.sig.is_some() {
+        return Ok(e);
+    }
+    if let Change::Cert { cert } = e.change {
+        e.change = Change::Cert {
+            cert: self_endorsed(keys, cert)?,
+        };
+    }
+    e.sig = Some(sign_origin(keys, e.seq, Some(&e.change))?);
+    Ok(e)
+}
+
+/// Whether `endorsement` is `cert`'s kid endorsed for its service id by the key of `pem`.
+pub fn endorsed_by(endorsement: &str, pem: &str, cert: &SiteCert) -> bool {
+    let Ok(parts) = Parts::split(endorsement) else {
+        return false;
+    };
+    let Ok(payload) = parts.verify_with_certificate(pem) else {
+        return false;
+    };
+    serde_json::from_slice::<Endorsement>(&payload).is_ok_and(|e| {
+        e.iss == cert.service_id && e.sub == cert.kid && e.purpose == ENDORSE_PURPOSE
     })
 }
 
@@ -148,6 +194,107 @@ fn carried_certs(payload: &serde_json::Value) -> Vec<SiteCert> {
         .filter(|c| c["kind"] == "cert")
         .filter_map(|c| serde_json::from_value(c["cert"].clone()).ok())
         .collect()
+}
+
+/// What an origin signs of each of its events (and, with an empty hash, of the sequence a
+/// full sync claims for it).
+#[derive(Serialize, Deserialize)]
+struct OriginClaims {
+    iss: String,
+    seq: u64,
+    /// SHA-256 (hex) of the change's JSON; empty in a vector proof.
+    h: String,
+    purpose: String,
+}
+
+const ORIGIN_PURPOSE: &str = "federation-event";
+
+/// SHA-256 (hex) of a change as it travels.
+pub fn change_hash(change: &Change) -> String {
+    let bytes = serde_json::to_vec(change).unwrap_or_default();
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Our signature of our event `seq` (of `change`; None: a vector proof).
+pub fn sign_origin(
+    keys: &KeySet,
+    seq: u64,
+    change: Option<&Change>,
+) -> Result<String, CryptoError> {
+    keys.active.sign_json(&OriginClaims {
+        iss: keys.service_id.clone(),
+        seq,
+        h: change.map(change_hash).unwrap_or_default(),
+        purpose: ORIGIN_PURPOSE.into(),
+    })
+}
+
+/// Keys a batch introduces for an origin before its later events: certificates it carries
+/// that the store would take (see `merge_cert`): self-endorsed for a site we know no key of,
+/// endorsed by a key trusted for it otherwise.
+#[derive(Default)]
+pub struct Introduced(Vec<(String, String)>);
+
+impl Introduced {
+    /// `known(id)`: the certificates trusted (and not withdrawn) for service id `id`.
+    pub fn learn(&mut self, known: impl Fn(&str) -> Vec<String>, change: &Change) {
+        let Change::Cert { cert } = change else {
+            return;
+        };
+        let known = known(&cert.service_id);
+        let ok = if known.is_empty() {
+            cert.self_endorsement
+                .as_deref()
+                .is_some_and(|e| endorsed_by(e, &cert.certificate_pem, cert))
+        } else {
+            cert.endorsement
+                .as_deref()
+                .is_some_and(|e| known.iter().any(|pem| endorsed_by(e, pem, cert)))
+        };
+        if ok {
+            self.0
+                .push((cert.service_id.clone(), cert.certificate_pem.clone()));
+        }
+    }
+}
+
+/// Whether `sig` is `origin`'s signature of its event `seq` (of `change`, unless the event
+/// travels as a `Skip`, or `change` is None: a vector proof).
+pub fn origin_signed(
+    keys: &KeySet,
+    introduced: &Introduced,
+    sig: &str,
+    origin: &str,
+    seq: u64,
+    change: Option<&Change>,
+) -> bool {
+    let payload = match keys.verify_site_message(sig) {
+        Ok((payload, signer)) if signer == origin => payload,
+        Ok(_) => return false,
+        Err(VerifyError::UnknownKey) => {
+            let Ok(parts) = Parts::split(sig) else {
+                return false;
+            };
+            let carried = introduced
+                .0
+                .iter()
+                .filter(|(id, _)| id == origin)
+                .find_map(|(_, pem)| parts.verify_with_certificate(pem).ok());
+            match carried {
+                Some(p) => p,
+                None => return false,
+            }
+        }
+        Err(_) => return false,
+    };
+    let Ok(c) = serde_json::from_slice::<OriginClaims>(&payload) else {
+        return false;
+    };
+    let hash_ok = match change {
+        None | Some(Change::Skip) => true,
+        Some(change) => c.h == change_hash(change),
+    };
+    c.iss == origin && c.seq == seq && c.purpose == ORIGIN_PURPOSE && hash_ok
 }
 
 #[cfg(test)]

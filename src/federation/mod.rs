@@ -3,6 +3,7 @@
 //! The federated state itself (peers, journal, version vector, cursors) is replicated state:
 //! see `store::apply::federation`.
 
+pub mod admission;
 pub mod link;
 pub mod message;
 pub mod protocol;

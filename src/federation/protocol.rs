@@ -93,6 +93,10 @@ pub struct JournalEntry {
     /// When this site journaled it (Unix ms): for lag figures.
     pub at_ms: u64,
     pub change: Change,
+    /// The origin's signature of (origin, seq, the change's hash), added by the origin when
+    /// it sends the event and relayed unchanged: no relay can forge or renumber it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
 }
 
 /// A federated site this site pushes to (when `active`) and accepts events from.
@@ -126,6 +130,9 @@ pub struct SyncDone {
     pub position: u64,
     /// What the sender had applied of every origin when the sync started.
     pub vector: Vector,
+    /// For each origin but the sender: that origin's signature of its sequence in `vector`.
+    #[serde(default)]
+    pub proofs: std::collections::BTreeMap<String, String>,
 }
 
 /// A batch of the sender's journal: positions `(after, upto]`.

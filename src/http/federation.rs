@@ -20,6 +20,7 @@ pub(crate) fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
     let (tail, head) = svc.state.fed_journal_range()?;
     let epoch = svc.state.fed_epoch()?;
     let live = svc.links.get(&p.name).unwrap_or_default();
+    let refusals = svc.state.fed_refusals(&p.service_id)?;
     let behind = cursor
         .next
         .map(|n| head.saturating_sub(n))
@@ -49,6 +50,8 @@ pub(crate) fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
             "stale": stale,
             "cursor": cursor.next,
             "events_sent": live.events_sent,
+            "refused": refusals.count,
+            "last_refused": refusals.last,
         }
     }))
 }

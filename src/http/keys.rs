@@ -18,6 +18,8 @@ fn cert_json(c: &TrustedCert) -> Value {
         "kid": c.kid,
         "service_id": c.service_id,
         "added_at": c.added_at,
+        "federated": c.federated,
+        "withdrawn": c.withdrawn,
         "certificate": c.certificate_pem,
     })
 }

@@ -38,6 +38,14 @@ pub struct TrustedCert {
     /// as `iss`. Empty only in records from before issuer binding, which verify nothing.
     #[serde(default)]
     pub service_id: String,
+    /// Learned from a federated site (else an admin installed it): only such certificates
+    /// does the federation replace or remove.
+    #[serde(default)]
+    pub federated: bool,
+    /// Its own site rotated away from it (endorsed by the key it used): still listed as the
+    /// admin installed it, but it verifies nothing until re-added.
+    #[serde(default)]
+    pub withdrawn: bool,
 }
 
 /// A one-time pairing token, stored under the SHA-256 of its secret.
@@ -222,15 +230,23 @@ pub enum Command {
     /// next in line for their origin; a duplicate is skipped, a gap refuses the whole batch.
     FederationReceive {
         from: String,
+        /// Our entry for `from`, as the proposer found it.
+        #[serde(default)]
+        peer: String,
         after: u64,
         upto: u64,
         events: Vec<JournalEntry>,
+        /// Indexes of relayed events whose origin signature did not verify: refused.
+        #[serde(default)]
+        unsigned: Vec<usize>,
         now_ms: u64,
     },
     /// One chunk of a full sync from `from`; chunks of one sync come in order from 0. The
     /// last carries `done`: streaming resumes from its position.
     FederationSync {
         from: String,
+        #[serde(default)]
+        peer: String,
         sync_id: String,
         chunk: u64,
         changes: Vec<Change>,
@@ -330,6 +346,9 @@ pub enum CommandResponse {
     /// A federation batch or sync chunk applied: the sender's position we now stand at.
     FedReceived {
         position: u64,
+        /// Changes our entry for the sender (or the store) refused; they count as delivered.
+        #[serde(default)]
+        refused: Vec<crate::federation::admission::Refused>,
     },
     /// Refused: not the batch that follows what we have from this sender (replayed,
     /// out of order, or from before a restore). Nothing applied.

@@ -1,23 +1,21 @@
-//! Federation use cases: peer sites (the JFrog API), what a peer site sends us (batches, full
-//! syncs, hellos), validate_server and the digest. The pushing side is `federation::link`.
+//! Federation use cases: peer sites (the JFrog API), validate_server, the digest, sending to
+//! a site and refresh at the issuing site. What a peer site sends us is in
+//! `federation_inbound`; the pushing side is `federation::link`.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use super::{now_secs, IssuedToken, Service, ServiceError, ServiceResult};
-use crate::clock::now_millis;
 use crate::crypto::KeyOrigin;
-use crate::domain::names::{valid_name, valid_service_id};
-use crate::federation::message::{self, OpenError, Sealed};
-use crate::federation::protocol::{Answer, Change, Entity, EventBatch, Hello, PeerSite, SyncChunk};
+use crate::domain::names::valid_service_id;
+use crate::federation::message;
+use crate::federation::protocol::{Entity, Hello, PeerSite};
 use crate::raft::command::{Command, CommandResponse};
 use crate::telemetry::audit::Event;
 
 /// How long a call to a peer site may take.
 pub const SITE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Most events or changes one message may carry.
-const MAX_ITEMS: usize = 20_000;
 
 /// A new peer site (`POST /system/federation`).
 pub struct NewPeer {
@@ -63,40 +61,6 @@ fn entities(names: Vec<String>) -> ServiceResult<Vec<Entity>> {
         first
     });
     Ok(out)
-}
-
-fn opened<T>(r: Result<Sealed<T>, OpenError>) -> ServiceResult<Sealed<T>> {
-    r.map_err(|e| match e {
-        OpenError::Malformed
-        | OpenError::Verify(crate::crypto::VerifyError::Malformed)
-        | OpenError::Verify(crate::crypto::VerifyError::Algorithm) => {
-            ServiceError::BadRequest(format!("federation message refused: {e}"))
-        }
-        e => ServiceError::Unauthorized(format!("federation message refused: {e}")),
-    })
-}
-
-/// Names in users and groups from a peer are checked like ours: a peer cannot plant what
-/// our own API would refuse.
-fn check_change(change: &Change) -> ServiceResult<()> {
-    let name = match change {
-        Change::User { name, .. } | Change::Group { name, .. } => name,
-        Change::Permission { name, state } => {
-            if let Some(t) = &state.target {
-                if &t.name != name {
-                    return Err(ServiceError::BadRequest("permission name mismatch".into()));
-                }
-                t.clone().validated()?;
-            }
-            name
-        }
-        _ => return Ok(()),
-    };
-    if valid_name(name) {
-        Ok(())
-    } else {
-        Err(ServiceError::BadRequest(format!("invalid name '{name}'")))
-    }
 }
 
 /// A federation link made or changed, as the audit trail records it.
@@ -263,107 +227,6 @@ impl Service {
             "counts": d.counts,
             "vector": self.state.fed_vector()?,
         }))
-    }
-
-    /// Open a site message: signed by a key trusted for its issuer (see `message::open`).
-    fn open_message<T: serde::de::DeserializeOwned>(&self, body: &str) -> ServiceResult<Sealed<T>> {
-        let keys = self.keyset()?;
-        opened(message::open(&keys, body.trim(), now_secs()))
-    }
-
-    /// Open a message that must come from a site with a federation entry here.
-    fn open_peer_message<T: serde::de::DeserializeOwned>(
-        &self,
-        body: &str,
-    ) -> ServiceResult<Sealed<T>> {
-        let sealed: Sealed<T> = self.open_message(body)?;
-        if self.state.fed_peer_by_service(&sealed.iss)?.is_none() {
-            return Err(ServiceError::Unauthorized(format!(
-                "{} is not a federated site here",
-                sealed.iss
-            )));
-        }
-        Ok(sealed)
-    }
-
-    fn answer(&self, response: CommandResponse) -> ServiceResult<Answer> {
-        let (position, status) = match response {
-            CommandResponse::FedReceived { position } => (position, "ok"),
-            CommandResponse::FedOutOfOrder { position } => (position, "out_of_order"),
-            CommandResponse::FedGap => (0, "gap"),
-            other => return Err(ServiceError::Internal(format!("unexpected {other:?}"))),
-        };
-        Ok(Answer {
-            position,
-            status: status.into(),
-            service_id: self.service_id()?,
-            version: env!("CARGO_PKG_VERSION").into(),
-            knows_you: true,
-        })
-    }
-
-    /// A batch of a peer site's journal.
-    pub async fn receive_events(&self, body: &str) -> ServiceResult<Answer> {
-        let sealed = self.open_peer_message::<EventBatch>(body)?;
-        let b = sealed.body;
-        if b.events.len() > MAX_ITEMS || b.upto < b.after {
-            return Err(ServiceError::BadRequest(
-                "malformed federation batch".into(),
-            ));
-        }
-        b.events.iter().try_for_each(|e| check_change(&e.change))?;
-        let response = self
-            .write(Command::FederationReceive {
-                from: sealed.iss,
-                after: b.after,
-                upto: b.upto,
-                events: b.events,
-                now_ms: now_millis(),
-            })
-            .await?;
-        self.answer(response)
-    }
-
-    /// A chunk of a full sync from a peer site.
-    pub async fn receive_sync(&self, body: &str) -> ServiceResult<Answer> {
-        let sealed = self.open_peer_message::<SyncChunk>(body)?;
-        let c = sealed.body;
-        if c.changes.len() > MAX_ITEMS || c.sync_id.len() > 128 {
-            return Err(ServiceError::BadRequest(
-                "malformed federation sync chunk".into(),
-            ));
-        }
-        c.changes.iter().try_for_each(check_change)?;
-        if c.chunk == 0 {
-            tracing::info!(from = %sealed.iss, "full sync from a federated site started");
-        }
-        let done = c.done.is_some();
-        let response = self
-            .write(Command::FederationSync {
-                from: sealed.iss.clone(),
-                sync_id: c.sync_id,
-                chunk: c.chunk,
-                changes: c.changes,
-                done: c.done,
-            })
-            .await?;
-        if done {
-            tracing::info!(from = %sealed.iss, "full sync from a federated site done");
-        }
-        self.answer(response)
-    }
-
-    /// A site saying hello: its key is trusted here (else 401); says whether we know it.
-    pub async fn hello(&self, body: &str) -> ServiceResult<Answer> {
-        let sealed: Sealed<Hello> = self.open_message(body)?;
-        let knows_you = self.state.fed_peer_by_service(&sealed.iss)?.is_some();
-        Ok(Answer {
-            position: self.state.fed_inbound(&sealed.iss)?,
-            status: "ok".into(),
-            service_id: self.service_id()?,
-            version: env!("CARGO_PKG_VERSION").into(),
-            knows_you,
-        })
     }
 
     /// POST a signed message to a peer site; the answer and the HTTP status.

@@ -86,6 +86,8 @@ impl Service {
             kid,
             added_at: now_secs(),
             service_id,
+            federated: false,
+            withdrawn: false,
         };
         self.write(Command::PutTrusted { cert: cert.clone() })
             .await?;

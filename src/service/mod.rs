@@ -8,6 +8,7 @@ pub mod backup;
 pub mod bootstrap;
 pub mod error;
 pub mod federation;
+mod federation_inbound;
 pub mod keys;
 pub mod login;
 pub mod minting;

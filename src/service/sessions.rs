@@ -102,7 +102,11 @@ impl Service {
         let record = self.state.token(&token_id)?.ok_or_else(signed_out)?;
         let now = now_secs();
         let expiry = record.expiry.unwrap_or(0);
-        if record.kind != TokenKind::Session || expiry <= now {
+        // Sessions are site-local: a record that names another issuer is none of ours.
+        if record.kind != TokenKind::Session
+            || expiry <= now
+            || record.issuer != self.service_id()?
+        {
             return Err(signed_out());
         }
         if self

@@ -9,6 +9,15 @@ use crate::domain::token::{Claims, TokenKind};
 use crate::raft::command::{Command, CommandResponse, PairingRecord};
 
 impl Service {
+    /// Whether a key bound to `issuer` is in our circle of trust now.
+    fn trusts_issuer(&self, issuer: &str) -> ServiceResult<bool> {
+        Ok(self
+            .keyset()?
+            .public_keys
+            .iter()
+            .any(|k| k.origin == crate::crypto::KeyOrigin::Trusted && k.service_id == issuer))
+    }
+
     /// Claims of the token a reference token stands for, if it is alive.
     pub async fn validate_reference(
         &self,
@@ -44,12 +53,14 @@ impl Service {
             jti: record.token_id,
             ext: Some(format!(r#"{{"revocable":"{}"}}"#, record.revocable)),
         };
+        // A federated site's record acts as that site's token, never as ours: the issuer
+        // must be one we trust now, and the token carries only its scope (see SECURITY.md).
+        let local = claims.iss == self.service_id()?;
+        if !local && !self.trusts_issuer(&claims.iss)? {
+            return Err(invalid());
+        }
         self.check_subject(&claims)?;
-        // Only this cluster's tokens are stored with references.
-        Ok(Verified {
-            claims,
-            local: true,
-        })
+        Ok(Verified { claims, local })
     }
 
     /// A one-time pairing token for `username`, valid `token.pairing-token-expiry` seconds.

@@ -316,6 +316,13 @@ impl Service {
         let record = record.ok_or_else(|| {
             ServiceError::Unauthorized("token is revoked, expired or not refreshable".into())
         })?;
+        // Only our own records refresh here: a federated site's record under this id must
+        // never decide what we sign.
+        if record.issuer != self.service_id()? {
+            return Err(ServiceError::Unauthorized(
+                "token is revoked, expired or not refreshable".into(),
+            ));
+        }
         if !record.refreshable {
             return Err(ServiceError::BadRequest("token is not refreshable".into()));
         }

@@ -88,6 +88,25 @@ impl StateView {
             .collect()
     }
 
+    /// The origin's signature of the highest sequence we applied of it.
+    pub fn fed_proof(&self, origin: &str) -> Result<Option<String>, StoreError> {
+        self.tree(FedState)
+            .get(fed_key::proof(origin))?
+            .map(|v| json(&v))
+            .transpose()
+    }
+
+    /// What our entry for `sender` refused of it so far.
+    pub fn fed_refusals(
+        &self,
+        sender: &str,
+    ) -> Result<super::apply::federation_merge::RefusalStats, StoreError> {
+        match self.tree(FedState).get(fed_key::refused(sender))? {
+            Some(v) => json(&v),
+            None => Ok(Default::default()),
+        }
+    }
+
     pub fn fed_vector(&self) -> Result<Vector, StoreError> {
         let mut v = Vector::new();
         for item in self.tree(FedState).scan_prefix(b"vv/") {
@@ -182,7 +201,11 @@ impl StateView {
             out.push(Change::Permission { name, state });
         }
         for v in self.tree(Tokens).iter().values() {
-            out.push(Change::Token { record: json(&v?)? });
+            let record: crate::domain::token::TokenRecord = json(&v?)?;
+            // Web sessions are site-local: never federated.
+            if record.kind != crate::domain::token::TokenKind::Session {
+                out.push(Change::Token { record });
+            }
         }
         for v in self.tree(Revoked).iter().values() {
             out.push(Change::Revoke {
@@ -235,6 +258,7 @@ impl StateView {
             certificate_pem: active.certificate_pem,
             retired,
             endorsement: None,
+            self_endorsement: None,
         })
     }
 }

@@ -144,6 +144,15 @@ pub mod fed_key {
     pub fn cert(service_id: &str) -> Vec<u8> {
         format!("c/{service_id}").into_bytes()
     }
+    /// What was refused from a sender: count and the last one (`RefusalStats`).
+    pub fn refused(sender: &str) -> Vec<u8> {
+        format!("refused/{sender}").into_bytes()
+    }
+    /// The origin's signature of the highest sequence applied of it: a full sync we send
+    /// proves our vector with these.
+    pub fn proof(origin: &str) -> Vec<u8> {
+        format!("proof/{origin}").into_bytes()
+    }
     /// Names of the trusted certificates bound to a service id.
     pub fn bound(service_id: &str) -> Vec<u8> {
         format!("b/{service_id}").into_bytes()

@@ -237,7 +237,7 @@ impl StateView {
         }
         let trusted: Vec<TrustedKey<'_>> = certs
             .iter()
-            .filter(|t| !t.service_id.is_empty())
+            .filter(|t| !t.service_id.is_empty() && !t.withdrawn)
             .map(|t| TrustedKey {
                 name: &t.name,
                 certificate_pem: &t.certificate_pem,

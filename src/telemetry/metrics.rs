@@ -51,6 +51,12 @@ struct PeerLabel {
     peer: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RefusalLabels {
+    peer: String,
+    reason: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 16 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -87,6 +93,7 @@ struct Metrics {
     snapshot_duration: Histogram,
     federation_lag: Family<PeerLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     federation_behind: Family<PeerLabel, Gauge>,
+    federation_refused: Family<RefusalLabels, Counter>,
 }
 
 impl Metrics {
@@ -120,6 +127,7 @@ impl Metrics {
             snapshot_duration: latency_histogram(),
             federation_lag: Family::default(),
             federation_behind: Family::default(),
+            federation_refused: Family::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -219,6 +227,11 @@ impl Metrics {
             "Journal entries a peer site has not acknowledged yet",
             m.federation_behind.clone(),
         );
+        r.register(
+            "federation_refused_changes",
+            "Changes from a federated site that our entry for it (or the store) refused, by reason",
+            m.federation_refused.clone(),
+        );
         Metrics { registry: r, ..m }
     }
 }
@@ -289,6 +302,17 @@ pub fn login(outcome: &'static str) {
     METRICS
         .logins
         .get_or_create(&OutcomeLabel { outcome })
+        .inc();
+}
+
+/// A change from federated site `peer` (our entry's name) refused for `reason`.
+pub fn federation_refused(peer: &str, reason: &'static str) {
+    METRICS
+        .federation_refused
+        .get_or_create(&RefusalLabels {
+            peer: peer.to_string(),
+            reason,
+        })
         .inc();
 }
 

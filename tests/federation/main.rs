@@ -10,6 +10,7 @@
 mod bad_peers;
 mod conflicts;
 mod entities;
+mod hostile;
 mod leader_kill;
 mod overflow;
 mod partition;

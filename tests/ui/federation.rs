@@ -10,6 +10,30 @@ fn the_cluster_view_shows_federation_peers_with_their_link_status() {
     wait_same_digest(&[&a, &b], Duration::from_secs(60));
     let page = Page::new(a.node(0));
     let session = page.sign_in("admin", ADMIN_PASSWORD);
+    // A session is site-local: B's admin signed in at B is nobody at A, even once the
+    // sites have converged (the session record never crosses).
+    let b_page = Page::new(b.node(0));
+    let b_session = b_page.sign_in("admin", ADMIN_PASSWORD);
+    assert_eq!(b_page.get("/ui/users", Some(&b_session)).status(), 200);
+    let marker = b.token(0, &[("username", "after-sign-in"), ("expires_in", "0")]);
+    let marker = marker["access_token"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // B's later (stored) token validates at A: B's journal went past the sign-in.
+    while a
+        .node(0)
+        .get("/access/api/v1/system/ping")
+        .bearer_auth(&marker)
+        .send()
+        .unwrap()
+        .status()
+        != 200
+    {
+        assert!(Instant::now() < deadline, "B's token never reached A");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let r = page.get("/ui/users", Some(&b_session));
+    assert_eq!(r.status(), 303, "B's session signed in at A");
+    assert_eq!(r.headers()["location"], "/ui/login");
     let page_of_peers = || {
         let r = page.get("/ui/cluster", Some(&session));
         assert_eq!(r.status(), 200);

@@ -1,26 +1,21 @@
 //! Applying federation: local changes append to the outbound journal in the same apply that
-//! makes them; changes from peer sites (batches and full-sync chunks) merge by the rules of
-//! `domain::federation`; peers, link cursors and the version vector live here too, so any
-//! node that becomes leader resumes every link where the cluster left it.
-
-use std::collections::HashMap;
+//! makes them; peers, link cursors and the version vector live here too, so any node that
+//! becomes leader resumes every link where the cluster left it. What peer sites send is
+//! merged in `federation_merge`.
 
 use serde::{Deserialize, Serialize};
 
-use super::{tokens, tx_get, tx_put, Tx, TxResult};
+use super::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::federation::{
-    arrival, membership_change, Arrival, Clock, GroupFields, GroupState, PermissionState, SiteCert,
-    Stamp, UserFields, UserState,
+    membership_change, Clock, GroupFields, GroupState, PermissionState, SiteCert, Stamp,
+    UserFields, UserState,
 };
 use crate::domain::permissions::PermissionTarget;
-use crate::domain::token::Revocation;
-use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
+use crate::federation::protocol::{Change, JournalEntry, PeerSite};
 use crate::raft::command::{CommandResponse, GroupRecord, TrustedCert, UserRecord};
 use crate::store::trees::fed_key;
 use crate::store::trees::key::SERVICE_ID;
-use crate::store::trees::StateTree::{
-    FedEntities, FedJournal, FedPeers, FedState, Groups, Meta, Revoked, Tokens, Trusted, Users,
-};
+use crate::store::trees::StateTree::{FedEntities, FedJournal, FedPeers, FedState, Meta, Trusted};
 
 /// Most journal entries one `FederationTrim` removes.
 pub const TRIM_MAX: u64 = 10_000;
@@ -37,7 +32,7 @@ pub struct LinkCursor {
     pub full_syncs: u64,
 }
 
-fn get_u64(tx: &Tx<'_>, key: &[u8]) -> TxResult<u64> {
+pub(super) fn get_u64(tx: &Tx<'_>, key: &[u8]) -> TxResult<u64> {
     Ok(tx_get(tx.t(FedState), key)?.unwrap_or(0))
 }
 
@@ -45,7 +40,7 @@ pub(super) fn own_site(tx: &Tx<'_>) -> TxResult<String> {
     Ok(tx_get(tx.t(Meta), SERVICE_ID)?.unwrap_or_default())
 }
 
-fn append(tx: &Tx<'_>, entry: &JournalEntry) -> TxResult<()> {
+pub(super) fn append(tx: &Tx<'_>, entry: &JournalEntry) -> TxResult<()> {
     let head = get_u64(tx, fed_key::HEAD)?;
     tx_put(tx.t(FedJournal), &head.to_be_bytes(), entry)?;
     tx_put(tx.t(FedState), fed_key::HEAD, &(head + 1))
@@ -67,6 +62,7 @@ pub(super) fn journal(tx: &Tx<'_>, change: Change, at_ms: u64) -> TxResult<()> {
             seq,
             at_ms,
             change,
+            sig: None,
         },
     )
 }
@@ -79,7 +75,7 @@ fn stamp(tx: &Tx<'_>, now_ms: u64, own: &str) -> TxResult<Stamp> {
     Ok(clock.stamp(own))
 }
 
-fn observe(tx: &Tx<'_>, remote: &Stamp) -> TxResult<()> {
+pub(super) fn observe(tx: &Tx<'_>, remote: &Stamp) -> TxResult<()> {
     let clock: Clock = tx_get(tx.t(FedState), fed_key::CLOCK)?.unwrap_or_default();
     tx_put(tx.t(FedState), fed_key::CLOCK, &clock.observe(remote))
 }
@@ -94,7 +90,7 @@ pub fn user_fields(r: &UserRecord) -> UserFields {
 
 /// The merge state of a user, seeded from its record when it has none yet (a user from
 /// before federation was set up).
-fn user_state(
+pub(super) fn user_state(
     tx: &Tx<'_>,
     name: &str,
     record: Option<&UserRecord>,
@@ -222,14 +218,6 @@ pub(super) fn restate_permission(tx: &Tx<'_>, target: &PermissionTarget) -> TxRe
     Ok(())
 }
 
-fn merge_permission(tx: &Tx<'_>, name: &str, change: &PermissionState) -> TxResult<()> {
-    let key = fed_key::permission(name);
-    let mut state: PermissionState = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
-    state.merge(change);
-    tx_put(tx.t(FedEntities), &key, &state)?;
-    super::permissions::store(tx, name, state.target.as_ref())
-}
-
 /// Our own certificate changed (a reset): peers learn it through the journal.
 pub(super) fn local_cert(
     tx: &Tx<'_>,
@@ -247,9 +235,31 @@ pub(super) fn local_cert(
         certificate_pem: certificate_pem.to_string(),
         retired: retired.to_vec(),
         endorsement: endorsement.cloned(),
+        // Added by the link when it sends the certificate (signed with the key itself).
+        self_endorsement: None,
     };
     tx_put(tx.t(FedEntities), &fed_key::cert(&own), &cert)?;
     journal(tx, Change::Cert { cert }, at_ms)
+}
+
+/// Forget the certificates the federation taught us for `service_id`: an admin installs one.
+pub(super) fn drop_federated_certs(tx: &Tx<'_>, service_id: &str) -> TxResult<()> {
+    let key = fed_key::bound(service_id);
+    let names: Vec<String> = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
+    let mut still = Vec::new();
+    for name in names {
+        match tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
+            Some(t) if t.federated => {
+                tx.t(Trusted).remove(name.as_bytes())?;
+            }
+            Some(_) => still.push(name),
+            None => {}
+        }
+    }
+    tx_put(tx.t(FedEntities), &key, &still)?;
+    tx.t(FedEntities)
+        .remove(fed_key::cert(service_id).as_slice())?;
+    Ok(())
 }
 
 /// Keep the index of trusted-certificate names per service id current.
@@ -261,258 +271,6 @@ pub(super) fn bind_trusted(tx: &Tx<'_>, cert: &TrustedCert, bound: bool) -> TxRe
         names.push(cert.name.clone());
     }
     tx_put(tx.t(FedEntities), &key, &names)
-}
-
-fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResult<()> {
-    let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
-    let mut state = user_state(tx, name, record.as_ref(), own)?;
-    state.merge(change);
-    tx_put(tx.t(FedEntities), &fed_key::user(name), &state)?;
-    // Admin rights are site-local: the federated record moves on, but no peer changes (or
-    // deletes) a local admin's account.
-    if record.as_ref().is_some_and(|r| r.admin) {
-        return Ok(());
-    }
-    match (&state.fields, record) {
-        (Some(f), _) => {
-            let user = UserRecord {
-                username: name.to_string(),
-                password_hash: f.password_hash.clone(),
-                email: f.email.clone(),
-                admin: false,
-                groups: state.groups(),
-                created_at: f.created_at,
-            };
-            tx_put(tx.t(Users), name.as_bytes(), &user)?;
-        }
-        (None, Some(_)) => {
-            tx.t(Users).remove(name.as_bytes())?;
-            super::permissions::remove_holder(tx, name, false)?;
-            let at = state.deleted_at.as_ref().map(|s| s.ms / 1000).unwrap_or(0);
-            // Our tokens of this user go too, and the peers learn it as our change.
-            super::accounts::revoke_user(tx, name, at)?;
-        }
-        (None, None) => {}
-    }
-    Ok(())
-}
-
-fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
-    let mut state: GroupState =
-        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
-    state.merge(change);
-    tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
-    match &state.fields {
-        Some(f) => tx_put(
-            tx.t(Groups),
-            name.as_bytes(),
-            &GroupRecord {
-                name: name.to_string(),
-                description: f.description.clone(),
-                created_at: f.created_at,
-            },
-        ),
-        None => {
-            if tx.t(Groups).remove(name.as_bytes())?.is_some() {
-                super::permissions::remove_holder(tx, name, true)?;
-            }
-            Ok(())
-        }
-    }
-}
-
-/// Another site's certificate: it and the earlier ones it keeps become trusted for its
-/// service id; certificates bound to that id that it no longer keeps stop being trusted.
-fn merge_cert(tx: &Tx<'_>, cert: &SiteCert, own: &str) -> TxResult<()> {
-    if cert.service_id == own || cert.service_id.is_empty() {
-        return Ok(());
-    }
-    let key = fed_key::cert(&cert.service_id);
-    let known: Option<SiteCert> = tx_get(tx.t(FedEntities), &key)?;
-    if !cert.supersedes(known.as_ref()) {
-        return Ok(());
-    }
-    tx_put(tx.t(FedEntities), &key, cert)?;
-    let keep: Vec<&String> = std::iter::once(&cert.certificate_pem)
-        .chain(&cert.retired)
-        .collect();
-    let bound_key = fed_key::bound(&cert.service_id);
-    let names: Vec<String> = tx_get(tx.t(FedEntities), &bound_key)?.unwrap_or_default();
-    let mut still = Vec::new();
-    for name in names {
-        match tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
-            Some(t) if keep.contains(&&t.certificate_pem) => still.push(name),
-            Some(_) => {
-                tx.t(Trusted).remove(name.as_bytes())?;
-            }
-            None => {}
-        }
-    }
-    for pem in keep {
-        // A certificate that does not parse is skipped, the same on every node.
-        let Ok(kid) = crate::crypto::check_trusted_certificate(pem) else {
-            continue;
-        };
-        let name = format!("federation-{kid}");
-        tx_put(
-            tx.t(Trusted),
-            name.as_bytes(),
-            &TrustedCert {
-                name: name.clone(),
-                certificate_pem: pem.clone(),
-                kid,
-                added_at: cert.stamp.ms / 1000,
-                service_id: cert.service_id.clone(),
-            },
-        )?;
-        if !still.contains(&name) {
-            still.push(name);
-        }
-    }
-    tx_put(tx.t(FedEntities), &bound_key, &still)
-}
-
-/// Merge one change from a peer site.
-fn merge(tx: &Tx<'_>, change: &Change, own: &str) -> TxResult<()> {
-    match change {
-        Change::Token { record } => {
-            let id = record.token_id.as_bytes();
-            if tx.t(Revoked).get(id)?.is_none() && tx.t(Tokens).get(id)?.is_none() {
-                tokens::store(tx, record)?;
-            }
-            Ok(())
-        }
-        Change::Revoke { revocation } => merge_revocation(tx, revocation),
-        Change::Subject { subject, at } => super::accounts::move_cut_off(tx, subject, *at),
-        Change::User { name, state } => {
-            for s in state
-                .stamp
-                .iter()
-                .chain(state.members.values().map(|m| &m.stamp))
-            {
-                observe(tx, s)?;
-            }
-            merge_user(tx, name, state, own)
-        }
-        Change::Group { name, state } => {
-            if let Some(s) = &state.stamp {
-                observe(tx, s)?;
-            }
-            merge_group(tx, name, state)
-        }
-        Change::Permission { name, state } => {
-            if let Some(s) = &state.stamp {
-                observe(tx, s)?;
-            }
-            merge_permission(tx, name, state)
-        }
-        Change::Cert { cert } => merge_cert(tx, cert, own),
-        Change::Skip => Ok(()),
-    }
-}
-
-/// Revocations are final: the record goes (if we hold it) and the revocation stays.
-fn merge_revocation(tx: &Tx<'_>, revocation: &Revocation) -> TxResult<()> {
-    let id = revocation.token_id.as_bytes();
-    if let Some(record) = tx_get(tx.t(Tokens), id)? {
-        tokens::drop_record(tx, &record)?;
-    }
-    if tx.t(Revoked).get(id)?.is_none() {
-        tx_put(tx.t(Revoked), id, revocation)?;
-    }
-    Ok(())
-}
-
-/// A batch of `from`'s journal. See `Command::FederationReceive`.
-pub(super) fn receive(
-    tx: &Tx<'_>,
-    from: &str,
-    after: u64,
-    upto: u64,
-    events: &[JournalEntry],
-    now_ms: u64,
-) -> TxResult<CommandResponse> {
-    let position = get_u64(tx, &fed_key::inbound(from))?;
-    if after != position {
-        return Ok(CommandResponse::FedOutOfOrder { position });
-    }
-    let own = own_site(tx)?;
-    // Decide first: a refused batch writes nothing.
-    let mut seen: HashMap<&str, u64> = HashMap::new();
-    let mut next = Vec::new();
-    for e in events.iter().filter(|e| e.origin != own) {
-        let s = match seen.get(e.origin.as_str()) {
-            Some(s) => *s,
-            None => get_u64(tx, &fed_key::vector(&e.origin))?,
-        };
-        match arrival(s, e.seq) {
-            Arrival::Duplicate => {}
-            Arrival::Gap => return Ok(CommandResponse::FedGap),
-            Arrival::Apply => {
-                seen.insert(&e.origin, e.seq);
-                next.push(e);
-            }
-        }
-    }
-    for e in next {
-        merge(tx, &e.change, &own)?;
-        tx_put(tx.t(FedState), &fed_key::vector(&e.origin), &e.seq)?;
-        append(
-            tx,
-            &JournalEntry {
-                at_ms: now_ms,
-                ..e.clone()
-            },
-        )?;
-    }
-    tx_put(tx.t(FedState), &fed_key::inbound(from), &upto)?;
-    Ok(CommandResponse::FedReceived { position: upto })
-}
-
-/// One chunk of a full sync from `from`. See `Command::FederationSync`.
-pub(super) fn sync(
-    tx: &Tx<'_>,
-    from: &str,
-    sync_id: &str,
-    chunk: u64,
-    changes: &[Change],
-    done: Option<&SyncDone>,
-) -> TxResult<CommandResponse> {
-    let expected: Option<(String, u64)> = tx_get(tx.t(FedState), &fed_key::sync_in(from))?;
-    if chunk != 0 && expected.as_ref() != Some(&(sync_id.to_string(), chunk)) {
-        let position = get_u64(tx, &fed_key::inbound(from))?;
-        return Ok(CommandResponse::FedOutOfOrder { position });
-    }
-    let own = own_site(tx)?;
-    for c in changes {
-        merge(tx, c, &own)?;
-    }
-    tx_put(
-        tx.t(FedState),
-        &fed_key::sync_in(from),
-        &(sync_id.to_string(), chunk + 1),
-    )?;
-    let Some(done) = done else {
-        let position = get_u64(tx, &fed_key::inbound(from))?;
-        return Ok(CommandResponse::FedReceived { position });
-    };
-    let mut moved = false;
-    for (origin, &seq) in done.vector.iter().filter(|(o, _)| **o != own) {
-        if seq > get_u64(tx, &fed_key::vector(origin))? {
-            tx_put(tx.t(FedState), &fed_key::vector(origin), &seq)?;
-            moved = true;
-        }
-    }
-    if moved {
-        // What we just learned is not in our journal: our own peers need a full sync.
-        let epoch = get_u64(tx, fed_key::EPOCH)? + 1;
-        tx_put(tx.t(FedState), fed_key::EPOCH, &epoch)?;
-    }
-    tx_put(tx.t(FedState), &fed_key::inbound(from), &done.position)?;
-    tx.t(FedState).remove(fed_key::sync_in(from).as_slice())?;
-    Ok(CommandResponse::FedReceived {
-        position: done.position,
-    })
 }
 
 pub(super) fn put_peer(tx: &Tx<'_>, peer: &PeerSite) -> TxResult<CommandResponse> {

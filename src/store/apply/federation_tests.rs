@@ -7,7 +7,7 @@ use crate::domain::federation::{Stamp, UserFields, UserState};
 use crate::federation::protocol::{Change, Entity, JournalEntry, PeerSite};
 use crate::raft::command::{Command, CommandResponse};
 
-fn peer(name: &str, sid: &str) -> Command {
+pub(super) fn peer(name: &str, sid: &str) -> Command {
     Command::FederationPeer {
         peer: PeerSite {
             name: name.into(),
@@ -22,7 +22,7 @@ fn peer(name: &str, sid: &str) -> Command {
 }
 
 /// Event `seq` of `origin`: user `name` with an email, stamped at `ms`.
-fn event(origin: &str, seq: u64, name: &str, ms: u64) -> JournalEntry {
+pub(super) fn event(origin: &str, seq: u64, name: &str, ms: u64) -> JournalEntry {
     let stamp = Stamp {
         ms,
         n: 0,
@@ -41,20 +41,23 @@ fn event(origin: &str, seq: u64, name: &str, ms: u64) -> JournalEntry {
             name: name.into(),
             state: UserState::local_change(&[], Some(fields), Some(&[]), &stamp),
         },
+        sig: None,
     }
 }
 
-fn receive(from: &str, after: u64, upto: u64, events: Vec<JournalEntry>) -> Command {
+pub(super) fn receive(from: &str, after: u64, upto: u64, events: Vec<JournalEntry>) -> Command {
     Command::FederationReceive {
         from: from.into(),
+        peer: from.into(),
         after,
         upto,
         events,
+        unsigned: vec![],
         now_ms: 0,
     }
 }
 
-async fn site(sid: &str, peers: &[&str]) -> Machine {
+pub(super) async fn site(sid: &str, peers: &[&str]) -> Machine {
     let mut m = Machine::with_service_id(sid).await;
     for p in peers {
         assert_eq!(m.apply(peer(p, p)).await, CommandResponse::Ok);
@@ -74,7 +77,13 @@ async fn batches_are_taken_in_order_and_a_replay_applies_nothing() {
         event("jfac@west", 2, "bob", 11),
     ];
     let ok = east.apply(receive("jfac@west", 0, 2, batch.clone())).await;
-    assert_eq!(ok, CommandResponse::FedReceived { position: 2 });
+    assert_eq!(
+        ok,
+        CommandResponse::FedReceived {
+            position: 2,
+            refused: vec![]
+        }
+    );
     assert_eq!(users(&east), 3);
     // The same batch again, or one that skips ahead: refused, with where we stand.
     for (after, upto) in [(0, 2), (5, 7)] {
@@ -163,7 +172,8 @@ async fn any_interleaving_of_origins_converges() {
             assert_eq!(
                 r,
                 CommandResponse::FedReceived {
-                    position: end as u64
+                    position: end as u64,
+                    refused: vec![]
                 }
             );
             *k = end;

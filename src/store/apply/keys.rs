@@ -1,6 +1,6 @@
 //! Applying key commands: bootstrap, certificate reset, the circle of trust.
 
-use super::federation::{bind_trusted, local_cert};
+use super::federation::{bind_trusted, drop_federated_certs, local_cert};
 use super::{tx_get, tx_put, Tx, TxResult};
 use crate::crypto::KeyMaterial;
 use crate::raft::command::{CommandResponse, TrustedCert, UserRecord};
@@ -26,6 +26,10 @@ pub(super) fn bootstrap(
 pub(super) fn put_trusted(tx: &Tx<'_>, cert: &TrustedCert) -> TxResult<CommandResponse> {
     if let Some(old) = tx_get::<TrustedCert>(tx.t(Trusted), cert.name.as_bytes())? {
         bind_trusted(tx, &old, false)?;
+    }
+    if !cert.federated {
+        // The admin's word on a site's key wins over what the federation taught us.
+        drop_federated_certs(tx, &cert.service_id)?;
     }
     tx_put(tx.t(Trusted), cert.name.as_bytes(), cert)?;
     bind_trusted(tx, cert, true)?;

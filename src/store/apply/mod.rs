@@ -4,6 +4,9 @@
 mod accounts;
 pub mod federation;
 #[cfg(test)]
+mod federation_admission_tests;
+pub mod federation_merge;
+#[cfg(test)]
 mod federation_tests;
 mod keys;
 mod permissions;
@@ -250,18 +253,21 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::FederationRemovePeer { name } => federation::remove_peer(tx, name),
         Command::FederationReceive {
             from,
+            peer,
             after,
             upto,
             events,
+            unsigned,
             now_ms,
-        } => federation::receive(tx, from, *after, *upto, events, *now_ms),
+        } => federation_merge::receive(tx, from, peer, *after, *upto, events, unsigned, *now_ms),
         Command::FederationSync {
             from,
+            peer,
             sync_id,
             chunk,
             changes,
             done,
-        } => federation::sync(tx, from, sync_id, *chunk, changes, done.as_ref()),
+        } => federation_merge::sync(tx, from, peer, sync_id, *chunk, changes, done.as_ref()),
         Command::FederationAck {
             peer,
             cursor,

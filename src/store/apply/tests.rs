@@ -437,6 +437,8 @@ async fn key_rotation_keeps_or_drops_old_keys_and_trust_changes() {
         kid: second.kid.clone(),
         added_at: 3_000,
         service_id: "jfac@west".into(),
+        federated: false,
+        withdrawn: false,
     };
     assert_eq!(
         m.apply(Command::PutTrusted { cert }).await,

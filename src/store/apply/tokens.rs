@@ -3,7 +3,7 @@
 use super::accounts::{subject_cut_off, user_cut_off};
 use super::federation::journal;
 use super::{tx_get, tx_put, Expired, Tx, TxResult};
-use crate::domain::token::{Revocation, TokenRecord};
+use crate::domain::token::{Revocation, TokenKind, TokenRecord};
 use crate::federation::protocol::Change;
 use crate::raft::command::{CommandResponse, PairingRecord};
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
@@ -44,6 +44,10 @@ fn revoke(tx: &Tx<'_>, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
 
 pub(super) fn issue(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<CommandResponse> {
     store(tx, record)?;
+    // Web sessions are site-local: never federated.
+    if record.kind == TokenKind::Session {
+        return Ok(CommandResponse::Issued);
+    }
     journal(
         tx,
         Change::Token {
@@ -73,6 +77,10 @@ pub(super) fn refresh(
         }
         return rejected("token is revoked or unknown");
     };
+    // A federated site's record never refreshes here (the service refuses it before this).
+    if old.issuer != super::federation::own_site(tx)? {
+        return rejected("token is revoked or unknown");
+    }
     if old.refresh_hash.as_deref() != Some(refresh_hash) {
         return rejected("refresh token is invalid or already used");
     }

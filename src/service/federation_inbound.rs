@@ -1,0 +1,249 @@
+//! What a peer site sends us: batches of its journal, full-sync chunks and hellos. Each is
+//! a message signed by the site; our entry for it decides what is merged (see
+//! `federation::admission` and `store::apply::federation_merge`), relayed events must carry
+//! their origin's signature, and what is refused is counted, audited and logged here.
+
+use super::{now_secs, Service, ServiceError, ServiceResult};
+use crate::clock::now_millis;
+use crate::domain::names::valid_name;
+use crate::federation::admission::Refused;
+use crate::federation::message::{self, Introduced, OpenError, Sealed};
+use crate::federation::protocol::{
+    Answer, Change, EventBatch, Hello, JournalEntry, PeerSite, SyncChunk, SyncDone,
+};
+use crate::raft::command::{Command, CommandResponse};
+use crate::telemetry::audit::Event;
+use crate::telemetry::metrics;
+
+/// Most events or changes one message may carry.
+const MAX_ITEMS: usize = 20_000;
+
+fn opened<T>(r: Result<Sealed<T>, OpenError>) -> ServiceResult<Sealed<T>> {
+    r.map_err(|e| match e {
+        OpenError::Malformed
+        | OpenError::Verify(crate::crypto::VerifyError::Malformed)
+        | OpenError::Verify(crate::crypto::VerifyError::Algorithm) => {
+            ServiceError::BadRequest(format!("federation message refused: {e}"))
+        }
+        e => ServiceError::Unauthorized(format!("federation message refused: {e}")),
+    })
+}
+
+/// Names in users and groups from a peer are checked like ours: a peer cannot plant what
+/// our own API would refuse.
+fn check_change(change: &Change) -> ServiceResult<()> {
+    let name = match change {
+        Change::User { name, .. } | Change::Group { name, .. } => name,
+        Change::Permission { name, state } => {
+            if let Some(t) = &state.target {
+                if &t.name != name {
+                    return Err(ServiceError::BadRequest("permission name mismatch".into()));
+                }
+                t.clone().validated()?;
+            }
+            name
+        }
+        _ => return Ok(()),
+    };
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(ServiceError::BadRequest(format!("invalid name '{name}'")))
+    }
+}
+
+impl Service {
+    /// Open a site message: signed by a key trusted for its issuer (see `message::open`).
+    fn open_message<T: serde::de::DeserializeOwned>(&self, body: &str) -> ServiceResult<Sealed<T>> {
+        let keys = self.keyset()?;
+        opened(message::open(&keys, body.trim(), now_secs()))
+    }
+
+    /// Open a message that must come from a site with a federation entry here; the entry too.
+    fn open_peer_message<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &str,
+    ) -> ServiceResult<(Sealed<T>, PeerSite)> {
+        let sealed: Sealed<T> = self.open_message(body)?;
+        match self.state.fed_peer_by_service(&sealed.iss)? {
+            Some(peer) => Ok((sealed, peer)),
+            None => Err(ServiceError::Unauthorized(format!(
+                "{} is not a federated site here",
+                sealed.iss
+            ))),
+        }
+    }
+
+    /// The certificates trusted (and not withdrawn) for a service id.
+    fn trusted_pems(&self, service_id: &str) -> Vec<String> {
+        self.state
+            .trusted_certs()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|t| t.service_id == service_id && !t.withdrawn)
+            .map(|t| t.certificate_pem)
+            .collect()
+    }
+
+    /// Indexes of the events relayed by `sender` without their origin's valid signature.
+    fn unsigned_events(&self, sender: &str, events: &[JournalEntry]) -> ServiceResult<Vec<usize>> {
+        let keys = self.keyset()?;
+        let own = self.service_id()?;
+        let mut introduced = Introduced::default();
+        let mut unsigned = Vec::new();
+        for (i, e) in events.iter().enumerate() {
+            if e.origin == own {
+                continue;
+            }
+            if e.origin != sender {
+                let signed = e.sig.as_deref().is_some_and(|sig| {
+                    message::origin_signed(
+                        &keys,
+                        &introduced,
+                        sig,
+                        &e.origin,
+                        e.seq,
+                        Some(&e.change),
+                    )
+                });
+                if !signed {
+                    unsigned.push(i);
+                    continue;
+                }
+            }
+            introduced.learn(|id| self.trusted_pems(id), &e.change);
+        }
+        Ok(unsigned)
+    }
+
+    /// Refused changes from `peer`: counted, audited and logged here, on the node that
+    /// received them (the link status reads the replicated count).
+    fn report_refusals(&self, peer: &str, refused: &[Refused]) {
+        if refused.is_empty() {
+            return;
+        }
+        for r in refused {
+            metrics::federation_refused(peer, r.reason.name());
+            Event::new("federation.change_refused")
+                .field("peer", peer)
+                .field("reason", r.reason.name())
+                .field("kind", &r.kind)
+                .field("name", &r.name)
+                .emit();
+        }
+        tracing::warn!(
+            peer,
+            refused = refused.len(),
+            first = refused[0].reason.name(),
+            "changes from a federated site refused"
+        );
+    }
+
+    fn answer(&self, response: CommandResponse) -> ServiceResult<Answer> {
+        let (position, status) = match response {
+            CommandResponse::FedReceived { position, .. } => (position, "ok"),
+            CommandResponse::FedOutOfOrder { position } => (position, "out_of_order"),
+            CommandResponse::FedGap => (0, "gap"),
+            other => return Err(ServiceError::Internal(format!("unexpected {other:?}"))),
+        };
+        Ok(Answer {
+            position,
+            status: status.into(),
+            service_id: self.service_id()?,
+            version: env!("CARGO_PKG_VERSION").into(),
+            knows_you: true,
+        })
+    }
+
+    /// A batch of a peer site's journal.
+    pub async fn receive_events(&self, body: &str) -> ServiceResult<Answer> {
+        let (sealed, peer) = self.open_peer_message::<EventBatch>(body)?;
+        let b = sealed.body;
+        if b.events.len() > MAX_ITEMS || b.upto < b.after {
+            return Err(ServiceError::BadRequest(
+                "malformed federation batch".into(),
+            ));
+        }
+        b.events.iter().try_for_each(|e| check_change(&e.change))?;
+        let unsigned = self.unsigned_events(&sealed.iss, &b.events)?;
+        let response = self
+            .write(Command::FederationReceive {
+                from: sealed.iss,
+                peer: peer.name.clone(),
+                after: b.after,
+                upto: b.upto,
+                events: b.events,
+                unsigned,
+                now_ms: now_millis(),
+            })
+            .await?;
+        if let CommandResponse::FedReceived { refused, .. } = &response {
+            self.report_refusals(&peer.name, refused);
+        }
+        self.answer(response)
+    }
+
+    /// Keep in a full sync's vector only the sequences we can believe: the sender's own, and
+    /// another origin's with that origin's signature.
+    fn proven_vector(&self, sender: &str, done: &mut SyncDone) -> ServiceResult<()> {
+        let keys = self.keyset()?;
+        let none = Introduced::default();
+        let proofs = &done.proofs;
+        done.vector.retain(|origin, seq| {
+            origin == sender
+                || proofs.get(origin).is_some_and(|sig| {
+                    message::origin_signed(&keys, &none, sig, origin, *seq, None)
+                })
+        });
+        Ok(())
+    }
+
+    /// A chunk of a full sync from a peer site.
+    pub async fn receive_sync(&self, body: &str) -> ServiceResult<Answer> {
+        let (sealed, peer) = self.open_peer_message::<SyncChunk>(body)?;
+        let mut c = sealed.body;
+        if c.changes.len() > MAX_ITEMS || c.sync_id.len() > 128 {
+            return Err(ServiceError::BadRequest(
+                "malformed federation sync chunk".into(),
+            ));
+        }
+        c.changes.iter().try_for_each(check_change)?;
+        if c.chunk == 0 {
+            tracing::info!(from = %sealed.iss, "full sync from a federated site started");
+        }
+        if let Some(done) = c.done.as_mut() {
+            self.proven_vector(&sealed.iss, done)?;
+        }
+        let done = c.done.is_some();
+        let response = self
+            .write(Command::FederationSync {
+                from: sealed.iss.clone(),
+                peer: peer.name.clone(),
+                sync_id: c.sync_id,
+                chunk: c.chunk,
+                changes: c.changes,
+                done: c.done,
+            })
+            .await?;
+        if let CommandResponse::FedReceived { refused, .. } = &response {
+            self.report_refusals(&peer.name, refused);
+        }
+        if done {
+            tracing::info!(from = %sealed.iss, "full sync from a federated site done");
+        }
+        self.answer(response)
+    }
+
+    /// A site saying hello: its key is trusted here (else 401); says whether we know it.
+    pub async fn hello(&self, body: &str) -> ServiceResult<Answer> {
+        let sealed: Sealed<Hello> = self.open_message(body)?;
+        let knows_you = self.state.fed_peer_by_service(&sealed.iss)?.is_some();
+        Ok(Answer {
+            position: self.state.fed_inbound(&sealed.iss)?,
+            status: "ok".into(),
+            service_id: self.service_id()?,
+            version: env!("CARGO_PKG_VERSION").into(),
+            knows_you,
+        })
+    }
+}

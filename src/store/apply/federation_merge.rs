@@ -1,0 +1,466 @@
+//! Merging what peer sites send: batches of their journal and full-sync chunks. Our own
+//! entry for the sender decides what is merged (`PeerSite::admits`, and the rules below that
+//! need the store); a refused change counts as delivered, travels on as a `Skip`, and is
+//! counted per sender so the link status, metrics and audit trail can show it.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::federation::{append, get_u64, observe, own_site, user_state};
+use super::{tokens, tx_get, tx_put, Tx, TxResult};
+use crate::domain::federation::{
+    arrival, Arrival, GroupState, PermissionState, SiteCert, UserState,
+};
+use crate::domain::token::{Revocation, TokenRecord};
+use crate::federation::admission::{Refusal, Refused};
+use crate::federation::message::endorsed_by;
+use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
+use crate::raft::command::{CommandResponse, GroupRecord, TrustedCert, UserRecord};
+use crate::store::trees::fed_key;
+use crate::store::trees::StateTree::{
+    FedEntities, FedPeers, FedState, Groups, Refs, Revoked, Subjects, Tokens, Trusted, Users,
+};
+
+/// Most refusals one response lists (all are counted).
+const REFUSALS_LISTED: usize = 100;
+
+/// What was refused from one sender so far: shown in its link status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefusalStats {
+    pub count: u64,
+    pub last: Option<Refused>,
+}
+
+fn merge_permission(tx: &Tx<'_>, name: &str, change: &PermissionState) -> TxResult<()> {
+    let key = fed_key::permission(name);
+    let mut state: PermissionState = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &key, &state)?;
+    super::permissions::store(tx, name, state.target.as_ref())
+}
+
+fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResult<()> {
+    let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
+    let mut state = user_state(tx, name, record.as_ref(), own)?;
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &fed_key::user(name), &state)?;
+    // Admin rights are site-local: the federated record moves on, but no peer changes (or
+    // deletes) a local admin's account.
+    if record.as_ref().is_some_and(|r| r.admin) {
+        return Ok(());
+    }
+    match (&state.fields, record) {
+        (Some(f), _) => {
+            let user = UserRecord {
+                username: name.to_string(),
+                password_hash: f.password_hash.clone(),
+                email: f.email.clone(),
+                admin: false,
+                groups: state.groups(),
+                created_at: f.created_at,
+            };
+            tx_put(tx.t(Users), name.as_bytes(), &user)?;
+        }
+        (None, Some(_)) => {
+            tx.t(Users).remove(name.as_bytes())?;
+            super::permissions::remove_holder(tx, name, false)?;
+            let at = state.deleted_at.as_ref().map(|s| s.ms / 1000).unwrap_or(0);
+            // Our tokens of this user go too, and the peers learn it as our change.
+            super::accounts::revoke_user(tx, name, at)?;
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
+    let mut state: GroupState =
+        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
+    match &state.fields {
+        Some(f) => tx_put(
+            tx.t(Groups),
+            name.as_bytes(),
+            &GroupRecord {
+                name: name.to_string(),
+                description: f.description.clone(),
+                created_at: f.created_at,
+            },
+        ),
+        None => {
+            if tx.t(Groups).remove(name.as_bytes())?.is_some() {
+                super::permissions::remove_holder(tx, name, true)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Another site's certificate. It speaks only for itself: a certificate for a site we
+/// already trust a key of must carry that key's endorsement (a rotation); the first one we
+/// learn must endorse itself. Admin-installed certificates are never replaced or removed.
+fn merge_cert(tx: &Tx<'_>, cert: &SiteCert, own: &str) -> TxResult<Result<(), Refusal>> {
+    if cert.service_id == own || cert.service_id.is_empty() {
+        return Ok(Err(Refusal::OwnCertificate));
+    }
+    // A certificate that does not parse, or whose kid is not its key's, is refused the same
+    // on every node (its dates are not read: they would depend on the applying node's clock).
+    match crate::crypto::certificate_kid(&cert.certificate_pem) {
+        Ok(kid) if kid == cert.kid => {}
+        _ => return Ok(Err(Refusal::Unendorsed)),
+    }
+    let bound_key = fed_key::bound(&cert.service_id);
+    let names: Vec<String> = tx_get(tx.t(FedEntities), &bound_key)?.unwrap_or_default();
+    let mut trusted: Vec<TrustedCert> = Vec::new();
+    for name in &names {
+        if let Some(t) = tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
+            trusted.push(t);
+        }
+    }
+    // The keys the site signs with now, as far as we know (not those it rotated away from).
+    let current: Vec<&TrustedCert> = trusted.iter().filter(|t| !t.withdrawn).collect();
+    let endorsed = if trusted.is_empty() {
+        cert.self_endorsement
+            .as_deref()
+            .is_some_and(|e| endorsed_by(e, &cert.certificate_pem, cert))
+    } else if current.iter().any(|t| t.kid == cert.kid) {
+        true
+    } else {
+        cert.endorsement.as_deref().is_some_and(|e| {
+            current
+                .iter()
+                .any(|t| endorsed_by(e, &t.certificate_pem, cert))
+        })
+    };
+    if !endorsed {
+        return Ok(Err(Refusal::Unendorsed));
+    }
+    let key = fed_key::cert(&cert.service_id);
+    let known: Option<SiteCert> = tx_get(tx.t(FedEntities), &key)?;
+    if !cert.supersedes(known.as_ref()) {
+        return Ok(Ok(()));
+    }
+    tx_put(tx.t(FedEntities), &key, cert)?;
+    // The new certificate, and those it keeps that we trusted already for that site: no key
+    // enters through `retired`.
+    let mut keep: Vec<(String, String)> = vec![(cert.kid.clone(), cert.certificate_pem.clone())];
+    for pem in &cert.retired {
+        if let Some(t) = trusted.iter().find(|t| &t.certificate_pem == pem) {
+            keep.push((t.kid.clone(), pem.clone()));
+        }
+    }
+    let mut still = Vec::new();
+    for mut t in trusted {
+        let kept = keep.iter().any(|(kid, _)| kid == &t.kid);
+        if t.federated && !kept {
+            tx.t(Trusted).remove(t.name.as_bytes())?;
+            continue;
+        }
+        if !t.federated && t.withdrawn == kept {
+            // The site itself stopped (or resumed) using the key an admin installed.
+            t.withdrawn = !kept;
+            tx_put(tx.t(Trusted), t.name.as_bytes(), &t)?;
+        }
+        still.push(t.name);
+    }
+    for (kid, pem) in keep {
+        let name = format!("federation-{kid}");
+        // Held already, or taken by an admin's certificate or another site's: left alone.
+        if still.contains(&name) || tx.t(Trusted).get(name.as_bytes())?.is_some() {
+            continue;
+        }
+        tx_put(
+            tx.t(Trusted),
+            name.as_bytes(),
+            &TrustedCert {
+                name: name.clone(),
+                certificate_pem: pem,
+                kid,
+                added_at: cert.stamp.ms / 1000,
+                service_id: cert.service_id.clone(),
+                federated: true,
+                withdrawn: false,
+            },
+        )?;
+        still.push(name);
+    }
+    tx_put(tx.t(FedEntities), &bound_key, &still)?;
+    Ok(Ok(()))
+}
+
+/// A token record of another site (admitted already): stored unless revoked or held. Its
+/// reference never displaces one we resolve already.
+fn merge_token(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
+    let id = record.token_id.as_bytes();
+    if tx.t(Revoked).get(id)?.is_some() || tx.t(Tokens).get(id)?.is_some() {
+        return Ok(());
+    }
+    match &record.reference_hash {
+        Some(h) if tx.t(Refs).get(h.as_bytes())?.is_some() => tokens::store(
+            tx,
+            &TokenRecord {
+                reference_hash: None,
+                ..record.clone()
+            },
+        ),
+        _ => tokens::store(tx, record),
+    }
+}
+
+/// A token record we hold or revoked, or a cut-off we have already: nothing to merge (a full
+/// sync brings back what we sent), so nothing to refuse either.
+fn no_news(tx: &Tx<'_>, change: &Change) -> TxResult<bool> {
+    Ok(match change {
+        Change::Token { record } => {
+            let id = record.token_id.as_bytes();
+            tx.t(Revoked).get(id)?.is_some() || tx.t(Tokens).get(id)?.is_some()
+        }
+        Change::Subject { subject, at } => {
+            let cut: Option<u64> = tx_get(tx.t(Subjects), subject.as_bytes())?;
+            cut.is_some_and(|c| c >= *at)
+        }
+        _ => false,
+    })
+}
+
+/// Merge one change from `peer`, unless our entry for it (or the store) refuses it.
+fn merge(
+    tx: &Tx<'_>,
+    peer: &PeerSite,
+    change: &Change,
+    own: &str,
+    origin: Option<&str>,
+) -> TxResult<Result<(), Refusal>> {
+    // A full sync repeats what we hold: quietly nothing, not a refusal.
+    if origin.is_none() && no_news(tx, change)? {
+        return Ok(Ok(()));
+    }
+    if let Err(r) = peer.admits(change, own, origin) {
+        return Ok(Err(r));
+    }
+    match change {
+        Change::Token { record } => merge_token(tx, record)?,
+        Change::Revoke { revocation } => return merge_revocation(tx, peer, revocation, own),
+        Change::Subject { subject, at } => super::accounts::move_cut_off(tx, subject, *at)?,
+        Change::User { name, state } => {
+            for s in state
+                .stamp
+                .iter()
+                .chain(state.members.values().map(|m| &m.stamp))
+            {
+                observe(tx, s)?;
+            }
+            merge_user(tx, name, state, own)?
+        }
+        Change::Group { name, state } => {
+            if let Some(s) = &state.stamp {
+                observe(tx, s)?;
+            }
+            merge_group(tx, name, state)?
+        }
+        Change::Permission { name, state } => {
+            if let Some(s) = &state.stamp {
+                observe(tx, s)?;
+            }
+            merge_permission(tx, name, state)?
+        }
+        Change::Cert { cert } => return merge_cert(tx, cert, own),
+        Change::Skip => {}
+    }
+    Ok(Ok(()))
+}
+
+/// Revocations are final: the record goes (if we hold it) and the revocation stays. A
+/// token of ours whose user our entry for the sender excludes is not the sender's to revoke.
+fn merge_revocation(
+    tx: &Tx<'_>,
+    peer: &PeerSite,
+    revocation: &Revocation,
+    own: &str,
+) -> TxResult<Result<(), Refusal>> {
+    let id = revocation.token_id.as_bytes();
+    if let Some(record) = tx_get::<TokenRecord>(tx.t(Tokens), id)? {
+        if record.issuer == own && peer.exclude_users.contains(&record.username) {
+            return Ok(Err(Refusal::ExcludedUser));
+        }
+        tokens::drop_record(tx, &record)?;
+    }
+    if tx.t(Revoked).get(id)?.is_none() {
+        tx_put(tx.t(Revoked), id, revocation)?;
+    }
+    Ok(Ok(()))
+}
+
+/// Our entry `name` for the site `from`: the proposer found it by service id; it must still
+/// be that site's when the batch applies.
+fn entry_for(tx: &Tx<'_>, name: &str, from: &str) -> TxResult<Option<PeerSite>> {
+    let peer: Option<PeerSite> = tx_get(tx.t(FedPeers), name.as_bytes())?;
+    Ok(peer.filter(|p| p.service_id == from))
+}
+
+/// Count refusals from `from` (persisted, for the link status) and list the first few.
+fn note_refusals(tx: &Tx<'_>, from: &str, refused: &mut Vec<Refused>, total: u64) -> TxResult<()> {
+    if total == 0 {
+        return Ok(());
+    }
+    let key = fed_key::refused(from);
+    let mut stats: RefusalStats = tx_get(tx.t(FedState), &key)?.unwrap_or_default();
+    stats.count += total;
+    stats.last = refused.last().cloned().or(stats.last);
+    tx_put(tx.t(FedState), &key, &stats)?;
+    refused.truncate(REFUSALS_LISTED);
+    Ok(())
+}
+
+/// A batch of `from`'s journal. See `Command::FederationReceive`. Events at the indexes in
+/// `unsigned` came without their origin's valid signature (checked before proposing).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn receive(
+    tx: &Tx<'_>,
+    from: &str,
+    peer_name: &str,
+    after: u64,
+    upto: u64,
+    events: &[JournalEntry],
+    unsigned: &[usize],
+    now_ms: u64,
+) -> TxResult<CommandResponse> {
+    let position = get_u64(tx, &fed_key::inbound(from))?;
+    if after != position {
+        return Ok(CommandResponse::FedOutOfOrder { position });
+    }
+    let own = own_site(tx)?;
+    let (mut refused, mut total) = (Vec::new(), 0u64);
+    // An event relayed without its origin's signature is dropped as if never sent: it moves
+    // no sequence, so it can neither forge nor suppress the origin's real event.
+    let mut signed = Vec::new();
+    for (i, e) in events.iter().enumerate().filter(|(_, e)| e.origin != own) {
+        if unsigned.contains(&i) {
+            total += 1;
+            if refused.len() < REFUSALS_LISTED {
+                refused.push(Refused::of(Refusal::OriginSignature, &e.change));
+            }
+        } else {
+            signed.push(e);
+        }
+    }
+    // Decide first: a refused batch writes nothing.
+    let mut seen: HashMap<&str, u64> = HashMap::new();
+    let mut next = Vec::new();
+    for e in signed {
+        let s = match seen.get(e.origin.as_str()) {
+            Some(s) => *s,
+            None => get_u64(tx, &fed_key::vector(&e.origin))?,
+        };
+        match arrival(s, e.seq) {
+            Arrival::Duplicate => {}
+            Arrival::Gap => return Ok(CommandResponse::FedGap),
+            Arrival::Apply => {
+                seen.insert(&e.origin, e.seq);
+                next.push(e);
+            }
+        }
+    }
+    let peer = entry_for(tx, peer_name, from)?;
+    for e in next {
+        let outcome = match &peer {
+            None => Err(Refusal::NoEntry),
+            Some(p) => merge(tx, p, &e.change, &own, Some(&e.origin))?,
+        };
+        let change = match outcome {
+            Ok(()) => e.change.clone(),
+            Err(reason) => {
+                total += 1;
+                if refused.len() < REFUSALS_LISTED {
+                    refused.push(Refused::of(reason, &e.change));
+                }
+                Change::Skip
+            }
+        };
+        tx_put(tx.t(FedState), &fed_key::vector(&e.origin), &e.seq)?;
+        if let Some(sig) = &e.sig {
+            tx_put(tx.t(FedState), &fed_key::proof(&e.origin), sig)?;
+        }
+        append(
+            tx,
+            &JournalEntry {
+                at_ms: now_ms,
+                change,
+                ..e.clone()
+            },
+        )?;
+    }
+    note_refusals(tx, from, &mut refused, total)?;
+    tx_put(tx.t(FedState), &fed_key::inbound(from), &upto)?;
+    Ok(CommandResponse::FedReceived {
+        position: upto,
+        refused,
+    })
+}
+
+/// One chunk of a full sync from `from`. See `Command::FederationSync`. The vector in
+/// `done` has been checked before proposing: another origin's sequence is there only with
+/// that origin's signature.
+pub(super) fn sync(
+    tx: &Tx<'_>,
+    from: &str,
+    peer_name: &str,
+    sync_id: &str,
+    chunk: u64,
+    changes: &[Change],
+    done: Option<&SyncDone>,
+) -> TxResult<CommandResponse> {
+    let expected: Option<(String, u64)> = tx_get(tx.t(FedState), &fed_key::sync_in(from))?;
+    if chunk != 0 && expected.as_ref() != Some(&(sync_id.to_string(), chunk)) {
+        let position = get_u64(tx, &fed_key::inbound(from))?;
+        return Ok(CommandResponse::FedOutOfOrder { position });
+    }
+    let own = own_site(tx)?;
+    let peer = entry_for(tx, peer_name, from)?;
+    let (mut refused, mut total) = (Vec::new(), 0u64);
+    for c in changes {
+        let outcome = match &peer {
+            None => Err(Refusal::NoEntry),
+            Some(p) => merge(tx, p, c, &own, None)?,
+        };
+        if let Err(reason) = outcome {
+            total += 1;
+            if refused.len() < REFUSALS_LISTED {
+                refused.push(Refused::of(reason, c));
+            }
+        }
+    }
+    note_refusals(tx, from, &mut refused, total)?;
+    tx_put(
+        tx.t(FedState),
+        &fed_key::sync_in(from),
+        &(sync_id.to_string(), chunk + 1),
+    )?;
+    let Some(done) = done else {
+        let position = get_u64(tx, &fed_key::inbound(from))?;
+        return Ok(CommandResponse::FedReceived { position, refused });
+    };
+    let mut moved = false;
+    for (origin, &seq) in done.vector.iter().filter(|(o, _)| **o != own) {
+        if seq > get_u64(tx, &fed_key::vector(origin))? {
+            tx_put(tx.t(FedState), &fed_key::vector(origin), &seq)?;
+            if let Some(proof) = done.proofs.get(origin) {
+                tx_put(tx.t(FedState), &fed_key::proof(origin), proof)?;
+            }
+            moved = true;
+        }
+    }
+    if moved {
+        // What we just learned is not in our journal: our own peers need a full sync.
+        let epoch = get_u64(tx, fed_key::EPOCH)? + 1;
+        tx_put(tx.t(FedState), fed_key::EPOCH, &epoch)?;
+    }
+    tx_put(tx.t(FedState), &fed_key::inbound(from), &done.position)?;
+    tx.t(FedState).remove(fed_key::sync_in(from).as_slice())?;
+    Ok(CommandResponse::FedReceived {
+        position: done.position,
+        refused,
+    })
+}
