@@ -127,7 +127,7 @@ impl Service {
             Event::new("federation.change_refused")
                 .field("peer", peer)
                 .field("reason", r.reason.name())
-                .field("kind", &r.kind)
+                .field("change", &r.kind)
                 .field("name", &r.name)
                 .emit();
         }
