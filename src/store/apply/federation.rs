@@ -12,10 +12,10 @@ use crate::domain::federation::{
 };
 use crate::domain::permissions::PermissionTarget;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite};
-use crate::raft::command::{CommandResponse, GroupRecord, TrustedCert, UserRecord};
+use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
 use crate::store::trees::fed_key;
 use crate::store::trees::key::SERVICE_ID;
-use crate::store::trees::StateTree::{FedEntities, FedJournal, FedPeers, FedState, Meta, Trusted};
+use crate::store::trees::StateTree::{FedEntities, FedJournal, FedPeers, FedState, Meta};
 
 /// Most journal entries one `FederationTrim` removes.
 pub const TRIM_MAX: u64 = 10_000;
@@ -240,37 +240,6 @@ pub(super) fn local_cert(
     };
     tx_put(tx.t(FedEntities), &fed_key::cert(&own), &cert)?;
     journal(tx, Change::Cert { cert }, at_ms)
-}
-
-/// Forget the certificates the federation taught us for `service_id`: an admin installs one.
-pub(super) fn drop_federated_certs(tx: &Tx<'_>, service_id: &str) -> TxResult<()> {
-    let key = fed_key::bound(service_id);
-    let names: Vec<String> = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
-    let mut still = Vec::new();
-    for name in names {
-        match tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
-            Some(t) if t.federated => {
-                tx.t(Trusted).remove(name.as_bytes())?;
-            }
-            Some(_) => still.push(name),
-            None => {}
-        }
-    }
-    tx_put(tx.t(FedEntities), &key, &still)?;
-    tx.t(FedEntities)
-        .remove(fed_key::cert(service_id).as_slice())?;
-    Ok(())
-}
-
-/// Keep the index of trusted-certificate names per service id current.
-pub(super) fn bind_trusted(tx: &Tx<'_>, cert: &TrustedCert, bound: bool) -> TxResult<()> {
-    let key = fed_key::bound(&cert.service_id);
-    let mut names: Vec<String> = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
-    names.retain(|n| n != &cert.name);
-    if bound {
-        names.push(cert.name.clone());
-    }
-    tx_put(tx.t(FedEntities), &key, &names)
 }
 
 pub(super) fn put_peer(tx: &Tx<'_>, peer: &PeerSite) -> TxResult<CommandResponse> {

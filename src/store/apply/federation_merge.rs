@@ -9,17 +9,14 @@ use serde::{Deserialize, Serialize};
 
 use super::federation::{append, get_u64, observe, own_site, user_state};
 use super::{tokens, tx_get, tx_put, Tx, TxResult};
-use crate::domain::federation::{
-    arrival, Arrival, GroupState, PermissionState, SiteCert, UserState,
-};
+use crate::domain::federation::{arrival, Arrival, GroupState, PermissionState, UserState};
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::federation::admission::{Refusal, Refused};
-use crate::federation::message::endorsed_by;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
-use crate::raft::command::{CommandResponse, GroupRecord, TrustedCert, UserRecord};
+use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
 use crate::store::trees::fed_key;
 use crate::store::trees::StateTree::{
-    FedEntities, FedPeers, FedState, Groups, Refs, Revoked, Subjects, Tokens, Trusted, Users,
+    FedEntities, FedPeers, FedState, Groups, Refs, Revoked, Subjects, Tokens, Users,
 };
 
 /// Most refusals one response lists (all are counted).
@@ -98,98 +95,6 @@ fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
     }
 }
 
-/// Another site's certificate. It speaks only for itself: a certificate for a site we
-/// already trust a key of must carry that key's endorsement (a rotation); the first one we
-/// learn must endorse itself. Admin-installed certificates are never replaced or removed.
-fn merge_cert(tx: &Tx<'_>, cert: &SiteCert, own: &str) -> TxResult<Result<(), Refusal>> {
-    if cert.service_id == own || cert.service_id.is_empty() {
-        return Ok(Err(Refusal::OwnCertificate));
-    }
-    // A certificate that does not parse, or whose kid is not its key's, is refused the same
-    // on every node (its dates are not read: they would depend on the applying node's clock).
-    match crate::crypto::certificate_kid(&cert.certificate_pem) {
-        Ok(kid) if kid == cert.kid => {}
-        _ => return Ok(Err(Refusal::Unendorsed)),
-    }
-    let bound_key = fed_key::bound(&cert.service_id);
-    let names: Vec<String> = tx_get(tx.t(FedEntities), &bound_key)?.unwrap_or_default();
-    let mut trusted: Vec<TrustedCert> = Vec::new();
-    for name in &names {
-        if let Some(t) = tx_get::<TrustedCert>(tx.t(Trusted), name.as_bytes())? {
-            trusted.push(t);
-        }
-    }
-    // The keys the site signs with now, as far as we know (not those it rotated away from).
-    let current: Vec<&TrustedCert> = trusted.iter().filter(|t| !t.withdrawn).collect();
-    let endorsed = if trusted.is_empty() {
-        cert.self_endorsement
-            .as_deref()
-            .is_some_and(|e| endorsed_by(e, &cert.certificate_pem, cert))
-    } else if current.iter().any(|t| t.kid == cert.kid) {
-        true
-    } else {
-        cert.endorsement.as_deref().is_some_and(|e| {
-            current
-                .iter()
-                .any(|t| endorsed_by(e, &t.certificate_pem, cert))
-        })
-    };
-    if !endorsed {
-        return Ok(Err(Refusal::Unendorsed));
-    }
-    let key = fed_key::cert(&cert.service_id);
-    let known: Option<SiteCert> = tx_get(tx.t(FedEntities), &key)?;
-    if !cert.supersedes(known.as_ref()) {
-        return Ok(Ok(()));
-    }
-    tx_put(tx.t(FedEntities), &key, cert)?;
-    // The new certificate, and those it keeps that we trusted already for that site: no key
-    // enters through `retired`.
-    let mut keep: Vec<(String, String)> = vec![(cert.kid.clone(), cert.certificate_pem.clone())];
-    for pem in &cert.retired {
-        if let Some(t) = trusted.iter().find(|t| &t.certificate_pem == pem) {
-            keep.push((t.kid.clone(), pem.clone()));
-        }
-    }
-    let mut still = Vec::new();
-    for mut t in trusted {
-        let kept = keep.iter().any(|(kid, _)| kid == &t.kid);
-        if t.federated && !kept {
-            tx.t(Trusted).remove(t.name.as_bytes())?;
-            continue;
-        }
-        if !t.federated && t.withdrawn == kept {
-            // The site itself stopped (or resumed) using the key an admin installed.
-            t.withdrawn = !kept;
-            tx_put(tx.t(Trusted), t.name.as_bytes(), &t)?;
-        }
-        still.push(t.name);
-    }
-    for (kid, pem) in keep {
-        let name = format!("federation-{kid}");
-        // Held already, or taken by an admin's certificate or another site's: left alone.
-        if still.contains(&name) || tx.t(Trusted).get(name.as_bytes())?.is_some() {
-            continue;
-        }
-        tx_put(
-            tx.t(Trusted),
-            name.as_bytes(),
-            &TrustedCert {
-                name: name.clone(),
-                certificate_pem: pem,
-                kid,
-                added_at: cert.stamp.ms / 1000,
-                service_id: cert.service_id.clone(),
-                federated: true,
-                withdrawn: false,
-            },
-        )?;
-        still.push(name);
-    }
-    tx_put(tx.t(FedEntities), &bound_key, &still)?;
-    Ok(Ok(()))
-}
-
 /// A token record of another site (admitted already): stored unless revoked or held. Its
 /// reference never displaces one we resolve already.
 fn merge_token(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
@@ -266,7 +171,7 @@ fn merge(
             }
             merge_permission(tx, name, state)?
         }
-        Change::Cert { cert } => return merge_cert(tx, cert, own),
+        Change::Cert { cert } => return super::federation_certs::merge_cert(tx, cert, own),
         Change::Skip => {}
     }
     Ok(Ok(()))

@@ -1,6 +1,7 @@
 //! Applying key commands: bootstrap, certificate reset, the circle of trust.
 
-use super::federation::{bind_trusted, drop_federated_certs, local_cert};
+use super::federation::local_cert;
+use super::federation_certs::{bind_trusted, drop_federated_certs};
 use super::{tx_get, tx_put, Tx, TxResult};
 use crate::crypto::KeyMaterial;
 use crate::raft::command::{CommandResponse, TrustedCert, UserRecord};

@@ -5,6 +5,7 @@ mod accounts;
 pub mod federation;
 #[cfg(test)]
 mod federation_admission_tests;
+mod federation_certs;
 pub mod federation_merge;
 #[cfg(test)]
 mod federation_tests;
