@@ -9,6 +9,7 @@ use access_node::cli::{
     self, backup, cluster, federation, keys, tokens, users, CliError, Client, ClientArgs,
 };
 use access_node::config::{Config, ENV_CONFIG_FILE};
+use access_node::telemetry::log_escape;
 
 // mimalloc: faster than glibc malloc on the many small allocations of the write path, and it
 // hands freed memory back to the OS, which keeps resident memory close to live data.
@@ -182,11 +183,13 @@ fn main() {
             let logs = tracing_subscriber::fmt()
                 .with_env_filter(filter)
                 .with_writer(writer);
+            // Logged values are escaped (`log_escape`): a user name cannot forge a line.
             if config.log.format == "json" {
-                logs.json().init();
+                logs.json().map_event_format(log_escape::JsonLines).init();
             } else {
                 // Colours only on a terminal: log files and journald get plain text.
                 logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+                    .fmt_fields(log_escape::EscapedFields)
                     .init();
             }
             let outcome = actix_web::rt::System::new().block_on(access_node::app::serve(config));

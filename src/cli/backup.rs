@@ -3,8 +3,7 @@
 //! `service::backup`).
 
 use std::io::{IsTerminal, Seek, SeekFrom};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -12,6 +11,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::client::{CliError, Client};
+use super::out_file::OutFile;
 use super::output;
 use crate::store::backup;
 
@@ -34,38 +34,20 @@ fn progress(len: Option<u64>, message: &'static str) -> ProgressBar {
 }
 
 /// `backup --out FILE`: ask the node for a consistent backup and stream it to FILE (0600,
-/// through `FILE.partial`, renamed once its checksum and framing are checked).
+/// through a new temporary file beside it, renamed once its checksum and framing are checked:
+/// `out_file`).
 pub fn backup(client: &Client, json: bool, out: &Path) -> Result<(), CliError> {
     let started = Instant::now();
     let mut response = client.send(client.request(Method::GET, "/access/api/v1/system/backup")?)?;
     let bar = progress(response.content_length(), "backup");
-    let mut tmp = PathBuf::from(out);
-    tmp.set_extension("partial");
-    let fail = |e: std::io::Error| CliError::Other(format!("{}: {e}", tmp.display()));
-    let mut file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(fail)?;
-    // An existing file keeps its mode on open: make sure.
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))
-        .map_err(fail)?;
-    let bytes = std::io::copy(&mut bar.wrap_read(&mut response), &mut file).map_err(fail)?;
+    let mut tmp = OutFile::create(out)
+        .map_err(|e| CliError::Other(format!("{}: cannot create: {e}", out.display())))?;
+    let fail = |e: std::io::Error| CliError::Other(format!("{}: {e}", out.display()));
+    let bytes = std::io::copy(&mut bar.wrap_read(&mut response), tmp.file()).map_err(fail)?;
     bar.finish_and_clear();
-    file.sync_all().map_err(fail)?;
-    let records = match backup::verify(&mut file) {
-        Ok(records) => records,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(CliError::Other(format!(
-                "the node sent an unusable backup: {e}"
-            )));
-        }
-    };
-    std::fs::rename(&tmp, out).map_err(fail)?;
+    let records = backup::verify(tmp.file())
+        .map_err(|e| CliError::Other(format!("the node sent an unusable backup: {e}")))?;
+    tmp.commit().map_err(fail)?;
     let v = json!({
         "file": out.display().to_string(),
         "bytes": bytes,

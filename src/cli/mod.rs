@@ -1,12 +1,13 @@
 //! The operator CLI: client commands that talk to any node's HTTP API, as Vault's CLI does.
 //! One file per command group; `client` holds the HTTP client, credentials and errors,
-//! `output` the table/JSON rendering.
+//! `output` the table/JSON rendering, `out_file` how a file the CLI writes is created.
 
 pub mod backup;
 pub mod client;
 pub mod cluster;
 pub mod federation;
 pub mod keys;
+pub mod out_file;
 pub mod output;
 pub mod tokens;
 pub mod users;

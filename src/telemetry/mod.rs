@@ -1,11 +1,13 @@
 //! What a node does, made visible: Prometheus metrics (`metrics`), the audit trail (`audit`,
-//! `audit_read`, `replicated`) and the request context audit events are stamped with
-//! (`context`). Counting and emitting happen where outcomes are decided (service, store,
-//! raft); this module only records and encodes.
+//! `audit_read`, `replicated`), the request context audit events are stamped with
+//! (`context`), and the node log's escaping of logged values (`log_escape`). Counting and
+//! emitting happen where outcomes are decided (service, store, raft); this module only
+//! records and encodes.
 
 pub mod audit;
 pub mod audit_read;
 pub mod context;
+pub mod log_escape;
 pub mod metrics;
 pub mod replicated;
 pub mod settings;

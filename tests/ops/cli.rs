@@ -1,7 +1,8 @@
 //! The operator CLI against one real node: every command group, `--json` parsed, errors and
-//! exit codes, credentials files, completions and the version line.
+//! exit codes, credentials files, output files never written through a planted link,
+//! completions and the version line.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
 use super::*;
 
@@ -166,6 +167,56 @@ fn credentials_file_must_be_private() {
     std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
     let users = json_out(&cli_as(&node, &args, &[], None));
     assert_eq!(users["users"][0]["username"], "admin");
+}
+
+#[test]
+fn backup_never_writes_through_a_planted_link() {
+    let node = TestNode::start();
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "the victim's data").unwrap();
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Links where the CLI used to write (`F.partial`, and `state.partial` from the old
+    // extension swap) and at F itself; one more at F2, dangling to a file it must not create.
+    let file = dir.path().join("state.backup");
+    for planted in ["state.backup.partial", "state.partial", "state.backup"] {
+        symlink(&victim, dir.path().join(planted)).unwrap();
+    }
+    let created = dir.path().join("created-through-link");
+    let file2 = dir.path().join("second.backup");
+    symlink(&created, &file2).unwrap();
+
+    for out in [&file, &file2] {
+        let done = json_out(&cli(&node, &["--json", "backup", "--out", path_str(out)]));
+        // The records were counted by checking what was written: F holds the backup.
+        assert!(done["records"].as_u64().unwrap() > 0, "{done}");
+        let meta = std::fs::symlink_metadata(out).unwrap();
+        assert!(meta.is_file(), "{} is still a link", out.display());
+        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(Some(meta.len()), done["bytes"].as_u64());
+    }
+    assert_eq!(
+        std::fs::read_to_string(&victim).unwrap(),
+        "the victim's data"
+    );
+    assert_eq!(mode_of(&victim) & 0o777, 0o644);
+    assert!(!created.exists(), "a file was created through a link");
+    // The planted partial links are left alone, and no temporary file is left behind.
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "second.backup",
+            "state.backup",
+            "state.backup.partial",
+            "state.partial",
+            "victim"
+        ]
+    );
 }
 
 #[test]

@@ -1,9 +1,11 @@
 //! Authorization holds: regression tests for every finding of the attacker's review, on real
-//! node processes (two clusters where trust is involved).
+//! node processes (two clusters where trust is involved); and no logged value forges a node
+//! log line.
 #![allow(clippy::unwrap_used)]
 
 mod accounts;
 mod foreign;
+mod logs;
 mod minting;
 mod subjects;
 
