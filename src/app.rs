@@ -236,6 +236,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     });
     Janitor::new(service.clone(), Duration::from_secs(60)).start();
     TrustWatcher::new(service.clone()).start();
+    crate::actors::clock_probe::start(service.clone());
     crate::federation::link::start(service.clone(), applied);
     let data = web::Data::new(service.clone());
     tracing::info!(%listen, node_id = service.node_id, tls = server_tls.is_some(), "access-node listening");

@@ -47,6 +47,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub tls: TlsConfig,
     pub raft: RaftConfig,
+    pub cluster: ClusterConfig,
     pub log: LogConfig,
     pub federation: FederationConfig,
     pub docker: DockerConfig,
@@ -122,9 +123,21 @@ pub struct RaftConfig {
     pub election_timeout_max_ms: u64,
 }
 
+/// Time across the nodes of the cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Farther than this from the leader's clock, a node is degraded and mints nothing.
+    pub max_clock_skew_millis: u64,
+    /// How often each node reads the other members' clocks.
+    pub clock_probe_millis: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct FederationConfig {
+    /// Changes stamped further than this in our future are refused (JFrog's name).
+    pub maximum_future_time_diff_millis: u64,
     pub journal_max_events: u64,
     pub buffer_max_size: usize,
     pub buffer_wait_millis: u64,

@@ -1,4 +1,5 @@
 //! Actors that own long-lived state and background work.
+pub mod clock_probe;
 pub mod janitor;
 pub mod key_files;
 pub mod trust_watcher;

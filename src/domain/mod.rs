@@ -1,5 +1,6 @@
 //! Pure domain core: scopes, token claims and records, who may mint what, login throttling.
 //! No I/O here.
+pub mod clock;
 pub mod federation;
 pub mod grant;
 pub mod names;

@@ -30,6 +30,8 @@ pub async fn status(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
                 "lag": m.lag,
                 "reachable": m.reachable,
                 "last_contact_ms_ago": m.last_contact_ms_ago,
+                // How far its clock is ahead of this node's, as this node last read it.
+                "clock_offset_ms": svc.clocks.node_offset(m.id),
             })
         })
         .collect();
@@ -46,6 +48,7 @@ pub async fn status(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
         "snapshot_index": raft.snapshot_index,
         "purged_index": raft.purged_index,
         "members": members,
+        "clock": svc.clock_json(),
     })))
 }
 

@@ -28,7 +28,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/read_index", web::post().to(read_index))
         .route("/join", web::post().to(join))
         .route("/membership", web::post().to(membership))
-        .route("/replication", web::post().to(replication));
+        .route("/replication", web::post().to(replication))
+        .route("/time", web::post().to(time));
 }
 
 /// The JSON body of a peer call (an empty body reads as `null`).
@@ -107,4 +108,12 @@ async fn membership(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResu
 async fn replication(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
     let () = body(payload).await?;
     Ok(reply(&svc.membership.replication_view().await))
+}
+
+/// This node's clock, for the other members' offset readings (`actors::clock_probe`).
+async fn time(_: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+    let () = body(payload).await?;
+    Ok(reply(&crate::raft::clock::TimeReply {
+        now_ms: crate::clock::now_millis(),
+    }))
 }

@@ -45,6 +45,9 @@ pub async fn health(node: Svc) -> ServiceResult<HttpResponse> {
         // From the state machine itself: Raft's metrics can trail an answered write by an
         // instant, and callers compare this across nodes to know they agree.
         "last_applied": node.state.last_applied()?.map(|l| l.index).or(status.applied_index),
+        // Degraded: the node still validates, but mints nothing until its clock is in range.
+        "degraded": node.clock_problem().is_some(),
+        "clock": node.clock_json(),
     });
     Ok(if ready {
         HttpResponse::Ok().json(body)

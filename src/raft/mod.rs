@@ -1,6 +1,7 @@
 //! Raft: type configuration, the replicated commands, the one writer (propose / forward /
 //! retry / read barrier), group commit, membership, and the node-to-node network.
 pub mod batcher;
+pub mod clock;
 pub mod command;
 pub mod contact;
 pub mod election;

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod backup;
 pub mod bootstrap;
+pub mod clock;
 pub mod error;
 pub mod federation;
 mod federation_inbound;
@@ -86,6 +87,8 @@ pub struct Service {
     pub links: crate::federation::status::Board,
     /// Callers of recently seen bearer tokens.
     principals: principal_cache::PrincipalCache,
+    /// The other members' and the federated sites' clocks, as last read.
+    pub clocks: crate::raft::clock::ClockBoard,
 }
 
 pub type SharedService = Arc<Service>;
@@ -118,6 +121,7 @@ impl Service {
             backup,
             ready: AtomicBool::new(false),
             links: Default::default(),
+            clocks: Default::default(),
         }
     }
 

@@ -104,6 +104,7 @@ impl Service {
             None => None,
         };
         let offline = request.offline;
+        self.check_clock_for_minting().await?;
         let mut answer = self.registry_token(who.as_ref(), request)?;
         // Only a password login gets a refresh token: a token never yields a longer-lived one.
         if let Some(who) = who.as_ref().filter(|w| offline && w.token_id.is_none()) {

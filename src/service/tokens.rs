@@ -117,13 +117,24 @@ impl Service {
         })
     }
 
+    /// Every mint comes here first. A node whose clock is out of range mints nothing (503).
     /// Tokens of a subject issued in the same second as (or before) its revocation cut-off
-    /// are dead on arrival: wait for the next second before issuing.
+    /// are dead on arrival: wait past it before issuing (a cut-off reaches past "now" by the
+    /// clock bound, see `domain::clock::cut_off_secs`), but not for a cut-off further ahead
+    /// than any clock in range can explain.
     pub(crate) async fn wait_past_cut_off(&self, subject: &str) -> ServiceResult<()> {
+        self.check_clock_for_minting().await?;
+        let longest = 4 * self.config.cluster.max_clock_skew_millis / 1000 + 3;
         while let Some(cut) = self.state.subject_revoked_at(subject)? {
             let now = now_secs();
             if now > cut {
                 break;
+            }
+            if cut > now + longest {
+                return Err(ServiceError::Unavailable(format!(
+                    "every token of this user until {cut} (Unix seconds) was revoked, {} s from now: try again later",
+                    cut - now
+                )));
             }
             let into_second = SystemTime::now()
                 .duration_since(UNIX_EPOCH)

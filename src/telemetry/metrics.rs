@@ -94,6 +94,7 @@ struct Metrics {
     federation_lag: Family<PeerLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     federation_behind: Family<PeerLabel, Gauge>,
     federation_refused: Family<RefusalLabels, Counter>,
+    clock_offset: Family<PeerLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
 }
 
 impl Metrics {
@@ -128,6 +129,7 @@ impl Metrics {
             federation_lag: Family::default(),
             federation_behind: Family::default(),
             federation_refused: Family::default(),
+            clock_offset: Family::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -228,6 +230,11 @@ impl Metrics {
             m.federation_behind.clone(),
         );
         r.register(
+            "clock_offset_seconds",
+            "How far another member's (node-<id>) or federated site's (site-<name>) clock is ahead of this node's",
+            m.clock_offset.clone(),
+        );
+        r.register(
             "federation_refused_changes",
             "Changes from a federated site that our entry for it (or the store) refused, by reason",
             m.federation_refused.clone(),
@@ -303,6 +310,17 @@ pub fn login(outcome: &'static str) {
         .logins
         .get_or_create(&OutcomeLabel { outcome })
         .inc();
+}
+
+/// The clock offsets last read (ms), by `node-<id>` or `site-<name>`; the rest cleared.
+pub fn clock_offsets(offsets: impl Iterator<Item = (String, i64)>) {
+    METRICS.clock_offset.clear();
+    for (peer, ms) in offsets {
+        METRICS
+            .clock_offset
+            .get_or_create(&PeerLabel { peer })
+            .set(ms as f64 / 1000.0);
+    }
 }
 
 /// A change from federated site `peer` (our entry's name) refused for `reason`.
