@@ -5,7 +5,7 @@ use rsa::pkcs8::{EncodePrivateKey, LineEnding};
 
 const EVENTS: &str = "/access/api/v1/system/federation/_events";
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -13,7 +13,7 @@ fn now() -> u64 {
 }
 
 /// The kid of a site's active key, from its JWKS.
-fn active_kid(site: &Site) -> String {
+pub(super) fn active_kid(site: &Site) -> String {
     let (_, jwks) = json_of(site.node(0).get("/access/api/v1/jwks").send().unwrap());
     jwks["keys"]
         .as_array()
