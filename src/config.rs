@@ -143,6 +143,8 @@ pub struct FederationConfig {
     pub buffer_wait_millis: u64,
     pub retry_millis: u64,
     pub sync_chunk_size: usize,
+    /// Largest message a peer site may send; see `federation::upload`.
+    pub max_message_bytes: usize,
 }
 
 /// The Docker Registry v2 token service (`/v2/token`).
@@ -336,6 +338,13 @@ impl Config {
         if let Err((key, message)) = crate::telemetry::settings::check(&self.metrics, &self.audit) {
             return bad(key, &message);
         }
+        let max_message = crate::federation::upload::MAX_MESSAGE_BYTES;
+        if !(1024..=max_message).contains(&self.federation.max_message_bytes) {
+            return bad(
+                "federation.max-message-bytes",
+                &format!("must be between 1024 and {max_message}"),
+            );
+        }
         if self.raft.snapshot_after_entries == 0 {
             return bad("raft.snapshot-after-entries", "must be at least 1");
         }
@@ -447,6 +456,7 @@ mod tests {
         assert_eq!(c.token.pairing_token_expiry, 300);
         assert_eq!(c.docker.token_expiry, 300);
         assert_eq!(c.security.rsa_key_size, 2048);
+        assert_eq!(c.federation.max_message_bytes, 64 * 1024 * 1024);
     }
 
     #[test]

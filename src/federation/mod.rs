@@ -8,3 +8,4 @@ pub mod link;
 pub mod message;
 pub mod protocol;
 pub mod status;
+pub mod upload;

@@ -1,5 +1,6 @@
 //! Access Federation (JFrog paths): peer sites, full_broadcast, validate_server, the digest;
-//! and the site-to-site endpoints, which authenticate the signed message, not a caller.
+//! and the site-to-site endpoints, which authenticate the signed message, not a caller (and,
+//! for a large one, its upload header before reading it: `site_body`).
 
 use std::time::Instant;
 
@@ -7,13 +8,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::extract::{Admin, Svc};
-use super::params::{read_body, Params};
+use super::params::Params;
+use super::site_body::{self, Size};
 use crate::federation::protocol::{Answer, PeerSite};
 use crate::service::federation::{NewPeer, PeerPatch};
-use crate::service::{ServiceError, ServiceResult};
-
-/// Largest site-to-site message (a full-sync chunk).
-const SITE_BODY_LIMIT: usize = 64 * 1024 * 1024;
+use crate::service::ServiceResult;
 
 pub(crate) fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
     let cursor = svc.state.fed_cursor(&p.name)?;
@@ -198,12 +197,6 @@ pub async fn digest(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(svc.federation_digest()?))
 }
 
-async fn site_body(payload: web::Payload) -> ServiceResult<String> {
-    let body = read_body(payload, SITE_BODY_LIMIT).await?;
-    String::from_utf8(body.to_vec())
-        .map_err(|_| ServiceError::BadRequest("federation message is not text".into()))
-}
-
 /// 200 for an applied message; 409 (with the API's `errors` list) for one refused as a replay,
 /// out of order or after a gap: the position says where to resume.
 fn answered(a: Answer) -> HttpResponse {
@@ -219,18 +212,29 @@ fn answered(a: Answer) -> HttpResponse {
     HttpResponse::Conflict().json(body)
 }
 
-pub async fn events(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
-    Ok(answered(
-        svc.receive_events(&site_body(payload).await?).await?,
-    ))
+pub async fn events(
+    svc: Svc,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let body = site_body::read(&svc, &req, payload, Size::Large).await?;
+    Ok(answered(svc.receive_events(site_body::text(&body)?).await?))
 }
 
-pub async fn sync(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
-    Ok(answered(
-        svc.receive_sync(&site_body(payload).await?).await?,
-    ))
+pub async fn sync(
+    svc: Svc,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let body = site_body::read(&svc, &req, payload, Size::Large).await?;
+    Ok(answered(svc.receive_sync(site_body::text(&body)?).await?))
 }
 
-pub async fn hello(svc: Svc, payload: web::Payload) -> ServiceResult<HttpResponse> {
-    Ok(answered(svc.hello(&site_body(payload).await?).await?))
+pub async fn hello(
+    svc: Svc,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let body = site_body::read(&svc, &req, payload, Size::Small).await?;
+    Ok(answered(svc.hello(site_body::text(&body)?).await?))
 }

@@ -15,6 +15,7 @@ pub mod permissions;
 pub mod registry;
 pub mod request_log;
 pub mod routes;
+pub mod site_body;
 pub mod system;
 pub mod telemetry;
 pub mod tokens;

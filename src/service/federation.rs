@@ -239,10 +239,15 @@ impl Service {
     ) -> Result<(u16, Value), String> {
         let keys = self.keyset().map_err(|e| e.to_string())?;
         let sealed = message::seal(&keys, aud, body, now_secs()).map_err(|e| e.to_string())?;
+        // Lets the receiver authenticate us before it reads a large body.
+        let auth = self
+            .upload_header(&keys, aud, sealed.as_bytes())
+            .map_err(|e| e.to_string())?;
         let r = self
             .peer_http()
             .post(format!("{url}/access/api/v1/system/federation/{path}"))
             .header("content-type", "application/jwt")
+            .header(crate::federation::upload::HEADER, auth)
             .timeout(SITE_TIMEOUT)
             .body(sealed)
             .send()

@@ -18,6 +18,7 @@ pub mod principal_cache;
 pub mod queries;
 pub mod registry;
 pub mod sessions;
+pub mod site_upload;
 pub mod telemetry;
 pub mod token_kinds;
 pub mod tokens;

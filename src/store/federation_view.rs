@@ -232,7 +232,7 @@ impl StateView {
     }
 
     /// Our certificate as peers learn it: as of the last reset, or from bootstrap.
-    fn own_site_cert(&self, own: &str) -> Result<SiteCert, StoreError> {
+    pub fn own_site_cert(&self, own: &str) -> Result<SiteCert, StoreError> {
         if let Some(v) = self.tree(FedEntities).get(fed_key::cert(own))? {
             return json(&v);
         }

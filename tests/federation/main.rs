@@ -1,13 +1,15 @@
 //! Access Federation between sites (each site one cluster of real processes): entities
 //! crossing, refresh at the issuing site, chain and mesh topologies, a leader killed while it
 //! streams, a stopped site, conflicts, journal overflow and full sync, peers that must be
-//! refused, permission targets, and the revocation lag.
+//! refused, large bodies read only once authenticated, permission targets, and the revocation
+//! lag.
 //!
 //! Sites are started per test; a test takes node "slots" first so that the suite never runs
 //! more than [`MAX_NODES`] processes at once, whatever the test thread count.
 #![allow(clippy::unwrap_used)]
 
 mod bad_peers;
+mod bodies;
 mod conflicts;
 mod entities;
 mod hostile;
