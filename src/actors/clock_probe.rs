@@ -21,6 +21,7 @@ async fn run(svc: SharedService) {
                 tracing::debug!(peer = id, error = %e, "cannot read a member's clock");
             }
         }
+        svc.note_leader_offset();
         crate::telemetry::metrics::clock_offsets(
             svc.clocks
                 .nodes()

@@ -31,6 +31,8 @@ pub enum Refusal {
     OriginSignature,
     /// The sender has no federation entry here (removed while the batch was in flight).
     NoEntry,
+    /// Stamped further in our future than `federation.maximum-future-time-diff-millis`.
+    FutureStamp,
 }
 
 impl Refusal {
@@ -46,6 +48,7 @@ impl Refusal {
             Refusal::Unendorsed => "unendorsed",
             Refusal::OriginSignature => "origin_signature",
             Refusal::NoEntry => "no_entry",
+            Refusal::FutureStamp => "future_stamp",
         }
     }
 }
@@ -132,6 +135,25 @@ impl Change {
             Change::Permission { .. } => "permission",
             Change::Cert { .. } => "cert",
             Change::Skip => "skip",
+        }
+    }
+
+    /// The latest time the change claims (Unix ms): its stamps, a cut-off, a token's `iat`.
+    pub fn latest_stamp_ms(&self) -> Option<u64> {
+        match self {
+            Change::Token { record } => Some(record.issued_at.saturating_mul(1000)),
+            Change::Subject { at, .. } => Some(at.saturating_mul(1000)),
+            Change::User { state, .. } => state
+                .stamp
+                .iter()
+                .chain(&state.deleted_at)
+                .chain(state.members.values().map(|m| &m.stamp))
+                .map(|s| s.ms)
+                .max(),
+            Change::Group { state, .. } => state.stamp.as_ref().map(|s| s.ms),
+            Change::Permission { state, .. } => state.stamp.as_ref().map(|s| s.ms),
+            Change::Cert { cert } => Some(cert.stamp.ms),
+            Change::Revoke { .. } | Change::Skip => None,
         }
     }
 

@@ -218,9 +218,7 @@ async fn step(
         upto,
         events,
     };
-    let (status, body) = svc
-        .send_to_site(&peer.url, &peer.service_id, "_events", batch)
-        .await?;
+    let (status, body) = send_timed(svc, peer, "_events", batch).await?;
     let answered = body["position"].as_u64();
     match (status, body["status"].as_str()) {
         (200, _) => {
@@ -285,6 +283,24 @@ fn vector_proofs(
     Ok(proofs)
 }
 
+/// Send to the peer, and read its clock from the answer (`access_clock_offset_seconds`).
+async fn send_timed<T: serde::Serialize>(
+    svc: &SharedService,
+    peer: &PeerSite,
+    path: &str,
+    body: T,
+) -> Result<(u16, serde_json::Value), String> {
+    let sent = crate::clock::now_millis();
+    let (status, answer) = svc
+        .send_to_site(&peer.url, &peer.service_id, path, body)
+        .await?;
+    if let Some(remote) = answer["now_ms"].as_u64().filter(|ms| *ms > 0) {
+        let r = crate::domain::clock::reading(sent, remote, crate::clock::now_millis());
+        svc.clocks.site_read(&peer.name, r);
+    }
+    Ok((status, answer))
+}
+
 async fn ack(
     svc: &SharedService,
     peer: &str,
@@ -345,9 +361,7 @@ async fn full_sync(svc: &SharedService, peer: &PeerSite, epoch: u64) -> Result<u
                 proofs: proofs.clone(),
             }),
         };
-        let (status, answer) = svc
-            .send_to_site(&peer.url, &peer.service_id, "_sync", body)
-            .await?;
+        let (status, answer) = send_timed(svc, peer, "_sync", body).await?;
         if status != 200 || answer["status"] != "ok" {
             return Err(format!(
                 "full sync chunk {i} refused: HTTP {status} {answer}"

@@ -170,4 +170,7 @@ pub struct Answer {
     /// For a hello: whether the receiver has a federation entry for the sender.
     #[serde(default)]
     pub knows_you: bool,
+    /// The receiver's clock (Unix ms) when it answered: the sender reads its offset.
+    #[serde(default)]
+    pub now_ms: u64,
 }

@@ -50,6 +50,8 @@ pub(crate) fn peer_json(svc: &Svc, p: &PeerSite) -> ServiceResult<Value> {
             "cursor": cursor.next,
             "events_sent": live.events_sent,
             "refused": refusals.count,
+            // How far its clock is ahead of ours, as the link last read it (leader only).
+            "clock_offset_ms": svc.clocks.site_offset(&p.name),
             "last_refused": refusals.last,
         }
     }))

@@ -239,7 +239,14 @@ pub enum Command {
         /// Indexes of relayed events whose origin signature did not verify: refused.
         #[serde(default)]
         unsigned: Vec<usize>,
+        /// The leader's clock as the proposer read it.
         now_ms: u64,
+        /// The proposer's cut-off for "every token until now" (`Service::cut_off_now`).
+        #[serde(default)]
+        cut_off: u64,
+        /// `federation.maximum-future-time-diff-millis` of the proposer.
+        #[serde(default)]
+        max_future_ms: u64,
     },
     /// One chunk of a full sync from `from`; chunks of one sync come in order from 0. The
     /// last carries `done`: streaming resumes from its position.
@@ -251,6 +258,12 @@ pub enum Command {
         chunk: u64,
         changes: Vec<Change>,
         done: Option<SyncDone>,
+        #[serde(default)]
+        now_ms: u64,
+        #[serde(default)]
+        cut_off: u64,
+        #[serde(default)]
+        max_future_ms: u64,
     },
     /// A peer has everything before `cursor` of our journal. `synced_epoch` (after a full
     /// sync) records the resync epoch it covered and clears a forced resync.

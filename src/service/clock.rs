@@ -2,6 +2,7 @@
 //! offset from the leader's, refuses to mint while that is beyond `cluster.max-clock-skew-millis`,
 //! and places "every token until now" cut-offs where every minting node's tokens fall.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -31,6 +32,23 @@ impl Service {
             Some(off) => now.saturating_add_signed(off),
             None => now,
         }
+    }
+
+    /// The time tokens are minted and checked by: our clock corrected by our offset from the
+    /// leader's as last read (cheap: one atomic), so every node mints `iat`/`exp` and
+    /// compares `exp` on one clock, whatever its own says.
+    pub fn clock_now_ms(&self) -> u64 {
+        now_millis().saturating_add_signed(self.leader_offset.load(Ordering::Relaxed))
+    }
+
+    pub fn clock_now_secs(&self) -> u64 {
+        self.clock_now_ms() / 1000
+    }
+
+    /// Remember our offset from the leader (the probe calls this after each round).
+    pub fn note_leader_offset(&self) {
+        let off = self.leader_offset_ms().unwrap_or(0);
+        self.leader_offset.store(off, Ordering::Relaxed);
     }
 
     /// The cut-off for "every token of a subject issued until now" (see `domain::clock`):
@@ -90,6 +108,7 @@ impl Service {
             .map_err(|e| e.to_string())?;
         self.clocks
             .node_read(node, reading(sent, reply.now_ms, now_millis()));
+        self.note_leader_offset();
         Ok(())
     }
 

@@ -152,6 +152,7 @@ impl Service {
             service_id: self.service_id()?,
             version: env!("CARGO_PKG_VERSION").into(),
             knows_you: true,
+            now_ms: now_millis(),
         })
     }
 
@@ -174,7 +175,9 @@ impl Service {
                 upto: b.upto,
                 events: b.events,
                 unsigned,
-                now_ms: now_millis(),
+                now_ms: self.cluster_now_ms(),
+                cut_off: self.cut_off_now(),
+                max_future_ms: self.config.federation.maximum_future_time_diff_millis,
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {
@@ -223,6 +226,9 @@ impl Service {
                 chunk: c.chunk,
                 changes: c.changes,
                 done: c.done,
+                now_ms: self.cluster_now_ms(),
+                cut_off: self.cut_off_now(),
+                max_future_ms: self.config.federation.maximum_future_time_diff_millis,
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {
@@ -244,6 +250,7 @@ impl Service {
             service_id: self.service_id()?,
             version: env!("CARGO_PKG_VERSION").into(),
             knows_you,
+            now_ms: now_millis(),
         })
     }
 }

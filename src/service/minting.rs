@@ -2,7 +2,7 @@
 //! refresh (with admin overrides), identity and pairing tokens, revoke by token or id.
 
 use super::tokens::{check_expires_in, IssueSpec, IssuedToken, RefreshOverrides};
-use super::{check_name, now_secs, Service, ServiceError, ServiceResult};
+use super::{check_name, Service, ServiceError, ServiceResult};
 use crate::domain::policy::{
     authorize_mint, authorize_own_token, Credential, MintLimits, MintRequest, PolicyError,
     Principal,
@@ -57,7 +57,7 @@ impl Service {
         req: CreateToken,
     ) -> ServiceResult<IssuedToken> {
         let cfg = &self.config.token;
-        let now = now_secs();
+        let now = self.clock_now_secs();
         let username = req.username.unwrap_or_else(|| who.username.clone());
         check_name("username", &username)?;
         // A scoped token asking for "a token" gets its own scope, not its user's full rights.
@@ -157,7 +157,7 @@ impl Service {
     ) -> ServiceResult<IssuedToken> {
         let scope = Scope::parse(DEFAULT_SCOPE)?;
         let expires_in = self.config.token.identity_token_expiry;
-        authorize_own_token(who, &scope, expires_in, now_secs())?;
+        authorize_own_token(who, &scope, expires_in, self.clock_now_secs())?;
         let issued = self
             .issue(IssueSpec {
                 username: who.username.clone(),
@@ -187,7 +187,7 @@ impl Service {
             &Scope::parse(DEFAULT_SCOPE)?,
             cfg.pairing_token_expiry
                 .saturating_add(self.default_expiry()),
-            now_secs(),
+            self.clock_now_secs(),
         )?;
         if purpose.as_ref().is_some_and(|s| s.len() > 256) {
             return Err(ServiceError::BadRequest(
@@ -222,7 +222,7 @@ impl Service {
             (Some(token), _) => {
                 let verified = self
                     .keyset()?
-                    .verify(&token, now_secs(), true)
+                    .verify(&token, self.clock_now_secs(), true)
                     .map_err(|e| ServiceError::BadRequest(format!("cannot revoke: {e}")))?;
                 // A federated site's token is ours to revoke when we hold its record: the
                 // revocation reaches its issuer like any other.

@@ -90,6 +90,8 @@ pub struct Service {
     principals: principal_cache::PrincipalCache,
     /// The other members' and the federated sites' clocks, as last read.
     pub clocks: crate::raft::clock::ClockBoard,
+    /// Our offset from the leader's clock (ms), for `clock_now_ms` on every request.
+    leader_offset: std::sync::atomic::AtomicI64,
 }
 
 pub type SharedService = Arc<Service>;
@@ -123,6 +125,7 @@ impl Service {
             ready: AtomicBool::new(false),
             links: Default::default(),
             clocks: Default::default(),
+            leader_offset: Default::default(),
         }
     }
 

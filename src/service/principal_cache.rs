@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use super::{now_secs, Service, ServiceResult};
+use super::{Service, ServiceResult};
 use crate::crypto::Verified;
 use crate::domain::policy::Principal;
 use crate::telemetry::metrics;
@@ -80,7 +80,7 @@ impl Service {
         let hit = self.principals.tokens.as_ref()?.get(token)?;
         if hit.generation != self.state.principals_generation()
             || Some(hit.keys) != self.state.keyset_address()
-            || hit.expiry.is_some_and(|exp| exp <= now_secs())
+            || hit.expiry.is_some_and(|exp| exp <= self.clock_now_secs())
         {
             return None;
         }

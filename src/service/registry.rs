@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::net::IpAddr;
 
 use super::auth::Credentials;
-use super::{now_secs, Service, ServiceError, ServiceResult};
+use super::{Service, ServiceError, ServiceResult};
 use crate::crypto::certificate_der;
 use crate::domain::policy::Principal;
 use crate::domain::registry::{merge, parse_scopes, repository_action, ResourceAccess};
@@ -139,7 +139,7 @@ impl Service {
             return Err(not_ready());
         }
         let x5c = vec![STANDARD.encode(certificate_der(&active.certificate_pem)?)];
-        let now = now_secs();
+        let now = self.clock_now_secs();
         let expires_in = self.config.docker.token_expiry;
         let audience = match &request.service {
             Some(s) => s.clone(),

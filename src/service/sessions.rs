@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 
-use super::{now_secs, Service, ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
+use super::{Service, ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::token::{subject_for, TokenKind, TokenRecord};
 use crate::raft::command::Command;
@@ -52,7 +52,7 @@ impl Service {
         // A session started in the second of a "revoke all" would be dead on arrival.
         self.wait_past_cut_off(&subject).await?;
         let secret = format!("{SECRET_PREFIX}{}", crate::crypto::random_secret());
-        let now = now_secs();
+        let now = self.clock_now_secs();
         let expiry = now.saturating_add(self.config.ui.session_expiry);
         let record = TokenRecord {
             token_id: super::new_token_id(),
@@ -100,7 +100,7 @@ impl Service {
             }
         };
         let record = self.state.token(&token_id)?.ok_or_else(signed_out)?;
-        let now = now_secs();
+        let now = self.clock_now_secs();
         let expiry = record.expiry.unwrap_or(0);
         // Sessions are site-local: a record that names another issuer is none of ours.
         if record.kind != TokenKind::Session

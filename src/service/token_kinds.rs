@@ -2,7 +2,7 @@
 //! one-time pairing tokens, consumed by a conditional log entry.
 
 use super::STRICT_READ_TIMEOUT;
-use super::{now_secs, IssueSpec, IssuedToken, Service, ServiceError, ServiceResult};
+use super::{IssueSpec, IssuedToken, Service, ServiceError, ServiceResult};
 use crate::crypto::{self, Verified};
 use crate::domain::scope::Scope;
 use crate::domain::token::{Claims, TokenKind};
@@ -40,7 +40,7 @@ impl Service {
             Some(id) => self.state.token(&id)?.ok_or_else(invalid)?,
             None => return Err(invalid()),
         };
-        if record.expiry.is_some_and(|e| e <= now_secs()) {
+        if record.expiry.is_some_and(|e| e <= self.clock_now_secs()) {
             return Err(ServiceError::Token(crate::crypto::VerifyError::Expired));
         }
         let claims = Claims {
@@ -72,7 +72,7 @@ impl Service {
         let subject = crate::domain::token::subject_for(&self.service_id()?, username);
         self.wait_past_cut_off(&subject).await?;
         let secret = crypto::random_secret();
-        let now = now_secs();
+        let now = self.clock_now_secs();
         let record = PairingRecord {
             token_id: uuid::Uuid::new_v4().to_string(),
             username: username.to_string(),
@@ -103,7 +103,7 @@ impl Service {
     ) -> ServiceResult<(PairingRecord, IssuedToken)> {
         let cmd = Command::ConsumePairing {
             hash: crypto::secret_hash(secret),
-            now: now_secs(),
+            now: self.clock_now_secs(),
         };
         let record = match self.write(cmd).await? {
             CommandResponse::Paired(record) => record,

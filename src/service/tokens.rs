@@ -1,9 +1,9 @@
 //! Access tokens: build, sign, issue, refresh, revoke, validate. Times, ids and secrets are
 //! decided here, before proposing, so every node applies the same command.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use super::{now_secs, Service, ServiceError, ServiceResult};
+use super::{Service, ServiceError, ServiceResult};
 use super::{CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
 use crate::crypto::new_reference_token;
 use crate::crypto::{self, KeySet, Verified};
@@ -126,7 +126,8 @@ impl Service {
         self.check_clock_for_minting().await?;
         let longest = 4 * self.config.cluster.max_clock_skew_millis / 1000 + 3;
         while let Some(cut) = self.state.subject_revoked_at(subject)? {
-            let now = now_secs();
+            let now_ms = self.clock_now_ms();
+            let now = now_ms / 1000;
             if now > cut {
                 break;
             }
@@ -136,11 +137,7 @@ impl Service {
                     cut - now
                 )));
             }
-            let into_second = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.subsec_millis())
-                .unwrap_or(0);
-            let wait = (cut - now) * 1000 + u64::from(1000 - into_second) + 5;
+            let wait = (cut - now) * 1000 + (1000 - now_ms % 1000) + 5;
             tokio::time::sleep(Duration::from_millis(wait.min(2000))).await;
         }
         Ok(())
@@ -169,7 +166,7 @@ impl Service {
         let keys = self.keyset()?;
         self.wait_past_cut_off(&subject_for(&keys.service_id, &spec.username))
             .await?;
-        let now = now_secs();
+        let now = self.clock_now_secs();
         let built = self.build(&spec, &keys, now)?;
         let record = built.record;
         if record.revocable || record.refreshable || record.reference_hash.is_some() {
@@ -215,7 +212,7 @@ impl Service {
             ));
         }
         let keys = self.keyset()?;
-        let verified = keys.verify(access_token, now_secs(), true)?;
+        let verified = keys.verify(access_token, self.clock_now_secs(), true)?;
         if !verified.local {
             let overridden = overrides.username.is_some()
                 || overrides.scope.is_some()
@@ -233,7 +230,7 @@ impl Service {
         }
         let claims = verified.claims;
         self.wait_past_cut_off(&claims.sub).await?;
-        let now = now_secs();
+        let now = self.clock_now_secs();
         let refresh_hash = crypto::secret_hash(refresh_token);
         let record = self.refreshable_record(&claims.jti, &refresh_hash).await?;
         let lifetime = record
@@ -364,7 +361,7 @@ impl Service {
             .batcher
             .write(Command::RevokeToken {
                 token_id: token_id.to_string(),
-                revoked_at: now_secs(),
+                revoked_at: self.clock_now_secs(),
             })
             .await?
         {
@@ -410,9 +407,9 @@ impl Service {
         }
         let keys = self.keyset()?;
         let verified = if verified_cache {
-            keys.verify(token, now_secs(), false)?
+            keys.verify(token, self.clock_now_secs(), false)?
         } else {
-            keys.verify_uncached(token, now_secs())?
+            keys.verify_uncached(token, self.clock_now_secs())?
         };
         let claims = &verified.claims;
         self.check_subject(claims)?;

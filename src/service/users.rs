@@ -183,10 +183,11 @@ impl Service {
     }
 
     /// Every token of local user `username` issued until now stops validating on every
-    /// node, revocable or not. Works for transient users (never created) too.
+    /// node, revocable or not. Works for transient users (never created) too. "Now" is the
+    /// cut-off every member's clock falls within (`cut_off_now`), never this node's own.
     pub async fn revoke_user_tokens(&self, username: &str) -> ServiceResult<u64> {
         check_name("username", username)?;
-        let revoked_at = now_secs();
+        let revoked_at = self.cut_off_now();
         self.write(Command::RevokeSubject {
             subject: subject_for(&self.service_id()?, username),
             revoked_at,
@@ -210,7 +211,7 @@ impl Service {
         match self
             .write(Command::DeleteUser {
                 username: username.to_string(),
-                revoked_at: now_secs(),
+                revoked_at: self.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -264,7 +265,8 @@ impl Service {
                 email: change.email,
                 admin: change.admin,
                 groups: change.groups,
-                at: now_secs(),
+                // Where taking admin away cuts the user's tokens off.
+                at: self.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -310,7 +312,7 @@ impl Service {
                 email: None,
                 admin: None,
                 groups: None,
-                at: now_secs(),
+                at: self.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?

@@ -245,10 +245,17 @@ fn a_hostile_site_gains_nothing_here() {
         h.event(&h.id, 9, record(a.service_id(), "session", &s_a)),
         h.event(&h.id, 10, h.cert_for(b.service_id(), &h_cert)),
         h.event(&h.id, 11, h.cert_for(a.service_id(), &h_cert)),
+        // Stamped two minutes in A's future (beyond federation.maximum-future-time-diff-millis).
+        h.event(&h.id, 12, {
+            let mut u = user_change(&h.id, "h-future", "x");
+            u["state"]["stamp"]["ms"] = json!(now() * 1000 + 120_000);
+            u
+        }),
     ];
     let (status, body) = h.events(&a, 5, batch);
     assert_eq!(status, 200, "{body}");
-    assert_eq!(refused_count(&a), 4 + 5);
+    assert_eq!(refused_count(&a), 4 + 6);
+    assert_eq!(user(&a, 0, "h-future").0, 404, "a change from the future");
     // H's own record acts as H's token: trusted, foreign, nothing local.
     assert_eq!(status_with(&a, "/access/api/v1/system/ping", &h_ref2), 200);
     assert_no_local_rights(&a, &h_ref2, "H's own reference token");
@@ -290,13 +297,13 @@ fn a_hostile_site_gains_nothing_here() {
         b_seq + 1,
         user_change(b.service_id(), "forged-b", "x"),
     );
-    let (status, body) = h.events(&a, 11, vec![forged]);
+    let (status, body) = h.events(&a, 12, vec![forged]);
     assert_eq!(status, 200, "{body}");
     let mut vector = a.digest(0)["vector"].clone();
     vector[b.service_id()] = json!(b_seq + 1_000_000);
-    vector[&h.id] = json!(11);
+    vector[&h.id] = json!(12);
     let chunk = json!({"sync_id": "h-sync", "chunk": 0, "changes": [],
-        "done": {"position": 12, "vector": vector, "proofs": {}}});
+        "done": {"position": 13, "vector": vector, "proofs": {}}});
     let (status, body) = send(&a, SYNC, &h.message(&a, chunk));
     assert_eq!(status, 200, "{body}");
     create_user(&b, 0, "real-b", "real-b-pass-1");
@@ -304,7 +311,7 @@ fn a_hostile_site_gains_nothing_here() {
         user(&a, 0, "real-b").0 == 200
     });
     assert_eq!(user(&a, 0, "forged-b").0, 404);
-    assert!(refused_count(&a) > 9);
+    assert!(refused_count(&a) > 10);
 
     // What A relays to B carries nothing of the refused: B never binds H's key to A's id.
     create_user(&a, 0, "marker-a", "marker-a-pass-1");

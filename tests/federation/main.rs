@@ -10,6 +10,7 @@
 
 mod bad_peers;
 mod bodies;
+mod clock;
 mod conflicts;
 mod entities;
 mod hostile;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::federation::{append, get_u64, observe, own_site, user_state};
 use super::{tokens, tx_get, tx_put, Tx, TxResult};
+use crate::domain::clock::{received_cut_off, too_far_ahead};
 use crate::domain::federation::{arrival, Arrival, GroupState, PermissionState, UserState};
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::federation::admission::{Refusal, Refused};
@@ -37,7 +38,13 @@ fn merge_permission(tx: &Tx<'_>, name: &str, change: &PermissionState) -> TxResu
     super::permissions::store(tx, name, state.target.as_ref())
 }
 
-fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResult<()> {
+fn merge_user(
+    tx: &Tx<'_>,
+    name: &str,
+    change: &UserState,
+    own: &str,
+    times: &Times,
+) -> TxResult<()> {
     let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
     let mut state = user_state(tx, name, record.as_ref(), own)?;
     state.merge(change);
@@ -63,7 +70,10 @@ fn merge_user(tx: &Tx<'_>, name: &str, change: &UserState, own: &str) -> TxResul
             tx.t(Users).remove(name.as_bytes())?;
             super::permissions::remove_holder(tx, name, false)?;
             let at = state.deleted_at.as_ref().map(|s| s.ms / 1000).unwrap_or(0);
-            // Our tokens of this user go too, and the peers learn it as our change.
+            // Our tokens of this user go too, and the peers learn it as our change: every
+            // token we issued before we applied the delete, whatever the deleting site's
+            // clock said (`domain::clock::received_cut_off`).
+            let at = received_cut_off(at, times.cut_off);
             super::accounts::revoke_user(tx, name, at)?;
         }
         (None, None) => {}
@@ -130,6 +140,15 @@ fn no_news(tx: &Tx<'_>, change: &Change) -> TxResult<bool> {
     })
 }
 
+/// Time as the proposer read it: the leader's clock, our cut-off for "now", and how far in
+/// the future a peer's stamp may be (0 in entries from before these fields: no check).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Times {
+    pub now_ms: u64,
+    pub cut_off: u64,
+    pub max_future_ms: u64,
+}
+
 /// Merge one change from `peer`, unless our entry for it (or the store) refuses it.
 fn merge(
     tx: &Tx<'_>,
@@ -137,6 +156,7 @@ fn merge(
     change: &Change,
     own: &str,
     origin: Option<&str>,
+    times: &Times,
 ) -> TxResult<Result<(), Refusal>> {
     // A full sync repeats what we hold: quietly nothing, not a refusal.
     if origin.is_none() && no_news(tx, change)? {
@@ -145,10 +165,24 @@ fn merge(
     if let Err(r) = peer.admits(change, own, origin) {
         return Ok(Err(r));
     }
+    let future = change.latest_stamp_ms().is_some_and(|ms| {
+        times.max_future_ms > 0 && too_far_ahead(ms, times.now_ms, times.max_future_ms)
+    });
+    if future {
+        return Ok(Err(Refusal::FutureStamp));
+    }
     match change {
         Change::Token { record } => merge_token(tx, record)?,
         Change::Revoke { revocation } => return merge_revocation(tx, peer, revocation, own),
-        Change::Subject { subject, at } => super::accounts::move_cut_off(tx, subject, *at)?,
+        Change::Subject { subject, at } => {
+            // A cut-off of one of our subjects holds for every token we issued until now.
+            let ours = subject.starts_with(own) && subject[own.len()..].starts_with("/users/");
+            let at = match ours {
+                true => received_cut_off(*at, times.cut_off),
+                false => *at,
+            };
+            super::accounts::move_cut_off(tx, subject, at)?
+        }
         Change::User { name, state } => {
             for s in state
                 .stamp
@@ -157,7 +191,7 @@ fn merge(
             {
                 observe(tx, s)?;
             }
-            merge_user(tx, name, state, own)?
+            merge_user(tx, name, state, own, times)?
         }
         Change::Group { name, state } => {
             if let Some(s) = &state.stamp {
@@ -230,7 +264,7 @@ pub(super) fn receive(
     upto: u64,
     events: &[JournalEntry],
     unsigned: &[usize],
-    now_ms: u64,
+    times: &Times,
 ) -> TxResult<CommandResponse> {
     let position = get_u64(tx, &fed_key::inbound(from))?;
     if after != position {
@@ -272,7 +306,7 @@ pub(super) fn receive(
     for e in next {
         let outcome = match &peer {
             None => Err(Refusal::NoEntry),
-            Some(p) => merge(tx, p, &e.change, &own, Some(&e.origin))?,
+            Some(p) => merge(tx, p, &e.change, &own, Some(&e.origin), times)?,
         };
         let change = match outcome {
             Ok(()) => e.change.clone(),
@@ -291,7 +325,7 @@ pub(super) fn receive(
         append(
             tx,
             &JournalEntry {
-                at_ms: now_ms,
+                at_ms: times.now_ms,
                 change,
                 ..e.clone()
             },
@@ -316,6 +350,7 @@ pub(super) fn sync(
     chunk: u64,
     changes: &[Change],
     done: Option<&SyncDone>,
+    times: &Times,
 ) -> TxResult<CommandResponse> {
     let expected: Option<(String, u64)> = tx_get(tx.t(FedState), &fed_key::sync_in(from))?;
     if chunk != 0 && expected.as_ref() != Some(&(sync_id.to_string(), chunk)) {
@@ -328,7 +363,7 @@ pub(super) fn sync(
     for c in changes {
         let outcome = match &peer {
             None => Err(Refusal::NoEntry),
-            Some(p) => merge(tx, p, c, &own, None)?,
+            Some(p) => merge(tx, p, c, &own, None, times)?,
         };
         if let Err(reason) = outcome {
             total += 1;

@@ -54,6 +54,8 @@ pub(super) fn receive(from: &str, after: u64, upto: u64, events: Vec<JournalEntr
         events,
         unsigned: vec![],
         now_ms: 0,
+        cut_off: 0,
+        max_future_ms: 0,
     }
 }
 

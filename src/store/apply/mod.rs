@@ -260,7 +260,16 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             events,
             unsigned,
             now_ms,
-        } => federation_merge::receive(tx, from, peer, *after, *upto, events, unsigned, *now_ms),
+            cut_off,
+            max_future_ms,
+        } => {
+            let times = federation_merge::Times {
+                now_ms: *now_ms,
+                cut_off: *cut_off,
+                max_future_ms: *max_future_ms,
+            };
+            federation_merge::receive(tx, from, peer, *after, *upto, events, unsigned, &times)
+        }
         Command::FederationSync {
             from,
             peer,
@@ -268,7 +277,18 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             chunk,
             changes,
             done,
-        } => federation_merge::sync(tx, from, peer, sync_id, *chunk, changes, done.as_ref()),
+            now_ms,
+            cut_off,
+            max_future_ms,
+        } => {
+            let times = federation_merge::Times {
+                now_ms: *now_ms,
+                cut_off: *cut_off,
+                max_future_ms: *max_future_ms,
+            };
+            let done = done.as_ref();
+            federation_merge::sync(tx, from, peer, sync_id, *chunk, changes, done, &times)
+        }
         Command::FederationAck {
             peer,
             cursor,

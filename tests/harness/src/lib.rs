@@ -4,6 +4,7 @@
 //! what it needs.
 #![allow(clippy::unwrap_used)]
 
+pub mod clock;
 pub mod cluster;
 pub mod http;
 pub mod netlab;
