@@ -138,11 +138,12 @@ impl Change {
         }
     }
 
-    /// The latest time the change claims (Unix ms): its stamps, a cut-off, a token's `iat`.
+    /// The latest time the change claims (Unix ms): its stamps, a token's `iat`. None for a
+    /// cut-off or a revocation: refusing those for their time would keep tokens alive, and
+    /// time never grants access.
     pub fn latest_stamp_ms(&self) -> Option<u64> {
         match self {
             Change::Token { record } => Some(record.issued_at.saturating_mul(1000)),
-            Change::Subject { at, .. } => Some(at.saturating_mul(1000)),
             Change::User { state, .. } => state
                 .stamp
                 .iter()
@@ -153,7 +154,7 @@ impl Change {
             Change::Group { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Permission { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Cert { cert } => Some(cert.stamp.ms),
-            Change::Revoke { .. } | Change::Skip => None,
+            Change::Subject { .. } | Change::Revoke { .. } | Change::Skip => None,
         }
     }
 

@@ -36,11 +36,18 @@ fn a_delete_at_a_slow_site_takes_every_token_issued_before_it() {
     assert!((-31_000..-29_000).contains(&off), "slow: {off}");
     let off = offset_of(&a, "fast");
     assert!((29_000..31_000).contains(&off), "fast: {off}");
-    let metrics = a.send_as_admin(0, |n| n.get("/metrics")).text().unwrap();
-    let line = metrics
-        .lines()
-        .find(|l| l.starts_with("access_clock_offset_seconds{peer=\"site-slow\"}"))
-        .unwrap_or_else(|| panic!("{metrics}"));
+    // Exported at the next round of the node's clock readings.
+    let mut line = String::new();
+    wait_until("the slow site's offset in /metrics", SETTLE, || {
+        let metrics = a.send_as_admin(0, |n| n.get("/metrics")).text().unwrap();
+        let found = metrics
+            .lines()
+            .find(|l| l.starts_with("access_clock_offset_seconds{peer=\"site-slow\"}"));
+        line = found.unwrap_or_default().to_string();
+        found.is_some()
+    });
+    let secs: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!((-31.0..-29.0).contains(&secs), "{line}");
     eprintln!("A's view of the slow site: {line}");
 
     for (minter, name) in [(&a, "at-a"), (&fast, "at-fast")] {
