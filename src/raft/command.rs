@@ -58,6 +58,22 @@ pub struct PairingRecord {
     pub expiry: u64,
 }
 
+/// Time as the proposer of a federation batch or sync chunk read it, decided before
+/// proposing so every node applies the same. Zero in entries from before a field existed:
+/// no future check, no local cut-off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiveTimes {
+    /// The leader's clock (Unix ms).
+    #[serde(default)]
+    pub now_ms: u64,
+    /// The proposer's cut-off for "every token until now" (`Service::cut_off_now`).
+    #[serde(default)]
+    pub cut_off: u64,
+    /// `federation.maximum-future-time-diff-millis` of the proposer.
+    #[serde(default)]
+    pub max_future_ms: u64,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Command {
     /// Initialise the cluster once: identity, first keypair, bootstrap admin.
@@ -239,14 +255,8 @@ pub enum Command {
         /// Indexes of relayed events whose origin signature did not verify: refused.
         #[serde(default)]
         unsigned: Vec<usize>,
-        /// The leader's clock as the proposer read it.
-        now_ms: u64,
-        /// The proposer's cut-off for "every token until now" (`Service::cut_off_now`).
-        #[serde(default)]
-        cut_off: u64,
-        /// `federation.maximum-future-time-diff-millis` of the proposer.
-        #[serde(default)]
-        max_future_ms: u64,
+        #[serde(flatten)]
+        times: ReceiveTimes,
     },
     /// One chunk of a full sync from `from`; chunks of one sync come in order from 0. The
     /// last carries `done`: streaming resumes from its position.
@@ -258,12 +268,8 @@ pub enum Command {
         chunk: u64,
         changes: Vec<Change>,
         done: Option<SyncDone>,
-        #[serde(default)]
-        now_ms: u64,
-        #[serde(default)]
-        cut_off: u64,
-        #[serde(default)]
-        max_future_ms: u64,
+        #[serde(flatten)]
+        times: ReceiveTimes,
     },
     /// A peer has everything before `cursor` of our journal. `synced_epoch` (after a full
     /// sync) records the resync epoch it covered and clears a forced resync.

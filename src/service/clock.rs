@@ -67,6 +67,15 @@ impl Service {
         clock::cut_off_secs(self.cluster_now_ms(), clock::latest_ahead(&offsets, max))
     }
 
+    /// Time as a federation batch or sync chunk carries it into the log.
+    pub fn receive_times(&self) -> crate::raft::command::ReceiveTimes {
+        crate::raft::command::ReceiveTimes {
+            now_ms: self.cluster_now_ms(),
+            cut_off: self.cut_off_now(),
+            max_future_ms: self.config.federation.maximum_future_time_diff_millis,
+        }
+    }
+
     /// Whether this node's clock is too far from the leader's to mint.
     pub fn clock_problem(&self) -> Option<String> {
         let max = self.config.cluster.max_clock_skew_millis;

@@ -175,9 +175,7 @@ impl Service {
                 upto: b.upto,
                 events: b.events,
                 unsigned,
-                now_ms: self.cluster_now_ms(),
-                cut_off: self.cut_off_now(),
-                max_future_ms: self.config.federation.maximum_future_time_diff_millis,
+                times: self.receive_times(),
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {
@@ -226,9 +224,7 @@ impl Service {
                 chunk: c.chunk,
                 changes: c.changes,
                 done: c.done,
-                now_ms: self.cluster_now_ms(),
-                cut_off: self.cut_off_now(),
-                max_future_ms: self.config.federation.maximum_future_time_diff_millis,
+                times: self.receive_times(),
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {

@@ -14,7 +14,7 @@ use crate::domain::federation::{arrival, Arrival, GroupState, PermissionState, U
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::federation::admission::{Refusal, Refused};
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
-use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
+use crate::raft::command::{CommandResponse, GroupRecord, ReceiveTimes, UserRecord};
 use crate::store::trees::fed_key;
 use crate::store::trees::StateTree::{
     FedEntities, FedPeers, FedState, Groups, Refs, Revoked, Subjects, Tokens, Users,
@@ -43,7 +43,7 @@ fn merge_user(
     name: &str,
     change: &UserState,
     own: &str,
-    times: &Times,
+    times: &ReceiveTimes,
 ) -> TxResult<()> {
     let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
     let mut state = user_state(tx, name, record.as_ref(), own)?;
@@ -140,15 +140,6 @@ fn no_news(tx: &Tx<'_>, change: &Change) -> TxResult<bool> {
     })
 }
 
-/// Time as the proposer read it: the leader's clock, our cut-off for "now", and how far in
-/// the future a peer's stamp may be (0 in entries from before these fields: no check).
-#[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Times {
-    pub now_ms: u64,
-    pub cut_off: u64,
-    pub max_future_ms: u64,
-}
-
 /// Merge one change from `peer`, unless our entry for it (or the store) refuses it.
 fn merge(
     tx: &Tx<'_>,
@@ -156,7 +147,7 @@ fn merge(
     change: &Change,
     own: &str,
     origin: Option<&str>,
-    times: &Times,
+    times: &ReceiveTimes,
 ) -> TxResult<Result<(), Refusal>> {
     // A full sync repeats what we hold: quietly nothing, not a refusal.
     if origin.is_none() && no_news(tx, change)? {
@@ -264,7 +255,7 @@ pub(super) fn receive(
     upto: u64,
     events: &[JournalEntry],
     unsigned: &[usize],
-    times: &Times,
+    times: &ReceiveTimes,
 ) -> TxResult<CommandResponse> {
     let position = get_u64(tx, &fed_key::inbound(from))?;
     if after != position {
@@ -350,7 +341,7 @@ pub(super) fn sync(
     chunk: u64,
     changes: &[Change],
     done: Option<&SyncDone>,
-    times: &Times,
+    times: &ReceiveTimes,
 ) -> TxResult<CommandResponse> {
     let expected: Option<(String, u64)> = tx_get(tx.t(FedState), &fed_key::sync_in(from))?;
     if chunk != 0 && expected.as_ref() != Some(&(sync_id.to_string(), chunk)) {

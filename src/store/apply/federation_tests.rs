@@ -53,9 +53,7 @@ pub(super) fn receive(from: &str, after: u64, upto: u64, events: Vec<JournalEntr
         upto,
         events,
         unsigned: vec![],
-        now_ms: 0,
-        cut_off: 0,
-        max_future_ms: 0,
+        times: Default::default(),
     }
 }
 

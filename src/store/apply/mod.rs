@@ -259,17 +259,8 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             upto,
             events,
             unsigned,
-            now_ms,
-            cut_off,
-            max_future_ms,
-        } => {
-            let times = federation_merge::Times {
-                now_ms: *now_ms,
-                cut_off: *cut_off,
-                max_future_ms: *max_future_ms,
-            };
-            federation_merge::receive(tx, from, peer, *after, *upto, events, unsigned, &times)
-        }
+            times,
+        } => federation_merge::receive(tx, from, peer, *after, *upto, events, unsigned, times),
         Command::FederationSync {
             from,
             peer,
@@ -277,18 +268,8 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             chunk,
             changes,
             done,
-            now_ms,
-            cut_off,
-            max_future_ms,
-        } => {
-            let times = federation_merge::Times {
-                now_ms: *now_ms,
-                cut_off: *cut_off,
-                max_future_ms: *max_future_ms,
-            };
-            let done = done.as_ref();
-            federation_merge::sync(tx, from, peer, sync_id, *chunk, changes, done, &times)
-        }
+            times,
+        } => federation_merge::sync(tx, from, peer, sync_id, *chunk, changes, done.as_ref(), times),
         Command::FederationAck {
             peer,
             cursor,
