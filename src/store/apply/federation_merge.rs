@@ -244,19 +244,25 @@ fn note_refusals(tx: &Tx<'_>, from: &str, refused: &mut Vec<Refused>, total: u64
     Ok(())
 }
 
+/// Who sent a batch or sync chunk: its service id, and our entry for it by name.
+#[derive(Clone, Copy)]
+pub(super) struct Sender<'a> {
+    pub service_id: &'a str,
+    pub entry: &'a str,
+}
+
 /// A batch of `from`'s journal. See `Command::FederationReceive`. Events at the indexes in
 /// `unsigned` came without their origin's valid signature (checked before proposing).
-#[allow(clippy::too_many_arguments)]
 pub(super) fn receive(
     tx: &Tx<'_>,
-    from: &str,
-    peer_name: &str,
+    sender: Sender<'_>,
     after: u64,
     upto: u64,
     events: &[JournalEntry],
     unsigned: &[usize],
     times: &ReceiveTimes,
 ) -> TxResult<CommandResponse> {
+    let (from, peer_name) = (sender.service_id, sender.entry);
     let position = get_u64(tx, &fed_key::inbound(from))?;
     if after != position {
         return Ok(CommandResponse::FedOutOfOrder { position });
@@ -335,14 +341,14 @@ pub(super) fn receive(
 /// that origin's signature.
 pub(super) fn sync(
     tx: &Tx<'_>,
-    from: &str,
-    peer_name: &str,
+    sender: Sender<'_>,
     sync_id: &str,
     chunk: u64,
     changes: &[Change],
     done: Option<&SyncDone>,
     times: &ReceiveTimes,
 ) -> TxResult<CommandResponse> {
+    let (from, peer_name) = (sender.service_id, sender.entry);
     let expected: Option<(String, u64)> = tx_get(tx.t(FedState), &fed_key::sync_in(from))?;
     if chunk != 0 && expected.as_ref() != Some(&(sync_id.to_string(), chunk)) {
         let position = get_u64(tx, &fed_key::inbound(from))?;

@@ -260,7 +260,13 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             events,
             unsigned,
             times,
-        } => federation_merge::receive(tx, from, peer, *after, *upto, events, unsigned, times),
+        } => {
+            let sender = federation_merge::Sender {
+                service_id: from,
+                entry: peer,
+            };
+            federation_merge::receive(tx, sender, *after, *upto, events, unsigned, times)
+        }
         Command::FederationSync {
             from,
             peer,
@@ -269,7 +275,13 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             changes,
             done,
             times,
-        } => federation_merge::sync(tx, from, peer, sync_id, *chunk, changes, done.as_ref(), times),
+        } => {
+            let sender = federation_merge::Sender {
+                service_id: from,
+                entry: peer,
+            };
+            federation_merge::sync(tx, sender, sync_id, *chunk, changes, done.as_ref(), times)
+        }
         Command::FederationAck {
             peer,
             cursor,
