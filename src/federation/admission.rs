@@ -138,12 +138,12 @@ impl Change {
         }
     }
 
-    /// The latest time the change claims (Unix ms): its stamps, a token's `iat`. None for a
-    /// cut-off or a revocation: refusing those for their time would keep tokens alive, and
-    /// time never grants access.
+    /// The latest stamp the change claims (Unix ms): what decides last-writer-wins. None for
+    /// a cut-off or a revocation (refusing those for their time would keep tokens alive:
+    /// time never grants access) and for a token record (its `iat` is its site's own, judged
+    /// against that site's own cut-offs).
     pub fn latest_stamp_ms(&self) -> Option<u64> {
         match self {
-            Change::Token { record } => Some(record.issued_at.saturating_mul(1000)),
             Change::User { state, .. } => state
                 .stamp
                 .iter()
@@ -154,7 +154,9 @@ impl Change {
             Change::Group { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Permission { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Cert { cert } => Some(cert.stamp.ms),
-            Change::Subject { .. } | Change::Revoke { .. } | Change::Skip => None,
+            Change::Token { .. } | Change::Subject { .. } | Change::Revoke { .. } | Change::Skip => {
+                None
+            }
         }
     }
 
