@@ -1,8 +1,10 @@
 //! Fault tests with real processes: kill -9 of the leader under write traffic through nginx,
-//! a network partition of a minority (network namespaces + iptables), and a rolling restart
-//! under validation traffic. Needs root, nginx, iproute2 and iptables (.ci/run installs them).
+//! a network partition of a minority (network namespaces + iptables), a node cut off from
+//! both peers refusing writes fast, and a rolling restart under validation traffic. Needs
+//! root, nginx, iproute2 and iptables (.ci/run installs them).
 #![allow(clippy::unwrap_used)]
 
+mod isolation;
 mod leader_kill;
 mod partition;
 mod pauses;
