@@ -24,6 +24,7 @@ use crate::raft::election::{self, LeaderContact};
 use crate::raft::membership::Membership;
 use crate::raft::network::ClusterNetwork;
 use crate::raft::peer::PeerClient;
+use crate::raft::quorum::{self, QuorumWatch};
 use crate::raft::writer::Writer;
 use crate::raft::Raft;
 use crate::service::bootstrap::{write_secret_file, StartError};
@@ -126,9 +127,6 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
              PATCH /access/api/v2/users/<name> or Artifactory's changePassword call"
         );
     }
-    let writer = Writer::new(raft.clone(), node_id, peer.clone());
-    let (batcher, batch_queue) = WriteBatcher::new();
-    tokio::spawn(batcher::run(writer.clone(), batch_queue));
     let leader_contact = Arc::new(LeaderContact::default());
     let timing = election::Timing {
         lease: Duration::from_millis(config.raft.election_timeout_max_ms),
@@ -138,12 +136,29 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         margin: Duration::from_millis(config.raft.heartbeat_ms),
         tick: Duration::from_millis(config.raft.heartbeat_ms / 2),
     };
+    let quorum = QuorumWatch::new(
+        raft.clone(),
+        node_id,
+        leader_contact,
+        contacts.clone(),
+        quorum::limit(timing.lease),
+    );
+    let write_timeout = Duration::from_millis(config.raft.write_timeout_ms);
+    let writer = Writer::new(
+        raft.clone(),
+        node_id,
+        peer.clone(),
+        quorum.clone(),
+        write_timeout,
+    );
+    let (batcher, batch_queue) = WriteBatcher::new(write_timeout);
+    tokio::spawn(batcher::run(writer.clone(), batch_queue));
     tokio::spawn(election::run(
         raft.clone(),
         node_id,
         peer.clone(),
         log_tail.clone(),
-        leader_contact.clone(),
+        quorum.clone(),
         timing,
     ));
     let membership = Membership::new(
@@ -151,7 +166,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         node_id,
         peer.clone(),
         contacts,
-        leader_contact,
+        quorum,
         timing.lease,
         log_tail,
     );

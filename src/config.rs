@@ -121,6 +121,8 @@ pub struct RaftConfig {
     pub heartbeat_ms: u64,
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
+    /// How long a write may wait for a leader and a commit before a 503.
+    pub write_timeout_ms: u64,
 }
 
 /// Time across the nodes of the cluster.
@@ -161,6 +163,10 @@ pub struct UiConfig {
     /// Seconds a sign-in lasts.
     pub session_expiry: u64,
 }
+
+/// Bounds of `raft.write-timeout-ms`: room for a commit, and below any client's patience.
+pub const MIN_WRITE_TIMEOUT_MS: u64 = 100;
+pub const MAX_WRITE_TIMEOUT_MS: u64 = 60_000;
 
 /// Longest web session (`ui.session-expiry`): a day.
 pub const MAX_UI_SESSION_EXPIRY: u64 = 86_400;
@@ -306,6 +312,12 @@ impl Config {
             return bad(
                 "raft.election-timeout-min-ms",
                 "need heartbeat-ms < election-timeout-min-ms < election-timeout-max-ms",
+            );
+        }
+        if !(MIN_WRITE_TIMEOUT_MS..=MAX_WRITE_TIMEOUT_MS).contains(&self.raft.write_timeout_ms) {
+            return bad(
+                "raft.write-timeout-ms",
+                &format!("must be between {MIN_WRITE_TIMEOUT_MS} and {MAX_WRITE_TIMEOUT_MS}"),
             );
         }
         let tls = &self.tls;
@@ -457,6 +469,7 @@ mod tests {
         assert_eq!(c.docker.token_expiry, 300);
         assert_eq!(c.security.rsa_key_size, 2048);
         assert_eq!(c.federation.max_message_bytes, 64 * 1024 * 1024);
+        assert_eq!(c.raft.write_timeout_ms, 2500);
     }
 
     #[test]
@@ -493,6 +506,8 @@ mod tests {
         let e =
             Config::load(None, env(&[("ACCESS_NODE_SECURITY_RSA_KEY_SIZE", "1000")])).unwrap_err();
         assert!(e.to_string().contains("security.rsa-key-size"), "{e}");
+        let e = Config::load(None, env(&[("ACCESS_NODE_RAFT_WRITE_TIMEOUT_MS", "0")])).unwrap_err();
+        assert!(e.to_string().contains("raft.write-timeout-ms"), "{e}");
     }
 
     #[test]

@@ -154,9 +154,10 @@ impl Change {
             Change::Group { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Permission { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Cert { cert } => Some(cert.stamp.ms),
-            Change::Token { .. } | Change::Subject { .. } | Change::Revoke { .. } | Change::Skip => {
-                None
-            }
+            Change::Token { .. }
+            | Change::Subject { .. }
+            | Change::Revoke { .. }
+            | Change::Skip => None,
         }
     }
 

@@ -6,7 +6,6 @@
 //! real vote still checks logs and terms; the pre-vote only keeps a lone node from disrupting.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -15,6 +14,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::peer::PeerClient;
+use super::quorum::QuorumWatch;
 use super::{LogId, NodeId, Raft};
 use crate::store::LogStore;
 
@@ -44,13 +44,16 @@ impl Moment {
     }
 }
 
-/// Two clocks: when this node last heard from a leader (an accepted append or snapshot, or
-/// leading itself), which decides its pre-vote answers; and its election timer, which also
-/// restarts when it grants a vote or asks for pre-votes, and decides when it asks.
+/// Three clocks: when this node last heard from a leader (an accepted append or snapshot, or
+/// leading itself), which decides its pre-vote answers; its election timer, which also
+/// restarts when it grants a vote or asks for pre-votes, and decides when it asks; and when a
+/// majority was last with it as a follower (a leader's append, a majority answering its
+/// pre-vote, winning an election), which tells a cut-off node (`raft::quorum`).
 #[derive(Debug)]
 pub struct LeaderContact {
     leader: Moment,
     timer: Moment,
+    quorum: Moment,
 }
 
 impl Default for LeaderContact {
@@ -59,6 +62,7 @@ impl Default for LeaderContact {
         LeaderContact {
             leader: Moment::new(start),
             timer: Moment::new(start),
+            quorum: Moment::new(start),
         }
     }
 }
@@ -68,6 +72,22 @@ impl LeaderContact {
     pub fn heard_from_leader(&self) {
         self.leader.touch();
         self.timer.touch();
+    }
+
+    /// A leader's append or snapshot was accepted. (A leader that lost its majority finds
+    /// out itself and refuses writes: `raft::quorum`.)
+    pub fn heard_from_quorum_leader(&self) {
+        self.heard_from_leader();
+        self.quorum.touch();
+    }
+
+    /// A majority answered (a pre-vote, or the votes that made this node leader).
+    pub fn quorum_answered(&self) {
+        self.quorum.touch();
+    }
+
+    pub fn since_quorum(&self) -> Duration {
+        self.quorum.since()
     }
 
     /// This node voted for a candidate, or asked for pre-votes: wait a patience again.
@@ -166,9 +186,10 @@ pub async fn run(
     node_id: NodeId,
     peer: PeerClient,
     log: LogStore,
-    contact: Arc<LeaderContact>,
+    quorum: QuorumWatch,
     timing: Timing,
 ) {
+    let contact = quorum.contact().clone();
     // After a leader was heard: wait out its lease first. After an attempt of ours (or a vote
     // we granted) with no leader heard since, the leases are gone: only a short random wait,
     // so a split vote is settled in a few hundred milliseconds rather than another lease.
@@ -176,18 +197,40 @@ pub async fn run(
     let mut wait = patience(first_ask, timing.spread, &mut rand::thread_rng());
     let mut retry = patience(timing.margin, timing.spread, &mut rand::thread_rng());
     contact.restart_timer();
+    let (mut leading, mut cut_off) = (false, false);
     loop {
         tokio::time::sleep(timing.tick).await;
         let metrics = raft.metrics().borrow().clone();
         if metrics.running_state.is_err() {
             return;
         }
+        let membership = metrics.membership_config.membership().clone();
+        let voter = membership.voter_ids().any(|id| id == node_id);
+        let now_cut_off = quorum.cut_off();
+        if now_cut_off != cut_off {
+            // Once each way, not a line per refused write.
+            cut_off = now_cut_off;
+            let state = metrics.state;
+            if cut_off {
+                tracing::warn!(
+                    ?state,
+                    "cut off from a majority of the cluster: refusing writes"
+                );
+            } else {
+                tracing::info!(?state, "in touch with a majority of the cluster again");
+            }
+        }
         if metrics.state == ServerState::Leader {
+            if !leading {
+                // A majority voted for it a moment ago.
+                contact.quorum_answered();
+            }
+            leading = true;
             contact.heard_from_leader();
             continue;
         }
-        let membership = metrics.membership_config.membership().clone();
-        if !membership.voter_ids().any(|id| id == node_id) {
+        leading = false;
+        if !voter {
             continue;
         }
         let peers: Vec<String> = membership
@@ -225,18 +268,25 @@ pub async fn run(
                     let reply: Result<PreVoteReply, _> = peer
                         .call(addr, "raft/pre_vote", &request, timing.lease)
                         .await;
-                    reply.is_ok_and(|r| r.granted)
+                    reply.ok().map(|r| r.granted)
                 }
             })
             .collect();
         // Decide as soon as a majority granted: a frozen peer must not hold the election up.
-        let mut granted = 1;
+        let (mut granted, mut answered) = (1, 1);
         while !majority(granted, voters) {
             match asks.next().await {
-                Some(true) => granted += 1,
-                Some(false) => {}
+                Some(Some(yes)) => {
+                    answered += 1;
+                    granted += usize::from(yes);
+                }
+                Some(None) => {}
                 None => break,
             }
+        }
+        // Refused or not, a majority that answers means this node is not cut off.
+        if majority(answered, voters) {
+            contact.quorum_answered();
         }
         if majority(granted, voters) {
             tracing::info!(
@@ -305,7 +355,7 @@ mod tests {
     }
 
     #[test]
-    fn the_timer_restarts_without_counting_as_leader_contact() {
+    fn the_timer_restarts_without_counting_as_leader_or_quorum_contact() {
         let c = LeaderContact::default();
         std::thread::sleep(Duration::from_millis(20));
         assert!(c.since_leader() >= Duration::from_millis(20));
@@ -314,5 +364,12 @@ mod tests {
         assert!(c.since_leader() >= Duration::from_millis(20));
         c.heard_from_leader();
         assert!(c.since_leader() < Duration::from_millis(20));
+        // Leading itself says nothing of a majority; a leader's append or answers do.
+        assert!(c.since_quorum() >= Duration::from_millis(20));
+        c.heard_from_quorum_leader();
+        assert!(c.since_quorum() < Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(20));
+        c.quorum_answered();
+        assert!(c.since_quorum() < Duration::from_millis(20));
     }
 }

@@ -1,24 +1,27 @@
 //! Cluster membership: joining through seeds, adding and removing members (forwarded to the
 //! leader when needed), and the one reader of `raft.metrics()` for health and status pages.
+//! A node cut off from a majority shows as `Isolated`, with no leader (`raft::quorum`).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{BasicNode, ChangeMembers};
 
 use super::contact::PeerContacts;
-use super::election::{self, LeaderContact, PreVoteReply, PreVoteRequest};
+use super::election::{self, PreVoteReply, PreVoteRequest};
 use super::peer::PeerClient;
+use super::quorum::QuorumWatch;
 use super::rpc::{
     JoinRequest, MembershipChange, MembershipReply, Refusal, RefusalKind, ReplicationView,
 };
-use super::writer::WRITE_TIMEOUT;
 use super::{NodeId, Raft};
 use crate::store::LogStore;
 use crate::telemetry::audit::Event;
 use crate::telemetry::metrics;
+
+/// How long a forwarded removal may take: it commits two entries (joint consensus).
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One member as the status page shows it.
 #[derive(Debug, Clone)]
@@ -56,8 +59,9 @@ pub struct Membership {
     node_id: NodeId,
     peer: PeerClient,
     contacts: PeerContacts,
-    /// When a leader was last heard from, and the lease the pre-vote rule waits out.
-    leader_contact: Arc<LeaderContact>,
+    /// When a leader or a majority was last heard from; whether this node is cut off.
+    quorum: QuorumWatch,
+    /// The lease the pre-vote rule waits out.
     lease: Duration,
     /// The Raft log, for the pre-vote's log comparison.
     log: LogStore,
@@ -77,7 +81,7 @@ impl Membership {
         node_id: NodeId,
         peer: PeerClient,
         contacts: PeerContacts,
-        leader_contact: Arc<LeaderContact>,
+        quorum: QuorumWatch,
         lease: Duration,
         log: LogStore,
     ) -> Membership {
@@ -86,20 +90,21 @@ impl Membership {
             node_id,
             peer,
             contacts,
-            leader_contact,
+            quorum,
             lease,
             log,
         }
     }
 
-    /// A leader's append or snapshot was accepted.
+    /// A leader's append or snapshot was accepted (a leader without a majority refuses
+    /// writes itself).
     pub fn heard_from_leader(&self) {
-        self.leader_contact.heard_from_leader();
+        self.quorum.contact().heard_from_quorum_leader();
     }
 
     /// This node granted a vote: it gives the candidate time before campaigning itself.
     pub fn granted_vote(&self) {
-        self.leader_contact.restart_timer();
+        self.quorum.contact().restart_timer();
     }
 
     /// This node's answer to a peer's pre-vote request.
@@ -107,7 +112,7 @@ impl Membership {
         let reply = election::answer(
             &self.raft,
             &self.log,
-            &self.leader_contact,
+            self.quorum.contact(),
             self.lease,
             request,
         );
@@ -122,7 +127,8 @@ impl Membership {
 
     pub fn status(&self) -> RaftStatus {
         let m = self.raft.metrics().borrow().clone();
-        let leader_url = m.current_leader.and_then(|id| {
+        let (state, leader) = self.quorum.seen(&m);
+        let leader_url = leader.and_then(|id| {
             m.membership_config
                 .membership()
                 .get_node(&id)
@@ -130,9 +136,9 @@ impl Membership {
         });
         RaftStatus {
             node_id: self.node_id,
-            state: format!("{:?}", m.state),
-            is_leader: m.current_leader == Some(self.node_id),
-            leader: m.current_leader,
+            state,
+            is_leader: leader == Some(self.node_id),
+            leader,
             leader_url,
             term: m.current_term,
             applied_index: m.last_applied.map(|l| l.index),
@@ -148,10 +154,11 @@ impl Membership {
         let m = self.raft.metrics().borrow().clone();
         let applied = m.last_applied.map(|l| l.index).unwrap_or(0);
         let last_log = m.last_log_index.unwrap_or(0);
+        let (state, leader) = self.quorum.seen(&m);
         let mut sample = metrics::Sample {
-            state: format!("{:?}", m.state),
+            state,
             term: m.current_term,
-            leader: m.current_leader,
+            leader,
             commit_index: applied,
             applied_index: applied,
             last_log_index: last_log,
@@ -328,7 +335,7 @@ impl Membership {
                     f.leader_id,
                     "membership",
                     &change,
-                    WRITE_TIMEOUT,
+                    REMOVE_TIMEOUT,
                 )
                 .await
             }

@@ -1,5 +1,6 @@
 //! Raft: type configuration, the replicated commands, the one writer (propose / forward /
-//! retry / read barrier), group commit, membership, and the node-to-node network.
+//! retry / read barrier), group commit, membership, whether a node is cut off from a
+//! majority, and the node-to-node network.
 pub mod batcher;
 pub mod clock;
 pub mod command;
@@ -8,6 +9,7 @@ pub mod election;
 pub mod membership;
 pub mod network;
 pub mod peer;
+pub mod quorum;
 pub mod rpc;
 pub mod writer;
 

@@ -9,11 +9,10 @@ use openraft::BasicNode;
 
 use super::command::{Command, CommandResponse};
 use super::peer::PeerClient;
+use super::quorum::{QuorumWatch, CUT_OFF};
 use super::rpc::{ReadIndexReply, Refusal, RefusalKind, WriteReply};
 use super::{NodeId, Raft};
 
-/// How long a write may wait for a leader and a commit before giving up.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Why a write or a read barrier was not carried out.
@@ -35,19 +34,34 @@ fn not_leader(f: &ForwardToLeader<NodeId, BasicNode>, message: &str) -> Refusal 
     }
 }
 
+fn refused_now(problem: &str) -> WriteError {
+    WriteError::Unavailable(format!("cannot commit the change now ({problem}); retry"))
+}
+
 #[derive(Clone)]
 pub struct Writer {
     raft: Raft,
     node_id: NodeId,
     peer: PeerClient,
+    quorum: QuorumWatch,
+    /// `raft.write-timeout-ms`: how long a write may wait for a leader and a commit.
+    timeout: Duration,
 }
 
 impl Writer {
-    pub fn new(raft: Raft, node_id: NodeId, peer: PeerClient) -> Writer {
+    pub fn new(
+        raft: Raft,
+        node_id: NodeId,
+        peer: PeerClient,
+        quorum: QuorumWatch,
+        timeout: Duration,
+    ) -> Writer {
         Writer {
             raft,
             node_id,
             peer,
+            quorum,
+            timeout,
         }
     }
 
@@ -58,57 +72,85 @@ impl Writer {
             .filter(|_| f.leader_id != Some(self.node_id))
     }
 
-    /// Propose on the leader (forwarding if needed) and wait until the entry is applied on
-    /// the node that proposed it. Retries while leadership moves, up to [`WRITE_TIMEOUT`].
-    /// A forwarded write is abandoned as soon as this node sees another leader (or none), so
-    /// a frozen leader holds writes no longer than the election that replaces it.
+    /// [`Writer::write_until`] with the whole write timeout.
     pub async fn write(&self, cmd: Command) -> Result<CommandResponse, WriteError> {
-        let deadline = Instant::now() + WRITE_TIMEOUT;
+        self.write_until(cmd, Instant::now() + self.timeout).await
+    }
+
+    /// Propose on the leader (forwarding if needed) and wait until the entry is applied on
+    /// the node that proposed it. Retries while leadership moves, until `deadline`. Refused at
+    /// once, and abandoned, when this node is cut off from a majority (`raft::quorum`). A
+    /// forwarded write is abandoned as soon as this node sees another leader (or none), so a
+    /// frozen leader holds writes no longer than the election that replaces it.
+    pub async fn write_until(
+        &self,
+        cmd: Command,
+        deadline: Instant,
+    ) -> Result<CommandResponse, WriteError> {
+        if self.quorum.cut_off() {
+            return Err(refused_now(CUT_OFF));
+        }
         let mut last_problem = String::from("no leader is elected");
-        while Instant::now() < deadline {
+        let outcome = {
+            let attempts = self.attempts(&cmd, deadline, &mut last_problem);
+            tokio::select! {
+                done = attempts => Some(done),
+                () = tokio::time::sleep_until(deadline.into()) => None,
+                () = self.quorum.until_cut_off() => Some(Err(refused_now(CUT_OFF))),
+            }
+        };
+        outcome.unwrap_or_else(|| Err(refused_now(&last_problem)))
+    }
+
+    /// Propose or forward until it succeeds; `last_problem` says what it is waiting on when
+    /// the caller's deadline ends it.
+    async fn attempts(
+        &self,
+        cmd: &Command,
+        deadline: Instant,
+        last_problem: &mut String,
+    ) -> Result<CommandResponse, WriteError> {
+        loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(remaining, self.raft.client_write(cmd.clone())).await {
-                Err(_) => {
-                    last_problem = "the cluster did not commit the change in time".into();
-                    break;
-                }
-                Ok(Ok(resp)) => return Ok(resp.data),
-                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+            *last_problem = "the cluster did not commit the change in time".into();
+            match self.raft.client_write(cmd.clone()).await {
+                Ok(resp) => return Ok(resp.data),
+                Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
                     match self.elsewhere(&f) {
                         Some(leader) => {
+                            *last_problem = "the leader did not answer in time".into();
+                            // Bounded by what is left of the caller's deadline.
                             let call = self.peer.call::<_, WriteReply>(
                                 &leader.addr,
                                 "write",
-                                &cmd,
+                                cmd,
                                 remaining,
                             );
                             tokio::select! {
                                 reply = call => match reply {
                                     Ok(Ok(response)) => return Ok(response),
-                                    Ok(Err(refused)) => last_problem = refused.message,
-                                    Err(e) => last_problem = format!("leader unreachable: {e}"),
+                                    Ok(Err(refused)) => *last_problem = refused.message,
+                                    Err(e) => *last_problem = format!("leader unreachable: {e}"),
                                 },
                                 () = self.leader_moves_from(f.leader_id, remaining) => {
-                                    last_problem = "leadership moved during the write".into();
+                                    *last_problem = "leadership moved during the write".into();
                                     continue;
                                 }
                             }
                         }
                         None if f.leader_id.is_none() => {
                             // No leader known: wait for one rather than poll.
-                            self.leader_elected(RETRY_PAUSE.min(remaining)).await;
+                            *last_problem = "no leader is elected".into();
+                            self.leader_elected(RETRY_PAUSE).await;
                             continue;
                         }
                         None => {}
                     }
                 }
-                Ok(Err(e)) => last_problem = e.to_string(),
+                Err(e) => *last_problem = e.to_string(),
             }
             tokio::time::sleep(RETRY_PAUSE).await;
         }
-        Err(WriteError::Unavailable(format!(
-            "cannot commit the change now ({last_problem}); retry"
-        )))
     }
 
     /// Resolves once this node's view of the leader is no longer `leader` (never, if it
@@ -135,18 +177,29 @@ impl Writer {
 
     /// Leader side of a forwarded write: propose here, never forward again.
     pub async fn write_as_leader(&self, cmd: Command) -> WriteReply {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.raft.client_write(cmd)).await {
-            Err(_) => Err(Refusal::new(RefusalKind::Unavailable, "commit timed out")),
-            Ok(Ok(resp)) => Ok(resp.data),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-                Err(not_leader(&f, "not the leader"))
-            }
-            Ok(Err(e)) => Err(Refusal::new(RefusalKind::Unavailable, e.to_string())),
+        let cut_off = || Refusal::new(RefusalKind::Unavailable, CUT_OFF);
+        if self.quorum.cut_off() {
+            return Err(cut_off());
+        }
+        let commit = tokio::time::timeout(self.timeout, self.raft.client_write(cmd));
+        tokio::select! {
+            result = commit => match result {
+                Err(_) => Err(Refusal::new(RefusalKind::Unavailable, "commit timed out")),
+                Ok(Ok(resp)) => Ok(resp.data),
+                Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
+                    Err(not_leader(&f, "not the leader"))
+                }
+                Ok(Err(e)) => Err(Refusal::new(RefusalKind::Unavailable, e.to_string())),
+            },
+            () = self.quorum.until_cut_off() => Err(cut_off()),
         }
     }
 
     /// Leader side of a read-index request: the log id a linearizable read must wait for.
     pub async fn read_index_as_leader(&self) -> ReadIndexReply {
+        if self.quorum.cut_off() {
+            return Err(Refusal::new(RefusalKind::Unavailable, CUT_OFF));
+        }
         match self.raft.ensure_linearizable().await {
             Ok(log_id) => Ok(log_id),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
@@ -157,31 +210,37 @@ impl Writer {
     }
 
     /// Wait until this node has applied everything the leader had committed when asked:
-    /// after this, local reads are linearizable.
+    /// after this, local reads are linearizable. Everything within `timeout`; at once when
+    /// this node is cut off from a majority.
     pub async fn read_barrier(&self, timeout: Duration) -> Result<(), WriteError> {
-        let unavailable = |why: String| {
-            WriteError::Unavailable(format!("cannot confirm the latest state: {why}"))
-        };
-        let read_index = match self.raft.ensure_linearizable().await {
+        let unavailable =
+            |why: &str| WriteError::Unavailable(format!("cannot confirm the latest state: {why}"));
+        if self.quorum.cut_off() {
+            return Err(unavailable(CUT_OFF));
+        }
+        let deadline = Instant::now() + timeout;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        let confirmed = tokio::time::timeout(timeout, self.raft.ensure_linearizable())
+            .await
+            .map_err(|_| unavailable("the leader did not confirm its leadership in time"))?;
+        let read_index = match confirmed {
             Ok(_) => return Ok(()),
             Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
-                let leader = f
-                    .leader_node
-                    .ok_or_else(|| unavailable("no leader".into()))?;
+                let leader = f.leader_node.ok_or_else(|| unavailable("no leader"))?;
                 let reply: ReadIndexReply = self
                     .peer
-                    .call(&leader.addr, "read_index", &(), timeout)
+                    .call(&leader.addr, "read_index", &(), left())
                     .await
-                    .map_err(|e| unavailable(e.to_string()))?;
-                reply.map_err(|r| unavailable(r.message))?
+                    .map_err(|e| unavailable(&e.to_string()))?;
+                reply.map_err(|r| unavailable(&r.message))?
             }
-            Err(e) => return Err(unavailable(e.to_string())),
+            Err(e) => return Err(unavailable(&e.to_string())),
         };
         self.raft
-            .wait(Some(timeout))
+            .wait(Some(left()))
             .applied_index_at_least(read_index.map(|l| l.index), "catch up with the leader")
             .await
-            .map_err(|e| unavailable(e.to_string()))?;
+            .map_err(|e| unavailable(&e.to_string()))?;
         Ok(())
     }
 }

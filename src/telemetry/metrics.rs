@@ -359,7 +359,15 @@ pub struct Sample {
     pub federation: Vec<(String, Option<u64>, Option<u64>)>,
 }
 
-const STATES: [&str; 5] = ["Leader", "Follower", "Candidate", "Learner", "Shutdown"];
+/// Raft's states, and `Isolated`: cut off from a majority (`raft::quorum`).
+const STATES: [&str; 6] = [
+    "Leader",
+    "Follower",
+    "Candidate",
+    "Learner",
+    "Shutdown",
+    "Isolated",
+];
 
 fn gauge_value(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)

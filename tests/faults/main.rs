@@ -1,10 +1,12 @@
 //! Fault tests with real processes: kill -9 of the leader under write traffic through nginx,
-//! a network partition of a minority (network namespaces + iptables), a rolling restart
-//! under validation traffic, and skewed clocks (libfaketime). Needs root, nginx, iproute2,
-//! iptables and faketime (.ci/run installs them).
+//! a network partition of a minority (network namespaces + iptables), a node cut off from
+//! both peers refusing writes fast, a rolling restart under validation traffic, and skewed
+//! clocks (libfaketime). Needs root, nginx, iproute2, iptables and faketime (.ci/run installs
+//! them).
 #![allow(clippy::unwrap_used)]
 
 mod clock;
+mod isolation;
 mod leader_kill;
 mod partition;
 mod pauses;

@@ -1,9 +1,10 @@
 //! Network namespaces, veth pairs and iptables: partitions between test hosts.
 
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Test hosts in network namespaces joined by a bridge: host i is 10.213.<net>.i, the test
-/// itself (root namespace) is .254. Removed on drop.
+/// Test hosts in network namespaces joined by a bridge: host i is 10.<213+lab>.<net>.i, the
+/// test itself (root namespace) is .254. Removed on drop.
 pub struct NetLab {
     pub prefix: String,
     pub subnet: String,
@@ -24,11 +25,14 @@ fn sh(args: &[&str]) {
 
 impl NetLab {
     pub fn new(hosts: usize) -> NetLab {
-        // Short unique names (interface names are at most 15 bytes).
-        let tag = std::process::id() % 10000;
+        // Short names unique per process and per lab (tests of one binary run in parallel;
+        // interface names are at most 15 bytes).
+        static LABS: AtomicUsize = AtomicUsize::new(0);
+        let lab_no = LABS.fetch_add(1, Ordering::Relaxed) % 40;
+        let tag = std::process::id() % 1000;
         let lab = NetLab {
-            prefix: format!("an{tag}"),
-            subnet: format!("10.213.{}", tag % 250),
+            prefix: format!("an{tag}l{lab_no}"),
+            subnet: format!("10.{}.{}", 213 + lab_no, tag % 250),
             hosts,
         };
         lab.teardown();
