@@ -35,11 +35,13 @@ pub fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    // Never through a link planted at the path: the secret would land where it points.
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)?;
     f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
     f.write_all(contents.as_bytes())?;
@@ -152,5 +154,27 @@ impl Service {
             tracing::info!(%service_id, %kid, "cluster bootstrapped");
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_secret_file;
+
+    #[test]
+    fn a_secret_is_never_written_through_a_planted_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        let path = dir.path().join("join.key");
+        std::os::unix::fs::symlink(&victim, &path).unwrap();
+        assert!(write_secret_file(&path, "secret").is_err());
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        // A plain path is written, 0600.
+        let plain = dir.path().join("bootstrap.password");
+        write_secret_file(&plain, "secret").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&plain).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 }
