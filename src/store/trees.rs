@@ -153,6 +153,15 @@ pub mod fed_key {
     pub fn proof(origin: &str) -> Vec<u8> {
         format!("proof/{origin}").into_bytes()
     }
+    /// An origin's event that reached us only as a `Skip` (a link that did not carry it): its
+    /// real content, arriving later by another path, is still taken.
+    pub fn hole(origin: &str, seq: u64) -> Vec<u8> {
+        format!("hole/{origin}/{seq:020}").into_bytes()
+    }
+    /// How many holes of an origin are open.
+    pub fn holes(origin: &str) -> Vec<u8> {
+        format!("holes/{origin}").into_bytes()
+    }
     /// Names of the trusted certificates bound to a service id.
     pub fn bound(service_id: &str) -> Vec<u8> {
         format!("b/{service_id}").into_bytes()

@@ -244,6 +244,34 @@ fn note_refusals(tx: &Tx<'_>, from: &str, refused: &mut Vec<Refused>, total: u64
     Ok(())
 }
 
+/// Most holes kept open per origin: past that, a skip is final (the link's filter won).
+const MAX_HOLES: u64 = 10_000;
+
+fn open_hole(tx: &Tx<'_>, origin: &str, seq: u64) -> TxResult<()> {
+    let count = get_u64(tx, &fed_key::holes(origin))?;
+    if count < MAX_HOLES {
+        tx_put(tx.t(FedState), &fed_key::hole(origin, seq), &true)?;
+        tx_put(tx.t(FedState), &fed_key::holes(origin), &(count + 1))?;
+    }
+    Ok(())
+}
+
+fn close_hole(tx: &Tx<'_>, origin: &str, seq: u64) -> TxResult<()> {
+    if tx
+        .t(FedState)
+        .remove(fed_key::hole(origin, seq).as_slice())?
+        .is_some()
+    {
+        let count = get_u64(tx, &fed_key::holes(origin))?;
+        tx_put(
+            tx.t(FedState),
+            &fed_key::holes(origin),
+            &count.saturating_sub(1),
+        )?;
+    }
+    Ok(())
+}
+
 /// Who sent a batch or sync chunk: its service id, and our entry for it by name.
 #[derive(Clone, Copy)]
 pub(super) struct Sender<'a> {
@@ -284,14 +312,19 @@ pub(super) fn receive(
     }
     // Decide first: a refused batch writes nothing.
     let mut seen: HashMap<&str, u64> = HashMap::new();
-    let mut next = Vec::new();
+    let (mut next, mut fills) = (Vec::new(), Vec::new());
     for e in signed {
         let s = match seen.get(e.origin.as_str()) {
             Some(s) => *s,
             None => get_u64(tx, &fed_key::vector(&e.origin))?,
         };
         match arrival(s, e.seq) {
-            Arrival::Duplicate => {}
+            Arrival::Duplicate => {
+                let key = fed_key::hole(&e.origin, e.seq);
+                if e.change != Change::Skip && tx.t(FedState).get(&key)?.is_some() {
+                    fills.push(e);
+                }
+            }
             Arrival::Gap => return Ok(CommandResponse::FedGap),
             Arrival::Apply => {
                 seen.insert(&e.origin, e.seq);
@@ -319,6 +352,9 @@ pub(super) fn receive(
         if let Some(sig) = &e.sig {
             tx_put(tx.t(FedState), &fed_key::proof(&e.origin), sig)?;
         }
+        if e.change == Change::Skip {
+            open_hole(tx, &e.origin, e.seq)?;
+        }
         append(
             tx,
             &JournalEntry {
@@ -327,6 +363,30 @@ pub(super) fn receive(
                 ..e.clone()
             },
         )?;
+    }
+    // Events we had only as a skip, arriving in full by this path: taken now, and journaled
+    // again so the peers we relayed the skip to can take them too.
+    for e in fills {
+        close_hole(tx, &e.origin, e.seq)?;
+        let outcome = match &peer {
+            None => Err(Refusal::NoEntry),
+            Some(p) => merge(tx, p, &e.change, &own, Some(&e.origin), times)?,
+        };
+        match outcome {
+            Ok(()) => append(
+                tx,
+                &JournalEntry {
+                    at_ms: times.now_ms,
+                    ..e.clone()
+                },
+            )?,
+            Err(reason) => {
+                total += 1;
+                if refused.len() < REFUSALS_LISTED {
+                    refused.push(Refused::of(reason, &e.change));
+                }
+            }
+        }
     }
     note_refusals(tx, from, &mut refused, total)?;
     tx_put(tx.t(FedState), &fed_key::inbound(from), &upto)?;

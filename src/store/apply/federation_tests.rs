@@ -187,3 +187,34 @@ async fn any_interleaving_of_origins_converges() {
     assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
     assert_eq!(digests[0].1, 3);
 }
+
+/// An event that reached us only as a skip (a link that did not carry it) is still taken
+/// when its content arrives by another path, once, and relayed on.
+#[tokio::test]
+async fn a_skipped_event_is_taken_when_it_arrives_in_full_by_another_path() {
+    let mut east = site("jfac@east", &["jfac@west", "jfac@north"]).await;
+    let real = event("jfac@west", 1, "ann", 10);
+    let skip = JournalEntry {
+        change: Change::Skip,
+        ..real.clone()
+    };
+    east.apply(receive("jfac@north", 0, 1, vec![skip])).await;
+    assert!(east.sm.view().user("ann").unwrap().is_none());
+    assert_eq!(east.sm.view().fed_vector().unwrap()["jfac@west"], 1);
+    east.apply(receive("jfac@west", 0, 1, vec![real.clone()]))
+        .await;
+    assert!(
+        east.sm.view().user("ann").unwrap().is_some(),
+        "the hole filled"
+    );
+    let journal = east.sm.view().fed_journal(0, 10).unwrap();
+    assert_eq!(
+        journal.len(),
+        2,
+        "the skip, then the real event: {journal:?}"
+    );
+    assert_eq!(journal[1].1.change, real.change);
+    // A third copy finds no hole: applied once, journaled once.
+    east.apply(receive("jfac@north", 1, 2, vec![real])).await;
+    assert_eq!(east.sm.view().fed_journal(0, 10).unwrap().len(), 2);
+}
