@@ -6,16 +6,19 @@
 use serde::{Deserialize, Serialize};
 
 use super::{tx_get, tx_put, Tx, TxResult};
+use crate::domain::clock::received_cut_off;
 use crate::domain::federation::{
     membership_change, Clock, GroupFields, GroupState, PermissionState, SiteCert, Stamp,
     UserFields, UserState,
 };
 use crate::domain::permissions::PermissionTarget;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite};
-use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
+use crate::raft::command::{CommandResponse, GroupRecord, ReceiveTimes, UserRecord};
 use crate::store::trees::fed_key;
 use crate::store::trees::key::SERVICE_ID;
-use crate::store::trees::StateTree::{FedEntities, FedJournal, FedPeers, FedState, Meta};
+use crate::store::trees::StateTree::{
+    FedEntities, FedJournal, FedPeers, FedState, Groups, Meta, Users,
+};
 
 /// Most journal entries one `FederationTrim` removes.
 pub const TRIM_MAX: u64 = 10_000;
@@ -308,4 +311,82 @@ pub(super) fn trim(tx: &Tx<'_>, below: u64) -> TxResult<CommandResponse> {
         tx_put(tx.t(FedState), fed_key::TAIL, &end)?;
     }
     Ok(CommandResponse::Ok)
+}
+
+// Merging a peer's change to a user, group or permission target (admitted already, see
+// `federation_merge`): the merge rules of `domain::federation`, then the record itself.
+
+pub(super) fn merge_permission(tx: &Tx<'_>, name: &str, change: &PermissionState) -> TxResult<()> {
+    let key = fed_key::permission(name);
+    let mut state: PermissionState = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &key, &state)?;
+    super::permissions::store(tx, name, state.target.as_ref())
+}
+
+pub(super) fn merge_user(
+    tx: &Tx<'_>,
+    name: &str,
+    change: &UserState,
+    own: &str,
+    times: &ReceiveTimes,
+) -> TxResult<()> {
+    let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
+    let mut state = user_state(tx, name, record.as_ref(), own)?;
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &fed_key::user(name), &state)?;
+    // Admin rights are site-local: the federated record moves on, but no peer changes (or
+    // deletes) a local admin's account.
+    if record.as_ref().is_some_and(|r| r.admin) {
+        return Ok(());
+    }
+    match (&state.fields, record) {
+        (Some(f), _) => {
+            let user = UserRecord {
+                username: name.to_string(),
+                password_hash: f.password_hash.clone(),
+                email: f.email.clone(),
+                admin: false,
+                groups: state.groups(),
+                created_at: f.created_at,
+            };
+            tx_put(tx.t(Users), name.as_bytes(), &user)?;
+        }
+        (None, Some(_)) => {
+            tx.t(Users).remove(name.as_bytes())?;
+            super::permissions::remove_holder(tx, name, false)?;
+            let at = state.deleted_at.as_ref().map(|s| s.ms / 1000).unwrap_or(0);
+            // Our tokens of this user go too, and the peers learn it as our change: every
+            // token we issued before we applied the delete, whatever the deleting site's
+            // clock said (`domain::clock::received_cut_off`).
+            let at = received_cut_off(at, times.cut_off);
+            super::accounts::revoke_user(tx, name, at)?;
+        }
+        (None, None) => {}
+    }
+    Ok(())
+}
+
+pub(super) fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
+    let mut state: GroupState =
+        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
+    state.merge(change);
+    tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
+    match &state.fields {
+        Some(f) => tx_put(
+            tx.t(Groups),
+            name.as_bytes(),
+            &GroupRecord {
+                name: name.to_string(),
+                description: f.description.clone(),
+                created_at: f.created_at,
+            },
+        ),
+        None => {
+            if tx.t(Groups).remove(name.as_bytes())?.is_some() {
+                super::permissions::remove_holder(tx, name, true)?;
+            }
+            Ok(())
+        }
+    }
 }

@@ -7,18 +7,18 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::federation::{append, get_u64, observe, own_site, user_state};
+use super::federation::{
+    append, get_u64, merge_group, merge_permission, merge_user, observe, own_site,
+};
 use super::{tokens, tx_get, tx_put, Tx, TxResult};
 use crate::domain::clock::{received_cut_off, too_far_ahead};
-use crate::domain::federation::{arrival, Arrival, GroupState, PermissionState, UserState};
+use crate::domain::federation::{arrival, Arrival};
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::federation::admission::{Refusal, Refused};
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
-use crate::raft::command::{CommandResponse, GroupRecord, ReceiveTimes, UserRecord};
+use crate::raft::command::{CommandResponse, ReceiveTimes};
 use crate::store::trees::fed_key;
-use crate::store::trees::StateTree::{
-    FedEntities, FedPeers, FedState, Groups, Refs, Revoked, Subjects, Tokens, Users,
-};
+use crate::store::trees::StateTree::{FedPeers, FedState, Refs, Revoked, Subjects, Tokens};
 
 /// Most refusals one response lists (all are counted).
 const REFUSALS_LISTED: usize = 100;
@@ -28,81 +28,6 @@ const REFUSALS_LISTED: usize = 100;
 pub struct RefusalStats {
     pub count: u64,
     pub last: Option<Refused>,
-}
-
-fn merge_permission(tx: &Tx<'_>, name: &str, change: &PermissionState) -> TxResult<()> {
-    let key = fed_key::permission(name);
-    let mut state: PermissionState = tx_get(tx.t(FedEntities), &key)?.unwrap_or_default();
-    state.merge(change);
-    tx_put(tx.t(FedEntities), &key, &state)?;
-    super::permissions::store(tx, name, state.target.as_ref())
-}
-
-fn merge_user(
-    tx: &Tx<'_>,
-    name: &str,
-    change: &UserState,
-    own: &str,
-    times: &ReceiveTimes,
-) -> TxResult<()> {
-    let record: Option<UserRecord> = tx_get(tx.t(Users), name.as_bytes())?;
-    let mut state = user_state(tx, name, record.as_ref(), own)?;
-    state.merge(change);
-    tx_put(tx.t(FedEntities), &fed_key::user(name), &state)?;
-    // Admin rights are site-local: the federated record moves on, but no peer changes (or
-    // deletes) a local admin's account.
-    if record.as_ref().is_some_and(|r| r.admin) {
-        return Ok(());
-    }
-    match (&state.fields, record) {
-        (Some(f), _) => {
-            let user = UserRecord {
-                username: name.to_string(),
-                password_hash: f.password_hash.clone(),
-                email: f.email.clone(),
-                admin: false,
-                groups: state.groups(),
-                created_at: f.created_at,
-            };
-            tx_put(tx.t(Users), name.as_bytes(), &user)?;
-        }
-        (None, Some(_)) => {
-            tx.t(Users).remove(name.as_bytes())?;
-            super::permissions::remove_holder(tx, name, false)?;
-            let at = state.deleted_at.as_ref().map(|s| s.ms / 1000).unwrap_or(0);
-            // Our tokens of this user go too, and the peers learn it as our change: every
-            // token we issued before we applied the delete, whatever the deleting site's
-            // clock said (`domain::clock::received_cut_off`).
-            let at = received_cut_off(at, times.cut_off);
-            super::accounts::revoke_user(tx, name, at)?;
-        }
-        (None, None) => {}
-    }
-    Ok(())
-}
-
-fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxResult<()> {
-    let mut state: GroupState =
-        tx_get(tx.t(FedEntities), &fed_key::group(name))?.unwrap_or_default();
-    state.merge(change);
-    tx_put(tx.t(FedEntities), &fed_key::group(name), &state)?;
-    match &state.fields {
-        Some(f) => tx_put(
-            tx.t(Groups),
-            name.as_bytes(),
-            &GroupRecord {
-                name: name.to_string(),
-                description: f.description.clone(),
-                created_at: f.created_at,
-            },
-        ),
-        None => {
-            if tx.t(Groups).remove(name.as_bytes())?.is_some() {
-                super::permissions::remove_holder(tx, name, true)?;
-            }
-            Ok(())
-        }
-    }
 }
 
 /// A token record of another site (admitted already): stored unless revoked or held. Its
