@@ -5,104 +5,18 @@
 //! voters (itself included) agree that none of them has heard from a leader for a lease. The
 //! real vote still checks logs and terms; the pre-vote only keeps a lone node from disrupting.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use openraft::ServerState;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
+use super::leader_contact::{majority, LeaderContact};
 use super::peer::PeerClient;
 use super::quorum::QuorumWatch;
 use super::{LogId, NodeId, Raft};
 use crate::store::LogStore;
-
-/// A moment, as milliseconds since `start`, moved only forward.
-#[derive(Debug)]
-struct Moment {
-    start: Instant,
-    ms: AtomicU64,
-}
-
-impl Moment {
-    fn new(start: Instant) -> Moment {
-        Moment {
-            start,
-            ms: AtomicU64::new(0),
-        }
-    }
-
-    fn touch(&self) {
-        let now = self.start.elapsed().as_millis() as u64;
-        self.ms.fetch_max(now, Ordering::Relaxed);
-    }
-
-    fn since(&self) -> Duration {
-        let now = self.start.elapsed().as_millis() as u64;
-        Duration::from_millis(now.saturating_sub(self.ms.load(Ordering::Relaxed)))
-    }
-}
-
-/// Three clocks: when this node last heard from a leader (an accepted append or snapshot, or
-/// leading itself), which decides its pre-vote answers; its election timer, which also
-/// restarts when it grants a vote or asks for pre-votes, and decides when it asks; and when a
-/// majority was last with it as a follower (a leader's append, a majority answering its
-/// pre-vote, winning an election), which tells a cut-off node (`raft::quorum`).
-#[derive(Debug)]
-pub struct LeaderContact {
-    leader: Moment,
-    timer: Moment,
-    quorum: Moment,
-}
-
-impl Default for LeaderContact {
-    fn default() -> Self {
-        let start = Instant::now();
-        LeaderContact {
-            leader: Moment::new(start),
-            timer: Moment::new(start),
-            quorum: Moment::new(start),
-        }
-    }
-}
-
-impl LeaderContact {
-    /// A leader was heard from (or this node leads).
-    pub fn heard_from_leader(&self) {
-        self.leader.touch();
-        self.timer.touch();
-    }
-
-    /// A leader's append or snapshot was accepted. (A leader that lost its majority finds
-    /// out itself and refuses writes: `raft::quorum`.)
-    pub fn heard_from_quorum_leader(&self) {
-        self.heard_from_leader();
-        self.quorum.touch();
-    }
-
-    /// A majority answered (a pre-vote, or the votes that made this node leader).
-    pub fn quorum_answered(&self) {
-        self.quorum.touch();
-    }
-
-    pub fn since_quorum(&self) -> Duration {
-        self.quorum.since()
-    }
-
-    /// This node voted for a candidate, or asked for pre-votes: wait a patience again.
-    pub fn restart_timer(&self) {
-        self.timer.touch();
-    }
-
-    pub fn since_leader(&self) -> Duration {
-        self.leader.since()
-    }
-
-    pub fn since_timer(&self) -> Duration {
-        self.timer.since()
-    }
-}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PreVoteRequest {
@@ -138,11 +52,6 @@ pub fn grant_pre_vote(
 pub fn patience(lease: Duration, spread: Duration, rng: &mut impl Rng) -> Duration {
     let spread_ms = spread.as_millis().max(1) as u64;
     lease + Duration::from_millis(rng.gen_range(0..spread_ms))
-}
-
-/// Whether `granted` answers out of `voters` (self included) are a majority.
-pub fn majority(granted: usize, voters: usize) -> bool {
-    granted * 2 > voters
 }
 
 /// The answer to a peer's pre-vote request. A log that cannot be read grants nothing.

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod command;
 pub mod contact;
 pub mod election;
+pub mod leader_contact;
 pub mod membership;
 pub mod network;
 pub mod peer;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use openraft::{BasicNode, RaftMetrics, ServerState};
 
 use super::contact::PeerContacts;
-use super::election::{majority, LeaderContact};
+use super::leader_contact::{majority, LeaderContact};
 use super::{NodeId, Raft};
 
 /// How often a waiting write looks again (a metrics refresh is 1.5 heartbeats).
