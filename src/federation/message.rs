@@ -98,9 +98,14 @@ pub fn self_endorsed(keys: &KeySet, mut cert: SiteCert) -> Result<SiteCert, Cryp
     Ok(cert)
 }
 
-/// Our own event as it leaves: own certificate self-endorsed, then signed as its origin.
-/// Another origin's event leaves as it came, with that origin's signature.
-pub fn as_origin(keys: &KeySet, mut e: JournalEntry) -> Result<JournalEntry, CryptoError> {
+/// Our own event as it leaves: own certificate self-endorsed, then (with `sign`: the peer
+/// relays it on) signed as its origin. Another origin's event leaves as it came, with that
+/// origin's signature.
+pub fn as_origin(
+    keys: &KeySet,
+    mut e: JournalEntry,
+    sign: bool,
+) -> Result<JournalEntry, CryptoError> {
     if e.origin != keys.service_id || e.sig.is_some() {
         return Ok(e);
     }
@@ -109,7 +114,9 @@ pub fn as_origin(keys: &KeySet, mut e: JournalEntry) -> Result<JournalEntry, Cry
             cert: self_endorsed(keys, cert)?,
         };
     }
-    e.sig = Some(sign_origin(keys, e.seq, Some(&e.change))?);
+    if sign {
+        e.sig = Some(sign_origin(keys, e.seq, Some(&e.change))?);
+    }
     Ok(e)
 }
 
