@@ -81,9 +81,6 @@ async fn run(svc: SharedService, name: String, mut applied: watch::Receiver<Appl
     // Our cursor while we lead; re-read from the replicated state after any doubt.
     let mut next: Option<u64> = None;
     let mut seen = Seen::default();
-    // Whether the peer relays our events on (its last answer says): only then do our own
-    // events need our origin signature, an RSA signature each.
-    let mut relays = true;
     loop {
         let peer = match svc.state.fed_peer(&name) {
             Ok(Some(p)) if p.active => p,
@@ -99,7 +96,7 @@ async fn run(svc: SharedService, name: String, mut applied: watch::Receiver<Appl
             let _ = tokio::time::timeout(IDLE, applied.changed()).await;
             continue;
         }
-        match step(&svc, &peer, &mut next, &mut seen, &mut relays).await {
+        match step(&svc, &peer, &mut next, &mut seen).await {
             Ok(sent) => {
                 backoff = retry;
                 if sent == 0 {
@@ -155,7 +152,6 @@ async fn step(
     peer: &PeerSite,
     next: &mut Option<u64>,
     seen: &mut Seen,
-    relays: &mut bool,
 ) -> Result<usize, String> {
     let err = |e: crate::store::view::StoreError| e.to_string();
     let cursor = svc.state.fed_cursor(&peer.name).map_err(err)?;
@@ -205,7 +201,7 @@ async fn step(
         // The peer's own changes never go back to it.
         .filter(|e| e.origin != peer.service_id)
         // Signed over the change itself, so a `Skip` still proves its origin and sequence.
-        .map(|e| message::as_origin(&keys, e, *relays).map_err(|e| e.to_string()))
+        .map(|e| message::as_origin(&keys, e).map_err(|e| e.to_string()))
         .map(|e| {
             e.map(|e| match peer.carries(&e.change) {
                 true => e,
@@ -224,7 +220,6 @@ async fn step(
     };
     let (status, body) = send_timed(svc, peer, "_events", batch).await?;
     let answered = body["position"].as_u64();
-    *relays = body["relays"].as_bool().unwrap_or(true);
     match (status, body["status"].as_str()) {
         (200, _) => {
             *next = Some(upto);

@@ -98,14 +98,9 @@ pub fn self_endorsed(keys: &KeySet, mut cert: SiteCert) -> Result<SiteCert, Cryp
     Ok(cert)
 }
 
-/// Our own event as it leaves: own certificate self-endorsed, then (with `sign`: the peer
-/// relays it on) signed as its origin. Another origin's event leaves as it came, with that
-/// origin's signature.
-pub fn as_origin(
-    keys: &KeySet,
-    mut e: JournalEntry,
-    sign: bool,
-) -> Result<JournalEntry, CryptoError> {
+/// Our own event as it leaves: own certificate self-endorsed, then signed as its origin.
+/// Another origin's event leaves as it came, with that origin's signature.
+pub fn as_origin(keys: &KeySet, mut e: JournalEntry) -> Result<JournalEntry, CryptoError> {
     if e.origin != keys.service_id || e.sig.is_some() {
         return Ok(e);
     }
@@ -114,9 +109,7 @@ pub fn as_origin(
             cert: self_endorsed(keys, cert)?,
         };
     }
-    if sign {
-        e.sig = Some(sign_origin(keys, e.seq, Some(&e.change))?);
-    }
+    e.sig = Some(sign_origin(keys, e.seq, Some(&e.change))?);
     Ok(e)
 }
 

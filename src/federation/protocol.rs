@@ -173,8 +173,4 @@ pub struct Answer {
     /// The receiver's clock (Unix ms) when it answered: the sender reads its offset.
     #[serde(default)]
     pub now_ms: u64,
-    /// Whether the receiver relays to other sites (it has another active peer). Only then do
-    /// the sender's own events need its origin signature; None (an older receiver): sign.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub relays: Option<bool>,
 }

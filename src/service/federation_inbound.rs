@@ -139,16 +139,7 @@ impl Service {
         );
     }
 
-    /// Whether we relay to a site other than `sender` (see `Answer::relays`).
-    fn relays_beyond(&self, sender: &str) -> ServiceResult<bool> {
-        Ok(self
-            .state
-            .fed_peers()?
-            .iter()
-            .any(|p| p.active && p.service_id != sender))
-    }
-
-    fn answer(&self, sender: &str, response: CommandResponse) -> ServiceResult<Answer> {
+    fn answer(&self, response: CommandResponse) -> ServiceResult<Answer> {
         let (position, status) = match response {
             CommandResponse::FedReceived { position, .. } => (position, "ok"),
             CommandResponse::FedOutOfOrder { position } => (position, "out_of_order"),
@@ -162,7 +153,6 @@ impl Service {
             version: env!("CARGO_PKG_VERSION").into(),
             knows_you: true,
             now_ms: now_millis(),
-            relays: Some(self.relays_beyond(sender)?),
         })
     }
 
@@ -191,7 +181,7 @@ impl Service {
         if let CommandResponse::FedReceived { refused, .. } = &response {
             self.report_refusals(&peer.name, refused);
         }
-        self.answer(&peer.service_id, response)
+        self.answer(response)
     }
 
     /// Keep in a full sync's vector only the sequences we can believe: the sender's own, and
@@ -243,7 +233,7 @@ impl Service {
         if done {
             tracing::info!(from = %sealed.iss, "full sync from a federated site done");
         }
-        self.answer(&peer.service_id, response)
+        self.answer(response)
     }
 
     /// A site saying hello: its key is trusted here (else 401); says whether we know it.
@@ -257,7 +247,6 @@ impl Service {
             version: env!("CARGO_PKG_VERSION").into(),
             knows_you,
             now_ms: now_millis(),
-            relays: Some(self.relays_beyond(&sealed.iss)?),
         })
     }
 }
