@@ -12,13 +12,15 @@ use super::federation::{
 };
 use super::{tokens, tx_get, tx_put, Tx, TxResult};
 use crate::domain::clock::{received_cut_off, too_far_ahead};
-use crate::domain::federation::{arrival, Arrival};
+use crate::domain::federation::{arrival, Arrival, SiteCert};
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::federation::admission::{Refusal, Refused};
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
 use crate::raft::command::{CommandResponse, ReceiveTimes};
 use crate::store::trees::fed_key;
-use crate::store::trees::StateTree::{FedPeers, FedState, Refs, Revoked, Subjects, Tokens};
+use crate::store::trees::StateTree::{
+    FedEntities, FedPeers, FedState, Refs, Revoked, Subjects, Tokens,
+};
 
 /// Most refusals one response lists (all are counted).
 const REFUSALS_LISTED: usize = 100;
@@ -342,17 +344,40 @@ pub(super) fn sync(
     let own = own_site(tx)?;
     let peer = entry_for(tx, peer_name, from)?;
     let (mut refused, mut total) = (Vec::new(), 0u64);
+    let mut learned_cert = false;
     for c in changes {
+        let known = match c {
+            Change::Cert { cert } => {
+                tx_get::<SiteCert>(tx.t(FedEntities), &fed_key::cert(&cert.service_id))?
+            }
+            _ => None,
+        };
         let outcome = match &peer {
             None => Err(Refusal::NoEntry),
             Some(p) => merge(tx, p, c, &own, None, times)?,
         };
-        if let Err(reason) = outcome {
-            total += 1;
-            if refused.len() < REFUSALS_LISTED {
-                refused.push(Refused::of(reason, c));
+        match outcome {
+            Err(reason) => {
+                total += 1;
+                if refused.len() < REFUSALS_LISTED {
+                    refused.push(Refused::of(reason, c));
+                }
+            }
+            Ok(()) => {
+                if let Change::Cert { cert } = c {
+                    let now: Option<SiteCert> =
+                        tx_get(tx.t(FedEntities), &fed_key::cert(&cert.service_id))?;
+                    learned_cert |= now != known;
+                }
             }
         }
+    }
+    if learned_cert {
+        // A site's certificate we did not have reaches our journal only on its next reset:
+        // our own peers take it from a full sync, before that site's relayed events that
+        // need its key to verify.
+        let epoch = get_u64(tx, fed_key::EPOCH)? + 1;
+        tx_put(tx.t(FedState), fed_key::EPOCH, &epoch)?;
     }
     note_refusals(tx, from, &mut refused, total)?;
     tx_put(
