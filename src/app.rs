@@ -16,6 +16,7 @@ use crate::actors::key_files::KeyFiles;
 use crate::actors::trust_watcher::TrustWatcher;
 use crate::config::Config;
 use crate::crypto;
+use crate::federation::client::SiteClient;
 use crate::http::request_log::log_requests;
 use crate::http::telemetry::record_metrics;
 use crate::raft::batcher::{self, WriteBatcher};
@@ -28,8 +29,23 @@ use crate::raft::peer::PeerClient;
 use crate::raft::quorum::{self, QuorumWatch};
 use crate::raft::writer::Writer;
 use crate::raft::Raft;
+use crate::service::accounts::Accounts;
+use crate::service::auth::Auth;
+use crate::service::backup::Backup;
 use crate::service::bootstrap::{write_secret_file, StartError};
-use crate::service::Service;
+use crate::service::clock::ClusterClock;
+use crate::service::cluster::{Cluster, ClusterParts};
+use crate::service::federation::Federation;
+use crate::service::federation_inbound::SiteInbox;
+use crate::service::federation_outbound::SiteOutbox;
+use crate::service::housekeeping::Housekeeping;
+use crate::service::keys::Keys;
+use crate::service::permissions::Permissions;
+use crate::service::registry::Registry;
+use crate::service::sessions::Sessions;
+use crate::service::telemetry::Telemetry;
+use crate::service::tokens::Tokens;
+use crate::service::writes::Writes;
 use crate::store::{LogStore, StateMachine};
 use crate::tls::{Tls, VerifiedClientCert};
 
@@ -48,9 +64,50 @@ fn load_or_create_join_key(config: &Config, home: &Path) -> Result<String, Start
     }
 }
 
-/// A started node: its services, the key-file writer's progress and its TLS material.
+/// The use cases of a node, as the HTTP handlers and the actors take them: fields, no
+/// behaviour. Each use case holds only the handles it uses.
+#[derive(Clone)]
+pub struct UseCases {
+    pub config: Arc<Config>,
+    pub cluster: Arc<Cluster>,
+    pub clock: Arc<ClusterClock>,
+    pub tokens: Arc<Tokens>,
+    pub auth: Arc<Auth>,
+    pub accounts: Arc<Accounts>,
+    pub keys: Arc<Keys>,
+    pub permissions: Arc<Permissions>,
+    pub federation: Arc<Federation>,
+    pub inbox: Arc<SiteInbox>,
+    pub outbox: Arc<SiteOutbox>,
+    pub registry: Arc<Registry>,
+    pub sessions: Arc<Sessions>,
+    pub backup: Arc<Backup>,
+    pub telemetry: Arc<Telemetry>,
+    pub housekeeping: Arc<Housekeeping>,
+}
+
+impl UseCases {
+    /// Hand every use case to the HTTP handlers (`web::Data<T>` of each).
+    fn register(&self, cfg: &mut web::ServiceConfig) {
+        cfg.app_data(web::Data::from(self.config.clone()))
+            .app_data(web::Data::from(self.cluster.clone()))
+            .app_data(web::Data::from(self.tokens.clone()))
+            .app_data(web::Data::from(self.auth.clone()))
+            .app_data(web::Data::from(self.accounts.clone()))
+            .app_data(web::Data::from(self.keys.clone()))
+            .app_data(web::Data::from(self.permissions.clone()))
+            .app_data(web::Data::from(self.federation.clone()))
+            .app_data(web::Data::from(self.inbox.clone()))
+            .app_data(web::Data::from(self.registry.clone()))
+            .app_data(web::Data::from(self.sessions.clone()))
+            .app_data(web::Data::from(self.backup.clone()))
+            .app_data(web::Data::from(self.telemetry.clone()));
+    }
+}
+
+/// A started node: its use cases, the key-file writer's progress and its TLS material.
 pub struct Node {
-    pub service: Arc<Service>,
+    pub uses: UseCases,
     pub key_files: KeyFiles,
     pub tls: Arc<Tls>,
     /// What the state machine applies: federation links wake on it.
@@ -171,15 +228,143 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         timing.lease,
         log_tail,
     );
-    let service = Service::new(
-        config, home, state, raft, writer, batcher, membership, peer, backup,
-    );
+    let uses = use_cases(Handles {
+        config,
+        home,
+        state,
+        raft,
+        writer,
+        batcher,
+        membership,
+        peer,
+        backup,
+    });
     Ok(Node {
-        service: Arc::new(service),
+        uses,
         key_files,
         tls,
         applied,
     })
+}
+
+/// The handles `start` makes, which the use cases share: fields, no behaviour.
+struct Handles {
+    config: Config,
+    home: std::path::PathBuf,
+    state: crate::store::StateView,
+    raft: Raft,
+    writer: Writer,
+    batcher: WriteBatcher,
+    membership: Membership,
+    peer: PeerClient,
+    backup: crate::store::BackupSource,
+}
+
+/// Build every use case from the handles, each with only those it uses.
+fn use_cases(handles: Handles) -> UseCases {
+    let Handles {
+        config,
+        home,
+        state,
+        raft,
+        writer,
+        batcher,
+        membership,
+        peer,
+        backup,
+    } = handles;
+    let config = Arc::new(config);
+    let writes = Arc::new(Writes::new(writer.clone(), batcher, membership.clone()));
+    let clock = Arc::new(ClusterClock::new(
+        config.clone(),
+        membership.clone(),
+        raft.clone(),
+        peer.clone(),
+        state.clone(),
+    ));
+    let sites = Arc::new(SiteClient::new(peer.http().clone()));
+    let links = Arc::new(crate::federation::status::Board::default());
+    let (c, s, w, k) = (&config, &state, &writes, &clock);
+    let accounts = Arc::new(Accounts::new(c.clone(), s.clone(), w.clone(), k.clone()));
+    let tokens = Arc::new(Tokens::new(
+        c.clone(),
+        s.clone(),
+        w.clone(),
+        k.clone(),
+        sites.clone(),
+    ));
+    let auth = Arc::new(Auth::new(
+        c.clone(),
+        s.clone(),
+        w.clone(),
+        k.clone(),
+        accounts.clone(),
+    ));
+    let permissions = Arc::new(Permissions::new(s.clone(), w.clone()));
+    let outbox = Arc::new(SiteOutbox::new(
+        c.clone(),
+        s.clone(),
+        w.clone(),
+        k.clone(),
+        sites.clone(),
+        links.clone(),
+        membership.clone(),
+    ));
+    UseCases {
+        keys: Arc::new(Keys::new(c.clone(), s.clone(), w.clone())),
+        federation: Arc::new(Federation::new(
+            c.clone(),
+            s.clone(),
+            w.clone(),
+            outbox.clone(),
+            links.clone(),
+            membership.clone(),
+            peer.http().clone(),
+        )),
+        inbox: Arc::new(SiteInbox::new(c.clone(), s.clone(), w.clone(), k.clone())),
+        registry: Arc::new(Registry::new(
+            c.clone(),
+            s.clone(),
+            k.clone(),
+            auth.clone(),
+            permissions.clone(),
+            tokens.clone(),
+        )),
+        sessions: Arc::new(Sessions::new(
+            c.clone(),
+            s.clone(),
+            w.clone(),
+            k.clone(),
+            accounts.clone(),
+            tokens.clone(),
+        )),
+        backup: Arc::new(Backup::new(s.clone(), w.clone(), backup)),
+        telemetry: Arc::new(Telemetry::new(
+            c.clone(),
+            home,
+            s.clone(),
+            membership.clone(),
+            links,
+        )),
+        housekeeping: Arc::new(Housekeeping::new(c.clone(), w.clone(), membership.clone())),
+        cluster: Arc::new(Cluster::new(ClusterParts {
+            config: c.clone(),
+            state,
+            raft,
+            writer,
+            writes: writes.clone(),
+            membership,
+            peer,
+            clock: clock.clone(),
+        })),
+        outbox,
+        accounts,
+        tokens,
+        auth,
+        permissions,
+        clock,
+        config,
+    }
 }
 
 /// Remember on the connection that its client presented a certificate our CA signed (the
@@ -226,7 +411,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let _audit =
         crate::telemetry::audit::install(config.server.node_id, &config.audit, &audit_dir)?;
     let Node {
-        service,
+        uses,
         key_files,
         tls,
         applied,
@@ -234,7 +419,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let server_tls = tls.server_config().map_err(|e| e.to_string())?;
     // Kept alive while serving: a renewed certificate is picked up without a restart.
     let _cert_watcher = tls.watch();
-    let becoming = service.clone();
+    let becoming = uses.cluster.clone();
     actix_web::rt::spawn(async move {
         if let Err(e) = becoming.clone().become_member().await {
             tracing::error!(error = %e, "node cannot become ready; stopping");
@@ -242,23 +427,26 @@ pub async fn serve(config: Config) -> Result<(), String> {
             return;
         }
         // Clients read root.crt and private.key: open the API once they match the log.
-        if let Some(key) = becoming.state.active_key().ok().flatten() {
-            key_files
-                .wait_written(&key.kid, Duration::from_secs(10))
-                .await;
+        if let Some(kid) = becoming.active_kid() {
+            key_files.wait_written(&kid, Duration::from_secs(10)).await;
         }
         becoming.set_ready();
-        tracing::info!(node_id = becoming.node_id, "node ready");
+        tracing::info!(node_id = becoming.node_id(), "node ready");
     });
-    Janitor::new(service.clone(), Duration::from_secs(60)).start();
-    TrustWatcher::new(service.clone()).start();
-    crate::actors::clock_probe::start(service.clone());
-    crate::federation::link::start(service.clone(), applied);
-    let data = web::Data::new(service.clone());
-    tracing::info!(%listen, node_id = service.node_id, tls = server_tls.is_some(), "access-node listening");
+    Janitor::new(uses.housekeeping.clone(), Duration::from_secs(60)).start();
+    TrustWatcher::new(
+        uses.keys.clone(),
+        uses.cluster.clone(),
+        &uses.config.server.home,
+    )
+    .start();
+    crate::actors::clock_probe::start(uses.clock.clone());
+    crate::actors::federation_link::start(uses.outbox.clone(), applied);
+    tracing::info!(%listen, node_id = uses.cluster.node_id(), tls = server_tls.is_some(), "access-node listening");
+    let cluster = uses.cluster.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(data.clone())
+            .configure(|cfg| uses.register(cfg))
             .wrap(from_fn(record_metrics))
             .wrap(from_fn(log_requests))
             .configure(crate::http::configure)
@@ -275,6 +463,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .run()
         .await
         .map_err(|e| e.to_string())?;
-    let _ = service.raft().shutdown().await;
+    cluster.shutdown().await;
     Ok(())
 }

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use super::Service;
+use super::accounts::Accounts;
 use crate::clock::now_millis;
 use crate::crypto::{hash_password, verify_password};
 use crate::domain::policy::{Credential, Principal};
@@ -21,7 +21,7 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password(&crate::crypto::random_secret()).unwrap_or_default())
 }
 
-impl Service {
+impl Accounts {
     fn throttle_policy(&self, free_attempts: u32) -> ThrottlePolicy {
         let s = &self.config.security;
         ThrottlePolicy {
@@ -103,7 +103,7 @@ impl Service {
                     let cleared = Command::LoginSucceeded {
                         keys: vec![user_key],
                     };
-                    if let Err(e) = self.write_batched(cleared).await {
+                    if let Err(e) = self.writes.write_batched(cleared).await {
                         tracing::debug!(error = %e, "could not clear login failures");
                     }
                 }
@@ -138,7 +138,7 @@ impl Service {
                     reset_after_secs: security.login_failure_reset_secs,
                 };
                 // Counted before answering, so the next guess on any node sees it.
-                if let Err(e) = self.write_batched(failed).await {
+                if let Err(e) = self.writes.write_batched(failed).await {
                     tracing::debug!(error = %e, "could not record a failed login");
                 }
                 Err(bad())

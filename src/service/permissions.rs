@@ -1,11 +1,15 @@
 //! Permission targets through the log, and the one permission check every caller uses.
 
-use super::{Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::writes::Writes;
+use super::{ServiceError, ServiceResult};
 use crate::clock::now_millis;
 use crate::domain::permissions::{decide, Caller, Decision, PermError, PermissionTarget};
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::{Action, Scope};
 use crate::raft::command::{Command, CommandResponse};
+use crate::store::StateView;
 
 impl From<PermError> for ServiceError {
     fn from(e: PermError) -> Self {
@@ -13,7 +17,19 @@ impl From<PermError> for ServiceError {
     }
 }
 
-impl Service {
+/// Permission targets and the one permission check.
+pub struct Permissions {
+    state: StateView,
+    writes: Arc<Writes>,
+}
+
+impl Permissions {
+    pub fn new(state: StateView, writes: Arc<Writes>) -> Permissions {
+        Permissions { state, writes }
+    }
+}
+
+impl Permissions {
     pub fn permissions(&self) -> ServiceResult<Vec<PermissionTarget>> {
         Ok(self.state.permissions()?)
     }
@@ -34,6 +50,7 @@ impl Service {
         for (kind, res) in &target.resources {
             for name in res.actions.users.keys() {
                 if self
+                    .writes
                     .caught_up(|| Ok(self.state.user(name)?))
                     .await?
                     .is_none()
@@ -47,6 +64,7 @@ impl Service {
             }
             for name in res.actions.groups.keys() {
                 if self
+                    .writes
                     .caught_up(|| Ok(self.state.group(name)?))
                     .await?
                     .is_none()
@@ -69,6 +87,7 @@ impl Service {
             )));
         }
         match self
+            .writes
             .write(Command::PutPermission {
                 target,
                 create_only,
@@ -89,6 +108,7 @@ impl Service {
 
     pub async fn delete_permission(&self, name: &str) -> ServiceResult<()> {
         match self
+            .writes
             .write(Command::DeletePermission {
                 name: name.to_string(),
                 at_ms: now_millis(),

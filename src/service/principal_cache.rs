@@ -10,7 +10,8 @@
 
 use std::sync::Arc;
 
-use super::{Service, ServiceResult};
+use super::auth::Auth;
+use super::ServiceResult;
 use crate::crypto::Verified;
 use crate::domain::policy::Principal;
 use crate::telemetry::metrics;
@@ -66,7 +67,7 @@ impl PrincipalCache {
     }
 }
 
-impl Service {
+impl Auth {
     /// What a principal derived from the state read after this call depends on.
     pub(super) fn principal_inputs(&self) -> (u64, Option<usize>) {
         (
@@ -80,7 +81,7 @@ impl Service {
         let hit = self.principals.tokens.as_ref()?.get(token)?;
         if hit.generation != self.state.principals_generation()
             || Some(hit.keys) != self.state.keyset_address()
-            || hit.expiry.is_some_and(|exp| exp <= self.clock_now_secs())
+            || hit.expiry.is_some_and(|exp| exp <= self.clock.now_secs())
         {
             return None;
         }

@@ -1,11 +1,17 @@
 //! Users and groups, group membership, password changes and subject revocation: every
 //! change a log entry whose hashes and times the proposing node decides.
 
-use super::{check_name, now_secs, Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::clock::ClusterClock;
+use super::writes::Writes;
+use super::{check_name, now_secs, own_service_id, ServiceError, ServiceResult};
+use crate::config::Config;
 use crate::crypto::hash_password;
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
 use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
+use crate::store::StateView;
 use crate::telemetry::audit::Event;
 
 /// A new user (`POST /access/api/v2/users`).
@@ -54,7 +60,31 @@ async fn hash_off_thread(password: String) -> ServiceResult<String> {
     )
 }
 
-impl Service {
+/// Users and groups, passwords and password logins.
+pub struct Accounts {
+    pub(super) config: Arc<Config>,
+    pub(super) state: StateView,
+    pub(super) writes: Arc<Writes>,
+    pub(super) clock: Arc<ClusterClock>,
+}
+
+impl Accounts {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        writes: Arc<Writes>,
+        clock: Arc<ClusterClock>,
+    ) -> Accounts {
+        Accounts {
+            config,
+            state,
+            writes,
+            clock,
+        }
+    }
+}
+
+impl Accounts {
     pub async fn create_user(&self, new: NewUser) -> ServiceResult<UserRecord> {
         check_name("username", &new.username)?;
         check_password(&new.password)?;
@@ -73,7 +103,7 @@ impl Service {
             create_only: true,
             at_ms: crate::clock::now_millis(),
         };
-        match self.write(put).await? {
+        match self.writes.write(put).await? {
             CommandResponse::Ok => {
                 tracing::info!(user = %user.username, "user created");
                 Event::new("user.created")
@@ -109,7 +139,7 @@ impl Service {
             create_only: true,
             at_ms: crate::clock::now_millis(),
         };
-        match self.write(put).await? {
+        match self.writes.write(put).await? {
             CommandResponse::Ok => {
                 Event::new("group.created")
                     .field("group", &group.name)
@@ -131,13 +161,23 @@ impl Service {
             name: name.to_string(),
             at_ms: crate::clock::now_millis(),
         };
-        match self.write(delete).await? {
+        match self.writes.write(delete).await? {
             CommandResponse::Ok => {
                 Event::new("group.deleted").field("group", name).emit();
                 Ok(())
             }
             _ => Err(ServiceError::NotFound(format!("group '{name}' not found"))),
         }
+    }
+
+    /// Every local user.
+    pub fn users(&self) -> ServiceResult<Vec<UserRecord>> {
+        Ok(self.state.users()?)
+    }
+
+    /// Every group.
+    pub fn groups(&self) -> ServiceResult<Vec<GroupRecord>> {
+        Ok(self.state.groups()?)
     }
 
     pub fn user(&self, name: &str) -> ServiceResult<UserRecord> {
@@ -173,7 +213,12 @@ impl Service {
 
     async fn check_groups_exist(&self, groups: &[String]) -> ServiceResult<()> {
         for g in groups {
-            if self.caught_up(|| Ok(self.state.group(g)?)).await?.is_none() {
+            if self
+                .writes
+                .caught_up(|| Ok(self.state.group(g)?))
+                .await?
+                .is_none()
+            {
                 return Err(ServiceError::BadRequest(format!(
                     "group '{g}' does not exist"
                 )));
@@ -187,12 +232,13 @@ impl Service {
     /// cut-off every member's clock falls within (`cut_off_now`), never this node's own.
     pub async fn revoke_user_tokens(&self, username: &str) -> ServiceResult<u64> {
         check_name("username", username)?;
-        let revoked_at = self.cut_off_now();
-        self.write(Command::RevokeSubject {
-            subject: subject_for(&self.service_id()?, username),
-            revoked_at,
-        })
-        .await?;
+        let revoked_at = self.clock.cut_off_now();
+        self.writes
+            .write(Command::RevokeSubject {
+                subject: subject_for(&own_service_id(&self.state)?, username),
+                revoked_at,
+            })
+            .await?;
         tracing::info!(user = %username, revoked_at, "every token of the user revoked");
         Event::new("token.subject_revoked")
             .subject(username)
@@ -209,9 +255,10 @@ impl Service {
             ));
         }
         match self
+            .writes
             .write(Command::DeleteUser {
                 username: username.to_string(),
-                revoked_at: self.cut_off_now(),
+                revoked_at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -259,6 +306,7 @@ impl Service {
         .collect();
         let admin = change.admin;
         match self
+            .writes
             .write(Command::UpdateUser {
                 username: username.to_string(),
                 password_hash,
@@ -266,7 +314,7 @@ impl Service {
                 admin: change.admin,
                 groups: change.groups,
                 // Where taking admin away cuts the user's tokens off.
-                at: self.cut_off_now(),
+                at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -306,13 +354,14 @@ impl Service {
         check_password(&new_password)?;
         let hash = hash_off_thread(new_password).await?;
         match self
+            .writes
             .write(Command::UpdateUser {
                 username: username.to_string(),
                 password_hash: Some(hash),
                 email: None,
                 admin: None,
                 groups: None,
-                at: self.cut_off_now(),
+                at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -340,6 +389,7 @@ impl Service {
     ) -> ServiceResult<()> {
         for name in add.iter().chain(&remove) {
             if self
+                .writes
                 .caught_up(|| Ok(self.state.user(name)?))
                 .await?
                 .is_none()
@@ -351,6 +401,7 @@ impl Service {
         }
         let (added, removed) = (add.clone(), remove.clone());
         match self
+            .writes
             .write(Command::UpdateGroupMembers {
                 group: group.to_string(),
                 add,
