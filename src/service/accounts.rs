@@ -10,7 +10,7 @@ use crate::config::Config;
 use crate::crypto::hash_password;
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
-use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
+use crate::raft::command::{Command, CommandResponse, UserRecord};
 use crate::store::StateView;
 use crate::telemetry::audit::Event;
 
@@ -123,84 +123,16 @@ impl Accounts {
         }
     }
 
-    pub async fn create_group(
-        &self,
-        name: String,
-        description: Option<String>,
-    ) -> ServiceResult<GroupRecord> {
-        check_name("group name", &name)?;
-        let group = GroupRecord {
-            name,
-            description,
-            created_at: now_secs(),
-        };
-        let put = Command::PutGroup {
-            group: group.clone(),
-            create_only: true,
-            at_ms: crate::clock::now_millis(),
-        };
-        match self.writes.write(put).await? {
-            CommandResponse::Ok => {
-                Event::new("group.created")
-                    .field("group", &group.name)
-                    .emit();
-                Ok(group)
-            }
-            CommandResponse::Conflict => Err(ServiceError::Conflict(format!(
-                "group '{}' already exists",
-                group.name
-            ))),
-            other => Err(ServiceError::Internal(format!(
-                "unexpected response {other:?}"
-            ))),
-        }
-    }
-
-    pub async fn delete_group(&self, name: &str) -> ServiceResult<()> {
-        let delete = Command::DeleteGroup {
-            name: name.to_string(),
-            at_ms: crate::clock::now_millis(),
-        };
-        match self.writes.write(delete).await? {
-            CommandResponse::Ok => {
-                Event::new("group.deleted").field("group", name).emit();
-                Ok(())
-            }
-            _ => Err(ServiceError::NotFound(format!("group '{name}' not found"))),
-        }
-    }
-
     /// Every local user.
     pub fn users(&self) -> ServiceResult<Vec<UserRecord>> {
-        Ok(self.state.users()?)
-    }
-
-    /// Every group.
-    pub fn groups(&self) -> ServiceResult<Vec<GroupRecord>> {
-        Ok(self.state.groups()?)
+        Ok(self.state.accounts().users()?)
     }
 
     pub fn user(&self, name: &str) -> ServiceResult<UserRecord> {
         self.state
+            .accounts()
             .user(name)?
             .ok_or_else(|| ServiceError::NotFound(format!("user '{name}' not found")))
-    }
-
-    pub fn group(&self, name: &str) -> ServiceResult<GroupRecord> {
-        self.state
-            .group(name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("group '{name}' not found")))
-    }
-
-    /// Users whose groups include `group`.
-    pub fn group_members(&self, group: &str) -> ServiceResult<Vec<String>> {
-        Ok(self
-            .state
-            .users()?
-            .into_iter()
-            .filter(|u| u.groups.iter().any(|g| g == group))
-            .map(|u| u.username)
-            .collect())
     }
 
     /// "Revoke every token of X", asked by `who`: admins, or X itself.
@@ -209,22 +141,6 @@ impl Accounts {
             return Err(ServiceError::Forbidden(PolicyError::AdminOnly));
         }
         self.revoke_user_tokens(username).await
-    }
-
-    async fn check_groups_exist(&self, groups: &[String]) -> ServiceResult<()> {
-        for g in groups {
-            if self
-                .writes
-                .caught_up(|| Ok(self.state.group(g)?))
-                .await?
-                .is_none()
-            {
-                return Err(ServiceError::BadRequest(format!(
-                    "group '{g}' does not exist"
-                )));
-            }
-        }
-        Ok(())
     }
 
     /// Every token of local user `username` issued until now stops validating on every
@@ -378,47 +294,6 @@ impl Accounts {
             _ => Err(ServiceError::NotFound(format!(
                 "user '{username}' not found"
             ))),
-        }
-    }
-
-    pub async fn update_group_members(
-        &self,
-        group: &str,
-        add: Vec<String>,
-        remove: Vec<String>,
-    ) -> ServiceResult<()> {
-        for name in add.iter().chain(&remove) {
-            if self
-                .writes
-                .caught_up(|| Ok(self.state.user(name)?))
-                .await?
-                .is_none()
-            {
-                return Err(ServiceError::BadRequest(format!(
-                    "user '{name}' does not exist"
-                )));
-            }
-        }
-        let (added, removed) = (add.clone(), remove.clone());
-        match self
-            .writes
-            .write(Command::UpdateGroupMembers {
-                group: group.to_string(),
-                add,
-                remove,
-                at_ms: crate::clock::now_millis(),
-            })
-            .await?
-        {
-            CommandResponse::Ok => {
-                Event::new("group.members_changed")
-                    .field("group", group)
-                    .field("added", &added)
-                    .field("removed", &removed)
-                    .emit();
-                Ok(())
-            }
-            _ => Err(ServiceError::NotFound(format!("group '{group}' not found"))),
         }
     }
 }

@@ -119,11 +119,11 @@ impl Federation {
     /// A peer site as `GET /system/federation` shows it: its entry, where its link stands
     /// and what it refused.
     pub fn link_status(&self, p: &PeerSite) -> ServiceResult<Value> {
-        let cursor = self.state.fed_cursor(&p.name)?;
-        let (tail, head) = self.state.fed_journal_range()?;
-        let epoch = self.state.fed_epoch()?;
+        let cursor = self.state.federation().fed_cursor(&p.name)?;
+        let (tail, head) = self.state.federation().fed_journal_range()?;
+        let epoch = self.state.federation().fed_epoch()?;
         let live = self.links.get(&p.name).unwrap_or_default();
-        let refusals = self.state.fed_refusals(&p.service_id)?;
+        let refusals = self.state.federation().fed_refusals(&p.service_id)?;
         let behind = cursor
             .next
             .map(|n| head.saturating_sub(n))
@@ -197,11 +197,12 @@ impl Federation {
     }
 
     pub fn peers(&self) -> ServiceResult<Vec<PeerSite>> {
-        Ok(self.state.fed_peers()?)
+        Ok(self.state.federation().fed_peers()?)
     }
 
     pub fn peer(&self, name: &str) -> ServiceResult<PeerSite> {
         self.state
+            .federation()
             .fed_peer(name)?
             .ok_or_else(|| ServiceError::NotFound(format!("federation '{name}' not found")))
     }
@@ -214,7 +215,7 @@ impl Federation {
             )));
         }
         let url = check_url(&new.url)?;
-        if self.state.fed_peer(&new.name)?.is_some() {
+        if self.state.federation().fed_peer(&new.name)?.is_some() {
             return Err(ServiceError::Conflict(format!(
                 "federation '{}' already exists",
                 new.name
@@ -234,7 +235,12 @@ impl Federation {
                 "a site cannot federate with itself".into(),
             ));
         }
-        if self.state.fed_peer_by_service(&service_id)?.is_some() {
+        if self
+            .state
+            .federation()
+            .fed_peer_by_service(&service_id)?
+            .is_some()
+        {
             return Err(ServiceError::Conflict(format!(
                 "a federation with {service_id} exists"
             )));
@@ -319,16 +325,17 @@ impl Federation {
         let own = own_service_id(&self.state)?;
         let excluded: Vec<String> = self
             .state
+            .federation()
             .fed_peers()?
             .into_iter()
             .flat_map(|p| p.exclude_users)
             .collect();
-        let d = self.state.fed_digest(&own, &excluded)?;
+        let d = self.state.federation().fed_digest(&own, &excluded)?;
         Ok(json!({
             "service_id": own,
             "digest": d.digest,
             "counts": d.counts,
-            "vector": self.state.fed_vector()?,
+            "vector": self.state.federation().fed_vector()?,
         }))
     }
 

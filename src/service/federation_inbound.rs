@@ -105,7 +105,12 @@ impl SiteInbox {
     pub fn open_upload_header(&self, header: &str) -> ServiceResult<Upload> {
         let keys = keyset(&self.state)?;
         let sealed = upload::open(&keys, header, now_secs()).map_err(refused)?;
-        if self.state.fed_peer_by_service(&sealed.iss)?.is_none() {
+        if self
+            .state
+            .federation()
+            .fed_peer_by_service(&sealed.iss)?
+            .is_none()
+        {
             return Err(ServiceError::Unauthorized(format!(
                 "{} is not a federated site here",
                 sealed.iss
@@ -130,7 +135,7 @@ impl SiteInbox {
         body: &str,
     ) -> ServiceResult<(Sealed<T>, PeerSite)> {
         let sealed: Sealed<T> = self.open_message(body)?;
-        match self.state.fed_peer_by_service(&sealed.iss)? {
+        match self.state.federation().fed_peer_by_service(&sealed.iss)? {
             Some(peer) => Ok((sealed, peer)),
             None => Err(ServiceError::Unauthorized(format!(
                 "{} is not a federated site here",
@@ -306,9 +311,13 @@ impl SiteInbox {
     /// A site saying hello: its key is trusted here (else 401); says whether we know it.
     pub async fn hello(&self, body: &str) -> ServiceResult<Answer> {
         let sealed: Sealed<Hello> = self.open_message(body)?;
-        let knows_you = self.state.fed_peer_by_service(&sealed.iss)?.is_some();
+        let knows_you = self
+            .state
+            .federation()
+            .fed_peer_by_service(&sealed.iss)?
+            .is_some();
         Ok(Answer {
-            position: self.state.fed_inbound(&sealed.iss)?,
+            position: self.state.federation().fed_inbound(&sealed.iss)?,
             status: "ok".into(),
             service_id: own_service_id(&self.state)?,
             version: env!("CARGO_PKG_VERSION").into(),

@@ -4,20 +4,17 @@
 //! log so the next leader resumes where this one stopped. Receivers refuse anything but the
 //! next batch, so a resend after a leader change applies nothing twice.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::clock::ClusterClock;
 use super::writes::Writes;
-use super::{keyset, now_secs, own_service_id, ServiceResult};
+use super::{keyset, now_secs, ServiceResult};
 use crate::config::Config;
 use crate::crypto::KeySet;
 use crate::federation::client::{SiteAnswer, SiteClient, SiteError};
 use crate::federation::message;
-use crate::federation::protocol::{
-    Change, EventBatch, JournalEntry, PeerSite, SyncChunk, SyncDone,
-};
+use crate::federation::protocol::{Change, EventBatch, JournalEntry, PeerSite};
 use crate::federation::status::{Board, LinkStatus};
 use crate::federation::upload;
 use crate::raft::command::Command;
@@ -26,14 +23,14 @@ use crate::store::StateView;
 
 /// What the leader sends to peer sites.
 pub struct SiteOutbox {
-    config: Arc<Config>,
-    state: StateView,
-    writes: Arc<Writes>,
-    clock: Arc<ClusterClock>,
-    sites: Arc<SiteClient>,
+    pub(super) config: Arc<Config>,
+    pub(super) state: StateView,
+    pub(super) writes: Arc<Writes>,
+    pub(super) clock: Arc<ClusterClock>,
+    pub(super) sites: Arc<SiteClient>,
     /// What each link is doing, for the status and the metrics.
-    links: Arc<Board>,
-    membership: Membership,
+    pub(super) links: Arc<Board>,
+    pub(super) membership: Membership,
 }
 
 impl SiteOutbox {
@@ -59,12 +56,12 @@ impl SiteOutbox {
 
     /// The peer sites, active or not.
     pub fn peers(&self) -> ServiceResult<Vec<PeerSite>> {
-        Ok(self.state.fed_peers()?)
+        Ok(self.state.federation().fed_peers()?)
     }
 
     /// Peer site `name` (None once it is removed).
     pub fn peer(&self, name: &str) -> ServiceResult<Option<PeerSite>> {
-        Ok(self.state.fed_peer(name)?)
+        Ok(self.state.federation().fed_peer(name)?)
     }
 
     /// Only the leader pushes to peer sites.
@@ -120,19 +117,24 @@ impl SiteOutbox {
     /// The header for `body`, a message sealed with `keys` for site `aud`. Right after a
     /// reset it carries our endorsed certificate, as the message that introduces it does.
     fn upload_header(&self, keys: &KeySet, aud: &str, body: &[u8]) -> ServiceResult<String> {
-        let cert = self.state.own_site_cert(&keys.service_id)?;
+        let cert = self.state.federation().own_site_cert(&keys.service_id)?;
         let cert = (cert.kid == keys.active.kid && cert.endorsement.is_some()).then_some(cert);
         Ok(upload::sign(keys, aud, body, cert, now_secs())?)
     }
 
     /// Drop journal entries every active peer has, and any beyond the retention limit.
     pub async fn trim(&self, peers: &[PeerSite]) -> Result<(), String> {
-        let (tail, head) = self.state.fed_journal_range().map_err(|e| e.to_string())?;
+        let (tail, head) = self
+            .state
+            .federation()
+            .fed_journal_range()
+            .map_err(|e| e.to_string())?;
         let mut below = head.saturating_sub(self.config.federation.journal_max_events);
         let mut needed = head;
         for p in peers.iter().filter(|p| p.active) {
             if let Some(next) = self
                 .state
+                .federation()
                 .fed_cursor(&p.name)
                 .map_err(|e| e.to_string())?
                 .next
@@ -157,9 +159,13 @@ impl SiteOutbox {
         seen: &mut Seen,
     ) -> Result<usize, String> {
         let err = |e: crate::store::view::StoreError| e.to_string();
-        let cursor = self.state.fed_cursor(&peer.name).map_err(err)?;
-        let epoch = self.state.fed_epoch().map_err(err)?;
-        let (tail, head) = self.state.fed_journal_range().map_err(err)?;
+        let cursor = self
+            .state
+            .federation()
+            .fed_cursor(&peer.name)
+            .map_err(err)?;
+        let epoch = self.state.federation().fed_epoch().map_err(err)?;
+        let (tail, head) = self.state.federation().fed_journal_range().map_err(err)?;
         seen.note(head);
         let pos = next.or(cursor.next);
         let full = match pos {
@@ -187,6 +193,7 @@ impl SiteOutbox {
         }
         let entries = self
             .state
+            .federation()
             .fed_journal(pos, cfg.buffer_max_size.max(1))
             .map_err(err)?;
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
@@ -255,29 +262,8 @@ impl SiteOutbox {
         }
     }
 
-    /// What proves each sequence of a full sync's vector: our signature for our own, the
-    /// origin's signature of its last event we applied for the others.
-    fn vector_proofs(
-        &self,
-        keys: &crate::crypto::KeySet,
-        vector: &crate::domain::federation::Vector,
-    ) -> Result<BTreeMap<String, String>, String> {
-        let mut proofs = BTreeMap::new();
-        for (origin, &seq) in vector {
-            let proof = if *origin == keys.service_id {
-                Some(message::sign_origin(keys, seq, None).map_err(|e| e.to_string())?)
-            } else {
-                self.state.fed_proof(origin).map_err(|e| e.to_string())?
-            };
-            if let Some(p) = proof {
-                proofs.insert(origin.clone(), p);
-            }
-        }
-        Ok(proofs)
-    }
-
     /// Send to the peer, and read its clock from the answer (`access_clock_offset_seconds`).
-    async fn send_timed<T: serde::Serialize>(
+    pub(super) async fn send_timed<T: serde::Serialize>(
         &self,
         peer: &PeerSite,
         path: &str,
@@ -297,7 +283,12 @@ impl SiteOutbox {
         Ok((status, answer))
     }
 
-    async fn ack(&self, peer: &str, cursor: u64, synced_epoch: Option<u64>) -> Result<(), String> {
+    pub(super) async fn ack(
+        &self,
+        peer: &str,
+        cursor: u64,
+        synced_epoch: Option<u64>,
+    ) -> Result<(), String> {
         self.writes
             .write(Command::FederationAck {
                 peer: peer.to_string(),
@@ -307,70 +298,6 @@ impl SiteOutbox {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string())
-    }
-
-    /// Send the whole federated state in chunks; the peer resumes streaming from the journal
-    /// head read before the state, so nothing that happens meanwhile is missed.
-    async fn full_sync(&self, peer: &PeerSite, epoch: u64) -> Result<u64, String> {
-        let err = |e: crate::store::view::StoreError| e.to_string();
-        self.links.update(&peer.name, |s| s.state = "full_sync");
-        let own = own_service_id(&self.state).map_err(|e| e.to_string())?;
-        let (_, head) = self.state.fed_journal_range().map_err(err)?;
-        let vector = self.state.fed_vector().map_err(err)?;
-        let keys = keyset(&self.state).map_err(|e| e.to_string())?;
-        let proofs = self.vector_proofs(&keys, &vector)?;
-        let changes: Vec<Change> = self
-            .state
-            .fed_full_state(&own)
-            .map_err(err)?
-            .into_iter()
-            .filter(|c| peer.carries(c) && !about_itself(c, &peer.service_id))
-            .map(|c| match c {
-                Change::Cert { cert } => {
-                    message::self_endorsed(&keys, cert).map(|cert| Change::Cert { cert })
-                }
-                c => Ok(c),
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
-        let total = changes.len();
-        tracing::info!(peer = %peer.name, records = total, "full sync to a federated site started");
-        let sync_id: String = crate::crypto::random_secret().chars().take(22).collect();
-        let size = self.config.federation.sync_chunk_size.max(1);
-        let chunks: Vec<&[Change]> = match changes.is_empty() {
-            true => vec![&[]],
-            false => changes.chunks(size).collect(),
-        };
-        let last = chunks.len() - 1;
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let body = SyncChunk {
-                sync_id: sync_id.clone(),
-                chunk: i as u64,
-                changes: chunk.to_vec(),
-                done: (i == last).then(|| SyncDone {
-                    position: head,
-                    vector: vector.clone(),
-                    proofs: proofs.clone(),
-                }),
-            };
-            let (status, answer) = self.send_timed(peer, "_sync", body).await?;
-            if status != 200 || answer["status"] != "ok" {
-                return Err(format!(
-                    "full sync chunk {i} refused: HTTP {status} {answer}"
-                ));
-            }
-            if i % 10 == 9 {
-                tracing::info!(peer = %peer.name, sent = (i + 1) * size, of = total, "full sync progress");
-            }
-        }
-        self.ack(&peer.name, head, Some(epoch)).await?;
-        self.links.update(&peer.name, |s| {
-            s.state = "ok";
-            s.last_contact = Some(Instant::now());
-            s.last_error = None;
-        });
-        tracing::info!(peer = %peer.name, records = total, "full sync to a federated site done");
-        Ok(head)
     }
 }
 
@@ -401,15 +328,5 @@ impl Seen {
             self.0.pop_front();
         }
         lag
-    }
-}
-
-/// The peer's own records and certificate: it knows them better than we do (and refuses
-/// them from anyone else).
-fn about_itself(change: &Change, peer: &str) -> bool {
-    match change {
-        Change::Token { record } => record.issuer == peer,
-        Change::Cert { cert } => cert.service_id == peer,
-        _ => false,
     }
 }

@@ -33,7 +33,7 @@ impl Accounts {
 
     /// 429 while `key` must still wait.
     fn check_throttle(&self, key: &str, free_attempts: u32, now_ms: u64) -> ServiceResult<()> {
-        let Some(rec) = self.state.login_failures(key)? else {
+        let Some(rec) = self.state.accounts().login_failures(key)? else {
             return Ok(());
         };
         match self
@@ -82,7 +82,7 @@ impl Accounts {
                 .emit();
             return Err(e);
         }
-        let record = self.state.user(username)?;
+        let record = self.state.accounts().user(username)?;
         let hash = record
             .as_ref()
             .and_then(|r| r.password_hash.clone())
@@ -99,7 +99,7 @@ impl Accounts {
                     .actor(username)
                     .subject(username)
                     .emit();
-                if self.state.login_failures(&user_key)?.is_some() {
+                if self.state.accounts().login_failures(&user_key)?.is_some() {
                     let cleared = Command::LoginSucceeded {
                         keys: vec![user_key],
                     };

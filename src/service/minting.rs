@@ -230,6 +230,7 @@ impl Tokens {
                 let federated = !verified.local
                     && self
                         .state
+                        .federation()
                         .fed_peer_by_service(&verified.claims.iss)?
                         .is_some()
                     && self.state.holds_token(&verified.claims.jti)?;
@@ -283,11 +284,16 @@ impl Tokens {
         access_token: &str,
         refresh_token: &str,
     ) -> ServiceResult<IssuedToken> {
-        let peer = self.state.fed_peer_by_service(issuer)?.ok_or_else(|| {
-            ServiceError::BadRequest(
-                "only tokens of this cluster or of a federated site can be refreshed here".into(),
-            )
-        })?;
+        let peer = self
+            .state
+            .federation()
+            .fed_peer_by_service(issuer)?
+            .ok_or_else(|| {
+                ServiceError::BadRequest(
+                    "only tokens of this cluster or of a federated site can be refreshed here"
+                        .into(),
+                )
+            })?;
         let unreachable = |e: String| {
             ServiceError::Unavailable(format!(
                 "the issuing site '{}' cannot be reached to refresh this token: {e}",

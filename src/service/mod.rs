@@ -14,6 +14,8 @@ pub mod error;
 pub mod federation;
 pub mod federation_inbound;
 pub mod federation_outbound;
+mod federation_sync;
+mod groups;
 pub mod housekeeping;
 pub mod keys;
 mod login;

@@ -31,11 +31,12 @@ impl Permissions {
 
 impl Permissions {
     pub fn permissions(&self) -> ServiceResult<Vec<PermissionTarget>> {
-        Ok(self.state.permissions()?)
+        Ok(self.state.accounts().permissions()?)
     }
 
     pub fn permission(&self, name: &str) -> ServiceResult<PermissionTarget> {
         self.state
+            .accounts()
             .permission(name)?
             .ok_or_else(|| ServiceError::NotFound(format!("permission '{name}' not found")))
     }
@@ -51,7 +52,7 @@ impl Permissions {
             for name in res.actions.users.keys() {
                 if self
                     .writes
-                    .caught_up(|| Ok(self.state.user(name)?))
+                    .caught_up(|| Ok(self.state.accounts().user(name)?))
                     .await?
                     .is_none()
                 {
@@ -65,7 +66,7 @@ impl Permissions {
             for name in res.actions.groups.keys() {
                 if self
                     .writes
-                    .caught_up(|| Ok(self.state.group(name)?))
+                    .caught_up(|| Ok(self.state.accounts().group(name)?))
                     .await?
                     .is_none()
                 {
@@ -77,7 +78,7 @@ impl Permissions {
                 }
             }
         }
-        let created = self.state.permission(&target.name)?.is_none();
+        let created = self.state.accounts().permission(&target.name)?.is_none();
         let name = target.name.clone();
         // The apply takes an identical document as a retry; a create of a name that is
         // already there is a conflict whatever the document.
@@ -144,10 +145,10 @@ impl Permissions {
         // A foreign token never acts as a local user; a transient user has no record.
         let user = match who.credential {
             Credential::ForeignToken { .. } => None,
-            _ => self.state.user(&who.username)?,
+            _ => self.state.accounts().user(&who.username)?,
         };
         let groups = user.map(|u| u.groups);
-        let targets = self.state.permissions()?;
+        let targets = self.state.accounts().permissions()?;
         Ok(decide(
             &Caller {
                 username: &who.username,

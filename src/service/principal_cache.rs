@@ -132,7 +132,7 @@ impl Auth {
                 return Ok(hit.rights.clone());
             }
         }
-        let rights = self.state.user(username)?.map(|u| {
+        let rights = self.state.accounts().user(username)?.map(|u| {
             Arc::new(UserRights {
                 admin: u.admin,
                 groups: u.groups,

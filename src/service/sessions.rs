@@ -159,7 +159,11 @@ impl Sessions {
         {
             return Err(signed_out());
         }
-        let user = self.state.user(&record.username)?.ok_or_else(signed_out)?;
+        let user = self
+            .state
+            .accounts()
+            .user(&record.username)?
+            .ok_or_else(signed_out)?;
         Ok(Session {
             who: Principal {
                 username: user.username,

@@ -67,11 +67,11 @@ impl Telemetry {
     /// Every metric in the Prometheus text format, Raft and federation gauges read now.
     pub fn metrics_text(&self) -> ServiceResult<String> {
         let mut sample = self.membership.sample();
-        let (tail, head) = self.state.fed_journal_range()?;
-        for peer in self.state.fed_peers()? {
+        let (tail, head) = self.state.federation().fed_journal_range()?;
+        for peer in self.state.federation().fed_peers()? {
             // Lag is measured by the leader's link task; elsewhere there is none to report.
             let lag = self.links.get(&peer.name).and_then(|s| s.lag_ms);
-            let next = self.state.fed_cursor(&peer.name)?.next;
+            let next = self.state.federation().fed_cursor(&peer.name)?.next;
             let behind = next.map_or(head.saturating_sub(tail), |n| head.saturating_sub(n));
             sample.federation.push((peer.name, lag, Some(behind)));
         }

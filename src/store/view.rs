@@ -11,10 +11,8 @@ use serde::de::DeserializeOwned;
 use super::trees::key::{ACTIVE_KEY, LAST_APPLIED, RETIRED_KEYS, SERVICE_ID};
 use super::trees::{StateTree, Trees};
 use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
-use crate::domain::permissions::PermissionTarget;
-use crate::domain::throttle::LoginFailures;
 use crate::domain::token::{Revocation, TokenRecord};
-use crate::raft::command::{GroupRecord, PairingRecord, TrustedCert, UserRecord};
+use crate::raft::command::{PairingRecord, TrustedCert};
 use crate::raft::LogId;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,14 +41,17 @@ pub struct StateView {
     verified_cache_entries: usize,
 }
 
-fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+pub(super) fn get_json<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
     match tree.get(key)? {
         Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
         None => Ok(None),
     }
 }
 
-fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+pub(super) fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
     tree.iter()
         .values()
         .map(|v| Ok(serde_json::from_slice(&v?)?))
@@ -73,6 +74,16 @@ impl StateView {
 
     pub(super) fn trees(&self) -> &Trees {
         &self.trees
+    }
+
+    /// The users, groups, permission targets and login counters.
+    pub fn accounts(&self) -> super::accounts_view::AccountsView<'_> {
+        super::accounts_view::AccountsView::new(self)
+    }
+
+    /// The federated state.
+    pub fn federation(&self) -> super::federation_view::FederationView<'_> {
+        super::federation_view::FederationView::new(self)
     }
 
     pub(super) fn tree(&self, which: StateTree) -> &sled::Tree {
@@ -107,11 +118,6 @@ impl StateView {
         }
         self.subject_cuts.store(Arc::new(cuts));
         Ok(())
-    }
-
-    /// Failed logins counted under `key` (`user:<name>` or `addr:<ip>`).
-    pub fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        get_json(self.tree(StateTree::Logins), key.as_bytes())
     }
 
     pub fn trusted_certs(&self) -> Result<Vec<TrustedCert>, StoreError> {
@@ -199,30 +205,6 @@ impl StateView {
             }
         }
         Ok(self.tree(StateTree::Users).len() <= 1)
-    }
-
-    pub fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        get_json(self.tree(StateTree::Users), username.as_bytes())
-    }
-
-    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        all_json(self.tree(StateTree::Users))
-    }
-
-    pub fn group(&self, name: &str) -> Result<Option<GroupRecord>, StoreError> {
-        get_json(self.tree(StateTree::Groups), name.as_bytes())
-    }
-
-    pub fn groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
-        all_json(self.tree(StateTree::Groups))
-    }
-
-    pub fn permissions(&self) -> Result<Vec<PermissionTarget>, StoreError> {
-        all_json(self.tree(StateTree::Permissions))
-    }
-
-    pub fn permission(&self, name: &str) -> Result<Option<PermissionTarget>, StoreError> {
-        get_json(self.tree(StateTree::Permissions), name.as_bytes())
     }
 
     /// Rebuild the published key set from the stored keys; the active key, if any.

@@ -1,5 +1,10 @@
 //! The composition root: opens the home and sled, builds Raft, the writer, the batcher,
-//! membership and the services, starts every actor and the HTTP server.
+//! membership and the use cases (`use_cases`), starts every actor and the HTTP server.
+
+mod use_cases;
+
+pub use use_cases::UseCases;
+use use_cases::{use_cases, Handles};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -8,7 +13,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{App, HttpServer};
 use openraft::SnapshotPolicy;
 
 use crate::actors::janitor::Janitor;
@@ -16,7 +21,6 @@ use crate::actors::key_files::KeyFiles;
 use crate::actors::trust_watcher::TrustWatcher;
 use crate::config::Config;
 use crate::crypto;
-use crate::federation::client::SiteClient;
 use crate::http::request_log::log_requests;
 use crate::http::telemetry::record_metrics;
 use crate::raft::batcher::{self, WriteBatcher};
@@ -29,23 +33,7 @@ use crate::raft::peer::PeerClient;
 use crate::raft::quorum::{self, QuorumWatch};
 use crate::raft::writer::Writer;
 use crate::raft::Raft;
-use crate::service::accounts::Accounts;
-use crate::service::auth::Auth;
-use crate::service::backup::Backup;
 use crate::service::bootstrap::{write_secret_file, StartError};
-use crate::service::clock::ClusterClock;
-use crate::service::cluster::{Cluster, ClusterParts};
-use crate::service::federation::Federation;
-use crate::service::federation_inbound::SiteInbox;
-use crate::service::federation_outbound::SiteOutbox;
-use crate::service::housekeeping::Housekeeping;
-use crate::service::keys::Keys;
-use crate::service::permissions::Permissions;
-use crate::service::registry::Registry;
-use crate::service::sessions::Sessions;
-use crate::service::telemetry::Telemetry;
-use crate::service::tokens::Tokens;
-use crate::service::writes::Writes;
 use crate::store::{LogStore, StateMachine};
 use crate::tls::{Tls, VerifiedClientCert};
 
@@ -61,47 +49,6 @@ fn load_or_create_join_key(config: &Config, home: &Path) -> Result<String, Start
             write_secret_file(&path, &key).map_err(|e| StartError::Home(path.clone(), e))?;
             Ok(key)
         }
-    }
-}
-
-/// The use cases of a node, as the HTTP handlers and the actors take them: fields, no
-/// behaviour. Each use case holds only the handles it uses.
-#[derive(Clone)]
-pub struct UseCases {
-    pub config: Arc<Config>,
-    pub cluster: Arc<Cluster>,
-    pub clock: Arc<ClusterClock>,
-    pub tokens: Arc<Tokens>,
-    pub auth: Arc<Auth>,
-    pub accounts: Arc<Accounts>,
-    pub keys: Arc<Keys>,
-    pub permissions: Arc<Permissions>,
-    pub federation: Arc<Federation>,
-    pub inbox: Arc<SiteInbox>,
-    pub outbox: Arc<SiteOutbox>,
-    pub registry: Arc<Registry>,
-    pub sessions: Arc<Sessions>,
-    pub backup: Arc<Backup>,
-    pub telemetry: Arc<Telemetry>,
-    pub housekeeping: Arc<Housekeeping>,
-}
-
-impl UseCases {
-    /// Hand every use case to the HTTP handlers (`web::Data<T>` of each).
-    fn register(&self, cfg: &mut web::ServiceConfig) {
-        cfg.app_data(web::Data::from(self.config.clone()))
-            .app_data(web::Data::from(self.cluster.clone()))
-            .app_data(web::Data::from(self.tokens.clone()))
-            .app_data(web::Data::from(self.auth.clone()))
-            .app_data(web::Data::from(self.accounts.clone()))
-            .app_data(web::Data::from(self.keys.clone()))
-            .app_data(web::Data::from(self.permissions.clone()))
-            .app_data(web::Data::from(self.federation.clone()))
-            .app_data(web::Data::from(self.inbox.clone()))
-            .app_data(web::Data::from(self.registry.clone()))
-            .app_data(web::Data::from(self.sessions.clone()))
-            .app_data(web::Data::from(self.backup.clone()))
-            .app_data(web::Data::from(self.telemetry.clone()));
     }
 }
 
@@ -245,126 +192,6 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         tls,
         applied,
     })
-}
-
-/// The handles `start` makes, which the use cases share: fields, no behaviour.
-struct Handles {
-    config: Config,
-    home: std::path::PathBuf,
-    state: crate::store::StateView,
-    raft: Raft,
-    writer: Writer,
-    batcher: WriteBatcher,
-    membership: Membership,
-    peer: PeerClient,
-    backup: crate::store::BackupSource,
-}
-
-/// Build every use case from the handles, each with only those it uses.
-fn use_cases(handles: Handles) -> UseCases {
-    let Handles {
-        config,
-        home,
-        state,
-        raft,
-        writer,
-        batcher,
-        membership,
-        peer,
-        backup,
-    } = handles;
-    let config = Arc::new(config);
-    let writes = Arc::new(Writes::new(writer.clone(), batcher, membership.clone()));
-    let clock = Arc::new(ClusterClock::new(
-        config.clone(),
-        membership.clone(),
-        raft.clone(),
-        peer.clone(),
-        state.clone(),
-    ));
-    let sites = Arc::new(SiteClient::new(peer.http().clone()));
-    let links = Arc::new(crate::federation::status::Board::default());
-    let (c, s, w, k) = (&config, &state, &writes, &clock);
-    let accounts = Arc::new(Accounts::new(c.clone(), s.clone(), w.clone(), k.clone()));
-    let tokens = Arc::new(Tokens::new(
-        c.clone(),
-        s.clone(),
-        w.clone(),
-        k.clone(),
-        sites.clone(),
-    ));
-    let auth = Arc::new(Auth::new(
-        c.clone(),
-        s.clone(),
-        w.clone(),
-        k.clone(),
-        accounts.clone(),
-    ));
-    let permissions = Arc::new(Permissions::new(s.clone(), w.clone()));
-    let outbox = Arc::new(SiteOutbox::new(
-        c.clone(),
-        s.clone(),
-        w.clone(),
-        k.clone(),
-        sites.clone(),
-        links.clone(),
-        membership.clone(),
-    ));
-    UseCases {
-        keys: Arc::new(Keys::new(c.clone(), s.clone(), w.clone())),
-        federation: Arc::new(Federation::new(
-            c.clone(),
-            s.clone(),
-            w.clone(),
-            outbox.clone(),
-            links.clone(),
-            membership.clone(),
-            peer.http().clone(),
-        )),
-        inbox: Arc::new(SiteInbox::new(c.clone(), s.clone(), w.clone(), k.clone())),
-        registry: Arc::new(Registry::new(
-            c.clone(),
-            s.clone(),
-            k.clone(),
-            auth.clone(),
-            permissions.clone(),
-            tokens.clone(),
-        )),
-        sessions: Arc::new(Sessions::new(
-            c.clone(),
-            s.clone(),
-            w.clone(),
-            k.clone(),
-            accounts.clone(),
-            tokens.clone(),
-        )),
-        backup: Arc::new(Backup::new(s.clone(), w.clone(), backup)),
-        telemetry: Arc::new(Telemetry::new(
-            c.clone(),
-            home,
-            s.clone(),
-            membership.clone(),
-            links,
-        )),
-        housekeeping: Arc::new(Housekeeping::new(c.clone(), w.clone(), membership.clone())),
-        cluster: Arc::new(Cluster::new(ClusterParts {
-            config: c.clone(),
-            state,
-            raft,
-            writer,
-            writes: writes.clone(),
-            membership,
-            peer,
-            clock: clock.clone(),
-        })),
-        outbox,
-        accounts,
-        tokens,
-        auth,
-        permissions,
-        clock,
-        config,
-    }
 }
 
 /// Remember on the connection that its client presented a certificate our CA signed (the
