@@ -1,5 +1,7 @@
 //! Pure domain core: scopes, token claims and records, who may mint what, login throttling.
 //! No I/O here.
+pub mod accounts;
+pub mod backup;
 pub mod clock;
 pub mod federation;
 pub mod grant;
@@ -11,3 +13,4 @@ pub mod registry;
 pub mod scope;
 pub mod throttle;
 pub mod token;
+pub mod trust;

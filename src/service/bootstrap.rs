@@ -11,7 +11,8 @@ use openraft::BasicNode;
 
 use super::{now_secs, Service};
 use crate::crypto::{self, hash_password};
-use crate::raft::command::{Command, CommandResponse, UserRecord};
+use crate::raft::command::{Command, CommandResponse};
+use crate::domain::accounts::UserRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -9,7 +9,7 @@ use crate::domain::policy::{
 };
 use crate::domain::scope::Scope;
 use crate::domain::token::TokenKind;
-use crate::raft::command::PairingRecord;
+use crate::domain::token::PairingRecord;
 
 /// What a token holder gets when it asks for "a token": JFrog's default scope.
 pub const DEFAULT_SCOPE: &str = "applied-permissions/user";

@@ -11,7 +11,8 @@ use super::state_machine::StateMachine;
 use super::trees::StateTree;
 use crate::domain::throttle::LoginFailures;
 use crate::domain::token::{Revocation, TokenRecord};
-use crate::raft::command::{PairingRecord, SweepFrom};
+use crate::raft::command::SweepFrom;
+use crate::domain::token::PairingRecord;
 use crate::raft::StorageError;
 
 /// The times an `ExpireBefore` compares against.

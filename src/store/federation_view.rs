@@ -131,7 +131,7 @@ impl StateView {
             if self.tree(FedEntities).contains_key(fed_key::user(&name))? {
                 continue;
             }
-            let r: crate::raft::command::UserRecord = json(&v)?;
+            let r: crate::domain::accounts::UserRecord = json(&v)?;
             let stamp = Stamp {
                 ms: r.created_at * 1000,
                 n: 0,
@@ -167,7 +167,7 @@ impl StateView {
             if self.tree(FedEntities).contains_key(fed_key::group(&name))? {
                 continue;
             }
-            let g: crate::raft::command::GroupRecord = json(&v)?;
+            let g: crate::domain::accounts::GroupRecord = json(&v)?;
             let state = GroupState {
                 stamp: Some(seed(g.created_at)),
                 fields: Some(GroupFields {

@@ -14,7 +14,9 @@ use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
 use crate::domain::permissions::PermissionTarget;
 use crate::domain::throttle::LoginFailures;
 use crate::domain::token::{Revocation, TokenRecord};
-use crate::raft::command::{GroupRecord, PairingRecord, TrustedCert, UserRecord};
+use crate::domain::token::PairingRecord;
+use crate::domain::trust::TrustedCert;
+use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::raft::LogId;
 
 #[derive(Debug, thiserror::Error)]

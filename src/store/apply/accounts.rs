@@ -6,7 +6,8 @@ use super::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::throttle::{record_failure, LoginFailures};
 use crate::domain::token::subject_for;
 use crate::federation::protocol::Change;
-use crate::raft::command::{CommandResponse, GroupRecord, UserRecord};
+use crate::raft::command::CommandResponse;
+use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::store::trees::key::SERVICE_ID;
 use crate::store::trees::StateTree::{Groups, Logins, Meta, Subjects, Users};
 

@@ -13,7 +13,8 @@ use crate::domain::federation::{
 };
 use crate::domain::permissions::PermissionTarget;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite};
-use crate::raft::command::{CommandResponse, GroupRecord, ReceiveTimes, UserRecord};
+use crate::raft::command::{CommandResponse, ReceiveTimes};
+use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::store::trees::fed_key;
 use crate::store::trees::key::SERVICE_ID;
 use crate::store::trees::StateTree::{

@@ -11,7 +11,8 @@ use crate::domain::token::{subject_for, Revocation, TokenKind, TokenRecord};
 use crate::federation::admission::Refusal;
 use crate::federation::message::endorse;
 use crate::federation::protocol::{Change, Entity, JournalEntry, PeerSite};
-use crate::raft::command::{Command, CommandResponse, TrustedCert};
+use crate::raft::command::{Command, CommandResponse};
+use crate::domain::trust::TrustedCert;
 
 const WEST: &str = "jfac@west";
 

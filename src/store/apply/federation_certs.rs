@@ -6,7 +6,7 @@ use super::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::federation::SiteCert;
 use crate::federation::admission::Refusal;
 use crate::federation::message::endorsed_by;
-use crate::raft::command::TrustedCert;
+use crate::domain::trust::TrustedCert;
 use crate::store::trees::fed_key;
 use crate::store::trees::StateTree::{FedEntities, Trusted};
 

@@ -2,7 +2,8 @@
 
 use super::{Tx, TxResult};
 use crate::raft::command::CommandResponse;
-use crate::store::backup::{is_state_key, BackupRecord};
+use crate::store::trees::is_state_key;
+use crate::domain::backup::BackupRecord;
 use crate::store::trees::StateTree;
 
 /// The first chunk removes `clear` (every state key found before the transaction); then

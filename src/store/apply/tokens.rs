@@ -5,7 +5,8 @@ use super::federation::journal;
 use super::{tx_get, tx_put, Expired, Tx, TxResult};
 use crate::domain::token::{Revocation, TokenKind, TokenRecord};
 use crate::federation::protocol::Change;
-use crate::raft::command::{CommandResponse, PairingRecord};
+use crate::raft::command::CommandResponse;
+use crate::domain::token::PairingRecord;
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
 
 pub(super) fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
