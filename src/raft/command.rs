@@ -5,11 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::KeyMaterial;
 use crate::domain::accounts::{GroupRecord, UserRecord};
+use crate::domain::backup::BackupRecord;
 use crate::domain::permissions::PermissionTarget;
 use crate::domain::token::{PairingRecord, TokenRecord};
 use crate::domain::trust::TrustedCert;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
-use crate::domain::backup::BackupRecord;
 
 /// Time as the proposer of a federation batch or sync chunk read it, decided before
 /// proposing so every node applies the same. Zero in entries from before a field existed:

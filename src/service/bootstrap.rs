@@ -11,8 +11,8 @@ use openraft::BasicNode;
 
 use super::{now_secs, Service};
 use crate::crypto::{self, hash_password};
-use crate::raft::command::{Command, CommandResponse};
 use crate::domain::accounts::UserRecord;
+use crate::raft::command::{Command, CommandResponse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -4,8 +4,8 @@
 use super::{now_secs, Service, ServiceError, ServiceResult};
 use crate::crypto::{self, KeyMaterial};
 use crate::domain::names::valid_service_id;
-use crate::raft::command::{Command, CommandResponse};
 use crate::domain::trust::TrustedCert;
+use crate::raft::command::{Command, CommandResponse};
 use crate::telemetry::audit::Event;
 
 /// Trusted certificate names become file-like names: keep them simple.

@@ -5,9 +5,9 @@ use super::STRICT_READ_TIMEOUT;
 use super::{IssueSpec, IssuedToken, Service, ServiceError, ServiceResult};
 use crate::crypto::{self, Verified};
 use crate::domain::scope::Scope;
+use crate::domain::token::PairingRecord;
 use crate::domain::token::{Claims, TokenKind};
 use crate::raft::command::{Command, CommandResponse};
-use crate::domain::token::PairingRecord;
 
 impl Service {
     /// Whether a key bound to `issuer` is in our circle of trust now.

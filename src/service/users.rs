@@ -3,10 +3,10 @@
 
 use super::{check_name, now_secs, Service, ServiceError, ServiceResult};
 use crate::crypto::hash_password;
+use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
 use crate::raft::command::{Command, CommandResponse};
-use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::telemetry::audit::Event;
 
 /// A new user (`POST /access/api/v2/users`).

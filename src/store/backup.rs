@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::io::file_stamp;
 use super::state_machine::{Inner, StateMachine};
 use super::trees::{is_state_key, StateTree};
-use super::StoreError;
+use super::view::StoreError;
 use crate::domain::backup::BackupRecord;
 
 pub const MAGIC: &[u8; 8] = b"ACNBAK01";

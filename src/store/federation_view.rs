@@ -1,7 +1,8 @@
 //! Read access to the federated state: peers, journal, vector, cursors, and the records a
 //! full sync sends.
 
-use super::apply::federation::{user_fields, LinkCursor};
+use super::apply::federation::LinkCursor;
+use super::apply::journal::user_fields;
 use super::trees::fed_key;
 use super::trees::key::{ACTIVE_KEY, RETIRED_KEYS};
 use super::trees::StateTree::{

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::apply::{
     self, may_change_principals, touches_keys, touches_subjects, tx_put, Expired, Tx,
 };
-use super::expiry_scan::ExpiryScan;
+use super::expiry_scan::{ExpiryScan, Scanner};
 use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
 use super::snapshot;
 use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
@@ -250,7 +250,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     logins_before_ms,
                     from,
                     limit,
-                }) => self.scan_expired(
+                }) => Scanner(&self.inner.view).scan_expired(
                     ExpiryScan {
                         now: *now,
                         grace: *grace_secs,

@@ -11,12 +11,12 @@ use serde::de::DeserializeOwned;
 use super::trees::key::{ACTIVE_KEY, LAST_APPLIED, RETIRED_KEYS, SERVICE_ID};
 use super::trees::{StateTree, Trees};
 use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
+use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::domain::permissions::PermissionTarget;
 use crate::domain::throttle::LoginFailures;
-use crate::domain::token::{Revocation, TokenRecord};
 use crate::domain::token::PairingRecord;
+use crate::domain::token::{Revocation, TokenRecord};
 use crate::domain::trust::TrustedCert;
-use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::raft::LogId;
 
 #[derive(Debug, thiserror::Error)]
