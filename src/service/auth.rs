@@ -4,12 +4,13 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 
+use super::error::validation_outcome;
 use super::{Service, ServiceError, ServiceResult};
 use crate::crypto::Verified;
 use crate::crypto::{has_three_parts, looks_like_reference_token};
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::Scope;
-use crate::telemetry::{self, metrics};
+use crate::telemetry::metrics;
 
 /// Credentials as a request carries them. A bearer token is usually borrowed from the
 /// request's header: a kilobyte not copied on every request.
@@ -40,7 +41,7 @@ impl Service {
         } else {
             self.validate_jwt(token, strict, verified_cache).await
         };
-        metrics::validation(telemetry::validation_outcome(&result));
+        metrics::validation(validation_outcome(&result));
         result
     }
 
