@@ -201,29 +201,37 @@ impl KeySet {
     /// Check signature, issuer, audience and (unless `allow_expired`) expiry. The key that
     /// verified the signature decides whose token it is: our own keys speak only for our
     /// service id, a trusted key only for the service id bound to its certificate.
-    /// Revocation is the caller's business: it needs the store.
-    pub fn verify(
+    /// Revocation is the caller's business: it needs the store. Also says whether the
+    /// verified-token cache answered (`Some(true)`), was asked in vain (`Some(false)`) or was
+    /// not asked (`None`: no cache, or a malformed token), for the caller to count.
+    pub fn verify_noting_cache(
         &self,
         token: &str,
         now: u64,
         allow_expired: bool,
-    ) -> Result<Verified, VerifyError> {
-        well_formed(token)?;
+    ) -> (Result<Verified, VerifyError>, Option<bool>) {
+        if let Err(e) = well_formed(token) {
+            return (Err(e), None);
+        }
         let Some(cache) = &self.verified else {
-            return self.check_claims(self.verify_signature(token)?, now, allow_expired);
+            let result = self
+                .verify_signature(token)
+                .and_then(|v| self.check_claims(v, now, allow_expired));
+            return (result, None);
         };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(verified) = cache.get(&digest) {
-            crate::telemetry::metrics::verified_cache(true);
-            return self.check_claims(Verified::clone(&verified), now, allow_expired);
+            let result = self.check_claims(Verified::clone(&verified), now, allow_expired);
+            return (result, Some(true));
         }
-        crate::telemetry::metrics::verified_cache(false);
-        let verified = self.verify_signature(token)?;
-        cache.insert(digest, Arc::new(verified.clone()));
-        self.check_claims(verified, now, allow_expired)
+        let result = self.verify_signature(token).and_then(|verified| {
+            cache.insert(digest, Arc::new(verified.clone()));
+            self.check_claims(verified, now, allow_expired)
+        });
+        (result, Some(false))
     }
 
-    /// [`KeySet::verify`] of an unexpired token without the verified-token cache, for callers
+    /// [`KeySet::verify_noting_cache`] of an unexpired token without the verified-token cache, for callers
     /// that remember what they derive from a token themselves (a second cache would only add
     /// a hash and a copy).
     pub fn verify_uncached(&self, token: &str, now: u64) -> Result<Verified, VerifyError> {

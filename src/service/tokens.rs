@@ -14,7 +14,7 @@ use crate::domain::token::{
 };
 use crate::raft::command::{Command, CommandResponse};
 use crate::telemetry::audit::Event;
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, CountedVerify};
 
 /// What a caller asks to mint, after parsing and policy.
 pub struct IssueSpec {

@@ -10,6 +10,9 @@ pub mod context;
 pub mod log_escape;
 pub mod metrics;
 pub mod settings;
+pub mod verification;
+
+pub use verification::CountedVerify;
 
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::{Action, ScopeItem};
