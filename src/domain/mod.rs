@@ -6,6 +6,7 @@ pub mod clock;
 pub mod federation;
 pub mod grant;
 pub mod names;
+pub mod path_pattern;
 pub mod permission_forms;
 pub mod permissions;
 pub mod policy;
