@@ -23,6 +23,7 @@ use crate::config::Config;
 use crate::crypto;
 use crate::http::request_log::log_requests;
 use crate::http::telemetry::record_metrics;
+use crate::raft::audit;
 use crate::raft::batcher::{self, WriteBatcher};
 use crate::raft::contact::PeerContacts;
 use crate::raft::election;
@@ -84,6 +85,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         config.token.verified_cache_entries,
     )
     .map_err(|e| StartError::Storage(e.to_string()))?;
+    state_machine.subscribe_entries(|e| audit::emit(e.cmd, e.membership, e.response));
     let key_files = KeyFiles::new(&home, state_machine.subscribe());
     let applied = state_machine.subscribe();
     let contacts = PeerContacts::default();

@@ -4,7 +4,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jsonwebtoken::Algorithm;
 
-use super::jwt::VerifyError;
+use super::error::VerifyError;
+use super::keys::{parsed_public_key, rsa_public_key_of_certificate, rsa_thumbprint};
+use super::secrets::has_three_parts;
 
 /// A compact JWS split up; nothing verified yet.
 pub struct Parts<'a> {
@@ -16,7 +18,7 @@ pub struct Parts<'a> {
 
 impl<'a> Parts<'a> {
     pub fn split(token: &'a str) -> Result<Parts<'a>, VerifyError> {
-        if !super::has_three_parts(token) {
+        if !has_three_parts(token) {
             return Err(VerifyError::Malformed);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| VerifyError::Malformed)?;
@@ -45,12 +47,11 @@ impl<'a> Parts<'a> {
 
     /// Verify against one certificate (a key a message itself introduces, see federation).
     pub fn verify_with_certificate(&self, pem: &str) -> Result<Vec<u8>, VerifyError> {
-        let (n, e) =
-            super::rsa_public_key_of_certificate(pem).map_err(|_| VerifyError::UnknownKey)?;
-        if super::rsa_thumbprint(&n, &e) != self.kid {
+        let (n, e) = rsa_public_key_of_certificate(pem).map_err(|_| VerifyError::UnknownKey)?;
+        if rsa_thumbprint(&n, &e) != self.kid {
             return Err(VerifyError::UnknownKey);
         }
-        let key = super::jwt::parsed_public_key(&n, &e).map_err(|_| VerifyError::UnknownKey)?;
+        let key = parsed_public_key(&n, &e).map_err(|_| VerifyError::UnknownKey)?;
         key.verify_sig(self.signed.as_bytes(), &self.signature)
             .map_err(|_| VerifyError::BadSignature)?;
         self.payload()

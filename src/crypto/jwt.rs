@@ -5,21 +5,23 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{ParsedPublicKey, RSA_PKCS1_2048_8192_SHA256};
+use aws_lc_rs::signature::ParsedPublicKey;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use rsa::pkcs1::EncodeRsaPublicKey;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::error::{CryptoError, VerifyError};
+use super::jws::Parts;
+use super::keys::{parsed_public_key, rsa_public_key_of_certificate, rsa_thumbprint, KeyMaterial};
+use super::secrets::has_three_parts;
 use super::signing::SigningKey;
-use super::{CryptoError, KeyMaterial};
 use crate::domain::token::{audience_admits, Claims};
 
 /// A compact JWS of sane size: three parts.
 fn well_formed(token: &str) -> Result<(), VerifyError> {
-    if token.len() <= 16 * 1024 && super::has_three_parts(token) {
+    if token.len() <= 16 * 1024 && has_three_parts(token) {
         Ok(())
     } else {
         Err(VerifyError::Malformed)
@@ -44,24 +46,6 @@ impl JoseHeader {
             .and_then(|json| serde_json::from_slice(&json).ok())
             .ok_or(VerifyError::Malformed)
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error("token is not a well-formed JWT")]
-    Malformed,
-    #[error("token is signed with an unsupported algorithm")]
-    Algorithm,
-    #[error("token is signed by an unknown key")]
-    UnknownKey,
-    #[error("token signature is invalid")]
-    BadSignature,
-    #[error("token has expired")]
-    Expired,
-    #[error("token is not meant for this service (audience)")]
-    Audience,
-    #[error("token's issuer does not match the key that signed it")]
-    Issuer,
 }
 
 /// A token whose signature, issuer, expiry and audience checked out.
@@ -90,19 +74,6 @@ pub enum KeyOrigin {
     Retired,
     /// Another cluster's root.crt in the circle of trust.
     Trusted,
-}
-
-/// An RSA public key (big-endian modulus and exponent) parsed once for RS256 verification.
-pub(super) fn parsed_public_key(n: &[u8], e: &[u8]) -> Result<ParsedPublicKey, CryptoError> {
-    let bad = |m: String| CryptoError::BadKey(m);
-    let der = rsa::RsaPublicKey::new(
-        rsa::BigUint::from_bytes_be(n),
-        rsa::BigUint::from_bytes_be(e),
-    )
-    .and_then(|k| k.to_pkcs1_der().map_err(rsa::Error::Pkcs1))
-    .map_err(|e| bad(e.to_string()))?;
-    ParsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, der.as_bytes())
-        .map_err(|e| bad(e.to_string()))
 }
 
 /// A verification key, as published in the JWKS.
@@ -173,7 +144,7 @@ impl KeySet {
         let mut verifiers = HashMap::new();
         let mut public_keys = Vec::new();
         for (pem, origin, name, bound) in keys {
-            let (n, e) = match super::rsa_public_key_of_certificate(pem) {
+            let (n, e) = match rsa_public_key_of_certificate(pem) {
                 Ok(k) => k,
                 Err(err) if origin == KeyOrigin::Active => return Err(err),
                 Err(err) => {
@@ -181,7 +152,7 @@ impl KeySet {
                     continue;
                 }
             };
-            let kid = super::rsa_thumbprint(&n, &e);
+            let kid = rsa_thumbprint(&n, &e);
             if verifiers.contains_key(&kid) {
                 continue;
             }
@@ -230,29 +201,37 @@ impl KeySet {
     /// Check signature, issuer, audience and (unless `allow_expired`) expiry. The key that
     /// verified the signature decides whose token it is: our own keys speak only for our
     /// service id, a trusted key only for the service id bound to its certificate.
-    /// Revocation is the caller's business: it needs the store.
-    pub fn verify(
+    /// Revocation is the caller's business: it needs the store. Also says whether the
+    /// verified-token cache answered (`Some(true)`), was asked in vain (`Some(false)`) or was
+    /// not asked (`None`: no cache, or a malformed token), for the caller to count.
+    pub fn verify_noting_cache(
         &self,
         token: &str,
         now: u64,
         allow_expired: bool,
-    ) -> Result<Verified, VerifyError> {
-        well_formed(token)?;
+    ) -> (Result<Verified, VerifyError>, Option<bool>) {
+        if let Err(e) = well_formed(token) {
+            return (Err(e), None);
+        }
         let Some(cache) = &self.verified else {
-            return self.check_claims(self.verify_signature(token)?, now, allow_expired);
+            let result = self
+                .verify_signature(token)
+                .and_then(|v| self.check_claims(v, now, allow_expired));
+            return (result, None);
         };
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(verified) = cache.get(&digest) {
-            crate::telemetry::metrics::verified_cache(true);
-            return self.check_claims(Verified::clone(&verified), now, allow_expired);
+            let result = self.check_claims(Verified::clone(&verified), now, allow_expired);
+            return (result, Some(true));
         }
-        crate::telemetry::metrics::verified_cache(false);
-        let verified = self.verify_signature(token)?;
-        cache.insert(digest, Arc::new(verified.clone()));
-        self.check_claims(verified, now, allow_expired)
+        let result = self.verify_signature(token).and_then(|verified| {
+            cache.insert(digest, Arc::new(verified.clone()));
+            self.check_claims(verified, now, allow_expired)
+        });
+        (result, Some(false))
     }
 
-    /// [`KeySet::verify`] of an unexpired token without the verified-token cache, for callers
+    /// [`KeySet::verify_noting_cache`] of an unexpired token without the verified-token cache, for callers
     /// that remember what they derive from a token themselves (a second cache would only add
     /// a hash and a copy).
     pub fn verify_uncached(&self, token: &str, now: u64) -> Result<Verified, VerifyError> {
@@ -303,7 +282,7 @@ impl KeySet {
     /// Check a compact JWS signed by a trusted site's key: its payload, and the service id
     /// the verifying key is bound to. Our own keys do not count: a site message is never ours.
     pub fn verify_site_message(&self, token: &str) -> Result<(Vec<u8>, String), VerifyError> {
-        let parts = super::jws::Parts::split(token)?;
+        let parts = Parts::split(token)?;
         let (key, owner) = self
             .verifiers
             .get(&parts.kid)

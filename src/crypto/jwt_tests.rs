@@ -1,4 +1,15 @@
 use super::*;
+
+/// The verification the service does, without the cache's answer.
+trait Verify {
+    fn verify(&self, token: &str, now: u64, allow_expired: bool) -> Result<Verified, VerifyError>;
+}
+
+impl Verify for KeySet {
+    fn verify(&self, token: &str, now: u64, allow_expired: bool) -> Result<Verified, VerifyError> {
+        self.verify_noting_cache(token, now, allow_expired).0
+    }
+}
 use crate::crypto::generate_key_material;
 use std::sync::OnceLock;
 

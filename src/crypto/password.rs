@@ -3,7 +3,7 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 
-use super::CryptoError;
+use super::error::CryptoError;
 
 pub fn hash_password(password: &str) -> Result<String, CryptoError> {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);

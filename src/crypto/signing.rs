@@ -8,7 +8,8 @@ use base64::Engine;
 use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
 use serde::Serialize;
 
-use super::{CryptoError, KeyMaterial};
+use super::error::CryptoError;
+use super::keys::KeyMaterial;
 use crate::domain::token::Claims;
 
 /// JFrog's header shape: `{"ver":"2","typ":"JWT","alg":"RS256","kid":"..."}`.

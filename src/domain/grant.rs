@@ -280,8 +280,8 @@ mod tests {
             let inner = format!("r/{}", inner.join("/"));
             let outer = format!("r/{}", outer.join("/"));
             let path = format!("r/{}", concrete.join("/"));
-            if pattern_within(&inner, &outer) && crate::domain::scope::path_matches(&inner, &path) {
-                prop_assert!(crate::domain::scope::path_matches(&outer, &path),
+            if pattern_within(&inner, &outer) && crate::domain::path_pattern::path_matches(&inner, &path) {
+                prop_assert!(crate::domain::path_pattern::path_matches(&outer, &path),
                     "{inner} within {outer} but {path} escapes");
             }
         }

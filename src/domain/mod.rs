@@ -1,9 +1,12 @@
 //! Pure domain core: scopes, token claims and records, who may mint what, login throttling.
 //! No I/O here.
+pub mod accounts;
+pub mod backup;
 pub mod clock;
 pub mod federation;
 pub mod grant;
 pub mod names;
+pub mod path_pattern;
 pub mod permission_forms;
 pub mod permissions;
 pub mod policy;
@@ -11,3 +14,4 @@ pub mod registry;
 pub mod scope;
 pub mod throttle;
 pub mod token;
+pub mod trust;

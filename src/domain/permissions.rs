@@ -15,7 +15,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::names::valid_name;
-use super::scope::{path_matches, Action, Scope, ScopeItem};
+use super::path_pattern::path_matches;
+use super::scope::{Action, Scope, ScopeItem};
 
 /// Resource types a target may name. Only `artifact` is evaluated by the check.
 pub const RESOURCE_TYPES: [&str; 4] = ["artifact", "build", "release_bundle", "destination"];

@@ -7,6 +7,9 @@
 
 use std::fmt;
 
+use super::names::valid_name;
+use super::path_pattern::path_matches;
+
 pub const MAX_SCOPE_LEN: usize = 500;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -162,8 +165,6 @@ pub struct Scope {
     items: Vec<ScopeItem>,
 }
 
-use super::names::valid_name;
-
 fn parse_groups(item: &str, list: &str) -> Result<Vec<String>, ScopeError> {
     if list.is_empty() {
         return Err(ScopeError::NoGroups(item.to_string()));
@@ -303,188 +304,6 @@ impl fmt::Display for Scope {
     }
 }
 
-/// Ant-style matching by path segment: `**` matches any number of segments (including none),
-/// `*` and `?` match within one segment.
-pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let pat: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
-    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
-    match_segments(&pat, &segs)
-}
-
-/// Table over (pattern position, path position), filled from the end: linear in the table's
-/// size whatever the number of `**` (a recursive search is exponential in them, and the path
-/// comes from the caller).
-fn match_segments(pat: &[&str], segs: &[&str]) -> bool {
-    let (p, s) = (pat.len(), segs.len());
-    // row[j]: pat[i..] matches segs[j..], for the current i; next: the same for i + 1.
-    let mut next = vec![false; s + 1];
-    next[s] = true;
-    for i in (0..p).rev() {
-        let mut row = vec![false; s + 1];
-        for j in (0..=s).rev() {
-            row[j] = match pat[i] {
-                // `**` matches nothing (skip it) or one more segment.
-                "**" => next[j] || (j < s && row[j + 1]),
-                one => j < s && segment_matches(one, segs[j]) && next[j + 1],
-            };
-        }
-        next = row;
-    }
-    next[0]
-}
-
-fn segment_matches(pat: &str, s: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let t: Vec<char> = s.chars().collect();
-    // Classic wildcard DP: '*' any run, '?' one char.
-    let mut dp = vec![false; t.len() + 1];
-    dp[0] = true;
-    for pc in &p {
-        let mut next = vec![false; t.len() + 1];
-        match pc {
-            '*' => {
-                let mut seen = false;
-                for j in 0..=t.len() {
-                    seen |= dp[j];
-                    next[j] = seen;
-                }
-            }
-            _ => {
-                for j in 1..=t.len() {
-                    next[j] = dp[j - 1] && (*pc == '?' || *pc == t[j - 1]);
-                }
-            }
-        }
-        dp = next;
-    }
-    dp[t.len()]
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Many `**` against a long path: a recursive search would take longer than the universe.
-    #[test]
-    fn double_stars_match_in_polynomial_time() {
-        let pattern = "**/**/**/**/**/**/**/**/**/**/**/**/z";
-        let long = format!("{}b", "a/".repeat(300));
-        assert!(!path_matches(pattern, &long));
-        assert!(path_matches(pattern, &format!("{}z", "a/".repeat(300))));
-        assert!(path_matches("**", ""));
-        assert!(path_matches("a/**/b/**", "a/b"));
-        assert!(!path_matches("a/**/b/*", "a/b"));
-    }
-
-    #[test]
-    fn parses_every_documented_form() {
-        let s = Scope::parse(
-            "applied-permissions/user applied-permissions/groups:readers,ci member-of-groups:CI api:* \
-             system:livelogs:r artifact:example-repo-local/test1/com/**:r,w",
-        )
-        .unwrap();
-        assert_eq!(s.items().len(), 6);
-        assert_eq!(s.groups(), vec!["readers", "ci", "CI"]);
-        assert!(!s.is_admin());
-        assert!(Scope::parse("applied-permissions/admin")
-            .unwrap()
-            .is_admin());
-    }
-
-    #[test]
-    fn canonical_display_round_trips() {
-        let text = "member-of-groups:CI api:* artifact:repo/a/**:*";
-        assert_eq!(Scope::parse(text).unwrap().to_string(), text);
-        assert_eq!(
-            Scope::parse("  api:*   applied-permissions/user ")
-                .unwrap()
-                .to_string(),
-            "api:* applied-permissions/user"
-        );
-    }
-
-    #[test]
-    fn rejects_bad_scopes() {
-        assert_eq!(Scope::parse(""), Err(ScopeError::Empty));
-        assert!(matches!(
-            Scope::parse("bogus:scope"),
-            Err(ScopeError::Unknown(_))
-        ));
-        assert!(matches!(
-            Scope::parse("applied-permissions/root"),
-            Err(ScopeError::Unknown(_))
-        ));
-        assert!(matches!(
-            Scope::parse("member-of-groups:"),
-            Err(ScopeError::NoGroups(_))
-        ));
-        assert!(matches!(
-            Scope::parse("member-of-groups:a;b"),
-            Err(ScopeError::BadGroupName(_))
-        ));
-        assert!(matches!(
-            Scope::parse("artifact:repo/x/**:q"),
-            Err(ScopeError::BadAction { .. })
-        ));
-        assert!(matches!(
-            Scope::parse("artifact:repo/x/**:rw"),
-            Err(ScopeError::BadAction { .. })
-        ));
-        assert!(matches!(
-            Scope::parse("artifact:repo/x"),
-            Err(ScopeError::Unknown(_))
-        ));
-        assert!(matches!(
-            Scope::parse("artifact:repo/../x:r"),
-            Err(ScopeError::BadPath(_))
-        ));
-        assert!(matches!(
-            Scope::parse("system:livelogs"),
-            Err(ScopeError::Unknown(_))
-        ));
-        assert_eq!(
-            Scope::parse(&"api:* ".repeat(120)),
-            Err(ScopeError::TooLong)
-        );
-    }
-
-    #[test]
-    fn seed_003_path_scope() {
-        let s = Scope::parse("artifact:example-repo-local/test1/com/**:r").unwrap();
-        assert!(s.allows("example-repo-local/test1/com/test6.zip", Action::Read));
-        assert!(s.allows("example-repo-local/test1/com/a/b/c.jar", Action::Read));
-        assert!(!s.allows("example-repo-local/test1/comm/x", Action::Read));
-        assert!(!s.allows("example-repo-local/test1/com/test6.zip", Action::Write));
-        assert!(!s.allows("other-repo/test1/com/test6.zip", Action::Read));
-        assert!(!s.allows("example-repo-local/test1/com/../comm/x", Action::Read));
-    }
-
-    #[test]
-    fn multiple_repos_and_actions() {
-        let s = Scope::parse("artifact:r1/p/**:r,w artifact:r2/**:*").unwrap();
-        assert!(s.allows("r1/p/x", Action::Write));
-        assert!(!s.allows("r1/p/x", Action::Delete));
-        assert!(s.allows("r2/anything/deep", Action::Delete));
-        assert!(!s.allows("r3/x", Action::Read));
-    }
-
-    #[test]
-    fn glob_semantics() {
-        assert!(path_matches("repo/**", "repo"));
-        assert!(path_matches("repo/**/x.jar", "repo/a/b/x.jar"));
-        assert!(path_matches("repo/**/x.jar", "repo/x.jar"));
-        assert!(path_matches("repo/*.zip", "repo/a.zip"));
-        assert!(!path_matches("repo/*.zip", "repo/d/a.zip"));
-        assert!(path_matches("repo/a?c", "repo/abc"));
-        assert!(!path_matches("repo/a", "repo/a/b"));
-    }
-
-    #[test]
-    fn admin_allows_everything_and_actions_display() {
-        let s = Scope::parse("applied-permissions/admin").unwrap();
-        assert!(s.allows("any/where", Action::Manage));
-        assert_eq!(Actions::parse("x", "r,w,d").unwrap().to_string(), "r,w,d");
-        assert_eq!(Actions::parse("x", "*").unwrap().to_string(), "*");
-        assert_eq!(Action::parse("deploy"), Some(Action::Write));
-    }
-}
+#[path = "scope_tests.rs"]
+mod tests;

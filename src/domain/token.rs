@@ -7,6 +7,16 @@ use serde::{Deserialize, Serialize};
 /// inside what signed 64-bit JWT libraries read. 0 (never expires) is separate.
 pub const MAX_EXPIRES_IN: u64 = 100 * 365 * 86_400;
 
+/// A one-time pairing token, stored under the SHA-256 of its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PairingRecord {
+    pub token_id: String,
+    pub username: String,
+    pub purpose: Option<String>,
+    pub issued_at: u64,
+    pub expiry: u64,
+}
+
 /// Claims of an access token, JFrog field names and order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {

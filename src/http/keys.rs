@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use super::extract::{body_limit, Admin};
 use super::params::{media_type, read_body, Params};
-use crate::raft::command::TrustedCert;
+use crate::domain::trust::TrustedCert;
 use crate::service::keys::Keys;
 use crate::service::{ServiceError, ServiceResult};
 

@@ -14,6 +14,7 @@ pub mod peer_rpc;
 pub mod permissions;
 pub mod registry;
 pub mod request_log;
+pub mod route_book;
 pub mod routes;
 pub mod site_body;
 pub mod system;
@@ -22,16 +23,4 @@ pub mod tokens;
 pub mod ui;
 pub mod users;
 
-use actix_web::{HttpRequest, HttpResponse};
-
-use crate::service::ServiceError;
-
 pub use routes::configure;
-
-pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse, ServiceError> {
-    Err(ServiceError::NotFound(format!(
-        "no such endpoint: {} {}",
-        req.method(),
-        req.path()
-    )))
-}

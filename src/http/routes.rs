@@ -1,90 +1,16 @@
-//! The route table. Every public resource is mounted through [`resource!`], which also writes
-//! it into a [`RouteBook`]: the OpenAPI document (`http::openapi`) is built from that book, so
+//! The route table. Every public resource is mounted through `resource!`, which also writes
+//! it into a `RouteBook` (`route_book`): the OpenAPI document (`http::openapi`) is built from that book, so
 //! it lists exactly the paths and methods served, under every prefix they are served at.
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
+use super::route_book::{method_not_allowed, not_found, resource, BookSource, Mount, RouteBook};
 use super::{
-    cluster, compat, federation, keys, not_found, openapi, peer_rpc, permissions, registry, system,
-    telemetry, tokens, ui, users,
+    cluster, compat, federation, keys, openapi, peer_rpc, permissions, registry, system, telemetry,
+    tokens, ui, users,
 };
 use crate::service::ServiceError;
-
-/// One method of one path, and the handler serving it (`module::function`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Route {
-    pub path: String,
-    pub method: &'static str,
-    pub handler: String,
-}
-
-/// The routes mounted so far, with their full paths.
-#[derive(Debug, Default)]
-pub struct RouteBook {
-    pub routes: Vec<Route>,
-}
-
-/// Where in the book the next resources go: the prefix of the scope being built.
-pub struct Mount<'a> {
-    prefix: String,
-    book: &'a mut RouteBook,
-}
-
-impl<'a> Mount<'a> {
-    pub fn root(book: &'a mut RouteBook) -> Mount<'a> {
-        Mount {
-            prefix: String::new(),
-            book,
-        }
-    }
-
-    /// An actix scope at `path` and the mount that records the resources put in it: the two
-    /// share the one path string, so the book cannot disagree with the router.
-    pub fn scope(&mut self, path: &'static str) -> (actix_web::Scope, Mount<'_>) {
-        let prefix = format!("{}{path}", self.prefix);
-        (
-            web::scope(path),
-            Mount {
-                prefix,
-                book: self.book,
-            },
-        )
-    }
-
-    pub fn record(&mut self, path: &str, method: &'static str, handler: &str) {
-        self.book.routes.push(Route {
-            path: format!("{}{path}", self.prefix),
-            method,
-            handler: handler.split_whitespace().collect(),
-        });
-    }
-}
-
-/// One resource per path with the methods it serves; any other method answers 405 with an
-/// `Allow` header naming them (one resource per path, so the route table says it once).
-macro_rules! resource {
-    ($mount:expr, $path:expr, $($method:ident => $handler:expr),+ $(,)?) => {{
-        $($mount.record($path, stringify!($method), stringify!($handler));)+
-        let allow: &'static str = concat!($(stringify!($method), " "),+);
-        web::resource($path)
-            $(.route(web::$method().to($handler)))+
-            .default_service(web::to(move || method_not_allowed(allow)))
-    }};
-}
-pub(crate) use resource;
-
-pub(crate) async fn method_not_allowed(
-    allow: &'static str,
-) -> Result<actix_web::HttpResponse, ServiceError> {
-    let allow: Vec<String> = allow
-        .split_whitespace()
-        .map(str::to_ascii_uppercase)
-        .collect();
-    Err(ServiceError::MethodNotAllowed {
-        allow: allow.join(", "),
-    })
-}
 
 /// Routes under `/access` (also served under `/artifactory/access`, the prefix clients like
 /// pyartifactory build from an Artifactory URL).
@@ -161,6 +87,14 @@ fn artifactory_routes(cfg: &mut web::ServiceConfig, m: &mut Mount) {
         ));
 }
 
+/// Every public route, as mounted.
+pub fn route_book() -> RouteBook {
+    let mut book = RouteBook::default();
+    // Configuring an App mounts the routes (and records them) without serving anything.
+    let _ = actix_web::App::new().configure(|cfg| mount(cfg, &mut book));
+    book
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     mount(cfg, &mut RouteBook::default());
 }
@@ -177,6 +111,7 @@ pub fn mount(cfg: &mut web::ServiceConfig, book: &mut RouteBook) {
         web::PathConfig::default()
             .error_handler(|e, _| ServiceError::BadRequest(format!("bad path: {e}")).into()),
     )
+    .app_data(web::Data::new(BookSource(route_book)))
     // Node-to-node RPC: not part of the public API (and not in its document).
     .service(web::scope("/_cluster").configure(peer_rpc::routes))
     .service(resource!(root, "/healthz", get => system::health))

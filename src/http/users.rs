@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::compat::compact;
 use super::extract::{body_limit, Admin};
 use super::params::Params;
-use crate::raft::command::{GroupRecord, UserRecord};
+use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::service::accounts::Accounts;
 use crate::service::accounts::{NewUser, UserChange};
 use crate::service::{ServiceError, ServiceResult};

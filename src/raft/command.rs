@@ -4,59 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::KeyMaterial;
+use crate::domain::accounts::{GroupRecord, UserRecord};
+use crate::domain::backup::BackupRecord;
 use crate::domain::permissions::PermissionTarget;
-use crate::domain::token::TokenRecord;
+use crate::domain::token::{PairingRecord, TokenRecord};
+use crate::domain::trust::TrustedCert;
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
-use crate::store::backup::BackupRecord;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserRecord {
-    pub username: String,
-    /// argon2 PHC string; None for users that cannot log in with a password.
-    pub password_hash: Option<String>,
-    pub email: Option<String>,
-    pub admin: bool,
-    pub groups: Vec<String>,
-    pub created_at: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupRecord {
-    pub name: String,
-    pub description: Option<String>,
-    pub created_at: u64,
-}
-
-/// A certificate of another cluster in the circle of trust.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrustedCert {
-    pub name: String,
-    pub certificate_pem: String,
-    pub kid: String,
-    pub added_at: u64,
-    /// Service id of the cluster this certificate speaks for: tokens it verifies must name it
-    /// as `iss`. Empty only in records from before issuer binding, which verify nothing.
-    #[serde(default)]
-    pub service_id: String,
-    /// Learned from a federated site (else an admin installed it): only such certificates
-    /// does the federation replace or remove.
-    #[serde(default)]
-    pub federated: bool,
-    /// Its own site rotated away from it (endorsed by the key it used): still listed as the
-    /// admin installed it, but it verifies nothing until re-added.
-    #[serde(default)]
-    pub withdrawn: bool,
-}
-
-/// A one-time pairing token, stored under the SHA-256 of its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PairingRecord {
-    pub token_id: String,
-    pub username: String,
-    pub purpose: Option<String>,
-    pub issued_at: u64,
-    pub expiry: u64,
-}
 
 /// Time as the proposer of a federation batch or sync chunk read it, decided before
 /// proposing so every node applies the same. Zero in entries from before a field existed:

@@ -15,8 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::leader_contact::{majority, LeaderContact};
 use super::peer::PeerClient;
 use super::quorum::QuorumWatch;
-use super::{LogId, NodeId, Raft};
-use crate::store::LogStore;
+use super::{LogId, NodeId, Raft, StorageError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PreVoteRequest {
@@ -54,10 +53,18 @@ pub fn patience(lease: Duration, spread: Duration, rng: &mut impl Rng) -> Durati
     lease + Duration::from_millis(rng.gen_range(0..spread_ms))
 }
 
+/// Where this node's Raft log ends, read without asking the Raft core (the log store
+/// answers it): the pre-vote compares logs with it.
+pub trait LastLogId: Send + Sync {
+    // The error is openraft's own storage error, as the log store returns it.
+    #[allow(clippy::result_large_err)]
+    fn last_log_id(&self) -> Result<Option<LogId>, StorageError>;
+}
+
 /// The answer to a peer's pre-vote request. A log that cannot be read grants nothing.
 pub fn answer(
     raft: &Raft,
-    log: &LogStore,
+    log: &dyn LastLogId,
     contact: &LeaderContact,
     lease: Duration,
     request: &PreVoteRequest,
@@ -94,7 +101,7 @@ pub async fn run(
     raft: Raft,
     node_id: NodeId,
     peer: PeerClient,
-    log: LogStore,
+    log: impl LastLogId,
     quorum: QuorumWatch,
     timing: Timing,
 ) {

@@ -1,6 +1,7 @@
 //! Raft: type configuration, the replicated commands, the one writer (propose / forward /
 //! retry / read barrier), group commit, membership, whether a node is cut off from a
 //! majority, and the node-to-node network.
+pub mod audit;
 pub mod batcher;
 pub mod clock;
 pub mod command;

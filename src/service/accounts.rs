@@ -8,9 +8,10 @@ use super::writes::Writes;
 use super::{check_name, now_secs, own_service_id, ServiceError, ServiceResult};
 use crate::config::Config;
 use crate::crypto::hash_password;
+use crate::domain::accounts::UserRecord;
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
-use crate::raft::command::{Command, CommandResponse, UserRecord};
+use crate::raft::command::{Command, CommandResponse};
 use crate::store::StateView;
 use crate::telemetry::audit::Event;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use super::accounts::Accounts;
 use super::clock::ClusterClock;
+use super::error::validation_outcome;
 use super::principal_cache::PrincipalCache;
 use super::writes::Writes;
 use super::{keyset, own_service_id, ServiceError, ServiceResult};
@@ -19,7 +20,7 @@ use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::Scope;
 use crate::domain::token::Claims;
 use crate::store::StateView;
-use crate::telemetry::{self, metrics};
+use crate::telemetry::{metrics, CountedVerify};
 
 /// Credentials as a request carries them. A bearer token is usually borrowed from the
 /// request's header: a kilobyte not copied on every request.
@@ -79,7 +80,7 @@ impl Auth {
         } else {
             self.validate_jwt(token, strict, verified_cache).await
         };
-        metrics::validation(telemetry::validation_outcome(&result));
+        metrics::validation(validation_outcome(&result));
         result
     }
 

@@ -12,7 +12,8 @@ use openraft::BasicNode;
 use super::cluster::Cluster;
 use super::now_secs;
 use crate::crypto::{self, hash_password};
-use crate::raft::command::{Command, CommandResponse, UserRecord};
+use crate::domain::accounts::UserRecord;
+use crate::raft::command::{Command, CommandResponse};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

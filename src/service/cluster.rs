@@ -17,7 +17,8 @@ use super::writes::Writes;
 use crate::config::Config;
 use crate::raft::command::Command;
 use crate::raft::election::{PreVoteReply, PreVoteRequest};
-use crate::raft::membership::{Member, Membership, RaftStatus};
+use crate::raft::membership::status::{Member, RaftStatus};
+use crate::raft::membership::Membership;
 use crate::raft::peer::PeerClient;
 use crate::raft::rpc::{
     JoinRequest, MembershipChange, MembershipReply, ReadIndexReply, ReplicationView, WriteReply,

@@ -1,7 +1,7 @@
 //! What a service call can fail with. Typed, and free of HTTP: `http::error` maps each kind
 //! to a status code in one place.
 
-use crate::crypto::{CryptoError, VerifyError};
+use crate::crypto::{CryptoError, Verified, VerifyError};
 use crate::domain::policy::PolicyError;
 use crate::domain::scope::ScopeError;
 use crate::raft::writer::WriteError;
@@ -84,3 +84,44 @@ impl ServiceError {
 }
 
 pub type ServiceResult<T> = Result<T, ServiceError>;
+
+/// The `outcome` label of a token validation.
+pub fn validation_outcome(result: &Result<Verified, ServiceError>) -> &'static str {
+    match result {
+        Ok(_) => "valid",
+        Err(ServiceError::Token(VerifyError::Expired)) => "expired",
+        Err(ServiceError::Token(VerifyError::BadSignature)) => "bad_signature",
+        Err(ServiceError::Token(VerifyError::UnknownKey)) => "unknown_key",
+        Err(ServiceError::Token(_)) => "malformed",
+        // Every other refusal of a well-signed token: revoked, or its subject's tokens were.
+        Err(ServiceError::Unauthorized(_)) => "revoked",
+        Err(_) => "error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_outcomes_name_the_reason() {
+        let token = |e| Err(ServiceError::Token(e));
+        assert_eq!(validation_outcome(&token(VerifyError::Expired)), "expired");
+        assert_eq!(
+            validation_outcome(&token(VerifyError::BadSignature)),
+            "bad_signature"
+        );
+        assert_eq!(
+            validation_outcome(&token(VerifyError::UnknownKey)),
+            "unknown_key"
+        );
+        assert_eq!(
+            validation_outcome(&token(VerifyError::Malformed)),
+            "malformed"
+        );
+        let revoked = Err(ServiceError::Unauthorized("token is revoked".into()));
+        assert_eq!(validation_outcome(&revoked), "revoked");
+        let down = Err(ServiceError::Unavailable("no leader".into()));
+        assert_eq!(validation_outcome(&down), "error");
+    }
+}

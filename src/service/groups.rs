@@ -2,7 +2,8 @@
 
 use super::accounts::Accounts;
 use super::{check_name, now_secs, ServiceError, ServiceResult};
-use crate::raft::command::{Command, CommandResponse, GroupRecord};
+use crate::domain::accounts::GroupRecord;
+use crate::raft::command::{Command, CommandResponse};
 use crate::telemetry::audit::Event;
 
 impl Accounts {

@@ -9,7 +9,8 @@ use crate::config::Config;
 use crate::crypto::KeySet;
 use crate::crypto::{self, KeyMaterial};
 use crate::domain::names::valid_service_id;
-use crate::raft::command::{Command, CommandResponse, TrustedCert};
+use crate::domain::trust::TrustedCert;
+use crate::raft::command::{Command, CommandResponse};
 use crate::store::StateView;
 use crate::telemetry::audit::Event;
 
@@ -60,7 +61,7 @@ impl Keys {
     }
 
     /// The trusted certificates, by name.
-    pub fn trusted_certs(&self) -> ServiceResult<Vec<crate::raft::command::TrustedCert>> {
+    pub fn trusted_certs(&self) -> ServiceResult<Vec<crate::domain::trust::TrustedCert>> {
         Ok(self.state.trusted_certs()?)
     }
 

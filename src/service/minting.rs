@@ -9,9 +9,10 @@ use crate::domain::policy::{
     Principal,
 };
 use crate::domain::scope::Scope;
+use crate::domain::token::PairingRecord;
 use crate::domain::token::TokenKind;
 use crate::federation::client::SiteAnswer;
-use crate::raft::command::PairingRecord;
+use crate::telemetry::CountedVerify;
 
 /// What a token holder gets when it asks for "a token": JFrog's default scope.
 pub const DEFAULT_SCOPE: &str = "applied-permissions/user";

@@ -5,8 +5,9 @@ use super::tokens::Tokens;
 use super::{own_service_id, IssueSpec, IssuedToken, ServiceError, ServiceResult};
 use crate::crypto;
 use crate::domain::scope::Scope;
+use crate::domain::token::PairingRecord;
 use crate::domain::token::TokenKind;
-use crate::raft::command::{Command, CommandResponse, PairingRecord};
+use crate::raft::command::{Command, CommandResponse};
 
 impl Tokens {
     /// A one-time pairing token for `username`, valid `token.pairing-token-expiry` seconds.

@@ -18,7 +18,7 @@ use crate::federation::client::SiteClient;
 use crate::raft::command::{Command, CommandResponse};
 use crate::store::StateView;
 use crate::telemetry::audit::Event;
-use crate::telemetry::metrics;
+use crate::telemetry::{metrics, CountedVerify};
 
 /// What a caller asks to mint, after parsing and policy.
 pub struct IssueSpec {

@@ -2,9 +2,10 @@
 
 use super::trees::StateTree;
 use super::view::{all_json, get_json, StateView, StoreError};
+use crate::domain::accounts::GroupRecord;
+use crate::domain::accounts::UserRecord;
 use crate::domain::permissions::PermissionTarget;
 use crate::domain::throttle::LoginFailures;
-use crate::raft::command::{GroupRecord, UserRecord};
 
 /// The accounts part of the applied state.
 pub struct AccountsView<'a> {

@@ -14,44 +14,17 @@ use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::io::file_stamp;
 use super::state_machine::{Inner, StateMachine};
-use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
-use super::trees::StateTree;
-use super::StoreError;
+use super::trees::{is_state_key, StateTree};
+use super::view::StoreError;
+use crate::domain::backup::BackupRecord;
 
 pub const MAGIC: &[u8; 8] = b"ACNBAK01";
 const END: u8 = 0xFF;
 const CHECKSUM_LEN: usize = 32;
-
-/// One record of a backup: a key and value of one state tree (by its [`StateTree`] index).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BackupRecord {
-    pub tree: u8,
-    #[serde(with = "b64")]
-    pub key: Vec<u8>,
-    #[serde(with = "b64")]
-    pub value: Vec<u8>,
-}
-
-/// Bytes as base64 in JSON (the log is JSON: a byte array would take four times the room).
-mod b64 {
-    use base64::engine::general_purpose::STANDARD;
-    use base64::Engine;
-    use serde::{Deserialize, Deserializer, Serializer};
-
-    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&STANDARD.encode(bytes))
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-        let text = String::deserialize(d)?;
-        STANDARD.decode(text).map_err(serde::de::Error::custom)
-    }
-}
 
 /// Why a backup file cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -62,11 +35,6 @@ pub enum BackupError {
     Checksum,
     #[error("backup is damaged: {0}")]
     Malformed(String),
-}
-
-/// Whether a record of `tree` under `key` belongs in a backup (Raft's own keys do not).
-pub fn is_state_key(tree: StateTree, key: &[u8]) -> bool {
-    !(tree == StateTree::Meta && (key == LAST_APPLIED || key == MEMBERSHIP))
 }
 
 /// A writer that hashes and counts what passes through it.
@@ -358,6 +326,7 @@ impl BackupSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::trees::key::LAST_APPLIED;
 
     #[test]
     fn round_trip_and_damage() {

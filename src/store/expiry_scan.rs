@@ -7,11 +7,12 @@ use std::ops::Bound;
 
 use super::apply::Expired;
 use super::io::read_err;
-use super::state_machine::StateMachine;
 use super::trees::StateTree;
+use super::view::StateView;
 use crate::domain::throttle::LoginFailures;
+use crate::domain::token::PairingRecord;
 use crate::domain::token::{Revocation, TokenRecord};
-use crate::raft::command::{PairingRecord, SweepFrom};
+use crate::raft::command::SweepFrom;
 use crate::raft::StorageError;
 
 /// The times an `ExpireBefore` compares against.
@@ -50,7 +51,10 @@ fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError>
     serde_json::from_slice(bytes).map_err(read_err)
 }
 
-impl StateMachine {
+/// The state an expiry scan reads.
+pub(super) struct Scanner<'a>(pub(super) &'a StateView);
+
+impl Scanner<'_> {
     /// The records an `ExpireBefore` drops: the slice `from` (at most `limit` records), or
     /// everything when it has no limit.
     pub(super) fn scan_expired(
@@ -94,7 +98,7 @@ impl StateMachine {
         limit: usize,
         expired: &mut Expired,
     ) -> Result<Option<String>, StorageError> {
-        let tree = self.inner.view.tree(StateTree::Tokens);
+        let tree = self.0.tree(StateTree::Tokens);
         walk(tree, after, limit, |_, value| {
             let rec: TokenRecord = json(value)?;
             let deadline = if rec.refresh_hash.is_some() {
@@ -118,7 +122,7 @@ impl StateMachine {
         limit: usize,
         expired: &mut Expired,
     ) -> Result<Option<String>, StorageError> {
-        let tree = self.inner.view.tree(StateTree::Revoked);
+        let tree = self.0.tree(StateTree::Revoked);
         walk(tree, after, limit, |_, value| {
             let rev: Revocation = json(value)?;
             if rev.expiry.is_some_and(|e| e < at.now) {
@@ -145,17 +149,12 @@ impl StateMachine {
         doomed: impl Fn(T) -> bool,
     ) -> Result<Vec<String>, StorageError> {
         let mut keys = Vec::new();
-        walk(
-            self.inner.view.tree(tree),
-            None,
-            usize::MAX,
-            |key, value| {
-                if doomed(json(value)?) {
-                    keys.push(String::from_utf8_lossy(key).into_owned());
-                }
-                Ok(())
-            },
-        )?;
+        walk(self.0.tree(tree), None, usize::MAX, |key, value| {
+            if doomed(json(value)?) {
+                keys.push(String::from_utf8_lossy(key).into_owned());
+            }
+            Ok(())
+        })?;
         Ok(keys)
     }
 }

@@ -1,7 +1,8 @@
 //! Read access to the federated state: peers, journal, vector, cursors, and the records a
 //! full sync sends.
 
-use super::apply::federation::{user_fields, LinkCursor};
+use super::apply::federation::LinkCursor;
+use super::apply::journal::user_fields;
 use super::trees::fed_key;
 use super::trees::key::{ACTIVE_KEY, RETIRED_KEYS};
 use super::trees::StateTree::{
@@ -150,7 +151,7 @@ impl FederationView<'_> {
             {
                 continue;
             }
-            let r: crate::raft::command::UserRecord = json(&v)?;
+            let r: crate::domain::accounts::UserRecord = json(&v)?;
             let stamp = Stamp {
                 ms: r.created_at * 1000,
                 n: 0,
@@ -190,7 +191,7 @@ impl FederationView<'_> {
             {
                 continue;
             }
-            let g: crate::raft::command::GroupRecord = json(&v)?;
+            let g: crate::domain::accounts::GroupRecord = json(&v)?;
             let state = GroupState {
                 stamp: Some(seed(g.created_at)),
                 fields: Some(GroupFields {

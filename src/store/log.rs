@@ -9,6 +9,7 @@ use openraft::{Entry, OptionalSend, RaftLogReader, StorageIOError, Vote};
 
 use super::io::{any_err, index_key};
 use super::log_tail::LogTail;
+use crate::raft::election::LastLogId;
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
 const VOTE: &[u8] = b"vote";
@@ -285,5 +286,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.tail.purged(log_id.index);
         self.delete_in_background(log_id.index);
         Ok(())
+    }
+}
+
+impl LastLogId for LogStore {
+    fn last_log_id(&self) -> Result<Option<LogId>, StorageError> {
+        LogStore::last_log_id(self)
     }
 }

@@ -20,5 +20,5 @@ pub mod view;
 
 pub use backup::BackupSource;
 pub use log::LogStore;
-pub use state_machine::{Applied, StateMachine};
+pub use state_machine::{Applied, AppliedEntry, StateMachine};
 pub use view::{StateView, StoreError};

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use super::apply::{
     self, may_change_principals, touches_keys, touches_subjects, tx_put, Expired, Tx,
 };
-use super::expiry_scan::ExpiryScan;
+use super::expiry_scan::{ExpiryScan, Scanner};
 use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
 use super::snapshot;
 use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
@@ -36,6 +36,18 @@ pub struct Applied {
     /// The active signing key (changes on bootstrap, reset and snapshot install).
     pub active_key: Option<Arc<KeyMaterial>>,
 }
+
+/// One log entry the state machine applied, as [`StateMachine::subscribe_entries`]
+/// observers see it.
+pub struct AppliedEntry<'a> {
+    /// The command (None for blank and membership entries).
+    pub cmd: Option<&'a Command>,
+    /// A membership change: the members after it.
+    pub membership: Option<&'a StoredMembership<NodeId, BasicNode>>,
+    pub response: &'a CommandResponse,
+}
+
+type EntryObserver = Box<dyn Fn(&AppliedEntry<'_>) + Send + Sync>;
 
 /// One log entry as the state machine applies it.
 struct ApplyItem<'a> {
@@ -68,6 +80,8 @@ pub(super) struct Inner {
     pub(super) snapshot_lock: tokio::sync::Mutex<()>,
     /// What has been applied, for subscribers.
     pub(super) applied: watch::Sender<Applied>,
+    /// Told of every applied entry, in log order (see `subscribe_entries`).
+    entry_observers: RwLock<Vec<EntryObserver>>,
     /// Serialises applies against snapshot building/installing so a snapshot is a
     /// consistent cut.
     pub(super) apply_lock: tokio::sync::Mutex<()>,
@@ -108,6 +122,7 @@ impl StateMachine {
                 capture: Mutex::new(None),
                 snapshot_lock: tokio::sync::Mutex::new(()),
                 applied,
+                entry_observers: RwLock::new(Vec::new()),
                 apply_lock: tokio::sync::Mutex::new(()),
             }),
         })
@@ -120,6 +135,16 @@ impl StateMachine {
     /// Follow what is applied: the last applied log id and the active key.
     pub fn subscribe(&self) -> watch::Receiver<Applied> {
         self.inner.applied.subscribe()
+    }
+
+    /// Follow every applied entry (the audit trail of replicated changes): `observer` is
+    /// called in log order as each run of entries is applied, so it must be quick.
+    pub fn subscribe_entries(&self, observer: impl Fn(&AppliedEntry<'_>) + Send + Sync + 'static) {
+        self.inner
+            .entry_observers
+            .write()
+            .expect("entry observers lock")
+            .push(Box::new(observer));
     }
 
     /// Republish the key set after keys changed, and tell subscribers.
@@ -145,6 +170,25 @@ impl StateMachine {
             }
         }
         Ok(scan)
+    }
+
+    /// Tell the entry observers what a run of entries did.
+    fn tell_observers(&self, group: &[ApplyItem<'_>], responses: &[CommandResponse]) {
+        let observers = self
+            .inner
+            .entry_observers
+            .read()
+            .expect("entry observers lock");
+        for (item, response) in group.iter().zip(responses) {
+            let entry = AppliedEntry {
+                cmd: item.cmd,
+                membership: item.membership.as_ref(),
+                response,
+            };
+            for observe in observers.iter() {
+                observe(&entry);
+            }
+        }
     }
 
     /// Apply a run of entries in one sled transaction (with the applied log id of the last),
@@ -250,7 +294,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                     logins_before_ms,
                     from,
                     limit,
-                }) => self.scan_expired(
+                }) => Scanner(&self.inner.view).scan_expired(
                     ExpiryScan {
                         now: *now,
                         grace: *grace_secs,
@@ -263,9 +307,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 _ => Expired::default(),
             };
             let group_responses = self.apply_group(group, &expired)?;
-            for (item, response) in group.iter().zip(&group_responses) {
-                crate::telemetry::replicated::emit(item.cmd, item.membership.as_ref(), response);
-            }
+            self.tell_observers(group, &group_responses);
             if group.iter().any(|i| i.cmd.is_some_and(touches_keys)) {
                 self.keys_changed()?;
             }

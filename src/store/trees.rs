@@ -49,6 +49,11 @@ impl StateTree {
     }
 }
 
+/// Whether a record of `tree` under `key` belongs in a backup (Raft's own keys do not).
+pub fn is_state_key(tree: StateTree, key: &[u8]) -> bool {
+    !(tree == StateTree::Meta && (key == key::LAST_APPLIED || key == key::MEMBERSHIP))
+}
+
 /// The opened trees, indexed by [`StateTree`].
 #[derive(Clone)]
 pub struct Trees(Vec<sled::Tree>);

@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 use super::trees::key::{ACTIVE_KEY, LAST_APPLIED, RETIRED_KEYS, SERVICE_ID};
 use super::trees::{StateTree, Trees};
 use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
+use crate::domain::token::PairingRecord;
 use crate::domain::token::{Revocation, TokenRecord};
-use crate::raft::command::{PairingRecord, TrustedCert};
+use crate::domain::trust::TrustedCert;
 use crate::raft::LogId;
 
 #[derive(Debug, thiserror::Error)]

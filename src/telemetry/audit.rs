@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation};
 
-use crate::config::AuditConfig;
+use super::settings::AuditConfig;
 
 /// Audit files are `audit.<date>.jsonl` (or `audit.jsonl` without rotation).
 pub const FILE_PREFIX: &str = "audit";

@@ -1,5 +1,5 @@
 //! What a node does, made visible: Prometheus metrics (`metrics`), the audit trail (`audit`,
-//! `audit_read`, `replicated`), the request context audit events are stamped with
+//! `audit_read`), the request context audit events are stamped with
 //! (`context`), and the node log's escaping of logged values (`log_escape`). Counting and
 //! emitting happen where outcomes are decided (service, store, raft); this module only
 //! records and encodes.
@@ -9,27 +9,13 @@ pub mod audit_read;
 pub mod context;
 pub mod log_escape;
 pub mod metrics;
-pub mod replicated;
 pub mod settings;
+pub mod verification;
 
-use crate::crypto::{Verified, VerifyError};
+pub use verification::CountedVerify;
+
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::{Action, ScopeItem};
-use crate::service::ServiceError;
-
-/// The `outcome` label of a token validation.
-pub fn validation_outcome(result: &Result<Verified, ServiceError>) -> &'static str {
-    match result {
-        Ok(_) => "valid",
-        Err(ServiceError::Token(VerifyError::Expired)) => "expired",
-        Err(ServiceError::Token(VerifyError::BadSignature)) => "bad_signature",
-        Err(ServiceError::Token(VerifyError::UnknownKey)) => "unknown_key",
-        Err(ServiceError::Token(_)) => "malformed",
-        // Every other refusal of a well-signed token: revoked, or its subject's tokens were.
-        Err(ServiceError::Unauthorized(_)) => "revoked",
-        Err(_) => "error",
-    }
-}
 
 /// The scope item that lets a token read `/metrics` (JFrog's name).
 pub const METRICS_SCOPE: &str = "system:metrics:r";
@@ -98,27 +84,5 @@ mod tests {
             issuer: "jfrt@other".into(),
         };
         assert!(!may_read_metrics(&principal(false, foreign)));
-    }
-
-    #[test]
-    fn validation_outcomes_name_the_reason() {
-        let token = |e| Err(ServiceError::Token(e));
-        assert_eq!(validation_outcome(&token(VerifyError::Expired)), "expired");
-        assert_eq!(
-            validation_outcome(&token(VerifyError::BadSignature)),
-            "bad_signature"
-        );
-        assert_eq!(
-            validation_outcome(&token(VerifyError::UnknownKey)),
-            "unknown_key"
-        );
-        assert_eq!(
-            validation_outcome(&token(VerifyError::Malformed)),
-            "malformed"
-        );
-        let revoked = Err(ServiceError::Unauthorized("token is revoked".into()));
-        assert_eq!(validation_outcome(&revoked), "revoked");
-        let down = Err(ServiceError::Unavailable("no leader".into()));
-        assert_eq!(validation_outcome(&down), "error");
     }
 }

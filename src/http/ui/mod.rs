@@ -19,7 +19,7 @@ mod users;
 use actix_web::middleware::{from_fn, DefaultHeaders};
 use actix_web::{web, HttpResponse};
 
-use super::routes::{method_not_allowed, resource, Mount};
+use super::route_book::{method_not_allowed, resource, Mount};
 use crate::service::ServiceError;
 use error::UiError;
 

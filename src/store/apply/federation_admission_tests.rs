@@ -8,10 +8,11 @@ use super::tests::{plain, Machine, SID};
 use crate::crypto::{generate_key_material, KeyMaterial, KeySet};
 use crate::domain::federation::{GroupFields, GroupState, SiteCert, Stamp};
 use crate::domain::token::{subject_for, Revocation, TokenKind, TokenRecord};
+use crate::domain::trust::TrustedCert;
 use crate::federation::admission::Refusal;
 use crate::federation::message::endorse;
 use crate::federation::protocol::{Change, Entity, JournalEntry, PeerSite};
-use crate::raft::command::{Command, CommandResponse, TrustedCert};
+use crate::raft::command::{Command, CommandResponse};
 
 const WEST: &str = "jfac@west";
 

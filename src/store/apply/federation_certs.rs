@@ -2,11 +2,11 @@
 //! admin-installed ones are never replaced or removed by a peer, and the index of trusted
 //! certificate names per service id.
 
-use super::{tx_get, tx_put, Tx, TxResult};
+use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::federation::SiteCert;
+use crate::domain::trust::TrustedCert;
 use crate::federation::admission::Refusal;
 use crate::federation::message::endorsed_by;
-use crate::raft::command::TrustedCert;
 use crate::store::trees::fed_key;
 use crate::store::trees::StateTree::{FedEntities, Trusted};
 

@@ -7,20 +7,15 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::federation::{
-    append, get_u64, merge_group, merge_permission, merge_user, observe, own_site,
-};
-use super::{tokens, tx_get, tx_put, Tx, TxResult};
-use crate::domain::clock::{received_cut_off, too_far_ahead};
+use super::federation_change::merge;
+use super::journal::{append, get_u64, own_site};
+use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::federation::{arrival, Arrival, SiteCert};
-use crate::domain::token::{Revocation, TokenRecord};
 use crate::federation::admission::{Refusal, Refused};
 use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
 use crate::raft::command::{CommandResponse, ReceiveTimes};
 use crate::store::trees::fed_key;
-use crate::store::trees::StateTree::{
-    FedEntities, FedPeers, FedState, Refs, Revoked, Subjects, Tokens,
-};
+use crate::store::trees::StateTree::{FedEntities, FedPeers, FedState};
 
 /// Most refusals one response lists (all are counted).
 const REFUSALS_LISTED: usize = 100;
@@ -30,124 +25,6 @@ const REFUSALS_LISTED: usize = 100;
 pub struct RefusalStats {
     pub count: u64,
     pub last: Option<Refused>,
-}
-
-/// A token record of another site (admitted already): stored unless revoked or held. Its
-/// reference never displaces one we resolve already.
-fn merge_token(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
-    let id = record.token_id.as_bytes();
-    if tx.t(Revoked).get(id)?.is_some() || tx.t(Tokens).get(id)?.is_some() {
-        return Ok(());
-    }
-    match &record.reference_hash {
-        Some(h) if tx.t(Refs).get(h.as_bytes())?.is_some() => tokens::store(
-            tx,
-            &TokenRecord {
-                reference_hash: None,
-                ..record.clone()
-            },
-        ),
-        _ => tokens::store(tx, record),
-    }
-}
-
-/// A token record we hold or revoked, or a cut-off we have already: nothing to merge (a full
-/// sync brings back what we sent), so nothing to refuse either.
-fn no_news(tx: &Tx<'_>, change: &Change) -> TxResult<bool> {
-    Ok(match change {
-        Change::Token { record } => {
-            let id = record.token_id.as_bytes();
-            tx.t(Revoked).get(id)?.is_some() || tx.t(Tokens).get(id)?.is_some()
-        }
-        Change::Subject { subject, at } => {
-            let cut: Option<u64> = tx_get(tx.t(Subjects), subject.as_bytes())?;
-            cut.is_some_and(|c| c >= *at)
-        }
-        _ => false,
-    })
-}
-
-/// Merge one change from `peer`, unless our entry for it (or the store) refuses it.
-fn merge(
-    tx: &Tx<'_>,
-    peer: &PeerSite,
-    change: &Change,
-    own: &str,
-    origin: Option<&str>,
-    times: &ReceiveTimes,
-) -> TxResult<Result<(), Refusal>> {
-    // A full sync repeats what we hold: quietly nothing, not a refusal.
-    if origin.is_none() && no_news(tx, change)? {
-        return Ok(Ok(()));
-    }
-    if let Err(r) = peer.admits(change, own, origin) {
-        return Ok(Err(r));
-    }
-    let future = change.latest_stamp_ms().is_some_and(|ms| {
-        times.max_future_ms > 0 && too_far_ahead(ms, times.now_ms, times.max_future_ms)
-    });
-    if future {
-        return Ok(Err(Refusal::FutureStamp));
-    }
-    match change {
-        Change::Token { record } => merge_token(tx, record)?,
-        Change::Revoke { revocation } => return merge_revocation(tx, peer, revocation, own),
-        Change::Subject { subject, at } => {
-            // A cut-off of one of our subjects holds for every token we issued until now.
-            let ours = subject.starts_with(own) && subject[own.len()..].starts_with("/users/");
-            let at = match ours {
-                true => received_cut_off(*at, times.cut_off),
-                false => *at,
-            };
-            super::accounts::move_cut_off(tx, subject, at)?
-        }
-        Change::User { name, state } => {
-            for s in state
-                .stamp
-                .iter()
-                .chain(state.members.values().map(|m| &m.stamp))
-            {
-                observe(tx, s)?;
-            }
-            merge_user(tx, name, state, own, times)?
-        }
-        Change::Group { name, state } => {
-            if let Some(s) = &state.stamp {
-                observe(tx, s)?;
-            }
-            merge_group(tx, name, state)?
-        }
-        Change::Permission { name, state } => {
-            if let Some(s) = &state.stamp {
-                observe(tx, s)?;
-            }
-            merge_permission(tx, name, state)?
-        }
-        Change::Cert { cert } => return super::federation_certs::merge_cert(tx, cert, own),
-        Change::Skip => {}
-    }
-    Ok(Ok(()))
-}
-
-/// Revocations are final: the record goes (if we hold it) and the revocation stays. A
-/// token of ours whose user our entry for the sender excludes is not the sender's to revoke.
-fn merge_revocation(
-    tx: &Tx<'_>,
-    peer: &PeerSite,
-    revocation: &Revocation,
-    own: &str,
-) -> TxResult<Result<(), Refusal>> {
-    let id = revocation.token_id.as_bytes();
-    if let Some(record) = tx_get::<TokenRecord>(tx.t(Tokens), id)? {
-        if record.issuer == own && peer.exclude_users.contains(&record.username) {
-            return Ok(Err(Refusal::ExcludedUser));
-        }
-        tokens::drop_record(tx, &record)?;
-    }
-    if tx.t(Revoked).get(id)?.is_none() {
-        tx_put(tx.t(Revoked), id, revocation)?;
-    }
-    Ok(Ok(()))
 }
 
 /// Our entry `name` for the site `from`: the proposer found it by service id; it must still

@@ -1,10 +1,12 @@
 //! Applying key commands: bootstrap, certificate reset, the circle of trust.
 
-use super::federation::local_cert;
 use super::federation_certs::{bind_trusted, drop_federated_certs};
-use super::{tx_get, tx_put, Tx, TxResult};
+use super::journal::local_cert;
+use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::crypto::KeyMaterial;
-use crate::raft::command::{CommandResponse, TrustedCert, UserRecord};
+use crate::domain::accounts::UserRecord;
+use crate::domain::trust::TrustedCert;
+use crate::raft::command::CommandResponse;
 use crate::store::trees::key::{ACTIVE_KEY, RETIRED_KEYS, SERVICE_ID};
 use crate::store::trees::StateTree::{Keys, Meta, Trusted, Users};
 

@@ -1,8 +1,8 @@
 //! Applying permission targets, with the index of the users and groups each names, so that
 //! deleting a user or group removes it from every target in the same apply.
 
-use super::federation::local_permission;
-use super::{tx_get, tx_put, Tx, TxResult};
+use super::journal::{local_permission, restate_permission};
+use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::permissions::PermissionTarget;
 use crate::raft::command::CommandResponse;
 use crate::store::trees::StateTree::{PermRefs, Permissions};
@@ -89,7 +89,7 @@ pub(super) fn remove_holder(tx: &Tx<'_>, name: &str, group: bool) -> TxResult<()
         if let Some(mut t) = tx_get::<PermissionTarget>(tx.t(Permissions), perm.as_bytes())? {
             t.without(name, group);
             store(tx, &perm, Some(&t))?;
-            super::federation::restate_permission(tx, &t)?;
+            restate_permission(tx, &t)?;
         }
     }
     tx.t(PermRefs).remove(key.as_slice())?;

@@ -4,9 +4,10 @@
 use serde_json::json;
 
 use super::tests::Machine;
+use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::domain::permission_forms::from_access;
 use crate::domain::permissions::PermissionTarget;
-use crate::raft::command::{Command, CommandResponse, GroupRecord, UserRecord};
+use crate::raft::command::{Command, CommandResponse};
 
 fn target(name: &str) -> PermissionTarget {
     from_access(

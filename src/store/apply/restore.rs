@@ -1,8 +1,9 @@
 //! Restore: a backup replayed through the log in chunks.
 
-use super::{Tx, TxResult};
+use super::tx::{Tx, TxResult};
+use crate::domain::backup::BackupRecord;
 use crate::raft::command::CommandResponse;
-use crate::store::backup::{is_state_key, BackupRecord};
+use crate::store::trees::is_state_key;
 use crate::store::trees::StateTree;
 
 /// The first chunk removes `clear` (every state key found before the transaction); then

@@ -5,10 +5,11 @@ use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, Entry, EntryPayload};
 
 use crate::crypto::{generate_key_material, KeyMaterial};
+use crate::domain::accounts::{GroupRecord, UserRecord};
+use crate::domain::token::PairingRecord;
 use crate::domain::token::{subject_for, TokenKind, TokenRecord};
-use crate::raft::command::{
-    Command, CommandResponse, GroupRecord, PairingRecord, TrustedCert, UserRecord,
-};
+use crate::domain::trust::TrustedCert;
+use crate::raft::command::{Command, CommandResponse};
 use crate::raft::{LogId, TypeConfig};
 use crate::store::StateMachine;
 
@@ -524,7 +525,8 @@ async fn batches_apply_each_command_and_expiry_drops_what_is_over() {
 
 #[tokio::test]
 async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
-    use crate::store::backup::{decode, BackupRecord};
+    use crate::domain::backup::BackupRecord;
+    use crate::store::backup::decode;
     use crate::store::trees::StateTree;
 
     // The source: a user, tokens, a revocation and a subject cut-off.

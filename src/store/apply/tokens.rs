@@ -1,11 +1,12 @@
 //! Applying token commands: issue, refresh (conditional), revoke, pairing, expiry.
 
-use super::accounts::{subject_cut_off, user_cut_off};
-use super::federation::journal;
-use super::{tx_get, tx_put, Expired, Tx, TxResult};
+use super::journal::{journal, own_site};
+use super::subjects::{subject_cut_off, user_cut_off};
+use super::tx::{tx_get, tx_put, Expired, Tx, TxResult};
+use crate::domain::token::PairingRecord;
 use crate::domain::token::{Revocation, TokenKind, TokenRecord};
 use crate::federation::protocol::Change;
-use crate::raft::command::{CommandResponse, PairingRecord};
+use crate::raft::command::CommandResponse;
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
 
 pub(super) fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
@@ -78,7 +79,7 @@ pub(super) fn refresh(
         return rejected("token is revoked or unknown");
     };
     // A federated site's record never refreshes here (the service refuses it before this).
-    if old.issuer != super::federation::own_site(tx)? {
+    if old.issuer != own_site(tx)? {
         return rejected("token is revoked or unknown");
     }
     if old.refresh_hash.as_deref() != Some(refresh_hash) {

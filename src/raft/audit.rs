@@ -1,13 +1,14 @@
 //! The audit events of replicated changes: every node logs the security changes it applies
-//! (origin `log`), whichever node served them. Token issues and refreshes are left to the
+//! (origin `log`), whichever node served them. The node subscribes this to what its state
+//! machine applies (`StateMachine::subscribe_entries`). Token issues and refreshes are left to the
 //! serving node (one line per token is enough); revocations are logged everywhere.
 
 use openraft::{BasicNode, StoredMembership};
 use serde_json::json;
 
-use super::audit::Event;
-use crate::raft::command::{Command, CommandResponse};
-use crate::raft::NodeId;
+use super::command::{Command, CommandResponse};
+use super::NodeId;
+use crate::telemetry::audit::Event;
 
 /// The user name of a token subject `<service id>/users/<name>`, else the subject itself.
 fn user_of(subject: &str) -> &str {
