@@ -12,6 +12,7 @@ pub mod federation_view;
 mod io;
 pub mod log;
 mod log_tail;
+mod observers;
 pub mod snapshot;
 mod snapshot_files;
 pub mod state_machine;
@@ -20,5 +21,6 @@ pub mod view;
 
 pub use backup::BackupSource;
 pub use log::LogStore;
-pub use state_machine::{Applied, AppliedEntry, StateMachine};
+pub use observers::AppliedEntry;
+pub use state_machine::{Applied, StateMachine};
 pub use view::{StateView, StoreError};

@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
@@ -21,6 +21,7 @@ use super::apply::{
 };
 use super::expiry_scan::{ExpiryScan, Scanner};
 use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
+use super::observers::{AppliedEntry, EntryObservers};
 use super::snapshot;
 use super::trees::key::{LAST_APPLIED, MEMBERSHIP};
 use super::trees::StateTree;
@@ -36,18 +37,6 @@ pub struct Applied {
     /// The active signing key (changes on bootstrap, reset and snapshot install).
     pub active_key: Option<Arc<KeyMaterial>>,
 }
-
-/// One log entry the state machine applied, as [`StateMachine::subscribe_entries`]
-/// observers see it.
-pub struct AppliedEntry<'a> {
-    /// The command (None for blank and membership entries).
-    pub cmd: Option<&'a Command>,
-    /// A membership change: the members after it.
-    pub membership: Option<&'a StoredMembership<NodeId, BasicNode>>,
-    pub response: &'a CommandResponse,
-}
-
-type EntryObserver = Box<dyn Fn(&AppliedEntry<'_>) + Send + Sync>;
 
 /// One log entry as the state machine applies it.
 struct ApplyItem<'a> {
@@ -81,7 +70,7 @@ pub(super) struct Inner {
     /// What has been applied, for subscribers.
     pub(super) applied: watch::Sender<Applied>,
     /// Told of every applied entry, in log order (see `subscribe_entries`).
-    entry_observers: RwLock<Vec<EntryObserver>>,
+    entry_observers: EntryObservers,
     /// Serialises applies against snapshot building/installing so a snapshot is a
     /// consistent cut.
     pub(super) apply_lock: tokio::sync::Mutex<()>,
@@ -122,7 +111,7 @@ impl StateMachine {
                 capture: Mutex::new(None),
                 snapshot_lock: tokio::sync::Mutex::new(()),
                 applied,
-                entry_observers: RwLock::new(Vec::new()),
+                entry_observers: EntryObservers::default(),
                 apply_lock: tokio::sync::Mutex::new(()),
             }),
         })
@@ -140,11 +129,7 @@ impl StateMachine {
     /// Follow every applied entry (the audit trail of replicated changes): `observer` is
     /// called in log order as each run of entries is applied, so it must be quick.
     pub fn subscribe_entries(&self, observer: impl Fn(&AppliedEntry<'_>) + Send + Sync + 'static) {
-        self.inner
-            .entry_observers
-            .write()
-            .expect("entry observers lock")
-            .push(Box::new(observer));
+        self.inner.entry_observers.add(Box::new(observer));
     }
 
     /// Republish the key set after keys changed, and tell subscribers.
@@ -170,25 +155,6 @@ impl StateMachine {
             }
         }
         Ok(scan)
-    }
-
-    /// Tell the entry observers what a run of entries did.
-    fn tell_observers(&self, group: &[ApplyItem<'_>], responses: &[CommandResponse]) {
-        let observers = self
-            .inner
-            .entry_observers
-            .read()
-            .expect("entry observers lock");
-        for (item, response) in group.iter().zip(responses) {
-            let entry = AppliedEntry {
-                cmd: item.cmd,
-                membership: item.membership.as_ref(),
-                response,
-            };
-            for observe in observers.iter() {
-                observe(&entry);
-            }
-        }
     }
 
     /// Apply a run of entries in one sled transaction (with the applied log id of the last),
@@ -307,7 +273,14 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 _ => Expired::default(),
             };
             let group_responses = self.apply_group(group, &expired)?;
-            self.tell_observers(group, &group_responses);
+            let entries = group.iter().zip(&group_responses);
+            self.inner
+                .entry_observers
+                .tell(entries.map(|(item, response)| AppliedEntry {
+                    cmd: item.cmd,
+                    membership: item.membership.as_ref(),
+                    response,
+                }));
             if group.iter().any(|i| i.cmd.is_some_and(touches_keys)) {
                 self.keys_changed()?;
             }

@@ -1,0 +1,183 @@
+//! The node's Prometheus metrics: one registry per process (a process is one node), counted
+//! where each outcome is decided, and encoded by `prometheus-client` in the Prometheus text
+//! format. Gauges of Raft and federation are set from a [`Sample`] just before encoding.
+
+mod registry;
+
+use prometheus_client::encoding::prometheus_text;
+
+pub use prometheus_text::CONTENT_TYPE;
+use registry::{
+    KindLabel, MemberLabel, OutcomeLabel, PeerLabel, RefusalLabels, RequestLabels, RouteLabels,
+    StateLabel, METRICS,
+};
+
+/// A finished HTTP request. `route` is the matched pattern, never the raw path.
+pub fn request(route: &str, method: &str, status: u16, seconds: f64) {
+    let m = &*METRICS;
+    m.http_requests
+        .get_or_create(&RequestLabels {
+            route: route.to_string(),
+            method: method.to_string(),
+            status,
+        })
+        .inc();
+    m.http_duration
+        .get_or_create(&RouteLabels {
+            route: route.to_string(),
+            method: method.to_string(),
+        })
+        .observe(seconds);
+}
+
+pub fn token_issued(kind: &'static str) {
+    METRICS
+        .tokens_issued
+        .get_or_create(&KindLabel { kind })
+        .inc();
+}
+
+pub fn token_refreshed(kind: &'static str) {
+    METRICS
+        .tokens_refreshed
+        .get_or_create(&KindLabel { kind })
+        .inc();
+}
+
+pub fn token_revoked(kind: &'static str) {
+    METRICS
+        .tokens_revoked
+        .get_or_create(&KindLabel { kind })
+        .inc();
+}
+
+/// A validation's outcome, as [`super::outcome::validation`] names it.
+pub fn validation(outcome: &'static str) {
+    if outcome == "valid" {
+        METRICS.validations_valid.inc();
+        return;
+    }
+    METRICS
+        .validations
+        .get_or_create(&OutcomeLabel { outcome })
+        .inc();
+}
+
+pub fn verified_cache(hit: bool) {
+    if hit {
+        METRICS.cache_hits.inc();
+    } else {
+        METRICS.cache_misses.inc();
+    }
+}
+
+/// `succeeded`, `failed` or `throttled`.
+pub fn login(outcome: &'static str) {
+    METRICS
+        .logins
+        .get_or_create(&OutcomeLabel { outcome })
+        .inc();
+}
+
+/// The clock offsets last read (ms), by `node-<id>` or `site-<name>`; the rest cleared.
+pub fn clock_offsets(offsets: impl Iterator<Item = (String, i64)>) {
+    METRICS.clock_offset.clear();
+    for (peer, ms) in offsets {
+        METRICS
+            .clock_offset
+            .get_or_create(&PeerLabel { peer })
+            .set(ms as f64 / 1000.0);
+    }
+}
+
+/// A change from federated site `peer` (our entry's name) refused for `reason`.
+pub fn federation_refused(peer: &str, reason: &'static str) {
+    METRICS
+        .federation_refused
+        .get_or_create(&RefusalLabels {
+            peer: peer.to_string(),
+            reason,
+        })
+        .inc();
+}
+
+pub fn batch(commands: usize) {
+    METRICS.batch_size.observe(commands as f64);
+}
+
+pub fn snapshot_built(seconds: f64) {
+    METRICS.snapshots.inc();
+    METRICS.snapshot_duration.observe(seconds);
+}
+
+/// The state-like values, read when scraped.
+#[derive(Debug, Default)]
+pub struct Sample {
+    /// openraft's state name: Leader, Follower, Candidate, Learner or Shutdown.
+    pub state: String,
+    pub term: u64,
+    pub leader: Option<u64>,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    pub last_log_index: u64,
+    /// (member id, entries behind), when this node leads.
+    pub lag: Vec<(u64, u64)>,
+    /// (peer site, lag in ms, events behind).
+    pub federation: Vec<(String, Option<u64>, Option<u64>)>,
+}
+
+/// Raft's states, and `Isolated`: cut off from a majority (`raft::quorum`).
+const STATES: [&str; 6] = [
+    "Leader",
+    "Follower",
+    "Candidate",
+    "Learner",
+    "Shutdown",
+    "Isolated",
+];
+
+fn gauge_value(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// Set the gauges from `sample` and encode every metric.
+pub fn encode(sample: &Sample) -> Result<String, std::fmt::Error> {
+    let m = &*METRICS;
+    for state in STATES {
+        m.raft_state
+            .get_or_create(&StateLabel { state })
+            .set(i64::from(sample.state == state));
+    }
+    m.raft_term.set(gauge_value(sample.term));
+    m.raft_leader.set(gauge_value(sample.leader.unwrap_or(0)));
+    m.raft_commit.set(gauge_value(sample.commit_index));
+    m.raft_applied.set(gauge_value(sample.applied_index));
+    m.raft_last_log.set(gauge_value(sample.last_log_index));
+    // Members and peers come and go: only the current ones are exported.
+    m.replication_lag.clear();
+    for (id, lag) in &sample.lag {
+        m.replication_lag
+            .get_or_create(&MemberLabel {
+                member: id.to_string(),
+            })
+            .set(gauge_value(*lag));
+    }
+    m.federation_lag.clear();
+    m.federation_behind.clear();
+    for (peer, lag_ms, behind) in &sample.federation {
+        let label = PeerLabel { peer: peer.clone() };
+        if let Some(ms) = lag_ms {
+            m.federation_lag
+                .get_or_create(&label)
+                .set(*ms as f64 / 1000.0);
+        }
+        if let Some(behind) = behind {
+            m.federation_behind
+                .get_or_create(&label)
+                .set(gauge_value(*behind));
+        }
+    }
+    let mut out = String::new();
+    prometheus_text::encode(&mut out, &m.registry)?;
+    Ok(out)
+}
