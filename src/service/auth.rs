@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::accounts::Accounts;
 use super::clock::ClusterClock;
 use super::error::validation_outcome;
-use super::principal_cache::PrincipalCache;
+use super::principal_cache::{CachedPrincipal, CachedRights, PrincipalCache, UserRights};
 use super::writes::Writes;
 use super::{keyset, own_service_id, ServiceError, ServiceResult};
 use super::{CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
@@ -279,5 +279,88 @@ impl Auth {
         }
         self.check_subject(&claims)?;
         Ok(Verified { claims, local })
+    }
+}
+
+/// The principal cache (`principal_cache`): what a cached caller depends on.
+impl Auth {
+    /// What a principal derived from the state read after this call depends on.
+    pub(super) fn principal_inputs(&self) -> (u64, Option<usize>) {
+        (
+            self.state.principals_generation(),
+            self.state.keyset_address(),
+        )
+    }
+
+    /// The principal remembered for `token`, if everything it was derived from still holds.
+    pub(super) fn remembered_principal(&self, token: &str) -> Option<Principal> {
+        let hit = self.principals.tokens.as_ref()?.get(token)?;
+        if hit.generation != self.state.principals_generation()
+            || Some(hit.keys) != self.state.keyset_address()
+            || hit.expiry.is_some_and(|exp| exp <= self.clock.now_secs())
+        {
+            return None;
+        }
+        if let Some(id) = &hit.revocable_id {
+            // Not held (revoked, or not applied here yet): the full path decides.
+            if !self.state.holds_token(id).ok()? {
+                return None;
+            }
+        }
+        metrics::verified_cache(true);
+        metrics::validation("valid");
+        Some(hit.principal.clone())
+    }
+
+    /// Remember `principal` for `token`; `generation` and `keys` were read before the state
+    /// it was derived from.
+    pub(super) fn remember_principal(
+        &self,
+        token: &str,
+        (generation, keys): (u64, Option<usize>),
+        verified: &Verified,
+        principal: &Principal,
+    ) {
+        let (Some(cache), Some(keys)) = (&self.principals.tokens, keys) else {
+            return;
+        };
+        let claims = &verified.claims;
+        let revocable = claims.revocable(self.config.token.revocable_expiry_threshold);
+        cache.insert(
+            token.into(),
+            Arc::new(CachedPrincipal {
+                generation,
+                keys,
+                expiry: claims.exp,
+                revocable_id: revocable.then(|| claims.jti.clone()),
+                principal: principal.clone(),
+            }),
+        );
+    }
+
+    /// The admin flag and groups of local user `username`, as the state holds them now.
+    pub(super) fn user_rights(&self, username: &str) -> ServiceResult<Option<Arc<UserRights>>> {
+        // Read before the record: an entry is never newer than its generation says.
+        let generation = self.state.principals_generation();
+        let cache = self.principals.users.as_ref();
+        if let Some(hit) = cache.and_then(|c| c.get(username)) {
+            if hit.generation == generation {
+                return Ok(hit.rights.clone());
+            }
+        }
+        let rights = self.state.accounts().user(username)?.map(|u| {
+            Arc::new(UserRights {
+                admin: u.admin,
+                groups: u.groups,
+            })
+        });
+        if let Some(cache) = cache {
+            let entry = CachedRights {
+                generation,
+                rights: rights.clone(),
+            };
+            cache.insert(username.into(), Arc::new(entry));
+        }
+        Ok(rights)
     }
 }

@@ -12,11 +12,14 @@ pub struct AccountsView<'a> {
     view: &'a StateView,
 }
 
-impl<'a> AccountsView<'a> {
-    pub(super) fn new(view: &'a StateView) -> AccountsView<'a> {
-        AccountsView { view }
+impl StateView {
+    /// The users, groups, permission targets and login counters.
+    pub fn accounts(&self) -> AccountsView<'_> {
+        AccountsView { view: self }
     }
+}
 
+impl AccountsView<'_> {
     /// Failed logins counted under `key` (`user:<name>` or `addr:<ip>`).
     pub fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
         get_json(self.view.tree(StateTree::Logins), key.as_bytes())

@@ -21,9 +21,10 @@ pub struct FederationView<'a> {
     view: &'a StateView,
 }
 
-impl<'a> FederationView<'a> {
-    pub(super) fn new(view: &'a StateView) -> FederationView<'a> {
-        FederationView { view }
+impl StateView {
+    /// The federated state.
+    pub fn federation(&self) -> FederationView<'_> {
+        FederationView { view: self }
     }
 }
 

@@ -77,16 +77,6 @@ impl StateView {
         &self.trees
     }
 
-    /// The users, groups, permission targets and login counters.
-    pub fn accounts(&self) -> super::accounts_view::AccountsView<'_> {
-        super::accounts_view::AccountsView::new(self)
-    }
-
-    /// The federated state.
-    pub fn federation(&self) -> super::federation_view::FederationView<'_> {
-        super::federation_view::FederationView::new(self)
-    }
-
     pub(super) fn tree(&self, which: StateTree) -> &sled::Tree {
         self.trees.get(which)
     }
