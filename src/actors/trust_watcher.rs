@@ -163,7 +163,7 @@ impl Handler<Ingest> for TrustWatcher {
                     }
                     tracing::info!(name = %cert.name, kid = %cert.kid, "trusted certificate ingested into the replicated store; file removed");
                 }
-                Err(ServiceError::Unavailable(reason)) => {
+                Err(ServiceError::Unavailable { why: reason, .. }) => {
                     tracing::warn!(file = %path.display(), %reason, "cluster unavailable; will retry the trusted certificate");
                     addr.do_send(Changed(path));
                 }

@@ -63,17 +63,17 @@ pub async fn remove_member(
 ) -> ServiceResult<HttpResponse> {
     let id: u64 = id
         .parse()
-        .map_err(|_| ServiceError::BadRequest(format!("'{id}' is not a node id")))?;
+        .map_err(|_| ServiceError::invalid(format!("'{id}' is not a node id")))?;
     match cluster
         .change_membership(MembershipChange { remove: id })
         .await
     {
         Ok(voters) => Ok(HttpResponse::Ok().json(json!({ "removed": id, "voters": voters }))),
         Err(r) => Err(match r.kind {
-            RefusalKind::NotMember => ServiceError::NotFound(r.message),
+            RefusalKind::NotMember => ServiceError::Absent(r.message),
             RefusalKind::LastVoter => ServiceError::Conflict(r.message),
             RefusalKind::NotLeader | RefusalKind::Unavailable => {
-                ServiceError::Unavailable(r.message)
+                ServiceError::unavailable(r.message)
             }
         }),
     }
@@ -88,8 +88,8 @@ pub async fn require_ready(
         .app_data::<web::Data<Cluster>>()
         .is_some_and(|c| c.is_ready());
     if !ready {
-        let response = actix_web::ResponseError::error_response(&ServiceError::Unavailable(
-            "this node is starting or catching up with the cluster".into(),
+        let response = actix_web::ResponseError::error_response(&ServiceError::unavailable(
+            "this node is starting or catching up with the cluster",
         ));
         return Ok(req.into_response(response));
     }

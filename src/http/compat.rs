@@ -77,7 +77,7 @@ pub async fn set_default_expiry(
     let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["default_expiry"])?;
     let secs = p.seconds("default_expiry")?.ok_or_else(|| {
-        crate::service::ServiceError::BadRequest("'default_expiry' (seconds) is required".into())
+        crate::service::ServiceError::invalid("'default_expiry' (seconds) is required")
     })?;
     let secs = tokens.set_default_expiry(secs).await?;
     Ok(HttpResponse::Ok().json(json!({ "default_expiry": secs })))

@@ -9,23 +9,68 @@ use serde_json::json;
 
 use crate::service::ServiceError;
 
+/// The status code of each kind of failure.
+pub fn status_of(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::Invalid { .. }
+        | ServiceError::Scope(_)
+        | ServiceError::NotRevocable { .. } => StatusCode::BAD_REQUEST,
+        ServiceError::Unauthenticated(_) | ServiceError::Token(_) => StatusCode::UNAUTHORIZED,
+        ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ServiceError::NotFound { .. } | ServiceError::Absent(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        ServiceError::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// The `code` the answer carries (JFrog's names).
+pub fn code_of(e: &ServiceError) -> &'static str {
+    match e {
+        ServiceError::Invalid { .. } => "BAD_REQUEST",
+        ServiceError::Scope(_) => "INVALID_SCOPE",
+        ServiceError::Unauthenticated(_) | ServiceError::Token(_) => "UNAUTHORIZED",
+        ServiceError::Forbidden(_) => "FORBIDDEN",
+        ServiceError::NotFound { .. } | ServiceError::Absent(_) => "NOT_FOUND",
+        ServiceError::Conflict(_) => "CONFLICT",
+        ServiceError::NotRevocable { .. } => "TOKEN_NOT_REVOCABLE",
+        ServiceError::TooLarge { .. } => "PAYLOAD_TOO_LARGE",
+        ServiceError::UnsupportedFormat(_) => "UNSUPPORTED_MEDIA_TYPE",
+        ServiceError::Unavailable { .. } => "SERVICE_UNAVAILABLE",
+        ServiceError::Throttled { .. } => "TOO_MANY_REQUESTS",
+        ServiceError::Internal(_) => "INTERNAL_ERROR",
+    }
+}
+
+/// The answer's JSON: JFrog's `errors` list and the OAuth-style fields.
+fn error_json(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "errors": [{ "code": code, "message": message }],
+        "error": code.to_ascii_lowercase(),
+        "error_description": message,
+    }))
+}
+
+/// A known path asked with a method it does not serve; `allow` lists the methods it does.
+pub fn method_not_allowed(allow: &str) -> HttpResponse {
+    let message = format!("method not allowed here (use {allow})");
+    let mut response = error_json(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "METHOD_NOT_ALLOWED",
+        &message,
+    );
+    if let Ok(v) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(ALLOW, v);
+    }
+    response
+}
+
 impl ResponseError for ServiceError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ServiceError::BadRequest(_)
-            | ServiceError::Scope(_)
-            | ServiceError::NotRevocable(_) => StatusCode::BAD_REQUEST,
-            ServiceError::Unauthorized(_) | ServiceError::Token(_) => StatusCode::UNAUTHORIZED,
-            ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServiceError::Conflict(_) => StatusCode::CONFLICT,
-            ServiceError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ServiceError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ServiceError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
-            ServiceError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ServiceError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        status_of(self)
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -33,29 +78,20 @@ impl ResponseError for ServiceError {
         if let ServiceError::Internal(_) = self {
             tracing::error!(error = %message, "internal error");
         }
-        let mut response = HttpResponse::build(self.status_code()).json(json!({
-            "errors": [{ "code": self.code(), "message": message }],
-            "error": self.code().to_ascii_lowercase(),
-            "error_description": message,
-        }));
+        let mut response = error_json(self.status_code(), code_of(self), &message);
         let headers = response.headers_mut();
         match self {
-            ServiceError::Unauthorized(_) | ServiceError::Token(_) => {
+            ServiceError::Unauthenticated(_) | ServiceError::Token(_) => {
                 headers.insert(
                     WWW_AUTHENTICATE,
                     HeaderValue::from_static("Basic realm=\"access\", Bearer"),
                 );
             }
-            ServiceError::Unavailable(_) => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            ServiceError::Unavailable {
+                retry_after_secs, ..
             }
-            ServiceError::TooManyRequests(secs) => {
-                headers.insert(RETRY_AFTER, HeaderValue::from(*secs));
-            }
-            ServiceError::MethodNotAllowed { allow } => {
-                if let Ok(v) = HeaderValue::from_str(allow) {
-                    headers.insert(ALLOW, v);
-                }
+            | ServiceError::Throttled { retry_after_secs } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
         }
@@ -69,7 +105,7 @@ impl ResponseError for ServiceError {
 /// everything else as every other endpoint answers it (the same `errors` array).
 pub fn registry_error(e: &ServiceError) -> HttpResponse {
     match e {
-        ServiceError::Unauthorized(_) | ServiceError::Token(_) => HttpResponse::Unauthorized()
+        ServiceError::Unauthenticated(_) | ServiceError::Token(_) => HttpResponse::Unauthorized()
             .insert_header((
                 WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"access-node registry token service\""),

@@ -40,7 +40,7 @@ pub(crate) fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials
     let Some(header) = req.headers().get(AUTHORIZATION) else {
         return Ok(None);
     };
-    let malformed = |what: &str| ServiceError::Unauthorized(format!("malformed {what}"));
+    let malformed = |what: &str| ServiceError::Unauthenticated(format!("malformed {what}"));
     // UTF-8 check of the bytes (vectorised) rather than `to_str`'s byte-by-byte one: a
     // token is a kilobyte, and what it holds is checked again when it is parsed.
     let header =
@@ -66,7 +66,7 @@ pub(crate) fn credentials(req: &HttpRequest) -> ServiceResult<Option<Credentials
             secret: secret.to_string(),
         }));
     }
-    Err(ServiceError::Unauthorized(format!(
+    Err(ServiceError::Unauthenticated(format!(
         "unsupported authorization scheme '{scheme}'"
     )))
 }
@@ -137,7 +137,7 @@ impl FromRequest for Caller {
             resolve_caller(&req)
                 .await?
                 .map(Caller)
-                .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))
+                .ok_or_else(|| ServiceError::Unauthenticated("authentication required".into()))
         })
     }
 }
@@ -151,7 +151,7 @@ impl FromRequest for Admin {
         Box::pin(async move {
             let who = resolve_caller(&req)
                 .await?
-                .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))?;
+                .ok_or_else(|| ServiceError::Unauthenticated("authentication required".into()))?;
             require_admin(&who)?;
             Ok(Admin(who))
         })
@@ -174,7 +174,7 @@ impl FromRequest for PeerNode {
             let certified = req.conn_data::<VerifiedClientCert>().is_some();
             if cluster.requires_client_cert() && !certified {
                 tracing::warn!(peer = ?req.peer_addr(), path = req.path(), "cluster RPC without a client certificate");
-                return Err(ServiceError::Unauthorized(
+                return Err(ServiceError::Unauthenticated(
                     "cluster RPC needs a client certificate signed by the cluster CA".into(),
                 ));
             }
@@ -182,7 +182,7 @@ impl FromRequest for PeerNode {
                 Ok(PeerNode)
             } else {
                 tracing::warn!(peer = ?req.peer_addr(), path = req.path(), "cluster RPC with a wrong or missing join key");
-                Err(ServiceError::Unauthorized(
+                Err(ServiceError::Unauthenticated(
                     "cluster RPC needs the cluster join key".into(),
                 ))
             }

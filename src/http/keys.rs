@@ -43,25 +43,24 @@ pub async fn add_trusted(
 ) -> ServiceResult<HttpResponse> {
     let content_type = media_type(&req);
     let limit = body_limit(&req);
-    let (name, pem, service_id) = if content_type == "application/x-pem-file"
-        || content_type == "text/plain"
-    {
-        let body = read_body(payload, limit).await?;
-        let pem = String::from_utf8(body.to_vec())
-            .map_err(|_| ServiceError::BadRequest("certificate is not UTF-8 PEM".into()))?;
-        let name = query.get("name").cloned().ok_or_else(|| {
-            ServiceError::BadRequest("'name' query parameter is required with a PEM body".into())
-        })?;
-        (name, pem, query.get("service_id").cloned())
-    } else {
-        let p = Params::from_request(&req, payload, limit).await?;
-        p.allow_only(&["name", "certificate", "service_id"])?;
-        let name = p.required_string("name")?;
-        let pem = p
-            .string("certificate")?
-            .ok_or_else(|| ServiceError::BadRequest("'certificate' (PEM) is required".into()))?;
-        (name, pem, p.string("service_id")?)
-    };
+    let (name, pem, service_id) =
+        if content_type == "application/x-pem-file" || content_type == "text/plain" {
+            let body = read_body(payload, limit).await?;
+            let pem = String::from_utf8(body.to_vec())
+                .map_err(|_| ServiceError::invalid("certificate is not UTF-8 PEM"))?;
+            let name = query.get("name").cloned().ok_or_else(|| {
+                ServiceError::invalid("'name' query parameter is required with a PEM body")
+            })?;
+            (name, pem, query.get("service_id").cloned())
+        } else {
+            let p = Params::from_request(&req, payload, limit).await?;
+            p.allow_only(&["name", "certificate", "service_id"])?;
+            let name = p.required_string("name")?;
+            let pem = p
+                .string("certificate")?
+                .ok_or_else(|| ServiceError::invalid("'certificate' (PEM) is required"))?;
+            (name, pem, p.string("service_id")?)
+        };
     let cert = keys.add_trusted(&name, &pem, service_id).await?;
     Ok(HttpResponse::Created().json(cert_json(&cert)))
 }
@@ -91,11 +90,7 @@ pub async fn reset_root(
         (Some(b), _) => b,
         (None, Some(q)) if q.eq_ignore_ascii_case("true") => true,
         (None, Some(q)) if q.eq_ignore_ascii_case("false") => false,
-        (None, Some(_)) => {
-            return Err(ServiceError::BadRequest(
-                "'keep_old' must be true or false".into(),
-            ))
-        }
+        (None, Some(_)) => return Err(ServiceError::invalid("'keep_old' must be true or false")),
         (None, None) => false,
     };
     let key = keys.reset_certificate(keep_old).await?;

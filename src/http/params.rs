@@ -17,10 +17,10 @@ pub struct Params {
 pub async fn read_body(mut payload: web::Payload, limit: usize) -> ServiceResult<web::BytesMut> {
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ServiceError::BadRequest(format!("cannot read request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ServiceError::invalid(format!("cannot read request body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(ServiceError::PayloadTooLarge(limit));
+            return Err(ServiceError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -46,12 +46,8 @@ fn json_object(body: &[u8]) -> ServiceResult<HashMap<String, Value>> {
     }
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(map)) => Ok(map.into_iter().collect()),
-        Ok(_) => Err(ServiceError::BadRequest(
-            "JSON body must be an object".into(),
-        )),
-        Err(e) => Err(ServiceError::BadRequest(format!(
-            "malformed JSON body: {e}"
-        ))),
+        Ok(_) => Err(ServiceError::invalid("JSON body must be an object")),
+        Err(e) => Err(ServiceError::invalid(format!("malformed JSON body: {e}"))),
     }
 }
 
@@ -70,13 +66,11 @@ impl Params {
         };
         let form = |body: &[u8]| -> ServiceResult<HashMap<String, Value>> {
             let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-                .map_err(|e| ServiceError::BadRequest(format!("malformed form body: {e}")))?;
+                .map_err(|e| ServiceError::invalid(format!("malformed form body: {e}")))?;
             let mut values = HashMap::new();
             for (k, v) in pairs {
                 if values.insert(k.clone(), Value::String(v)).is_some() {
-                    return Err(ServiceError::BadRequest(format!(
-                        "field '{k}' is given twice"
-                    )));
+                    return Err(ServiceError::invalid(format!("field '{k}' is given twice")));
                 }
             }
             Ok(values)
@@ -91,7 +85,7 @@ impl Params {
             "" | "application/x-www-form-urlencoded" if is_json(&body) => json_object(&body)?,
             "" | "application/x-www-form-urlencoded" => form(&body)?,
             other => {
-                return Err(ServiceError::UnsupportedMediaType(format!(
+                return Err(ServiceError::UnsupportedFormat(format!(
                     "content type '{other}' is not supported; send application/x-www-form-urlencoded or application/json"
                 )))
             }
@@ -109,10 +103,10 @@ impl Params {
         unknown.sort();
         match unknown.first() {
             None => Ok(()),
-            Some(field) => Err(ServiceError::BadRequest(format!(
-                "unknown field '{field}' (accepted: {})",
-                known.join(", ")
-            ))),
+            Some(field) => Err(ServiceError::invalid_field(
+                field.as_str(),
+                format!("unknown field '{field}' (accepted: {})", known.join(", ")),
+            )),
         }
     }
 
@@ -134,24 +128,26 @@ impl Params {
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(ServiceError::BadRequest(format!(
-                "'{name}' must be a string"
-            ))),
+            Some(_) => Err(ServiceError::invalid_field(
+                name,
+                format!("'{name}' must be a string"),
+            )),
         }
     }
 
     /// A string field that must be present and non-empty.
     pub fn required_string(&self, name: &str) -> ServiceResult<String> {
         self.string(name)?
-            .ok_or_else(|| ServiceError::BadRequest(format!("'{name}' is required")))
+            .ok_or_else(|| ServiceError::invalid_field(name, format!("'{name}' is required")))
     }
 
     /// A non-negative integer field (number or decimal string).
     pub fn seconds(&self, name: &str) -> ServiceResult<Option<u64>> {
         let bad = || {
-            ServiceError::BadRequest(format!(
-                "'{name}' must be a non-negative whole number of seconds"
-            ))
+            ServiceError::invalid_field(
+                name,
+                format!("'{name}' must be a non-negative whole number of seconds"),
+            )
         };
         match self.values.get(name) {
             None | Some(Value::Null) => Ok(None),
@@ -170,9 +166,10 @@ impl Params {
             Some(Value::String(s)) if s.is_empty() => Ok(None),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
             Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            Some(_) => Err(ServiceError::BadRequest(format!(
-                "'{name}' must be true or false"
-            ))),
+            Some(_) => Err(ServiceError::invalid_field(
+                name,
+                format!("'{name}' must be true or false"),
+            )),
         }
     }
 
@@ -190,13 +187,17 @@ impl Params {
                 .iter()
                 .map(|v| {
                     v.as_str().map(String::from).ok_or_else(|| {
-                        ServiceError::BadRequest(format!("'{name}' must be a list of strings"))
+                        ServiceError::invalid_field(
+                            name,
+                            format!("'{name}' must be a list of strings"),
+                        )
                     })
                 })
                 .collect(),
-            Some(_) => Err(ServiceError::BadRequest(format!(
-                "'{name}' must be a list of strings"
-            ))),
+            Some(_) => Err(ServiceError::invalid_field(
+                name,
+                format!("'{name}' must be a list of strings"),
+            )),
         }
     }
 }

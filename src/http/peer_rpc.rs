@@ -40,7 +40,7 @@ async fn body<T: DeserializeOwned>(payload: web::Payload) -> ServiceResult<T> {
         &body[..]
     };
     serde_json::from_slice(body)
-        .map_err(|e| ServiceError::BadRequest(format!("malformed cluster RPC body: {e}")))
+        .map_err(|e| ServiceError::invalid(format!("malformed cluster RPC body: {e}")))
 }
 
 fn reply<T: Serialize>(value: &T) -> HttpResponse {
@@ -108,8 +108,8 @@ async fn join(
 ) -> ServiceResult<HttpResponse> {
     let join: JoinRequest = body(payload).await?;
     if join.node_id == 0 || !join.url.starts_with("http") {
-        return Err(ServiceError::BadRequest(
-            "join needs node_id >= 1 and an http(s) url".into(),
+        return Err(ServiceError::invalid(
+            "join needs node_id >= 1 and an http(s) url",
         ));
     }
     Ok(reply(&cluster.join(join).await))

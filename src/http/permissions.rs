@@ -13,7 +13,7 @@ use crate::service::{ServiceError, ServiceResult};
 async fn json_body(req: &HttpRequest, payload: web::Payload) -> ServiceResult<Value> {
     let body = read_body(payload, body_limit(req)).await?;
     serde_json::from_slice(&body)
-        .map_err(|e| ServiceError::BadRequest(format!("body is not valid JSON: {e}")))
+        .map_err(|e| ServiceError::invalid(format!("body is not valid JSON: {e}")))
 }
 
 const ACCESS_BASE: &str = "/access/api/v2/permissions";

@@ -37,7 +37,7 @@ fn request_of(pairs: &[(String, String)], repository: Option<String>) -> Registr
 
 fn pairs_of(text: &[u8]) -> ServiceResult<Vec<(String, String)>> {
     serde_urlencoded::from_bytes(text)
-        .map_err(|e| ServiceError::BadRequest(format!("malformed parameters: {e}")))
+        .map_err(|e| ServiceError::invalid(format!("malformed parameters: {e}")))
 }
 
 fn render(req: &HttpRequest, t: RegistryToken) -> HttpResponse {
@@ -87,7 +87,7 @@ async fn post_token(
             .map(|(_, v)| v.clone())
     };
     let required = |name: &str| {
-        field(name).ok_or_else(|| ServiceError::BadRequest(format!("'{name}' is required")))
+        field(name).ok_or_else(|| ServiceError::invalid(format!("'{name}' is required")))
     };
     let creds = match field("grant_type").as_deref() {
         Some("password") => Credentials::Basic {
@@ -96,11 +96,11 @@ async fn post_token(
         },
         Some("refresh_token") => Credentials::Bearer(required("refresh_token")?.into()),
         Some(other) => {
-            return Err(ServiceError::BadRequest(format!(
+            return Err(ServiceError::invalid(format!(
                 "unsupported grant_type '{other}' (password or refresh_token)"
             )))
         }
-        None => return Err(ServiceError::BadRequest("'grant_type' is required".into())),
+        None => return Err(ServiceError::invalid("'grant_type' is required")),
     };
     let client = req.peer_addr().map(|a| a.ip());
     registry

@@ -69,16 +69,12 @@ macro_rules! resource {
 }
 pub(crate) use resource;
 
-pub(crate) async fn method_not_allowed(
-    allow: &'static str,
-) -> Result<actix_web::HttpResponse, ServiceError> {
+pub(crate) async fn method_not_allowed(allow: &'static str) -> actix_web::HttpResponse {
     let allow: Vec<String> = allow
         .split_whitespace()
         .map(str::to_ascii_uppercase)
         .collect();
-    Err(ServiceError::MethodNotAllowed {
-        allow: allow.join(", "),
-    })
+    super::error::method_not_allowed(&allow.join(", "))
 }
 
 /// The function that mounts every route into a fresh book (`routes::route_book`), registered
@@ -87,7 +83,7 @@ pub(crate) async fn method_not_allowed(
 pub struct BookSource(pub fn() -> RouteBook);
 
 pub(crate) async fn not_found(req: HttpRequest) -> Result<HttpResponse, ServiceError> {
-    Err(ServiceError::NotFound(format!(
+    Err(ServiceError::Absent(format!(
         "no such endpoint: {} {}",
         req.method(),
         req.path()

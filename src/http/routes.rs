@@ -103,13 +103,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub fn mount(cfg: &mut web::ServiceConfig, book: &mut RouteBook) {
     let mut root = Mount::root(book);
     cfg.app_data(
-        web::QueryConfig::default().error_handler(|e, _| {
-            ServiceError::BadRequest(format!("bad query string: {e}")).into()
-        }),
+        web::QueryConfig::default()
+            .error_handler(|e, _| ServiceError::invalid(format!("bad query string: {e}")).into()),
     )
     .app_data(
         web::PathConfig::default()
-            .error_handler(|e, _| ServiceError::BadRequest(format!("bad path: {e}")).into()),
+            .error_handler(|e, _| ServiceError::invalid(format!("bad path: {e}")).into()),
     )
     .app_data(web::Data::new(BookSource(route_book)))
     // Node-to-node RPC: not part of the public API (and not in its document).

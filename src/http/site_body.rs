@@ -28,7 +28,7 @@ fn declared_length(req: &HttpRequest) -> ServiceResult<Option<usize>> {
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
         .map(Some)
-        .ok_or_else(|| ServiceError::BadRequest("invalid Content-Length".into()))
+        .ok_or_else(|| ServiceError::invalid("invalid Content-Length"))
 }
 
 /// At most `limit` bytes, refused at once when the declared length is over it; the buffer
@@ -39,14 +39,14 @@ async fn read_up_to(
     declared: Option<usize>,
 ) -> ServiceResult<Vec<u8>> {
     if declared.is_some_and(|n| n > limit) {
-        return Err(ServiceError::PayloadTooLarge(limit));
+        return Err(ServiceError::TooLarge { limit });
     }
     let mut body = Vec::with_capacity(declared.unwrap_or(0));
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk
-            .map_err(|e| ServiceError::BadRequest(format!("cannot read request body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ServiceError::invalid(format!("cannot read request body: {e}")))?;
         if body.len() + chunk.len() > limit {
-            return Err(ServiceError::PayloadTooLarge(limit));
+            return Err(ServiceError::TooLarge { limit });
         }
         body.extend_from_slice(&chunk);
     }
@@ -69,18 +69,19 @@ pub async fn read(
     }
     let header = header
         .and_then(|h| h.to_str().ok())
-        .ok_or_else(|| ServiceError::BadRequest("invalid upload header".into()))?;
+        .ok_or_else(|| ServiceError::invalid("invalid upload header"))?;
     let upload = inbox.open_upload_header(header)?;
-    let len = usize::try_from(upload.len)
-        .map_err(|_| ServiceError::PayloadTooLarge(inbox.max_message_bytes()))?;
+    let len = usize::try_from(upload.len).map_err(|_| ServiceError::TooLarge {
+        limit: inbox.max_message_bytes(),
+    })?;
     if declared.is_some_and(|n| n != len) {
-        return Err(ServiceError::BadRequest(
-            "Content-Length is not the length the upload header signs".into(),
+        return Err(ServiceError::invalid(
+            "Content-Length is not the length the upload header signs",
         ));
     }
     let body = read_up_to(payload, len, Some(len)).await?;
     if !upload.matches(&body) {
-        return Err(ServiceError::Unauthorized(
+        return Err(ServiceError::Unauthenticated(
             "the body is not the one its upload header signs".into(),
         ));
     }
@@ -89,6 +90,5 @@ pub async fn read(
 
 /// The message as text, borrowed from the buffer.
 pub fn text(body: &[u8]) -> ServiceResult<&str> {
-    std::str::from_utf8(body)
-        .map_err(|_| ServiceError::BadRequest("federation message is not text".into()))
+    std::str::from_utf8(body).map_err(|_| ServiceError::invalid("federation message is not text"))
 }

@@ -79,11 +79,7 @@ pub async fn restore(
         None => false,
         Some(f) if f == "true" => true,
         Some(f) if f == "false" => false,
-        Some(_) => {
-            return Err(ServiceError::BadRequest(
-                "'force' must be true or false".into(),
-            ))
-        }
+        Some(_) => return Err(ServiceError::invalid("'force' must be true or false")),
     };
     let file = read_body(payload, RESTORE_BODY_LIMIT).await?;
     let summary = backup.restore(&file, force).await?;

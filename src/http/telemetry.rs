@@ -48,7 +48,7 @@ pub async fn metrics(
     if !telemetry.metrics_anonymous(req.peer_addr().map(|a| a.ip())) {
         let who = resolve_caller(&req)
             .await?
-            .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))?;
+            .ok_or_else(|| ServiceError::Unauthenticated("authentication required".into()))?;
         telemetry.authorize_metrics(&who)?;
     }
     let body = telemetry.metrics_text()?;
@@ -63,7 +63,7 @@ pub async fn audit_events(
     _: Admin,
     query: web::Query<HashMap<String, String>>,
 ) -> ServiceResult<HttpResponse> {
-    let filter = Filter::from_query(&query).map_err(ServiceError::BadRequest)?;
+    let filter = Filter::from_query(&query).map_err(ServiceError::invalid)?;
     let events = telemetry.audit_events(filter).await?;
     Ok(HttpResponse::Ok().json(json!({ "events": events })))
 }

@@ -119,7 +119,7 @@ async fn create_or_refresh(
         None | Some("client_credentials") => {
             let who = resolve_caller(req)
                 .await?
-                .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))?;
+                .ok_or_else(|| ServiceError::Unauthenticated("authentication required".into()))?;
             p.allow_only(CREATE_FIELDS)?;
             let create = CreateToken {
                 username: p.string("username")?,
@@ -133,7 +133,7 @@ async fn create_or_refresh(
             };
             tokens.create_token(&who, create).await
         }
-        Some(other) => Err(ServiceError::BadRequest(format!(
+        Some(other) => Err(ServiceError::invalid(format!(
             "unsupported grant_type '{other}'"
         ))),
     }
@@ -177,8 +177,8 @@ pub async fn revoke_user_tokens(
         (Some(u), _) => u,
         (None, Some(u)) if !u.is_empty() => u.clone(),
         _ => {
-            return Err(ServiceError::BadRequest(
-                "give the user whose tokens to revoke as 'username'".into(),
+            return Err(ServiceError::invalid(
+                "give the user whose tokens to revoke as 'username'",
             ))
         }
     };
@@ -241,10 +241,10 @@ pub async fn check_permission(
     let path = q
         .get("path")
         .filter(|p| !p.is_empty())
-        .ok_or_else(|| ServiceError::BadRequest("'path' (<repo>/<path>) is required".into()))?;
+        .ok_or_else(|| ServiceError::invalid("'path' (<repo>/<path>) is required"))?;
     let action_name = q.get("action").map(String::as_str).unwrap_or("r");
     let action = Action::parse(action_name).ok_or_else(|| {
-        ServiceError::BadRequest(format!(
+        ServiceError::invalid(format!(
             "unknown action '{action_name}' (use r,w,d,a,m,x,s or read, write, delete, annotate, manage)"
         ))
     })?;
@@ -320,7 +320,7 @@ pub async fn introspect(
     let token = p.required_string("token")?;
     let claims = match validate_any(&auth, &req, &token).await {
         Ok(v) => v.claims,
-        Err(ServiceError::Unavailable(m)) => return Err(ServiceError::Unavailable(m)),
+        Err(e @ ServiceError::Unavailable { .. }) => return Err(e),
         Err(_) => return Ok(HttpResponse::Ok().json(json!({ "active": false }))),
     };
     Ok(HttpResponse::Ok().json(compact(json!({

@@ -110,8 +110,8 @@ pub async fn change_password(
     let old = p.required_string("oldPassword")?;
     let new = p.required_string("newPassword1")?;
     if p.string("newPassword2")?.is_some_and(|again| again != new) {
-        return Err(ServiceError::BadRequest(
-            "newPassword1 and newPassword2 differ".into(),
+        return Err(ServiceError::invalid(
+            "newPassword1 and newPassword2 differ",
         ));
     }
     let client = req.peer_addr().map(|a| a.ip());

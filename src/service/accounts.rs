@@ -36,8 +36,8 @@ pub struct UserChange {
 
 pub fn check_password(password: &str) -> ServiceResult<()> {
     if password.len() < 8 || password.len() > 1024 {
-        return Err(ServiceError::BadRequest(
-            "password must be 8 to 1024 characters".into(),
+        return Err(ServiceError::invalid(
+            "password must be 8 to 1024 characters",
         ));
     }
     Ok(())
@@ -45,7 +45,7 @@ pub fn check_password(password: &str) -> ServiceResult<()> {
 
 fn check_email(email: Option<&str>) -> ServiceResult<()> {
     match email {
-        Some(e) if !crate::domain::names::valid_email(e) => Err(ServiceError::BadRequest(format!(
+        Some(e) if !crate::domain::names::valid_email(e) => Err(ServiceError::invalid(format!(
             "'{}' is not an e-mail address",
             e.escape_debug()
         ))),
@@ -133,7 +133,7 @@ impl Accounts {
         self.state
             .accounts()
             .user(name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("user '{name}' not found")))
+            .ok_or_else(|| ServiceError::not_found("user", name))
     }
 
     /// "Revoke every token of X", asked by `who`: admins, or X itself.
@@ -185,9 +185,7 @@ impl Accounts {
                 Event::new("user.deleted").subject(username).emit();
                 Ok(())
             }
-            _ => Err(ServiceError::NotFound(format!(
-                "user '{username}' not found"
-            ))),
+            _ => Err(ServiceError::not_found("user", username)),
         }
     }
 
@@ -253,9 +251,7 @@ impl Accounts {
                 }
                 Ok(())
             }
-            _ => Err(ServiceError::NotFound(format!(
-                "user '{username}' not found"
-            ))),
+            _ => Err(ServiceError::not_found("user", username)),
         }
     }
 
@@ -292,9 +288,7 @@ impl Accounts {
                     .emit();
                 Ok(())
             }
-            _ => Err(ServiceError::NotFound(format!(
-                "user '{username}' not found"
-            ))),
+            _ => Err(ServiceError::not_found("user", username)),
         }
     }
 }

@@ -116,7 +116,7 @@ impl Auth {
             {
                 let verified = self.validate_any(&secret, strict).await?;
                 if verified.claims.username() != Some(user.as_str()) {
-                    return Err(ServiceError::Unauthorized(
+                    return Err(ServiceError::Unauthenticated(
                         "user name does not match the token's subject".into(),
                     ));
                 }
@@ -134,7 +134,7 @@ impl Auth {
         let claims = &verified.claims;
         let username = claims
             .username()
-            .ok_or_else(|| ServiceError::Unauthorized("token subject is not a user".into()))?;
+            .ok_or_else(|| ServiceError::Unauthenticated("token subject is not a user".into()))?;
         let scope = Scope::parse(&claims.scp).ok();
         let credential = match (&scope, verified.local) {
             (Some(scope), true) => Credential::LocalToken {
@@ -142,7 +142,7 @@ impl Auth {
                 expiry: claims.exp,
             },
             (None, true) => {
-                return Err(ServiceError::Unauthorized(
+                return Err(ServiceError::Unauthenticated(
                     "token scope cannot be read".into(),
                 ))
             }
@@ -180,7 +180,7 @@ impl Auth {
     /// tokens of a user revoked, admin taken away).
     pub fn check_subject(&self, claims: &Claims) -> ServiceResult<()> {
         match self.state.subject_revoked_at(&claims.sub)? {
-            Some(cut) if claims.iat <= cut => Err(ServiceError::Unauthorized(
+            Some(cut) if claims.iat <= cut => Err(ServiceError::Unauthenticated(
                 "token is revoked: every token of its user was revoked".into(),
             )),
             _ => Ok(()),
@@ -216,7 +216,7 @@ impl Auth {
         }
         // Unknown here: revoked, or issued by another node an instant ago and not applied
         // here yet. Known revocations answer at once; otherwise catch up once and look again.
-        let revoked = ServiceError::Unauthorized("token is revoked".into());
+        let revoked = ServiceError::Unauthenticated("token is revoked".into());
         if strict || !verified.local || self.state.revocation(&claims.jti)?.is_some() {
             return Err(revoked);
         }
@@ -253,7 +253,8 @@ impl Auth {
             true => look()?,
             false => self.writes.caught_up(look).await?,
         };
-        let invalid = || ServiceError::Unauthorized("reference token is invalid or revoked".into());
+        let invalid =
+            || ServiceError::Unauthenticated("reference token is invalid or revoked".into());
         let record = match token_id {
             Some(id) => self.state.token(&id)?.ok_or_else(invalid)?,
             None => return Err(invalid()),

@@ -60,13 +60,13 @@ impl Backup {
     /// file is checked (checksum, framing) before anything is proposed. Without `force` the
     /// cluster must be freshly bootstrapped.
     pub async fn restore(&self, file: &[u8], force: bool) -> ServiceResult<RestoreSummary> {
-        let backup = backup::open(file).map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+        let backup = backup::open(file).map_err(|e| ServiceError::invalid(e.to_string()))?;
         if !backup
             .records()
             .any(|r| usize::from(r.tree) == StateTree::Meta.index() && r.key == SERVICE_ID)
         {
-            return Err(ServiceError::BadRequest(
-                "backup holds no service id: not a backup of a bootstrapped cluster".into(),
+            return Err(ServiceError::invalid(
+                "backup holds no service id: not a backup of a bootstrapped cluster",
             ));
         }
         self.writes.read_barrier(BACKUP_BARRIER).await?;

@@ -156,7 +156,7 @@ impl ClusterClock {
             }
         }
         match self.problem() {
-            Some(problem) => Err(ServiceError::Unavailable(problem)),
+            Some(problem) => Err(ServiceError::unavailable(problem)),
             None => Ok(()),
         }
     }
@@ -213,7 +213,7 @@ impl ClusterClock {
                 break;
             }
             if cut > now + longest {
-                return Err(ServiceError::Unavailable(format!(
+                return Err(ServiceError::unavailable(format!(
                     "every token of this user until {cut} (Unix seconds) was revoked, {} s from now: try again later",
                     cut - now
                 )));

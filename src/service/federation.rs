@@ -45,7 +45,7 @@ fn check_url(url: &str) -> ServiceResult<String> {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
             Ok(url.to_string())
         }
-        _ => Err(ServiceError::BadRequest(format!("invalid url '{url}'"))),
+        _ => Err(ServiceError::invalid(format!("invalid url '{url}'"))),
     }
 }
 
@@ -53,8 +53,7 @@ fn entities(names: Vec<String>) -> ServiceResult<Vec<Entity>> {
     let mut out: Vec<Entity> = names
         .iter()
         .map(|n| {
-            Entity::parse(n)
-                .ok_or_else(|| ServiceError::BadRequest(format!("unknown entity '{n}'")))
+            Entity::parse(n).ok_or_else(|| ServiceError::invalid(format!("unknown entity '{n}'")))
         })
         .collect::<ServiceResult<_>>()?;
     let mut seen = Vec::new();
@@ -193,7 +192,7 @@ impl Federation {
         self.outbox
             .site_service_id(url)
             .await
-            .map_err(|e| ServiceError::BadRequest(format!("cannot reach {url}: {e}")))
+            .map_err(|e| ServiceError::invalid(format!("cannot reach {url}: {e}")))
     }
 
     pub fn peers(&self) -> ServiceResult<Vec<PeerSite>> {
@@ -204,12 +203,12 @@ impl Federation {
         self.state
             .federation()
             .fed_peer(name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("federation '{name}' not found")))
+            .ok_or_else(|| ServiceError::not_found("federation", name))
     }
 
     pub async fn add_peer(&self, new: NewPeer) -> ServiceResult<PeerSite> {
         if !crate::service::keys::valid_cert_name(&new.name) {
-            return Err(ServiceError::BadRequest(format!(
+            return Err(ServiceError::invalid(format!(
                 "invalid federation name '{}'",
                 new.name
             )));
@@ -223,17 +222,11 @@ impl Federation {
         }
         let service_id = match new.service_id {
             Some(id) if crate::domain::names::valid_service_id(&id) => id,
-            Some(id) => {
-                return Err(ServiceError::BadRequest(format!(
-                    "invalid service_id '{id}'"
-                )))
-            }
+            Some(id) => return Err(ServiceError::invalid(format!("invalid service_id '{id}'"))),
             None => self.remote_service_id(&url).await?,
         };
         if service_id == own_service_id(&self.state)? {
-            return Err(ServiceError::BadRequest(
-                "a site cannot federate with itself".into(),
-            ));
+            return Err(ServiceError::invalid("a site cannot federate with itself"));
         }
         if self
             .state
@@ -300,9 +293,7 @@ impl Federation {
                     .emit();
                 Ok(())
             }
-            _ => Err(ServiceError::NotFound(format!(
-                "federation '{name}' not found"
-            ))),
+            _ => Err(ServiceError::not_found("federation", name)),
         }
     }
 
@@ -314,9 +305,7 @@ impl Federation {
             .await?
         {
             CommandResponse::Ok => Ok(()),
-            _ => Err(ServiceError::NotFound(format!(
-                "federation '{name}' not found"
-            ))),
+            _ => Err(ServiceError::not_found("federation", name)),
         }
     }
 

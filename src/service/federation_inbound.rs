@@ -31,9 +31,9 @@ fn refused(e: OpenError) -> ServiceError {
         OpenError::Malformed
         | OpenError::Verify(VerifyError::Malformed)
         | OpenError::Verify(VerifyError::Algorithm) => {
-            ServiceError::BadRequest(format!("federation upload header refused: {e}"))
+            ServiceError::invalid(format!("federation upload header refused: {e}"))
         }
-        e => ServiceError::Unauthorized(format!("federation upload header refused: {e}")),
+        e => ServiceError::Unauthenticated(format!("federation upload header refused: {e}")),
     }
 }
 
@@ -42,9 +42,9 @@ fn opened<T>(r: Result<Sealed<T>, OpenError>) -> ServiceResult<Sealed<T>> {
         OpenError::Malformed
         | OpenError::Verify(crate::crypto::VerifyError::Malformed)
         | OpenError::Verify(crate::crypto::VerifyError::Algorithm) => {
-            ServiceError::BadRequest(format!("federation message refused: {e}"))
+            ServiceError::invalid(format!("federation message refused: {e}"))
         }
-        e => ServiceError::Unauthorized(format!("federation message refused: {e}")),
+        e => ServiceError::Unauthenticated(format!("federation message refused: {e}")),
     })
 }
 
@@ -56,7 +56,7 @@ fn check_change(change: &Change) -> ServiceResult<()> {
         Change::Permission { name, state } => {
             if let Some(t) = &state.target {
                 if &t.name != name {
-                    return Err(ServiceError::BadRequest("permission name mismatch".into()));
+                    return Err(ServiceError::invalid("permission name mismatch"));
                 }
                 t.clone().validated()?;
             }
@@ -67,7 +67,7 @@ fn check_change(change: &Change) -> ServiceResult<()> {
     if valid_name(name) {
         Ok(())
     } else {
-        Err(ServiceError::BadRequest(format!("invalid name '{name}'")))
+        Err(ServiceError::invalid(format!("invalid name '{name}'")))
     }
 }
 
@@ -111,14 +111,14 @@ impl SiteInbox {
             .fed_peer_by_service(&sealed.iss)?
             .is_none()
         {
-            return Err(ServiceError::Unauthorized(format!(
+            return Err(ServiceError::Unauthenticated(format!(
                 "{} is not a federated site here",
                 sealed.iss
             )));
         }
         let cap = self.config.federation.max_message_bytes;
         if sealed.body.len > cap as u64 {
-            return Err(ServiceError::PayloadTooLarge(cap));
+            return Err(ServiceError::TooLarge { limit: cap });
         }
         Ok(sealed.body)
     }
@@ -137,7 +137,7 @@ impl SiteInbox {
         let sealed: Sealed<T> = self.open_message(body)?;
         match self.state.federation().fed_peer_by_service(&sealed.iss)? {
             Some(peer) => Ok((sealed, peer)),
-            None => Err(ServiceError::Unauthorized(format!(
+            None => Err(ServiceError::Unauthenticated(format!(
                 "{} is not a federated site here",
                 sealed.iss
             ))),
@@ -231,9 +231,7 @@ impl SiteInbox {
         let (sealed, peer) = self.open_peer_message::<EventBatch>(body)?;
         let b = sealed.body;
         if b.events.len() > MAX_ITEMS || b.upto < b.after {
-            return Err(ServiceError::BadRequest(
-                "malformed federation batch".into(),
-            ));
+            return Err(ServiceError::invalid("malformed federation batch"));
         }
         b.events.iter().try_for_each(|e| check_change(&e.change))?;
         let unsigned = self.unsigned_events(&sealed.iss, &b.events)?;
@@ -275,9 +273,7 @@ impl SiteInbox {
         let (sealed, peer) = self.open_peer_message::<SyncChunk>(body)?;
         let mut c = sealed.body;
         if c.changes.len() > MAX_ITEMS || c.sync_id.len() > 128 {
-            return Err(ServiceError::BadRequest(
-                "malformed federation sync chunk".into(),
-            ));
+            return Err(ServiceError::invalid("malformed federation sync chunk"));
         }
         c.changes.iter().try_for_each(check_change)?;
         if c.chunk == 0 {

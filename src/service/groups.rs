@@ -50,7 +50,7 @@ impl Accounts {
                 Event::new("group.deleted").field("group", name).emit();
                 Ok(())
             }
-            _ => Err(ServiceError::NotFound(format!("group '{name}' not found"))),
+            _ => Err(ServiceError::not_found("group", name)),
         }
     }
 
@@ -63,7 +63,7 @@ impl Accounts {
         self.state
             .accounts()
             .group(name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("group '{name}' not found")))
+            .ok_or_else(|| ServiceError::not_found("group", name))
     }
 
     /// Users whose groups include `group`.
@@ -86,9 +86,7 @@ impl Accounts {
                 .await?
                 .is_none()
             {
-                return Err(ServiceError::BadRequest(format!(
-                    "group '{g}' does not exist"
-                )));
+                return Err(ServiceError::invalid(format!("group '{g}' does not exist")));
             }
         }
         Ok(())
@@ -107,7 +105,7 @@ impl Accounts {
                 .await?
                 .is_none()
             {
-                return Err(ServiceError::BadRequest(format!(
+                return Err(ServiceError::invalid(format!(
                     "user '{name}' does not exist"
                 )));
             }
@@ -131,7 +129,7 @@ impl Accounts {
                     .emit();
                 Ok(())
             }
-            _ => Err(ServiceError::NotFound(format!("group '{group}' not found"))),
+            _ => Err(ServiceError::not_found("group", group)),
         }
     }
 }

@@ -54,9 +54,10 @@ impl Keys {
 
     /// The active certificate (root.crt), PEM.
     pub fn root_certificate(&self) -> ServiceResult<String> {
-        let key = self.state.active_key()?.ok_or_else(|| {
-            ServiceError::Unavailable("the cluster is not bootstrapped yet".into())
-        })?;
+        let key = self
+            .state
+            .active_key()?
+            .ok_or_else(|| ServiceError::unavailable("the cluster is not bootstrapped yet"))?;
         Ok(key.certificate_pem)
     }
 
@@ -104,28 +105,28 @@ impl Keys {
         service_id: Option<String>,
     ) -> ServiceResult<TrustedCert> {
         if !valid_cert_name(name) {
-            return Err(ServiceError::BadRequest(format!(
+            return Err(ServiceError::invalid(format!(
                 "invalid certificate name '{name}'"
             )));
         }
         let kid = crypto::check_trusted_certificate(pem)
-            .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
         let service_id = match service_id {
             Some(s) => s,
             None => crypto::certificate_common_name(pem).ok_or_else(|| {
-                ServiceError::BadRequest(
-                    "the certificate has no common name: give the trusted cluster's service id as 'service_id'".into(),
+                ServiceError::invalid(
+                    "the certificate has no common name: give the trusted cluster's service id as 'service_id'",
                 )
             })?,
         };
         if !valid_service_id(&service_id) {
-            return Err(ServiceError::BadRequest(format!(
+            return Err(ServiceError::invalid(format!(
                 "'{service_id}' is not a service id like jfac@<id>: give the trusted cluster's service id as 'service_id'"
             )));
         }
         if service_id == own_service_id(&self.state)? {
-            return Err(ServiceError::BadRequest(
-                "a trusted certificate cannot speak for this cluster's own service id".into(),
+            return Err(ServiceError::invalid(
+                "a trusted certificate cannot speak for this cluster's own service id",
             ));
         }
         let cert = TrustedCert {
@@ -162,9 +163,7 @@ impl Keys {
                 Event::new("trust.removed").field("name", name).emit();
                 Ok(())
             }
-            _ => Err(ServiceError::NotFound(format!(
-                "trusted certificate '{name}' not found"
-            ))),
+            _ => Err(ServiceError::not_found("trusted certificate", name)),
         }
     }
 }

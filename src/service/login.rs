@@ -40,7 +40,9 @@ impl Accounts {
             .throttle_policy(free_attempts)
             .retry_after(&rec, now_ms)
         {
-            Some(secs) => Err(ServiceError::TooManyRequests(secs)),
+            Some(secs) => Err(ServiceError::Throttled {
+                retry_after_secs: secs,
+            }),
             None => Ok(()),
         }
     }
@@ -53,7 +55,7 @@ impl Accounts {
         password: &str,
         client: Option<IpAddr>,
     ) -> ServiceResult<Principal> {
-        let bad = || ServiceError::Unauthorized("bad credentials".into());
+        let bad = || ServiceError::Unauthenticated("bad credentials".into());
         if username.is_empty() || username.len() > 256 || password.len() > 1024 {
             return Err(bad());
         }
@@ -72,7 +74,7 @@ impl Accounts {
         if let Err(e) = throttled {
             metrics::login("throttled");
             let retry = match &e {
-                ServiceError::TooManyRequests(secs) => Some(*secs),
+                ServiceError::Throttled { retry_after_secs } => Some(*retry_after_secs),
                 _ => None,
             };
             Event::new("login.throttled")

@@ -81,13 +81,13 @@ impl Tokens {
         let refreshable = req.refreshable.unwrap_or(false);
         let audience = req.audience.unwrap_or_else(|| cfg.default_audience.clone());
         if audience.len() > 1024 || audience.split_whitespace().any(|a| !a.contains('@')) {
-            return Err(ServiceError::BadRequest(
-                "audience must be space separated service ids like jfrt@<id> or *@*".into(),
+            return Err(ServiceError::invalid(
+                "audience must be space separated service ids like jfrt@<id> or *@*",
             ));
         }
         if req.description.as_ref().is_some_and(|d| d.len() > 1024) {
-            return Err(ServiceError::BadRequest(
-                "description is longer than 1024 characters".into(),
+            return Err(ServiceError::invalid(
+                "description is longer than 1024 characters",
             ));
         }
         authorize_mint(
@@ -129,7 +129,7 @@ impl Tokens {
         let mut overrides = RefreshOverrides::default();
         if req.has_overrides() {
             let who = who.ok_or_else(|| {
-                ServiceError::Unauthorized(
+                ServiceError::Unauthenticated(
                     "changing a token while refreshing it needs admin credentials".into(),
                 )
             })?;
@@ -193,8 +193,8 @@ impl Tokens {
             self.clock.now_secs(),
         )?;
         if purpose.as_ref().is_some_and(|s| s.len() > 256) {
-            return Err(ServiceError::BadRequest(
-                "purpose is longer than 256 characters".into(),
+            return Err(ServiceError::invalid(
+                "purpose is longer than 256 characters",
             ));
         }
         self.issue_pairing(&who.username, purpose).await
@@ -215,7 +215,7 @@ impl Tokens {
                     Some(id) => id,
                     // Unknown: already revoked, or never ours.
                     None => {
-                        return Err(ServiceError::NotFound(
+                        return Err(ServiceError::Absent(
                             "reference token not found (revoked already, or not issued here)"
                                 .into(),
                         ))
@@ -225,7 +225,7 @@ impl Tokens {
             (Some(token), _) => {
                 let verified = keyset(&self.state)?
                     .verify(&token, self.clock.now_secs(), true)
-                    .map_err(|e| ServiceError::BadRequest(format!("cannot revoke: {e}")))?;
+                    .map_err(|e| ServiceError::invalid(format!("cannot revoke: {e}")))?;
                 // A federated site's token is ours to revoke when we hold its record: the
                 // revocation reaches its issuer like any other.
                 let federated = !verified.local
@@ -236,20 +236,21 @@ impl Tokens {
                         .is_some()
                     && self.state.holds_token(&verified.claims.jti)?;
                 if !verified.local && !federated {
-                    return Err(ServiceError::BadRequest(
-                        "cannot revoke: the token belongs to a trusted cluster, not this one"
-                            .into(),
+                    return Err(ServiceError::invalid(
+                        "cannot revoke: the token belongs to a trusted cluster, not this one",
                     ));
                 }
                 if !verified.claims.revocable(threshold) {
-                    return Err(ServiceError::NotRevocable(threshold));
+                    return Err(ServiceError::NotRevocable {
+                        threshold_secs: threshold,
+                    });
                 }
                 verified.claims.jti
             }
             (None, Some(id)) => id,
             (None, None) => {
-                return Err(ServiceError::BadRequest(
-                    "give the token to revoke as 'token' or 'token_id'".into(),
+                return Err(ServiceError::invalid(
+                    "give the token to revoke as 'token' or 'token_id'",
                 ))
             }
         };
@@ -290,13 +291,12 @@ impl Tokens {
             .federation()
             .fed_peer_by_service(issuer)?
             .ok_or_else(|| {
-                ServiceError::BadRequest(
-                    "only tokens of this cluster or of a federated site can be refreshed here"
-                        .into(),
+                ServiceError::invalid(
+                    "only tokens of this cluster or of a federated site can be refreshed here",
                 )
             })?;
         let unreachable = |e: String| {
-            ServiceError::Unavailable(format!(
+            ServiceError::unavailable(format!(
                 "the issuing site '{}' cannot be reached to refresh this token: {e}",
                 peer.name
             ))
@@ -323,8 +323,8 @@ impl Tokens {
                     scope: text("scope").unwrap_or_default(),
                 })
             }
-            400 => Err(ServiceError::BadRequest(message)),
-            401 => Err(ServiceError::Unauthorized(message)),
+            400 => Err(ServiceError::invalid(message)),
+            401 => Err(ServiceError::Unauthenticated(message)),
             _ => Err(unreachable(format!("HTTP {status}: {message}"))),
         }
     }

@@ -54,7 +54,10 @@ pub(crate) fn check_name(kind: &str, name: &str) -> ServiceResult<()> {
     if crate::domain::names::valid_name(name) {
         Ok(())
     } else {
-        Err(ServiceError::BadRequest(format!("invalid {kind} '{name}'")))
+        Err(ServiceError::invalid_field(
+            kind,
+            format!("invalid {kind} '{name}'"),
+        ))
     }
 }
 
@@ -62,7 +65,7 @@ pub(crate) fn check_name(kind: &str, name: &str) -> ServiceResult<()> {
 pub(crate) fn keyset(state: &StateView) -> ServiceResult<Arc<KeySet>> {
     state
         .keyset()
-        .ok_or_else(|| ServiceError::Unavailable("the cluster is not bootstrapped yet".into()))
+        .ok_or_else(|| ServiceError::unavailable("the cluster is not bootstrapped yet"))
 }
 
 /// This cluster's service id (`jfac@...`).

@@ -56,7 +56,7 @@ impl Tokens {
         let record = match self.writes.write(cmd).await? {
             CommandResponse::Paired(record) => record,
             CommandResponse::PairingRejected(reason) => {
-                return Err(ServiceError::Unauthorized(reason))
+                return Err(ServiceError::Unauthenticated(reason))
             }
             other => {
                 return Err(ServiceError::Internal(format!(

@@ -13,7 +13,7 @@ use crate::store::StateView;
 
 impl From<PermError> for ServiceError {
     fn from(e: PermError) -> Self {
-        ServiceError::BadRequest(e.to_string())
+        ServiceError::invalid(e.to_string())
     }
 }
 
@@ -38,7 +38,7 @@ impl Permissions {
         self.state
             .accounts()
             .permission(name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("permission '{name}' not found")))
+            .ok_or_else(|| ServiceError::not_found("permission", name))
     }
 
     /// Create (`create_only`) or create-or-replace a target; true when it was created. Every
@@ -117,9 +117,7 @@ impl Permissions {
             .await?
         {
             CommandResponse::Ok => Ok(()),
-            _ => Err(ServiceError::NotFound(format!(
-                "permission '{name}' not found"
-            ))),
+            _ => Err(ServiceError::not_found("permission", name)),
         }
     }
 

@@ -24,22 +24,22 @@ impl Tokens {
     pub async fn token_for(&self, who: &Principal, id: &str) -> ServiceResult<TokenRecord> {
         match self.find_token(id).await? {
             Some(r) if visible_to(who, &r) => Ok(r),
-            _ => Err(ServiceError::NotFound(format!("token '{id}' not found"))),
+            _ => Err(ServiceError::not_found("token", id)),
         }
     }
 
     /// The stored record of the token the caller authenticated with.
     pub fn own_token(&self, who: &Principal) -> ServiceResult<TokenRecord> {
         if let Credential::ForeignToken { issuer } = &who.credential {
-            return Err(ServiceError::NotFound(format!(
+            return Err(ServiceError::Absent(format!(
                 "the token used belongs to a trusted cluster ({issuer}); only its own cluster stores it"
             )));
         }
         let id = who.token_id.as_deref().ok_or_else(|| {
-            ServiceError::BadRequest("this request is not authenticated with a token".into())
+            ServiceError::invalid("this request is not authenticated with a token")
         })?;
         self.state.token(id)?.ok_or_else(|| {
-            ServiceError::NotFound(
+            ServiceError::Absent(
                 "the token used is not stored (non-revocable tokens are not)".into(),
             )
         })

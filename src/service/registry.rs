@@ -168,16 +168,16 @@ impl Registry {
     ) -> ServiceResult<RegistryToken> {
         if let Some(repo) = &request.repository {
             if !crate::domain::names::valid_name(repo) {
-                return Err(ServiceError::BadRequest(format!(
+                return Err(ServiceError::invalid(format!(
                     "invalid repository '{repo}'"
                 )));
             }
         }
         let requested = parse_scopes(request.scopes.iter().map(String::as_str))
-            .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+            .map_err(|e| ServiceError::invalid(e.to_string()))?;
         let access = self.granted_access(who, requested, request.repository.as_deref())?;
         let keys = keyset(&self.state)?;
-        let not_ready = || ServiceError::Unavailable("the signing key is changing".into());
+        let not_ready = || ServiceError::unavailable("the signing key is changing");
         let active = self.state.active_key()?.ok_or_else(not_ready)?;
         if active.kid != keys.active.kid {
             return Err(not_ready());

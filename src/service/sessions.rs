@@ -43,7 +43,7 @@ fn csrf_for(secret: &str) -> String {
 }
 
 fn signed_out() -> ServiceError {
-    ServiceError::Unauthorized("not signed in, or the session has ended".into())
+    ServiceError::Unauthenticated("not signed in, or the session has ended".into())
 }
 
 /// Sessions of the admin web page.

@@ -55,9 +55,10 @@ struct Built {
 /// `build`, which checks it; callers check early to answer before policy.
 pub(crate) fn check_expires_in(secs: u64) -> ServiceResult<u64> {
     if secs > MAX_EXPIRES_IN {
-        return Err(ServiceError::BadRequest(format!(
-            "'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"
-        )));
+        return Err(ServiceError::invalid_field(
+            "expires_in",
+            format!("'expires_in' must be at most {MAX_EXPIRES_IN} seconds (0 = never expires)"),
+        ));
     }
     Ok(secs)
 }
@@ -102,13 +103,12 @@ impl Tokens {
         // whatever their life (and a refresh can revoke the old access token).
         let revocable = self.is_revocable(spec.expires_in) || spec.reference || spec.refreshable;
         check_expires_in(spec.expires_in)?;
-        let expiry =
-            match spec.expires_in {
-                0 => None,
-                secs => Some(now.checked_add(secs).ok_or_else(|| {
-                    ServiceError::BadRequest("'expires_in' is out of range".into())
-                })?),
-            };
+        let expiry = match spec.expires_in {
+            0 => None,
+            secs => Some(now.checked_add(secs).ok_or_else(|| {
+                ServiceError::invalid_field("expires_in", "'expires_in' is out of range")
+            })?),
+        };
         let refresh_token = spec.refreshable.then(crypto::random_secret);
         let reference_token = spec.reference.then(|| new_reference_token(expiry));
         let subject = subject_for(&keys.service_id, &spec.username);
@@ -213,9 +213,8 @@ impl Tokens {
                 || overrides.expires_in.is_some()
                 || overrides.audience.is_some();
             if overridden {
-                return Err(ServiceError::BadRequest(
-                    "a token of another site is refreshed as it is: overrides only at its issuer"
-                        .into(),
+                return Err(ServiceError::invalid(
+                    "a token of another site is refreshed as it is: overrides only at its issuer",
                 ));
             }
             return self
@@ -280,7 +279,7 @@ impl Tokens {
                     scope: new_record.scope,
                 })
             }
-            CommandResponse::RefreshRejected(reason) => Err(ServiceError::Unauthorized(reason)),
+            CommandResponse::RefreshRejected(reason) => Err(ServiceError::Unauthenticated(reason)),
             other => Err(ServiceError::Internal(format!(
                 "unexpected refresh response {other:?}"
             ))),
@@ -317,20 +316,22 @@ impl Tokens {
             record = self.state.token(token_id)?;
         }
         let record = record.ok_or_else(|| {
-            ServiceError::Unauthorized("token is revoked, expired or not refreshable".into())
+            ServiceError::Unauthenticated("token is revoked, expired or not refreshable".into())
         })?;
         // Only our own records refresh here: a federated site's record under this id must
         // never decide what we sign.
         if record.issuer != own_service_id(&self.state)? {
-            return Err(ServiceError::Unauthorized(
+            return Err(ServiceError::Unauthenticated(
                 "token is revoked, expired or not refreshable".into(),
             ));
         }
         if !record.refreshable {
-            return Err(ServiceError::BadRequest("token is not refreshable".into()));
+            return Err(ServiceError::invalid("token is not refreshable"));
         }
         if !matches(&record) {
-            return Err(ServiceError::Unauthorized("invalid refresh token".into()));
+            return Err(ServiceError::Unauthenticated(
+                "invalid refresh token".into(),
+            ));
         }
         Ok(record)
     }
@@ -340,16 +341,12 @@ impl Tokens {
         let record = match self.find_token(token_id).await? {
             Some(r) => r,
             None if self.state.revocation(token_id)?.is_some() => return Ok(()),
-            None => {
-                return Err(ServiceError::NotFound(format!(
-                    "token '{token_id}' not found"
-                )))
-            }
+            None => return Err(ServiceError::not_found("token", token_id)),
         };
         if !record.revocable {
-            return Err(ServiceError::NotRevocable(
-                self.config.token.revocable_expiry_threshold,
-            ));
+            return Err(ServiceError::NotRevocable {
+                threshold_secs: self.config.token.revocable_expiry_threshold,
+            });
         }
         crate::domain::policy::authorize_revoke(who, &record.username, token_id)?;
         match self
@@ -377,9 +374,7 @@ impl Tokens {
                     .emit();
                 Ok(())
             }
-            CommandResponse::NotFound => Err(ServiceError::NotFound(format!(
-                "token '{token_id}' not found"
-            ))),
+            CommandResponse::NotFound => Err(ServiceError::not_found("token", token_id)),
             other => Err(ServiceError::Internal(format!(
                 "unexpected revoke response {other:?}"
             ))),

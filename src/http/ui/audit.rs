@@ -39,7 +39,7 @@ pub async fn page_audit(
         .filter(|(_, v)| !v.trim().is_empty())
         .collect();
     let filter = Filter::from_query(&given)
-        .map_err(ServiceError::BadRequest)
+        .map_err(ServiceError::invalid)
         .map_err(back_to("/ui/audit"))?;
     let events = svc.audit_events(filter).await?;
     let value = |name: &str| given.get(name).cloned().unwrap_or_default();

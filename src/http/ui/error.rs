@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use actix_web::http::header::{HeaderValue, ALLOW, RETRY_AFTER};
+use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use maud::html;
@@ -68,7 +68,7 @@ fn headline(status: StatusCode) -> &'static str {
 impl ResponseError for UiError {
     fn status_code(&self) -> StatusCode {
         match &self.error {
-            ServiceError::Unauthorized(_) | ServiceError::Token(_) => StatusCode::SEE_OTHER,
+            ServiceError::Unauthenticated(_) | ServiceError::Token(_) => StatusCode::SEE_OTHER,
             e => e.status_code(),
         }
     }
@@ -93,16 +93,11 @@ impl ResponseError for UiError {
         let mut response = respond(status, body);
         let headers = response.headers_mut();
         match &self.error {
-            ServiceError::TooManyRequests(secs) => {
-                headers.insert(RETRY_AFTER, HeaderValue::from(*secs));
+            ServiceError::Unavailable {
+                retry_after_secs, ..
             }
-            ServiceError::Unavailable(_) => {
-                headers.insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            ServiceError::MethodNotAllowed { allow } => {
-                if let Ok(v) = HeaderValue::from_str(allow) {
-                    headers.insert(ALLOW, v);
-                }
+            | ServiceError::Throttled { retry_after_secs } => {
+                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             _ => {}
         }

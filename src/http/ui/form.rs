@@ -19,7 +19,7 @@ impl Form {
         let body = read_body(payload, limit).await?;
         let content_type = media_type(req);
         if content_type != "application/x-www-form-urlencoded" {
-            return Err(ServiceError::UnsupportedMediaType(format!(
+            return Err(ServiceError::UnsupportedFormat(format!(
                 "the page's forms send application/x-www-form-urlencoded, not '{content_type}'"
             )));
         }
@@ -28,7 +28,7 @@ impl Form {
 
     pub fn parse(body: &[u8]) -> ServiceResult<Form> {
         let pairs = serde_urlencoded::from_bytes(body)
-            .map_err(|e| ServiceError::BadRequest(format!("malformed form: {e}")))?;
+            .map_err(|e| ServiceError::invalid(format!("malformed form: {e}")))?;
         Ok(Form { pairs })
     }
 
@@ -52,7 +52,7 @@ impl Form {
 
     pub fn required(&self, name: &str, label: &str) -> ServiceResult<&str> {
         self.get(name)
-            .ok_or_else(|| ServiceError::BadRequest(format!("{label} is required")))
+            .ok_or_else(|| ServiceError::invalid(format!("{label} is required")))
     }
 
     /// Every non-empty value of a repeated field (a group of checkboxes).
@@ -75,7 +75,7 @@ impl Form {
         self.get(name)
             .map(|v| {
                 v.parse::<u64>().map_err(|_| {
-                    ServiceError::BadRequest(format!(
+                    ServiceError::invalid(format!(
                         "{label} must be a whole number of seconds, not '{v}'"
                     ))
                 })

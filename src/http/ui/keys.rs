@@ -114,8 +114,8 @@ pub async fn reset(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, Ui
     let svc = service::<Keys>(&req)?;
     let back = back_to(BACK);
     if post.form.get("confirm") != Some("yes") {
-        return Err(back(ServiceError::BadRequest(
-            "tick the confirmation to reset the root key".into(),
+        return Err(back(ServiceError::invalid(
+            "tick the confirmation to reset the root key",
         )));
     }
     svc.reset_certificate(post.form.checked("keep_old"))

@@ -62,8 +62,8 @@ pub async fn submit(req: HttpRequest, payload: web::Payload) -> Result<HttpRespo
     match expected {
         Some(expected) => same_token(form.get("csrf"), &expected).map_err(&back)?,
         None => {
-            return Err(back(ServiceError::BadRequest(
-                "the sign-in form has expired: load it again".into(),
+            return Err(back(ServiceError::invalid(
+                "the sign-in form has expired: load it again",
             )))
         }
     }
@@ -72,7 +72,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload) -> Result<HttpRespo
     let client = req.peer_addr().map(|a| a.ip());
     let secret = match svc.start_session(username, password, client).await {
         Ok((secret, _)) => secret,
-        Err(ServiceError::Unauthorized(_)) => {
+        Err(ServiceError::Unauthenticated(_)) => {
             // Wrong name or password: the form again, with a new token.
             let token = crate::crypto::random_secret();
             let mut response = respond(

@@ -52,7 +52,7 @@ async fn home() -> HttpResponse {
 }
 
 async fn not_found() -> Result<HttpResponse, UiError> {
-    Err(ServiceError::NotFound("no such page".into()).into())
+    Err(ServiceError::Absent("no such page".into()).into())
 }
 
 /// `/` and `/ui/...`, added to the node's route table by `routes::mount`.

@@ -72,7 +72,7 @@ pub async fn session_of(req: &HttpRequest) -> Result<Session, UiError> {
     let svc = service::<Sessions>(req)?;
     let secret = req
         .cookie(SESSION_COOKIE)
-        .ok_or_else(|| ServiceError::Unauthorized("not signed in".into()))?;
+        .ok_or_else(|| ServiceError::Unauthenticated("not signed in".into()))?;
     let session = svc.session(secret.value()).await?;
     req.extensions_mut()
         .insert(Subject(session.who.username.clone()));
@@ -138,7 +138,7 @@ impl FromRequest for Post {
         Box::pin(async move {
             let body = body
                 .await
-                .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
+                .map_err(|e| ServiceError::invalid(e.to_string()))?;
             checked_post(req, body).await
         })
     }

@@ -31,15 +31,15 @@ pub fn build_scope(form: &Form) -> ServiceResult<String> {
         "groups" => {
             let groups = form.all("applied_groups");
             if groups.is_empty() {
-                return Err(ServiceError::BadRequest(
-                    "choose at least one group for applied-permissions/groups".into(),
+                return Err(ServiceError::invalid(
+                    "choose at least one group for applied-permissions/groups",
                 ));
             }
             items.push(format!("applied-permissions/groups:{}", groups.join(",")));
         }
         "none" => {}
         other => {
-            return Err(ServiceError::BadRequest(format!(
+            return Err(ServiceError::invalid(format!(
                 "unknown permission base '{other}'"
             )))
         }
@@ -58,8 +58,8 @@ pub fn build_scope(form: &Form) -> ServiceResult<String> {
         items.extend(extra.split_whitespace().map(String::from));
     }
     if items.is_empty() {
-        return Err(ServiceError::BadRequest(
-            "the scope is empty: choose at least one permission".into(),
+        return Err(ServiceError::invalid(
+            "the scope is empty: choose at least one permission",
         ));
     }
     Ok(items.join(" "))
@@ -67,13 +67,13 @@ pub fn build_scope(form: &Form) -> ServiceResult<String> {
 
 /// The create request the form asks for.
 pub fn create_request(form: &Form) -> ServiceResult<CreateToken> {
-    let expires_in =
-        match form.get("expiry") {
-            Some("custom") => Some(form.seconds("expires_in", "Custom expiry")?.ok_or_else(
-                || ServiceError::BadRequest("give the custom expiry in seconds".into()),
-            )?),
-            _ => form.seconds("expiry", "Expiry")?,
-        };
+    let expires_in = match form.get("expiry") {
+        Some("custom") => Some(
+            form.seconds("expires_in", "Custom expiry")?
+                .ok_or_else(|| ServiceError::invalid("give the custom expiry in seconds"))?,
+        ),
+        _ => form.seconds("expiry", "Expiry")?,
+    };
     Ok(CreateToken {
         username: form.get("username").map(String::from),
         scope: Some(build_scope(form)?),

@@ -56,7 +56,7 @@ pub async fn list(req: HttpRequest, Signed(s): Signed) -> Result<HttpResponse, U
     let svc = service::<Tokens>(&req)?;
     let accounts = service::<Accounts>(&req)?;
     let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-        .map_err(|e| ServiceError::BadRequest(format!("bad query string: {e}")))?;
+        .map_err(|e| ServiceError::invalid(format!("bad query string: {e}")))?;
     let q = query
         .iter()
         .find(|(k, _)| k == "q")

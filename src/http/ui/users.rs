@@ -75,7 +75,7 @@ pub async fn create_user(req: HttpRequest, post: AdminPost) -> Result<HttpRespon
             .to_string(),
         password: f
             .raw("password")
-            .ok_or_else(|| back(ServiceError::BadRequest("the password is required".into())))?
+            .ok_or_else(|| back(ServiceError::invalid("the password is required")))?
             .to_string(),
         email: f.get("email").map(String::from),
         admin: f.checked("admin"),
@@ -192,8 +192,8 @@ pub async fn members(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, 
     let add: Vec<String> = f.get("add").map(String::from).into_iter().collect();
     let remove: Vec<String> = f.get("remove").map(String::from).into_iter().collect();
     if add.is_empty() && remove.is_empty() {
-        return Err(back(ServiceError::BadRequest(
-            "choose a user to add or remove".into(),
+        return Err(back(ServiceError::invalid(
+            "choose a user to add or remove",
         )));
     }
     svc.update_group_members(group, add, remove)
