@@ -79,7 +79,7 @@ async fn run(outbox: Arc<SiteOutbox>, name: String, mut applied: watch::Receiver
                 tracing::warn!(peer = %name, error = %e, "federation link failed; retrying");
                 outbox.update_link(&name, |s| {
                     s.state = "error";
-                    s.last_error = Some(e);
+                    s.last_error = Some(e.to_string());
                 });
                 next = None;
                 tokio::time::sleep(backoff).await;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::clock::ClusterClock;
 use super::writes::Writes;
-use super::{keyset, now_secs, ServiceResult};
+use super::{keyset, now_secs, ServiceError, ServiceResult};
 use crate::config::Config;
 use crate::crypto::KeySet;
 use crate::federation::client::{SiteAnswer, SiteClient, SiteError};
@@ -20,6 +20,32 @@ use crate::federation::upload;
 use crate::raft::command::Command;
 use crate::raft::membership::Membership;
 use crate::store::StateView;
+
+/// Why a push to a peer site failed (what its link status shows as `last_error`).
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Our own side: the state, our keys, the log.
+    #[error(transparent)]
+    Local(#[from] ServiceError),
+    /// The peer site could not be reached, or answered nothing usable.
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    /// The peer site answered, and refused.
+    #[error("{0}")]
+    Refused(String),
+}
+
+impl From<crate::store::StoreError> for LinkError {
+    fn from(e: crate::store::StoreError) -> LinkError {
+        LinkError::Local(e.into())
+    }
+}
+
+impl From<crate::crypto::CryptoError> for LinkError {
+    fn from(e: crate::crypto::CryptoError) -> LinkError {
+        LinkError::Local(e.into())
+    }
+}
 
 /// What the leader sends to peer sites.
 pub struct SiteOutbox {
@@ -101,17 +127,12 @@ impl SiteOutbox {
         aud: &str,
         path: &str,
         body: T,
-    ) -> Result<SiteAnswer, String> {
-        let keys = keyset(&self.state).map_err(|e| e.to_string())?;
-        let sealed = message::seal(&keys, aud, body, now_secs()).map_err(|e| e.to_string())?;
+    ) -> Result<SiteAnswer, LinkError> {
+        let keys = keyset(&self.state)?;
+        let sealed = message::seal(&keys, aud, body, now_secs())?;
         // Lets the receiver authenticate us before it reads a large body.
-        let auth = self
-            .upload_header(&keys, aud, sealed.as_bytes())
-            .map_err(|e| e.to_string())?;
-        self.sites
-            .post_message(url, path, sealed, auth)
-            .await
-            .map_err(|e| e.to_string())
+        let auth = self.upload_header(&keys, aud, sealed.as_bytes())?;
+        Ok(self.sites.post_message(url, path, sealed, auth).await?)
     }
 
     /// The header for `body`, a message sealed with `keys` for site `aud`. Right after a
@@ -123,31 +144,18 @@ impl SiteOutbox {
     }
 
     /// Drop journal entries every active peer has, and any beyond the retention limit.
-    pub async fn trim(&self, peers: &[PeerSite]) -> Result<(), String> {
-        let (tail, head) = self
-            .state
-            .federation()
-            .fed_journal_range()
-            .map_err(|e| e.to_string())?;
+    pub async fn trim(&self, peers: &[PeerSite]) -> Result<(), LinkError> {
+        let (tail, head) = self.state.federation().fed_journal_range()?;
         let mut below = head.saturating_sub(self.config.federation.journal_max_events);
         let mut needed = head;
         for p in peers.iter().filter(|p| p.active) {
-            if let Some(next) = self
-                .state
-                .federation()
-                .fed_cursor(&p.name)
-                .map_err(|e| e.to_string())?
-                .next
-            {
+            if let Some(next) = self.state.federation().fed_cursor(&p.name)?.next {
                 needed = needed.min(next);
             }
         }
         below = below.max(needed);
         if below > tail {
-            self.writes
-                .write(Command::FederationTrim { below })
-                .await
-                .map_err(|e| e.to_string())?;
+            self.writes.write(Command::FederationTrim { below }).await?;
         }
         Ok(())
     }
@@ -157,15 +165,10 @@ impl SiteOutbox {
         peer: &PeerSite,
         next: &mut Option<u64>,
         seen: &mut Seen,
-    ) -> Result<usize, String> {
-        let err = |e: crate::store::view::StoreError| e.to_string();
-        let cursor = self
-            .state
-            .federation()
-            .fed_cursor(&peer.name)
-            .map_err(err)?;
-        let epoch = self.state.federation().fed_epoch().map_err(err)?;
-        let (tail, head) = self.state.federation().fed_journal_range().map_err(err)?;
+    ) -> Result<usize, LinkError> {
+        let cursor = self.state.federation().fed_cursor(&peer.name)?;
+        let epoch = self.state.federation().fed_epoch()?;
+        let (tail, head) = self.state.federation().fed_journal_range()?;
         seen.note(head);
         let pos = next.or(cursor.next);
         let full = match pos {
@@ -194,8 +197,7 @@ impl SiteOutbox {
         let entries = self
             .state
             .federation()
-            .fed_journal(pos, cfg.buffer_max_size.max(1))
-            .map_err(err)?;
+            .fed_journal(pos, cfg.buffer_max_size.max(1))?;
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(0);
         };
@@ -204,14 +206,14 @@ impl SiteOutbox {
             return Ok(1);
         }
         let upto = last.0 + 1;
-        let keys = keyset(&self.state).map_err(|e| e.to_string())?;
+        let keys = keyset(&self.state)?;
         let events: Vec<JournalEntry> = entries
             .into_iter()
             .map(|(_, e)| e)
             // The peer's own changes never go back to it.
             .filter(|e| e.origin != peer.service_id)
             // Signed over the change itself, so a `Skip` still proves its origin and sequence.
-            .map(|e| message::as_origin(&keys, e).map_err(|e| e.to_string()))
+            .map(|e| message::as_origin(&keys, e).map_err(LinkError::from))
             .map(|e| {
                 e.map(|e| match peer.carries(&e.change) {
                     true => e,
@@ -221,7 +223,7 @@ impl SiteOutbox {
                     },
                 })
             })
-            .collect::<Result<_, String>>()?;
+            .collect::<Result<_, LinkError>>()?;
         let count = events.len();
         let batch = EventBatch {
             after: pos,
@@ -249,16 +251,17 @@ impl SiteOutbox {
                 Ok(1)
             }
             (409, _) => {
-                let p = answered.ok_or("409 without a position")?;
+                let p =
+                    answered.ok_or_else(|| LinkError::Refused("409 without a position".into()))?;
                 tracing::info!(peer = %peer.name, from = pos, to = p, "federated site asks to resume elsewhere");
                 *next = Some(p);
                 self.ack(&peer.name, p, None).await?;
                 Ok(1)
             }
-            (status, _) => Err(format!(
+            (status, _) => Err(LinkError::Refused(format!(
                 "HTTP {status}: {}",
                 body["errors"][0]["message"].as_str().unwrap_or("")
-            )),
+            ))),
         }
     }
 
@@ -268,7 +271,7 @@ impl SiteOutbox {
         peer: &PeerSite,
         path: &str,
         body: T,
-    ) -> Result<(u16, serde_json::Value), String> {
+    ) -> Result<(u16, serde_json::Value), LinkError> {
         let sent = crate::clock::now_millis();
         let SiteAnswer {
             status,
@@ -288,16 +291,15 @@ impl SiteOutbox {
         peer: &str,
         cursor: u64,
         synced_epoch: Option<u64>,
-    ) -> Result<(), String> {
+    ) -> Result<(), LinkError> {
         self.writes
             .write(Command::FederationAck {
                 peer: peer.to_string(),
                 cursor,
                 synced_epoch,
             })
-            .await
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .await?;
+        Ok(())
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use super::federation_outbound::SiteOutbox;
+use super::federation_outbound::{LinkError, SiteOutbox};
 use super::{keyset, own_service_id};
 use crate::federation::message;
 use crate::federation::protocol::{Change, PeerSite, SyncChunk, SyncDone};
@@ -22,19 +22,17 @@ fn about_itself(change: &Change, peer: &str) -> bool {
 impl SiteOutbox {
     /// Send the whole federated state in chunks; the peer resumes streaming from the journal
     /// head read before the state, so nothing that happens meanwhile is missed.
-    pub(super) async fn full_sync(&self, peer: &PeerSite, epoch: u64) -> Result<u64, String> {
-        let err = |e: crate::store::view::StoreError| e.to_string();
+    pub(super) async fn full_sync(&self, peer: &PeerSite, epoch: u64) -> Result<u64, LinkError> {
         self.links.update(&peer.name, |s| s.state = "full_sync");
-        let own = own_service_id(&self.state).map_err(|e| e.to_string())?;
-        let (_, head) = self.state.federation().fed_journal_range().map_err(err)?;
-        let vector = self.state.federation().fed_vector().map_err(err)?;
-        let keys = keyset(&self.state).map_err(|e| e.to_string())?;
+        let own = own_service_id(&self.state)?;
+        let (_, head) = self.state.federation().fed_journal_range()?;
+        let vector = self.state.federation().fed_vector()?;
+        let keys = keyset(&self.state)?;
         let proofs = self.vector_proofs(&keys, &vector)?;
         let changes: Vec<Change> = self
             .state
             .federation()
-            .fed_full_state(&own)
-            .map_err(err)?
+            .fed_full_state(&own)?
             .into_iter()
             .filter(|c| peer.carries(c) && !about_itself(c, &peer.service_id))
             .map(|c| match c {
@@ -43,8 +41,7 @@ impl SiteOutbox {
                 }
                 c => Ok(c),
             })
-            .collect::<Result<_, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect::<Result<_, _>>()?;
         let total = changes.len();
         tracing::info!(peer = %peer.name, records = total, "full sync to a federated site started");
         let sync_id: String = crate::crypto::random_secret().chars().take(22).collect();
@@ -67,9 +64,9 @@ impl SiteOutbox {
             };
             let (status, answer) = self.send_timed(peer, "_sync", body).await?;
             if status != 200 || answer["status"] != "ok" {
-                return Err(format!(
+                return Err(LinkError::Refused(format!(
                     "full sync chunk {i} refused: HTTP {status} {answer}"
-                ));
+                )));
             }
             if i % 10 == 9 {
                 tracing::info!(peer = %peer.name, sent = (i + 1) * size, of = total, "full sync progress");
@@ -91,16 +88,13 @@ impl SiteOutbox {
         &self,
         keys: &crate::crypto::KeySet,
         vector: &crate::domain::federation::Vector,
-    ) -> Result<BTreeMap<String, String>, String> {
+    ) -> Result<BTreeMap<String, String>, LinkError> {
         let mut proofs = BTreeMap::new();
         for (origin, &seq) in vector {
             let proof = if *origin == keys.service_id {
-                Some(message::sign_origin(keys, seq, None).map_err(|e| e.to_string())?)
+                Some(message::sign_origin(keys, seq, None)?)
             } else {
-                self.state
-                    .federation()
-                    .fed_proof(origin)
-                    .map_err(|e| e.to_string())?
+                self.state.federation().fed_proof(origin)?
             };
             if let Some(p) = proof {
                 proofs.insert(origin.clone(), p);
