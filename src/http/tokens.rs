@@ -30,6 +30,7 @@ const CREATE_FIELDS: &[&str] = &[
     "audience",
     "description",
     "include_reference_token",
+    "force_revocable",
 ];
 /// Fields of a refresh request: the pair, and what an admin may override.
 const REFRESH_FIELDS: &[&str] = &[
@@ -120,6 +121,12 @@ async fn create_or_refresh(
             let who = resolve_caller(req)
                 .await?
                 .ok_or_else(|| ServiceError::Unauthenticated("authentication required".into()))?;
+            if p.present("project_key") {
+                return Err(ServiceError::invalid_field(
+                    "project_key",
+                    "projects are not supported: leave out 'project_key'",
+                ));
+            }
             p.allow_only(CREATE_FIELDS)?;
             let create = CreateToken {
                 username: p.string("username")?,
@@ -129,6 +136,7 @@ async fn create_or_refresh(
                 audience: p.string("audience")?,
                 description: p.string("description")?,
                 include_reference_token: p.boolean("include_reference_token")?.unwrap_or(false),
+                force_revocable: p.boolean("force_revocable")?.unwrap_or(false),
                 legacy,
             };
             tokens.create_token(&who, create).await
@@ -222,7 +230,8 @@ pub async fn revoke_by_token(
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
     let p = Params::from_request(&req, payload, body_limit(&req)).await?;
-    p.allow_only(&["token", "token_id"])?;
+    // RFC 7009's optional hint is accepted and ignored: the token says what it is.
+    p.allow_only(&["token", "token_id", "token_type_hint"])?;
     let token = p.string("token")?.or_else(|| query.get("token").cloned());
     let token_id = p
         .string("token_id")?

@@ -27,6 +27,8 @@ pub struct CreateToken {
     pub audience: Option<String>,
     pub description: Option<String>,
     pub include_reference_token: bool,
+    /// Store the token (revocable) whatever its life.
+    pub force_revocable: bool,
     /// Artifactory's legacy endpoint: adds `api:*` to the scope.
     pub legacy: bool,
 }
@@ -114,6 +116,7 @@ impl Tokens {
                 description: req.description,
                 kind: TokenKind::Access,
                 reference: req.include_reference_token,
+                force_revocable: req.force_revocable,
             })
             .await?;
         tracing::info!(token_id = %issued.token_id, subject = %username, by = %who.username, "token created");
@@ -171,6 +174,7 @@ impl Tokens {
                 description,
                 kind: TokenKind::Identity,
                 reference: true,
+                force_revocable: false,
             })
             .await?;
         tracing::info!(token_id = %issued.token_id, subject = %who.username, "identity token created");

@@ -74,6 +74,7 @@ impl Tokens {
                 description: record.purpose.as_ref().map(|p| format!("paired: {p}")),
                 kind: TokenKind::Access,
                 reference: false,
+                force_revocable: false,
             })
             .await?;
         tracing::info!(pairing = %record.token_id, token_id = %issued.token_id, "pairing token used");

@@ -32,6 +32,8 @@ pub struct IssueSpec {
     pub kind: TokenKind,
     /// Also issue a short opaque reference token (stored hashed) standing for this token.
     pub reference: bool,
+    /// Store it (revocable) whatever its life (JFrog's `force_revocable`).
+    pub force_revocable: bool,
 }
 
 pub struct IssuedToken {
@@ -101,7 +103,10 @@ impl Tokens {
         let token_id = super::new_token_id();
         // Tokens with a reference or refresh token are stored anyway, so they are revocable
         // whatever their life (and a refresh can revoke the old access token).
-        let revocable = self.is_revocable(spec.expires_in) || spec.reference || spec.refreshable;
+        let revocable = self.is_revocable(spec.expires_in)
+            || spec.reference
+            || spec.refreshable
+            || spec.force_revocable;
         check_expires_in(spec.expires_in)?;
         let expiry = match spec.expires_in {
             0 => None,
@@ -242,6 +247,7 @@ impl Tokens {
             description: record.description.clone(),
             kind: record.kind,
             reference: record.reference_hash.is_some(),
+            force_revocable: false,
         };
         let Built {
             claims: new_claims,

@@ -108,6 +108,42 @@ fn revocable_tokens_revoke_and_non_revocable_ones_cannot() {
         .unwrap(),
     );
     assert_eq!(status, 404, "non-revocable tokens are not stored");
+
+    // JFrog's force_revocable stores a short-lived token anyway, so it can be revoked.
+    let forced = node.admin_token(&[
+        ("username", "ci"),
+        ("expires_in", "3600"),
+        ("force_revocable", "true"),
+    ]);
+    let r = node
+        .admin(node.post("/access/api/v1/tokens/revoke"))
+        .form(&[("token", forced["access_token"].as_str().unwrap())])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        node.get("/api/system/ping")
+            .bearer_auth(forced["access_token"].as_str().unwrap())
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+    // Projects do not exist here: a project_key is refused as such, not as an unknown field.
+    let (status, body) = json_of(
+        node.admin(node.post("/access/api/v1/tokens"))
+            .form(&[("username", "ci"), ("project_key", "proj1")])
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("projects are not supported"),
+        "{body}"
+    );
 }
 
 #[test]

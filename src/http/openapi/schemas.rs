@@ -33,6 +33,8 @@ pub struct TokenRequest {
     audience: Option<String>,
     description: Option<String>,
     include_reference_token: Option<bool>,
+    /// Store the token, so it can be revoked, whatever its life.
+    force_revocable: Option<bool>,
     refresh_token: Option<String>,
     access_token: Option<String>,
 }
@@ -100,6 +102,8 @@ pub struct UserTokensRevoked {
 pub struct RevokeRequest {
     token: Option<String>,
     token_id: Option<String>,
+    /// RFC 7009's hint (`access_token`, `refresh_token`): accepted, and not needed.
+    token_type_hint: Option<String>,
 }
 
 #[derive(ToSchema)]

@@ -82,6 +82,7 @@ pub fn create_request(form: &Form) -> ServiceResult<CreateToken> {
         audience: None,
         description: form.get("description").map(String::from),
         include_reference_token: form.checked("reference"),
+        force_revocable: false,
         legacy: false,
     })
 }
