@@ -4,6 +4,29 @@ use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{ContentArrangement, Table};
 use serde_json::Value;
 
+/// Columns that hold Unix seconds: tables show them as UTC dates (RFC 3339).
+const TIME_COLUMNS: &[&str] = &["issued_at", "expiry", "created_at"];
+
+/// Unix seconds as an RFC 3339 UTC date (`2026-12-07T04:31:34Z`); other values as `cell`.
+pub fn time_cell(v: Option<&Value>) -> String {
+    let date = v
+        .and_then(Value::as_i64)
+        .and_then(|secs| time::OffsetDateTime::from_unix_timestamp(secs).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+    date.unwrap_or_else(|| cell(v))
+}
+
+/// The cell of `column`: a date for the time columns.
+fn column_cell(column: &str, v: Option<&Value>) -> String {
+    match TIME_COLUMNS.contains(&column) {
+        true => time_cell(v),
+        false => cell(v),
+    }
+}
+
 /// A JSON value as a table cell: strings bare, null empty, lists comma-joined.
 pub fn cell(v: Option<&Value>) -> String {
     match v {
@@ -26,7 +49,7 @@ pub fn rows(columns: &[&str], rows: &[Value]) -> Table {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(columns.iter().copied());
     for row in rows {
-        table.add_row(columns.iter().map(|c| cell(row.get(*c))));
+        table.add_row(columns.iter().map(|c| column_cell(c, row.get(*c))));
     }
     table
 }
@@ -47,7 +70,7 @@ pub fn fields(value: &Value, keys: &[&str]) -> Table {
     };
     for k in names {
         if let Some(v) = value.get(&k).filter(|v| !v.is_null()) {
-            table.add_row(vec![k.clone(), cell(Some(v))]);
+            table.add_row(vec![k.clone(), column_cell(&k, Some(v))]);
         }
     }
     table
@@ -72,4 +95,18 @@ pub fn list<'a>(value: &'a Value, key: &str) -> &'a [Value] {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn time_columns_read_as_utc_dates() {
+        let row = json!({"token_id": "t1", "issued_at": 1796598251u64, "expiry": null});
+        let table = super::rows(&["token_id", "issued_at", "expiry"], &[row]).to_string();
+        assert!(table.contains("2026-12-06T23:04:11Z"), "{table}");
+        assert!(!table.contains("1796598251"), "{table}");
+        assert_eq!(super::time_cell(Some(&json!("x"))), "x");
+    }
 }

@@ -79,6 +79,23 @@ fn users_groups_tokens_and_trust_through_the_cli() {
         .unwrap()
         .iter()
         .any(|t| t["token_id"] == id.as_str()));
+    // The table shows dates (RFC 3339, UTC); --json keeps the API's numbers.
+    let issued = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["token_id"] == id.as_str())
+        .unwrap()["issued_at"]
+        .as_i64()
+        .unwrap();
+    let table = cli(&node, &["token", "list"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    let date = time::OffsetDateTime::from_unix_timestamp(issued)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    assert!(table.contains(&date), "{table}");
+    assert!(!table.contains(&issued.to_string()), "{table}");
     // A bearer token from the environment works as credentials.
     let me = cli_as(
         &node,
