@@ -8,8 +8,7 @@ use crate::domain::policy::{
     Principal,
 };
 use crate::domain::scope::Scope;
-use crate::domain::token::PairingRecord;
-use crate::domain::token::TokenKind;
+use crate::domain::token::{PairingRecord, TokenKind};
 use crate::telemetry::CountedVerify;
 
 /// What a token holder gets when it asks for "a token": JFrog's default scope.

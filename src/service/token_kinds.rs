@@ -5,8 +5,7 @@ use super::STRICT_READ_TIMEOUT;
 use super::{IssueSpec, IssuedToken, Service, ServiceError, ServiceResult};
 use crate::crypto::{self, Verified};
 use crate::domain::scope::Scope;
-use crate::domain::token::PairingRecord;
-use crate::domain::token::{Claims, TokenKind};
+use crate::domain::token::{Claims, PairingRecord, TokenKind};
 use crate::raft::command::{Command, CommandResponse};
 
 impl Service {

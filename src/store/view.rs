@@ -14,8 +14,7 @@ use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
 use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::domain::permissions::PermissionTarget;
 use crate::domain::throttle::LoginFailures;
-use crate::domain::token::PairingRecord;
-use crate::domain::token::{Revocation, TokenRecord};
+use crate::domain::token::{PairingRecord, Revocation, TokenRecord};
 use crate::domain::trust::TrustedCert;
 use crate::raft::LogId;
 

@@ -1,5 +1,10 @@
 //! Applying commands: one small function per command, each deterministic (it depends only on
 //! the command and the state before it), inside the transaction of its log entry.
+//!
+//! The modules import one way, lowest first: `tx` (the transaction), `journal` (local
+//! changes to the outbound journal), `subjects` (cut-offs), `permissions`, `tokens`,
+//! `accounts`, `federation_certs`, `keys`, `federation`, `federation_change`,
+//! `federation_merge`, `restore`; this module dispatches to them.
 
 mod accounts;
 pub mod federation;

@@ -6,8 +6,7 @@ use openraft::{CommittedLeaderId, Entry, EntryPayload};
 
 use crate::crypto::{generate_key_material, KeyMaterial};
 use crate::domain::accounts::{GroupRecord, UserRecord};
-use crate::domain::token::PairingRecord;
-use crate::domain::token::{subject_for, TokenKind, TokenRecord};
+use crate::domain::token::{subject_for, PairingRecord, TokenKind, TokenRecord};
 use crate::domain::trust::TrustedCert;
 use crate::raft::command::{Command, CommandResponse};
 use crate::raft::{LogId, TypeConfig};
