@@ -56,6 +56,8 @@ pub fn patience(lease: Duration, spread: Duration, rng: &mut impl Rng) -> Durati
 /// Where this node's Raft log ends, read without asking the Raft core (the log store
 /// answers it): the pre-vote compares logs with it.
 pub trait LastLogId: Send + Sync {
+    // openraft's storage error, as the log store reports it: large by design.
+    #[allow(clippy::result_large_err)]
     fn last_log_id(&self) -> Result<Option<LogId>, StorageError>;
 }
 
