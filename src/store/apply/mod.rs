@@ -7,6 +7,8 @@
 //! `federation_merge`, `restore`; this module dispatches to them.
 
 mod accounts;
+#[cfg(test)]
+mod command_tests;
 pub mod federation;
 #[cfg(test)]
 mod federation_admission_tests;
