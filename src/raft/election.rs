@@ -56,7 +56,7 @@ pub fn patience(lease: Duration, spread: Duration, rng: &mut impl Rng) -> Durati
 /// Where this node's Raft log ends, read without asking the Raft core (the log store
 /// answers it): the pre-vote compares logs with it.
 pub trait LastLogId: Send + Sync {
-    // openraft's storage error, as the log store reports it: large by design.
+    // The error is openraft's own storage error, as the log store returns it.
     #[allow(clippy::result_large_err)]
     fn last_log_id(&self) -> Result<Option<LogId>, StorageError>;
 }
