@@ -21,8 +21,9 @@ import signal
 import subprocess
 import time
 
-import bench as H  # bench.py registers itself under this name before importing this module
-import failover_phase as F
+from cluster import leader_of, mint_admin, start_cluster
+from common import PROCS, RUN, WRITE_CONNS, free_port, log, median_run, read_capture, req, write_lines
+
 
 THREADS = 2
 
@@ -43,10 +44,10 @@ class Etcd:
 
     def __init__(self, name):
         self.name = name
-        self.port = H.free_port()
-        self.peer_port = H.free_port()
-        self.data = os.path.join(H.RUN, name)
-        self.log = os.path.join(H.RUN, f"{name}.log")
+        self.port = free_port()
+        self.peer_port = free_port()
+        self.data = os.path.join(RUN, name)
+        self.log = os.path.join(RUN, f"{name}.log")
         self.proc = None
 
     def peer_url(self):
@@ -60,8 +61,8 @@ class Etcd:
                "--initial-cluster", initial_cluster, "--initial-cluster-state", "new",
                "--initial-cluster-token", token, "--logger", "zap", "--log-level", "warn"]
         logf = open(self.log, "a")
-        self.proc = H.PROCS.add("etcd", subprocess.Popen(
-            cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=H.RUN))
+        self.proc = PROCS.add("etcd", subprocess.Popen(
+            cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=RUN))
         logf.close()
         return self
 
@@ -71,7 +72,7 @@ class Etcd:
 
     def status(self):
         """etcd's maintenance status (member_id, leader, raftTerm...) or None."""
-        st, body = H.req(self.port, "POST", "/v3/maintenance/status", {"Content-Type": "application/json"},
+        st, body = req(self.port, "POST", "/v3/maintenance/status", {"Content-Type": "application/json"},
                          "{}", timeout=2)
         try:
             return json.loads(body) if st == 200 else None
@@ -79,7 +80,7 @@ class Etcd:
             return None
 
     def stop(self):
-        H.PROCS.stop(self.proc, signal.SIGTERM, timeout=15)
+        PROCS.stop(self.proc, signal.SIGTERM, timeout=15)
 
 
 def start_etcd(tag, size, timeout=60.0):
@@ -104,7 +105,7 @@ def count_keys(port):
     """Keys under bench/ (each put has its own key, so about the 2xx count of all runs)."""
     body = json.dumps({"key": base64.b64encode(b"bench/").decode(),
                        "range_end": base64.b64encode(b"bench0").decode(), "count_only": True})
-    st, text = H.req(port, "POST", "/v3/kv/range", {"Content-Type": "application/json"}, body, timeout=30)
+    st, text = req(port, "POST", "/v3/kv/range", {"Content-Type": "application/json"}, body, timeout=30)
     try:
         return int(json.loads(text).get("count", 0)) if st == 200 else None
     except ValueError:
@@ -121,7 +122,7 @@ class EtcdSide:
         self.target = next((m for m, s in zip(self.members, sts) if s["header"]["member_id"] != leader),
                            self.members[0])
         self.role = "follower" if size > 1 else "the only member"
-        st, body = H.req(self.target.port, "POST", "/v3/kv/put", {"Content-Type": "application/json"},
+        st, body = req(self.target.port, "POST", "/v3/kv/put", {"Content-Type": "application/json"},
                          '{"key":"d2FybQ==","value":"MQ=="}')
         if st != 200:
             self.stop()
@@ -129,7 +130,7 @@ class EtcdSide:
 
     def put(self, b, D, k=0, tag=""):
         return b.wrk(f"etcd {self.size} member{'s' if self.size > 1 else ''}: put via {self.role}{tag}",
-                     "etcd_put.lua", self.target.port, THREADS, H.WRITE_CONNS, D,
+                     "etcd_put.lua", self.target.port, THREADS, WRITE_CONNS, D,
                      {"BENCH_KEY_PREFIX": f"bench/{k}/"},
                      server_pids=[m.pid for m in self.members])
 
@@ -138,7 +139,7 @@ class EtcdSide:
         r = {"members": self.size, "target": self.role, "target_member": self.target.name, "put": put,
              "keys_stored": count_keys(self.target.port), "raft_term_end": end.get("raftTerm"),
              "db_size_end": end.get("dbSize")}
-        H.log(f"  etcd {self.size}: {r['keys_stored']} keys stored (a key per put)")
+        log(f"  etcd {self.size}: {r['keys_stored']} keys stored (a key per put)")
         return r
 
     def stop(self):
@@ -150,11 +151,11 @@ class OursSide:
     """A fresh 3-node cluster; revocable tokens issued, then revoked, straight through a follower."""
 
     def __init__(self):
-        self.nodes = F.start_cluster("ef")
+        self.nodes = start_cluster("ef")
         try:
-            self.leader, _ = F.leader_of(self.nodes)
+            self.leader, _ = leader_of(self.nodes)
             self.follower = next(n for n in self.nodes if n is not self.leader)
-            self.admin = H.mint_admin(self.follower.port)
+            self.admin = mint_admin(self.follower.port)
         except Exception:
             self.stop()
             raise
@@ -164,22 +165,22 @@ class OursSide:
         """Issue for 2 x D, then revoke the ids issued: in issue order (each wrk thread walks one
         half of them), or shuffled (seeded by the round) to show what locality is worth."""
         suffix = "-random" if random_order else ""
-        cap = os.path.join(H.RUN, f"etcd-ours-revocable-{k}{suffix}")
+        cap = os.path.join(RUN, f"etcd-ours-revocable-{k}{suffix}")
         f = self.follower.port
         # Issuing runs 2 x D: revocation is several times faster, and it stops at the last id.
-        issue = b.wrk(f"3 nodes: issue revocable via follower{tag}", "issue.lua", f, THREADS, H.WRITE_CONNS,
+        issue = b.wrk(f"3 nodes: issue revocable via follower{tag}", "issue.lua", f, THREADS, WRITE_CONNS,
                       2 * D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_EXPIRES_IN": 0,
                               "BENCH_CAPTURE": cap}, **self.W)
-        ids = H.read_capture(cap)
+        ids = read_capture(cap)
         if not ids:
             raise RuntimeError("no revocable token captured for revoke via follower")
         ids = [i for i, _ in ids]
         if random_order:
             random.Random(k).shuffle(ids)
-        idfile = H.write_lines(os.path.join(H.RUN, f"etcd-ours-revoke-ids-{k}{suffix}.txt"), ids)
+        idfile = write_lines(os.path.join(RUN, f"etcd-ours-revoke-ids-{k}{suffix}.txt"), ids)
         what = "revoke via follower, random order" if random_order else "revoke via follower"
         revoke = b.wrk(f"3 nodes: {what} (up to {len(ids)} ids){tag}", "revoke.lua", f, THREADS,
-                       H.WRITE_CONNS, D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_IDS": idfile},
+                       WRITE_CONNS, D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_IDS": idfile},
                        limited=True, **self.W)
         return issue, revoke
 
@@ -195,8 +196,8 @@ def phase_etcd(b, results):
     r = results["etcd"] = {
         "version": etcd_version(), "fsync": "on (etcd defaults, no --unsafe-no-fsync)",
         "api": "v3 JSON gateway POST /v3/kv/put, distinct keys", "path": "direct to one member (no proxy)",
-        "wrk_threads": THREADS, "connections": H.WRITE_CONNS, "duration_s": D, "runs": runs}
-    H.log(f"etcd {r['version']}: 1 member, then 3 members (puts sent to a follower) alternating with "
+        "wrk_threads": THREADS, "connections": WRITE_CONNS, "duration_s": D, "runs": runs}
+    log(f"etcd {r['version']}: 1 member, then 3 members (puts sent to a follower) alternating with "
           f"ours (3 nodes, via a follower), {runs} run(s) each")
     one = EtcdSide("etcd1", 1)
     try:
@@ -216,17 +217,17 @@ def phase_etcd(b, results):
             revokes.append(revoke)
             puts.append(three.put(b, D, k, tag))
             shuffled.append(ours.issue_then_revoke(b, D, k, tag, random_order=True)[1])
-        r["three_members"] = three.summary(H.median_run(puts))
+        r["three_members"] = three.summary(median_run(puts))
         r["ours_three_nodes"] = {"follower_node_id": ours.follower.node_id, "leader_node_id": ours.leader.node_id,
-                                 "issue_revocable_via_follower": H.median_run(issues),
-                                 "revoke_via_follower": H.median_run(revokes),
-                                 "revoke_via_follower_random_order": H.median_run(shuffled)}
+                                 "issue_revocable_via_follower": median_run(issues),
+                                 "revoke_via_follower": median_run(revokes),
+                                 "revoke_via_follower_random_order": median_run(shuffled)}
     finally:
         if ours:
             ours.stop()
         three.stop()
     for line in ratio_lines(results):
-        H.log("  " + line)
+        log("  " + line)
 
 
 def ratios(res):

@@ -12,14 +12,15 @@ Every /healthz is polled every POLL_S by one thread per node; all waits are boun
 """
 import bisect
 import http.client
-import json
 import os
 import signal
 import threading
 import time
 import urllib.parse
 
-import bench as H  # bench.py registers itself under this name before importing this module
+from cluster import health, last_applied, leader_of, mint_admin, start_cluster
+from common import log, pct
+
 
 USER = "failover-bench"
 WRITERS_PER_NODE = 2
@@ -32,39 +33,6 @@ POLL_S = 0.02
 PAUSE_S = 3.0
 OBSERVE_S = 5.0
 WAIT_S = 30.0
-
-
-def start_cluster(prefix, size=3):
-    """A fresh cluster of `size` nodes (default settings), node 1 first; join key of the run."""
-    first = H.Node(f"{prefix}1", 1, cluster=True).start()
-    first.wait_ready(need_leader=True)
-    nodes = [first]
-    for i in range(2, size + 1):
-        n = H.Node(f"{prefix}{i}", i, f"http://127.0.0.1:{first.port}", cluster=True).start()
-        n.wait_ready(need_leader=True)
-        nodes.append(n)
-    return nodes
-
-
-def health(port, timeout=1.0):
-    st, body = H.req(port, "GET", "/healthz", timeout=timeout)
-    try:
-        return json.loads(body) if st in (200, 503) else None
-    except ValueError:
-        return None
-
-
-def leader_of(nodes, timeout=WAIT_S):
-    """(node, term) once the node that calls itself leader is the leader every other node names."""
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < timeout:
-        views = [(n, health(n.port)) for n in nodes]
-        for n, h in views:
-            if h and h.get("state") == "Leader" and h.get("leader") == h.get("node_id") and all(
-                    v and v.get("leader") == n.node_id for _, v in views):
-                return n, h.get("term")
-        time.sleep(0.02)
-    raise RuntimeError(f"no agreed leader after {timeout}s")
 
 
 class WriteStream:
@@ -188,9 +156,9 @@ def settle(nodes, ws):
 def caught_up(node, others, timeout=120.0):
     """Seconds until `node` has applied what the others had applied when this was called."""
     t0 = time.monotonic()
-    target = max((H.last_applied(o.port) or 0) for o in others)
+    target = max((last_applied(o.port) or 0) for o in others)
     while time.monotonic() - t0 < timeout:
-        la = H.last_applied(node.port)
+        la = last_applied(node.port)
         if la is not None and la >= target:
             return round(time.monotonic() - t0, 3)
         time.sleep(0.05)
@@ -217,7 +185,7 @@ def kill_round(k, nodes, ws, mon):
          "first_write_s": {str(nodes[i].node_id): v for i, v in firsts.items()},
          "any_s": min(got) if got else None, "new_leader_s": elected,
          "restart_ready_s": ready, "catch_up_s": catch}
-    H.log(f"  kill -9 #{k} leader node {leader.node_id} (term {term}): first write through any node "
+    log(f"  kill -9 #{k} leader node {leader.node_id} (term {term}): first write through any node "
           f"{r['any_s']} s, per node {r['first_write_s']}, new leader reported {elected} s; "
           f"restarted in {ready} s, caught up {catch} s later")
     return r
@@ -247,7 +215,7 @@ def freeze_leader(nodes, ws, mon):
          "new_leader_s": elected, "new_leader_node": new_leader.node_id, "term_after": new_term,
          "resumed_minus_elected_s": round(all_s - elected, 4) if all_s is not None and elected is not None else None,
          "old_leader_follows_after_cont_s": rejoined, "old_leader_caught_up_s": catch}
-    H.log(f"  SIGSTOP leader node {leader.node_id}: writes at followers resumed {r['writes_resumed_s']} s, "
+    log(f"  SIGSTOP leader node {leader.node_id}: writes at followers resumed {r['writes_resumed_s']} s, "
           f"new leader reported {elected} s (node {new_leader.node_id}, term {new_term}); after SIGCONT it "
           f"follows in {rejoined} s")
     return r
@@ -282,7 +250,7 @@ def pause_follower(nodes, ws, mon):
          "leaders_seen": leaders, "leader_changes": changes,
          "writes_elsewhere_ok": ok, "writes_elsewhere_failed": bad,
          "paused_node_first_write_after_cont_s": back}
-    H.log(f"  SIGSTOP follower node {nodes[fi].node_id} for {PAUSE_S:.0f} s: terms seen {terms} (before {term}), "
+    log(f"  SIGSTOP follower node {nodes[fi].node_id} for {PAUSE_S:.0f} s: terms seen {terms} (before {term}), "
           f"leaders seen {leaders}, leader changes {changes}; writes through the other nodes meanwhile "
           f"{ok} ok / {bad} failed; its first write after SIGCONT {back} s")
     return r
@@ -293,12 +261,12 @@ def phase_failover(b, results):
     r = results["failover"] = {"rounds_asked": n, "writers_per_node": WRITERS_PER_NODE,
                                "writer_pause_ms": PACE_S * 1000, "healthz_poll_ms": POLL_S * 1000,
                                "settings": "defaults (no raft.* overrides)"}
-    H.log(f"failover: 3 nodes (default settings), {WRITERS_PER_NODE} writer threads per node; "
+    log(f"failover: 3 nodes (default settings), {WRITERS_PER_NODE} writer threads per node; "
           f"{n} leader kills, a frozen leader, a paused follower")
     nodes = start_cluster("fo")
     ws = mon = None
     try:
-        admin = H.mint_admin(nodes[0].port)
+        admin = mint_admin(nodes[0].port)
         mon = Monitor(nodes).start()
         ws = WriteStream(nodes, admin).start()
         r["kills"] = rounds = [kill_round(k + 1, nodes, ws, mon) for k in range(n)]
@@ -308,9 +276,9 @@ def phase_failover(b, results):
         r["kill_summary"] = {
             "rounds": len(rounds), "no_write_within_s": WAIT_S,
             "rounds_without_write": sum(1 for x in rounds if x["any_s"] is None),
-            "any_p50_s": H.pct(anys, 50), "any_p99_s": H.pct(anys, 99), "any_max_s": H.pct(anys, 100),
-            "each_p50_s": H.pct(each, 50), "each_p99_s": H.pct(each, 99), "each_max_s": H.pct(each, 100),
-            "new_leader_p50_s": H.pct(elect, 50), "new_leader_p99_s": H.pct(elect, 99)}
+            "any_p50_s": pct(anys, 50), "any_p99_s": pct(anys, 99), "any_max_s": pct(anys, 100),
+            "each_p50_s": pct(each, 50), "each_p99_s": pct(each, 99), "each_max_s": pct(each, 100),
+            "new_leader_p50_s": pct(elect, 50), "new_leader_p99_s": pct(elect, 99)}
         r["freeze_leader"] = freeze_leader(nodes, ws, mon)
         r["pause_follower"] = pause_follower(nodes, ws, mon)
         r["writes"] = {"attempts": len(ws.attempts), "ok": sum(1 for a in ws.attempts if a[3] == 200)}

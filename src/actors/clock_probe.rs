@@ -4,49 +4,53 @@
 
 use std::time::Duration;
 
-use crate::service::SharedService;
+use std::sync::Arc;
+
+use crate::service::clock::ClusterClock;
 use crate::telemetry::audit::Event;
 
-pub fn start(svc: SharedService) {
-    tokio::spawn(run(svc));
+pub fn start(clock: Arc<ClusterClock>) {
+    tokio::spawn(run(clock));
 }
 
-async fn run(svc: SharedService) {
-    let every = Duration::from_millis(svc.config.cluster.clock_probe_millis.max(100));
+async fn run(clock: Arc<ClusterClock>) {
+    let every = Duration::from_millis(clock.probe_every_ms().max(100));
     let mut out_of_range = false;
     loop {
         tokio::time::sleep(every).await;
-        for (id, url) in svc.other_members() {
-            if let Err(e) = svc.read_member_clock(id, &url).await {
+        for (id, url) in clock.other_members() {
+            if let Err(e) = clock.read_member_clock(id, &url).await {
                 tracing::debug!(peer = id, error = %e, "cannot read a member's clock");
             }
         }
-        svc.note_leader_offset();
+        clock.note_leader_offset();
         crate::telemetry::metrics::clock_offsets(
-            svc.clocks
+            clock
+                .board()
                 .nodes()
                 .into_iter()
                 .map(|(id, r)| (format!("node-{id}"), r.offset_ms))
                 .chain(
-                    svc.clocks
+                    clock
+                        .board()
                         .sites()
                         .into_iter()
                         .map(|(name, r)| (format!("site-{name}"), r.offset_ms)),
                 ),
         );
-        match (svc.clock_problem(), out_of_range) {
+        match (clock.problem(), out_of_range) {
             (Some(problem), false) => {
                 tracing::warn!(%problem, "clock out of range: minting refused");
                 Event::new("cluster.clock_out_of_range")
-                    .field("offset_from_leader_ms", svc.leader_offset_ms())
-                    .field("max_skew_ms", svc.config.cluster.max_clock_skew_millis)
+                    .field("offset_from_leader_ms", clock.leader_offset_ms())
+                    .field("max_skew_ms", clock.max_skew_ms())
                     .emit();
                 out_of_range = true;
             }
             (None, true) => {
                 tracing::info!("clock back in range: minting again");
                 Event::new("cluster.clock_in_range")
-                    .field("offset_from_leader_ms", svc.leader_offset_ms())
+                    .field("offset_from_leader_ms", clock.leader_offset_ms())
                     .emit();
                 out_of_range = false;
             }

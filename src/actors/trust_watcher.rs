@@ -11,7 +11,8 @@ use std::time::Duration;
 use actix::{Actor, ActorContext, AsyncContext, Context, Handler, Message};
 use notify::{RecursiveMode, Watcher};
 
-use crate::service::Service;
+use crate::service::cluster::Cluster;
+use crate::service::keys::Keys;
 use crate::service::ServiceError;
 
 /// Let a writer finish before reading what it dropped.
@@ -20,7 +21,9 @@ const SETTLE: Duration = Duration::from_millis(300);
 const RETRY: Duration = Duration::from_secs(3);
 
 pub struct TrustWatcher {
-    node: Arc<Service>,
+    keys: Arc<Keys>,
+    /// Certificates are taken once the node is ready.
+    cluster: Arc<Cluster>,
     dir: PathBuf,
     watcher: Option<notify::RecommendedWatcher>,
     /// Files waiting for SETTLE to pass.
@@ -42,10 +45,11 @@ struct ScanAll;
 struct Ingest(PathBuf);
 
 impl TrustWatcher {
-    pub fn new(node: Arc<Service>) -> TrustWatcher {
-        let dir = node.home.join("etc/keys/trusted");
+    pub fn new(keys: Arc<Keys>, cluster: Arc<Cluster>, home: &Path) -> TrustWatcher {
+        let dir = home.join("etc/keys/trusted");
         TrustWatcher {
-            node,
+            keys,
+            cluster,
             dir,
             watcher: None,
             pending: HashSet::new(),
@@ -121,7 +125,7 @@ impl Handler<Ingest> for TrustWatcher {
         if !Self::is_candidate(&path) {
             return;
         }
-        if !self.node.is_ready() {
+        if !self.cluster.is_ready() {
             ctx.notify_later(Changed(path), RETRY);
             return;
         }
@@ -148,10 +152,10 @@ impl Handler<Ingest> for TrustWatcher {
             }
             return;
         }
-        let node = self.node.clone();
+        let keys = self.keys.clone();
         let addr = ctx.address();
         actix::spawn(async move {
-            match node.add_trusted(&name, &pem, None).await {
+            match keys.add_trusted(&name, &pem, None).await {
                 Ok(cert) => {
                     // Only remove what was ingested: the file may have been replaced meanwhile.
                     if std::fs::read_to_string(&path).is_ok_and(|now| now == pem) {

@@ -4,7 +4,7 @@
 //! see `store::apply::federation`.
 
 pub mod admission;
-pub mod link;
+pub mod client;
 pub mod message;
 pub mod protocol;
 pub mod status;

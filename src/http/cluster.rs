@@ -1,23 +1,26 @@
 //! The cluster admin API (`/access/api/v1/cluster/*`: status, member removal) and the
 //! readiness gate in front of the public API.
 
-use std::sync::Arc;
-
 use actix_web::body::BoxBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{web, HttpResponse};
 use serde_json::json;
 
-use super::extract::{Admin, Svc};
+use super::extract::Admin;
+use crate::config::Config;
 use crate::raft::rpc::{MembershipChange, RefusalKind};
-use crate::service::{Service, ServiceError, ServiceResult};
+use crate::service::cluster::Cluster;
+use crate::service::{ServiceError, ServiceResult};
 
 /// `GET /access/api/v1/cluster/status` (admin).
-pub async fn status(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
-    let raft = svc.membership.status();
-    let members: Vec<_> = svc
-        .membership
+pub async fn status(
+    cluster: web::Data<Cluster>,
+    config: web::Data<Config>,
+    _: Admin,
+) -> ServiceResult<HttpResponse> {
+    let raft = cluster.status();
+    let members: Vec<_> = cluster
         .members()
         .await
         .into_iter()
@@ -31,16 +34,16 @@ pub async fn status(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
                 "reachable": m.reachable,
                 "last_contact_ms_ago": m.last_contact_ms_ago,
                 // How far its clock is ahead of this node's, as this node last read it.
-                "clock_offset_ms": svc.clocks.node_offset(m.id),
+                "clock_offset_ms": cluster.member_clock_offset(m.id),
             })
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({
         "node_id": raft.node_id,
-        "cluster_name": svc.config.raft.cluster_name,
-        "service_id": svc.state.service_id()?,
+        "cluster_name": config.raft.cluster_name,
+        "service_id": cluster.service_id()?,
         "state": raft.state,
-        "ready": svc.is_ready(),
+        "ready": cluster.is_ready(),
         "leader": { "id": raft.leader, "url": raft.leader_url },
         "term": raft.term,
         "applied_index": raft.applied_index,
@@ -48,20 +51,23 @@ pub async fn status(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
         "snapshot_index": raft.snapshot_index,
         "purged_index": raft.purged_index,
         "members": members,
-        "clock": svc.clock_json(),
+        "clock": cluster.clock_json(),
     })))
 }
 
 /// `DELETE /access/api/v1/cluster/members/{id}` (admin).
 pub async fn remove_member(
-    svc: Svc,
+    cluster: web::Data<Cluster>,
     _: Admin,
     id: web::Path<String>,
 ) -> ServiceResult<HttpResponse> {
     let id: u64 = id
         .parse()
         .map_err(|_| ServiceError::BadRequest(format!("'{id}' is not a node id")))?;
-    match svc.membership.remove(MembershipChange { remove: id }).await {
+    match cluster
+        .change_membership(MembershipChange { remove: id })
+        .await
+    {
         Ok(voters) => Ok(HttpResponse::Ok().json(json!({ "removed": id, "voters": voters }))),
         Err(r) => Err(match r.kind {
             RefusalKind::NotMember => ServiceError::NotFound(r.message),
@@ -79,8 +85,8 @@ pub async fn require_ready(
     next: Next<BoxBody>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let ready = req
-        .app_data::<web::Data<Arc<Service>>>()
-        .is_some_and(|s| s.is_ready());
+        .app_data::<web::Data<Cluster>>()
+        .is_some_and(|c| c.is_ready());
     if !ready {
         let response = actix_web::ResponseError::error_response(&ServiceError::Unavailable(
             "this node is starting or catching up with the cluster".into(),

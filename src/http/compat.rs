@@ -5,8 +5,10 @@
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::extract::{Admin, Caller, MaybeCaller, Svc};
+use super::extract::{body_limit, Admin, Caller, MaybeCaller};
 use super::params::Params;
+use crate::config::Config;
+use crate::service::tokens::Tokens;
 use crate::service::ServiceResult;
 
 /// Drop `null` members of objects, recursively: JFrog leaves such fields out (clients such as
@@ -27,11 +29,11 @@ pub fn compact(v: Value) -> Value {
 /// `GET /artifactory/api/system/version` and `/access/api/v1/system/version`: the configured
 /// Artifactory-compatible version (version-gated clients read it), and ours. Anonymous
 /// callers may ask; bad credentials are a 401, as for ping.
-pub async fn version(svc: Svc, _: MaybeCaller) -> HttpResponse {
+pub async fn version(config: web::Data<Config>, _: MaybeCaller) -> HttpResponse {
     let ours = env!("CARGO_PKG_VERSION");
     HttpResponse::Ok().json(json!({
-        "version": svc.config.server.compat_version,
-        "revision": svc.config.server.compat_version.replace('.', ""),
+        "version": config.server.compat_version,
+        "revision": config.server.compat_version.replace('.', ""),
         "addons": [],
         "license": "access-node",
         "access_node_version": ours,
@@ -39,8 +41,11 @@ pub async fn version(svc: Svc, _: MaybeCaller) -> HttpResponse {
 }
 
 /// `GET /artifactory/api/security/token` (legacy list): the caller's tokens, all for an admin.
-pub async fn legacy_list(svc: Svc, Caller(who): Caller) -> ServiceResult<HttpResponse> {
-    let tokens: Vec<Value> = svc
+pub async fn legacy_list(
+    tokens: web::Data<Tokens>,
+    Caller(who): Caller,
+) -> ServiceResult<HttpResponse> {
+    let tokens: Vec<Value> = tokens
         .list_tokens(&who)?
         .iter()
         .map(|r| {
@@ -58,22 +63,22 @@ pub async fn legacy_list(svc: Svc, Caller(who): Caller) -> ServiceResult<HttpRes
 }
 
 /// `GET /access/api/v1/tokens/default_expiry` (also under `/config/token/`).
-pub async fn default_expiry(svc: Svc, _: Admin) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "default_expiry": svc.default_expiry() }))
+pub async fn default_expiry(tokens: web::Data<Tokens>, _: Admin) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "default_expiry": tokens.default_expiry() }))
 }
 
 /// `PUT` of the same: `{"default_expiry": N}` (JSON or form), for the whole cluster.
 pub async fn set_default_expiry(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     _: Admin,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["default_expiry"])?;
     let secs = p.seconds("default_expiry")?.ok_or_else(|| {
         crate::service::ServiceError::BadRequest("'default_expiry' (seconds) is required".into())
     })?;
-    let secs = svc.set_default_expiry(secs).await?;
+    let secs = tokens.set_default_expiry(secs).await?;
     Ok(HttpResponse::Ok().json(json!({ "default_expiry": secs })))
 }

@@ -10,23 +10,29 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures::future::LocalBoxFuture;
 
+use crate::config::Config;
 use crate::crypto::Verified;
 use crate::domain::policy::{require_admin, Principal};
 use crate::raft::network::JOIN_KEY_HEADER;
-use crate::service::auth::Credentials;
-use crate::service::{Service, ServiceError, ServiceResult};
+use crate::service::auth::{Auth, Credentials};
+use crate::service::cluster::Cluster;
+use crate::service::{ServiceError, ServiceResult};
 use crate::tls::VerifiedClientCert;
-
-/// The services, as handlers receive them.
-pub type Svc = web::Data<Arc<Service>>;
 
 /// Header or query parameter asking for a linearizable revocation check.
 pub const CONSISTENCY_HEADER: &str = "x-access-consistency";
 
-fn service_of(req: &HttpRequest) -> ServiceResult<Arc<Service>> {
-    req.app_data::<Svc>()
-        .map(|s| Arc::clone(s.get_ref()))
+/// The use case `T`, as `app::UseCases` registered it.
+pub fn use_case<T: 'static>(req: &HttpRequest) -> ServiceResult<Arc<T>> {
+    req.app_data::<web::Data<T>>()
+        .map(|d| d.clone().into_inner())
         .ok_or_else(|| ServiceError::Internal("services are not configured".into()))
+}
+
+/// The largest request body a handler reads (`server.max-body-bytes`).
+pub fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<Config>>()
+        .map_or(1024 * 1024, |c| c.server.max_body_bytes)
 }
 
 /// The credentials the Authorization header carries (None without one); malformed is 401.
@@ -82,22 +88,18 @@ pub fn strict(req: &HttpRequest) -> bool {
 }
 
 /// Validate a token given in a request body, honouring the request's strict flag.
-pub async fn validate_any(
-    svc: &Service,
-    req: &HttpRequest,
-    token: &str,
-) -> ServiceResult<Verified> {
-    svc.validate_any(token, strict(req)).await
+pub async fn validate_any(auth: &Auth, req: &HttpRequest, token: &str) -> ServiceResult<Verified> {
+    auth.validate_any(token, strict(req)).await
 }
 
 /// The caller, or None when the request carries no credentials. Bad credentials are 401.
 pub async fn resolve_caller(req: &HttpRequest) -> ServiceResult<Option<Principal>> {
-    let svc = service_of(req)?;
+    let auth = use_case::<Auth>(req)?;
     let Some(creds) = credentials(req)? else {
         return Ok(None);
     };
     let client = req.peer_addr().map(|a| a.ip());
-    let who = svc.authenticate(creds, strict(req), client).await?;
+    let who = auth.authenticate(creds, strict(req), client).await?;
     // The request log reads the caller from here too (no request extension to allocate).
     crate::telemetry::context::set_actor(&who.username);
     Ok(Some(who))
@@ -163,20 +165,20 @@ impl FromRequest for PeerNode {
     /// The join key, compared in constant time.
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let check = || {
-            let svc = service_of(req)?;
+            let cluster = use_case::<Cluster>(req)?;
             let given = req
                 .headers()
                 .get(JOIN_KEY_HEADER)
                 .map(|v| v.as_bytes())
                 .unwrap_or_default();
             let certified = req.conn_data::<VerifiedClientCert>().is_some();
-            if svc.config.tls.require_client_cert && !certified {
+            if cluster.requires_client_cert() && !certified {
                 tracing::warn!(peer = ?req.peer_addr(), path = req.path(), "cluster RPC without a client certificate");
                 return Err(ServiceError::Unauthorized(
                     "cluster RPC needs a client certificate signed by the cluster CA".into(),
                 ));
             }
-            if constant_time_eq::constant_time_eq(given, svc.join_key().as_bytes()) {
+            if constant_time_eq::constant_time_eq(given, cluster.join_key().as_bytes()) {
                 Ok(PeerNode)
             } else {
                 tracing::warn!(peer = ?req.peer_addr(), path = req.path(), "cluster RPC with a wrong or missing join key");

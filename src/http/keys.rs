@@ -7,9 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::extract::{Admin, Svc};
+use super::extract::{body_limit, Admin};
 use super::params::{media_type, read_body, Params};
 use crate::domain::trust::TrustedCert;
+use crate::service::keys::Keys;
 use crate::service::{ServiceError, ServiceResult};
 
 fn cert_json(c: &TrustedCert) -> Value {
@@ -25,8 +26,8 @@ fn cert_json(c: &TrustedCert) -> Value {
 }
 
 /// `GET /access/api/v1/cert/trusted` (admin).
-pub async fn list_trusted(node: Svc, _: Admin) -> ServiceResult<HttpResponse> {
-    let certs: Vec<Value> = node.state.trusted_certs()?.iter().map(cert_json).collect();
+pub async fn list_trusted(keys: web::Data<Keys>, _: Admin) -> ServiceResult<HttpResponse> {
+    let certs: Vec<Value> = keys.trusted_certs()?.iter().map(cert_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "certificates": certs })))
 }
 
@@ -34,14 +35,14 @@ pub async fn list_trusted(node: Svc, _: Admin) -> ServiceResult<HttpResponse> {
 /// a PEM body (`application/x-pem-file` / `text/plain`) with `?name=` (and `&service_id=`).
 /// Without a service id, the certificate's common name must be one.
 pub async fn add_trusted(
-    node: Svc,
+    keys: web::Data<Keys>,
     _: Admin,
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
     let content_type = media_type(&req);
-    let limit = node.config.server.max_body_bytes;
+    let limit = body_limit(&req);
     let (name, pem, service_id) = if content_type == "application/x-pem-file"
         || content_type == "text/plain"
     {
@@ -61,30 +62,30 @@ pub async fn add_trusted(
             .ok_or_else(|| ServiceError::BadRequest("'certificate' (PEM) is required".into()))?;
         (name, pem, p.string("service_id")?)
     };
-    let cert = node.add_trusted(&name, &pem, service_id).await?;
+    let cert = keys.add_trusted(&name, &pem, service_id).await?;
     Ok(HttpResponse::Created().json(cert_json(&cert)))
 }
 
 /// `DELETE /access/api/v1/cert/trusted/{name}` (admin).
 pub async fn remove_trusted(
-    node: Svc,
+    keys: web::Data<Keys>,
     _: Admin,
     name: web::Path<String>,
 ) -> ServiceResult<HttpResponse> {
-    node.remove_trusted(&name).await?;
+    keys.remove_trusted(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `POST /access/api/v1/cert/root/reset` (admin): `keep_old=true` keeps the old root.crt
 /// trusted so existing tokens stay valid; otherwise they stop validating.
 pub async fn reset_root(
-    node: Svc,
+    keys: web::Data<Keys>,
     _: Admin,
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, node.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["keep_old"])?;
     let keep_old = match (p.boolean("keep_old")?, query.get("keep_old")) {
         (Some(b), _) => b,
@@ -97,14 +98,14 @@ pub async fn reset_root(
         }
         (None, None) => false,
     };
-    let key = node.reset_certificate(keep_old).await?;
+    let key = keys.reset_certificate(keep_old).await?;
     Ok(HttpResponse::Ok()
         .json(json!({ "kid": key.kid, "keep_old": keep_old, "certificate": key.certificate_pem })))
 }
 
 /// `GET /.well-known/jwks.json` and `/access/api/v1/jwks`: active, retired and trusted keys.
-pub async fn jwks(node: Svc) -> ServiceResult<HttpResponse> {
-    let keys = node.keyset()?;
+pub async fn jwks(keys: web::Data<Keys>) -> ServiceResult<HttpResponse> {
+    let keys = keys.keyset()?;
     let list: Vec<Value> = keys
         .public_keys
         .iter()

@@ -2,18 +2,17 @@
 //! membership, replication view). Every call carries the join key ([`PeerNode`]).
 
 use actix_web::{web, HttpResponse};
-use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, VoteRequest,
-};
+use openraft::raft::{AppendEntriesRequest, InstallSnapshotRequest, VoteRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::extract::{PeerNode, Svc};
+use super::extract::PeerNode;
 use super::params::read_body;
 use crate::raft::command::Command;
 use crate::raft::election::PreVoteRequest;
 use crate::raft::rpc::{JoinRequest, MembershipChange};
 use crate::raft::TypeConfig;
+use crate::service::cluster::Cluster;
 use crate::service::{ServiceError, ServiceResult};
 
 /// Raft messages carry log batches and snapshot chunks.
@@ -48,66 +47,90 @@ fn reply<T: Serialize>(value: &T) -> HttpResponse {
     HttpResponse::Ok().json(value)
 }
 
-async fn append(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn append(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let rpc: AppendEntriesRequest<TypeConfig> = body(payload).await?;
-    let answer = svc.raft().append_entries(rpc).await;
-    if matches!(&answer, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
-        svc.membership.heard_from_leader();
-    }
-    Ok(reply(&answer))
+    Ok(reply(&cluster.append(rpc).await))
 }
 
-async fn vote(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn vote(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let rpc: VoteRequest<u64> = body(payload).await?;
-    let answer = svc.raft().vote(rpc).await;
-    if matches!(&answer, Ok(r) if r.vote_granted) {
-        svc.membership.granted_vote();
-    }
-    Ok(reply(&answer))
+    Ok(reply(&cluster.vote(rpc).await))
 }
 
-async fn pre_vote(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn pre_vote(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let request: PreVoteRequest = body(payload).await?;
-    Ok(reply(&svc.membership.pre_vote(&request)))
+    Ok(reply(&cluster.pre_vote(&request)))
 }
 
-async fn snapshot(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn snapshot(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let rpc: InstallSnapshotRequest<TypeConfig> = body(payload).await?;
-    let answer = svc.raft().install_snapshot(rpc).await;
-    if answer.is_ok() {
-        svc.membership.heard_from_leader();
-    }
-    Ok(reply(&answer))
+    Ok(reply(&cluster.install_snapshot(rpc).await))
 }
 
-async fn write(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn write(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let cmd: Command = body(payload).await?;
-    Ok(reply(&svc.writer().write_as_leader(cmd).await))
+    Ok(reply(&cluster.forwarded_write(cmd).await))
 }
 
-async fn read_index(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn read_index(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let () = body(payload).await?;
-    Ok(reply(&svc.writer().read_index_as_leader().await))
+    Ok(reply(&cluster.read_index().await))
 }
 
-async fn join(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn join(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let join: JoinRequest = body(payload).await?;
     if join.node_id == 0 || !join.url.starts_with("http") {
         return Err(ServiceError::BadRequest(
             "join needs node_id >= 1 and an http(s) url".into(),
         ));
     }
-    Ok(reply(&svc.membership.join(join).await))
+    Ok(reply(&cluster.join(join).await))
 }
 
-async fn membership(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn membership(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let change: MembershipChange = body(payload).await?;
-    Ok(reply(&svc.membership.remove(change).await))
+    Ok(reply(&cluster.change_membership(change).await))
 }
 
-async fn replication(svc: Svc, _: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse> {
+async fn replication(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
     let () = body(payload).await?;
-    Ok(reply(&svc.membership.replication_view().await))
+    Ok(reply(&cluster.replication_view().await))
 }
 
 /// This node's clock, for the other members' offset readings (`actors::clock_probe`).

@@ -9,10 +9,11 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::error::registry_error;
-use super::extract::{credentials, strict, Svc};
+use super::extract::{body_limit, credentials, strict};
 use super::params::read_body;
 use super::request_log::Subject;
 use crate::service::auth::Credentials;
+use crate::service::registry::Registry;
 use crate::service::registry::{RegistryToken, RegistryTokenRequest};
 use crate::service::{ServiceError, ServiceResult};
 
@@ -59,24 +60,25 @@ fn render(req: &HttpRequest, t: RegistryToken) -> HttpResponse {
 }
 
 async fn get_token(
-    svc: &Svc,
+    registry: &Registry,
     req: &HttpRequest,
     repo: Option<String>,
 ) -> ServiceResult<RegistryToken> {
     let pairs = pairs_of(req.query_string().as_bytes())?;
     let creds = credentials(req)?;
     let client = req.peer_addr().map(|a| a.ip());
-    svc.registry_token_for(creds, strict(req), client, request_of(&pairs, repo))
+    registry
+        .registry_token_for(creds, strict(req), client, request_of(&pairs, repo))
         .await
 }
 
 async fn post_token(
-    svc: &Svc,
+    registry: &Registry,
     req: &HttpRequest,
     payload: web::Payload,
     repo: Option<String>,
 ) -> ServiceResult<RegistryToken> {
-    let body = read_body(payload, svc.config.server.max_body_bytes).await?;
+    let body = read_body(payload, body_limit(req)).await?;
     let pairs = pairs_of(&body)?;
     let field = |name: &str| {
         pairs
@@ -101,29 +103,38 @@ async fn post_token(
         None => return Err(ServiceError::BadRequest("'grant_type' is required".into())),
     };
     let client = req.peer_addr().map(|a| a.ip());
-    svc.registry_token_for(Some(creds), strict(req), client, request_of(&pairs, repo))
+    registry
+        .registry_token_for(Some(creds), strict(req), client, request_of(&pairs, repo))
         .await
 }
 
 /// `GET /v2/token`
-pub async fn get(svc: Svc, req: HttpRequest) -> HttpResponse {
-    match get_token(&svc, &req, None).await {
+pub async fn get(registry: web::Data<Registry>, req: HttpRequest) -> HttpResponse {
+    match get_token(&registry, &req, None).await {
         Ok(t) => render(&req, t),
         Err(e) => registry_error(&e),
     }
 }
 
 /// `POST /v2/token`
-pub async fn post(svc: Svc, req: HttpRequest, payload: web::Payload) -> HttpResponse {
-    match post_token(&svc, &req, payload, None).await {
+pub async fn post(
+    registry: web::Data<Registry>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> HttpResponse {
+    match post_token(&registry, &req, payload, None).await {
         Ok(t) => render(&req, t),
         Err(e) => registry_error(&e),
     }
 }
 
 /// `GET /artifactory/api/docker/{repo}/v2/token`
-pub async fn get_in_repo(svc: Svc, req: HttpRequest, repo: web::Path<String>) -> HttpResponse {
-    match get_token(&svc, &req, Some(repo.into_inner())).await {
+pub async fn get_in_repo(
+    registry: web::Data<Registry>,
+    req: HttpRequest,
+    repo: web::Path<String>,
+) -> HttpResponse {
+    match get_token(&registry, &req, Some(repo.into_inner())).await {
         Ok(t) => render(&req, t),
         Err(e) => registry_error(&e),
     }
@@ -131,12 +142,12 @@ pub async fn get_in_repo(svc: Svc, req: HttpRequest, repo: web::Path<String>) ->
 
 /// `POST /artifactory/api/docker/{repo}/v2/token`
 pub async fn post_in_repo(
-    svc: Svc,
+    registry: web::Data<Registry>,
     req: HttpRequest,
     payload: web::Payload,
     repo: web::Path<String>,
 ) -> HttpResponse {
-    match post_token(&svc, &req, payload, Some(repo.into_inner())).await {
+    match post_token(&registry, &req, payload, Some(repo.into_inner())).await {
         Ok(t) => render(&req, t),
         Err(e) => registry_error(&e),
     }

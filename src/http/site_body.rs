@@ -8,8 +8,9 @@ use actix_web::http::header::CONTENT_LENGTH;
 use actix_web::{web, HttpRequest};
 use futures::StreamExt;
 
-use super::extract::Svc;
+use super::extract::body_limit;
 use crate::federation::upload;
+use crate::service::federation_inbound::SiteInbox;
 use crate::service::{ServiceError, ServiceResult};
 
 /// Whether an endpoint takes messages larger than `server.max-body-bytes` (`_hello` does not).
@@ -54,12 +55,12 @@ async fn read_up_to(
 
 /// The body of a site message, read under the rule above.
 pub async fn read(
-    svc: &Svc,
+    inbox: &SiteInbox,
     req: &HttpRequest,
     payload: web::Payload,
     size: Size,
 ) -> ServiceResult<Vec<u8>> {
-    let small = svc.config.server.max_body_bytes;
+    let small = body_limit(req);
     let declared = declared_length(req)?;
     let header = req.headers().get(upload::HEADER);
     // Within the ordinary limit, or a stream that must stay within it: read as usual.
@@ -69,9 +70,9 @@ pub async fn read(
     let header = header
         .and_then(|h| h.to_str().ok())
         .ok_or_else(|| ServiceError::BadRequest("invalid upload header".into()))?;
-    let upload = svc.open_upload_header(header)?;
+    let upload = inbox.open_upload_header(header)?;
     let len = usize::try_from(upload.len)
-        .map_err(|_| ServiceError::PayloadTooLarge(svc.config.federation.max_message_bytes))?;
+        .map_err(|_| ServiceError::PayloadTooLarge(inbox.max_message_bytes()))?;
     if declared.is_some_and(|n| n != len) {
         return Err(ServiceError::BadRequest(
             "Content-Length is not the length the upload header signs".into(),

@@ -10,7 +10,8 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::extract::{resolve_caller, Admin, Svc};
+use super::extract::{resolve_caller, Admin};
+use crate::service::telemetry::Telemetry;
 use crate::service::{ServiceError, ServiceResult};
 use crate::telemetry::audit_read::Filter;
 use crate::telemetry::metrics;
@@ -40,14 +41,17 @@ pub async fn record_metrics(
 
 /// `GET /metrics`: admins, tokens with `system:metrics:r`, or addresses in
 /// `metrics.anonymous-from`.
-pub async fn metrics(svc: Svc, req: HttpRequest) -> ServiceResult<HttpResponse> {
-    if !svc.metrics_anonymous(req.peer_addr().map(|a| a.ip())) {
+pub async fn metrics(
+    telemetry: web::Data<Telemetry>,
+    req: HttpRequest,
+) -> ServiceResult<HttpResponse> {
+    if !telemetry.metrics_anonymous(req.peer_addr().map(|a| a.ip())) {
         let who = resolve_caller(&req)
             .await?
             .ok_or_else(|| ServiceError::Unauthorized("authentication required".into()))?;
-        svc.authorize_metrics(&who)?;
+        telemetry.authorize_metrics(&who)?;
     }
-    let body = svc.metrics_text()?;
+    let body = telemetry.metrics_text()?;
     Ok(HttpResponse::Ok()
         .content_type(metrics::CONTENT_TYPE)
         .body(body))
@@ -55,11 +59,11 @@ pub async fn metrics(svc: Svc, req: HttpRequest) -> ServiceResult<HttpResponse> 
 
 /// `GET /access/api/v1/audit/events?since=&until=&subject=&kind=&limit=` (admins).
 pub async fn audit_events(
-    svc: Svc,
+    telemetry: web::Data<Telemetry>,
     _: Admin,
     query: web::Query<HashMap<String, String>>,
 ) -> ServiceResult<HttpResponse> {
     let filter = Filter::from_query(&query).map_err(ServiceError::BadRequest)?;
-    let events = svc.audit_events(filter).await?;
+    let events = telemetry.audit_events(filter).await?;
     Ok(HttpResponse::Ok().json(json!({ "events": events })))
 }

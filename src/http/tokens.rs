@@ -9,11 +9,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::compat::compact;
-use super::extract::{resolve_caller, validate_any, Caller, Svc};
+use super::extract::{body_limit, resolve_caller, validate_any, Caller};
 use super::params::Params;
 use crate::domain::scope::Action;
 use crate::domain::token::TokenRecord;
+use crate::service::accounts::Accounts;
+use crate::service::auth::Auth;
 use crate::service::minting::{CreateToken, RefreshToken};
+use crate::service::permissions::Permissions;
+use crate::service::tokens::Tokens;
 use crate::service::{IssuedToken, ServiceError, ServiceResult};
 
 /// Fields of a create request (JFrog's names).
@@ -89,12 +93,12 @@ fn revoked_response() -> HttpResponse {
 /// Create or refresh, by `grant_type`; `legacy` is the Artifactory endpoint's flavour. The
 /// caller is resolved only when needed: a refresh by the pair alone needs no credentials.
 async fn create_or_refresh(
-    svc: &Svc,
+    tokens: &Tokens,
     req: &HttpRequest,
     payload: web::Payload,
     legacy: bool,
 ) -> ServiceResult<IssuedToken> {
-    let p = Params::from_request(req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(req, payload, body_limit(req)).await?;
     match p.string("grant_type")?.as_deref() {
         Some("refresh_token") => {
             p.allow_only(REFRESH_FIELDS)?;
@@ -110,7 +114,7 @@ async fn create_or_refresh(
                 true => resolve_caller(req).await?,
                 false => None,
             };
-            svc.refresh_token(refresh, who).await
+            tokens.refresh_token(refresh, who).await
         }
         None | Some("client_credentials") => {
             let who = resolve_caller(req)
@@ -127,7 +131,7 @@ async fn create_or_refresh(
                 include_reference_token: p.boolean("include_reference_token")?.unwrap_or(false),
                 legacy,
             };
-            svc.create_token(&who, create).await
+            tokens.create_token(&who, create).await
         }
         Some(other) => Err(ServiceError::BadRequest(format!(
             "unsupported grant_type '{other}'"
@@ -136,21 +140,21 @@ async fn create_or_refresh(
 }
 
 pub async fn create(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let issued = create_or_refresh(&svc, &req, payload, false).await?;
+    let issued = create_or_refresh(&tokens, &req, payload, false).await?;
     Ok(secret_response(issued_json(&issued)))
 }
 
 /// `POST /artifactory/api/security/token` (seed 002).
 pub async fn legacy_create(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let issued = create_or_refresh(&svc, &req, payload, true).await?;
+    let issued = create_or_refresh(&tokens, &req, payload, true).await?;
     let mut body = issued_json(&issued);
     if let Some(map) = body.as_object_mut() {
         map.remove("token_id");
@@ -161,13 +165,13 @@ pub async fn legacy_create(
 /// `DELETE /access/api/v1/tokens?username=X` (or `username` in the body): every token of
 /// user X, revocable or not, stops validating on every node. Admins, or the user itself.
 pub async fn revoke_user_tokens(
-    svc: Svc,
+    accounts: web::Data<Accounts>,
     Caller(who): Caller,
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["username"])?;
     let username = match (p.string("username")?, query.get("username")) {
         (Some(u), _) => u,
@@ -178,59 +182,59 @@ pub async fn revoke_user_tokens(
             ))
         }
     };
-    let revoked_at = svc.revoke_tokens_of(&who, &username).await?;
+    let revoked_at = accounts.revoke_tokens_of(&who, &username).await?;
     Ok(HttpResponse::Ok().json(json!({ "username": username, "revoked_before": revoked_at })))
 }
 
-pub async fn list(svc: Svc, Caller(who): Caller) -> ServiceResult<HttpResponse> {
-    let tokens: Vec<Value> = svc.list_tokens(&who)?.iter().map(record_json).collect();
-    Ok(HttpResponse::Ok().json(json!({ "tokens": tokens })))
+pub async fn list(tokens: web::Data<Tokens>, Caller(who): Caller) -> ServiceResult<HttpResponse> {
+    let list: Vec<Value> = tokens.list_tokens(&who)?.iter().map(record_json).collect();
+    Ok(HttpResponse::Ok().json(json!({ "tokens": list })))
 }
 
-pub async fn me(svc: Svc, Caller(who): Caller) -> ServiceResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(record_json(&svc.own_token(&who)?)))
+pub async fn me(tokens: web::Data<Tokens>, Caller(who): Caller) -> ServiceResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(record_json(&tokens.own_token(&who)?)))
 }
 
 pub async fn get(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     Caller(who): Caller,
     id: web::Path<String>,
 ) -> ServiceResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(record_json(&svc.token_for(&who, &id).await?)))
+    Ok(HttpResponse::Ok().json(record_json(&tokens.token_for(&who, &id).await?)))
 }
 
 pub async fn revoke_by_id(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     Caller(who): Caller,
     id: web::Path<String>,
 ) -> ServiceResult<HttpResponse> {
-    svc.revoke(&who, &id).await?;
+    tokens.revoke(&who, &id).await?;
     Ok(revoked_response())
 }
 
 /// Revoke by the token itself (`token=`) or by id (`token_id=`): form, JSON or query. Also
 /// `POST /artifactory/api/security/token/revoke` (legacy).
 pub async fn revoke_by_token(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     Caller(who): Caller,
     req: HttpRequest,
     query: web::Query<HashMap<String, String>>,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["token", "token_id"])?;
     let token = p.string("token")?.or_else(|| query.get("token").cloned());
     let token_id = p
         .string("token_id")?
         .or_else(|| query.get("token_id").cloned());
-    svc.revoke_given(&who, token, token_id).await?;
+    tokens.revoke_given(&who, token, token_id).await?;
     Ok(revoked_response())
 }
 
 /// `GET /access/api/v1/permissions/check?path=<repo>/<path>&action=r` with the token to check
 /// as the request's credentials: `{"allowed": bool}`.
 pub async fn check_permission(
-    svc: Svc,
+    permissions: web::Data<Permissions>,
     q: web::Query<HashMap<String, String>>,
     Caller(who): Caller,
 ) -> ServiceResult<HttpResponse> {
@@ -244,7 +248,7 @@ pub async fn check_permission(
             "unknown action '{action_name}' (use r,w,d,a,m,x,s or read, write, delete, annotate, manage)"
         ))
     })?;
-    let decision = svc.check_permission(&who, path, action)?;
+    let decision = permissions.check_permission(&who, path, action)?;
     Ok(HttpResponse::Ok().json(json!({
         "allowed": decision.allowed,
         "path": path,
@@ -257,27 +261,29 @@ pub async fn check_permission(
 
 /// `POST /access/api/v1/tokens/identity`.
 pub async fn identity(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     Caller(who): Caller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["description"])?;
-    let issued = svc.create_identity(&who, p.string("description")?).await?;
+    let issued = tokens
+        .create_identity(&who, p.string("description")?)
+        .await?;
     Ok(secret_response(issued_json(&issued)))
 }
 
 /// `POST /access/api/v1/tokens/pairing`: a one-time pairing token for the caller.
 pub async fn create_pairing(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     Caller(who): Caller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["purpose"])?;
-    let (secret, record) = svc.create_pairing(&who, p.string("purpose")?).await?;
+    let (secret, record) = tokens.create_pairing(&who, p.string("purpose")?).await?;
     Ok(secret_response(json!({
         "pairing_token": secret,
         "token_id": record.token_id,
@@ -289,13 +295,13 @@ pub async fn create_pairing(
 /// `POST /access/api/v1/tokens/pairing/exchange` (form `pairing_token`): the pairing token
 /// itself is the credential; it works once.
 pub async fn exchange_pairing(
-    svc: Svc,
+    tokens: web::Data<Tokens>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["pairing_token"])?;
-    let (_, issued) = svc
+    let (_, issued) = tokens
         .consume_pairing(&p.required_string("pairing_token")?)
         .await?;
     Ok(secret_response(issued_json(&issued)))
@@ -304,15 +310,15 @@ pub async fn exchange_pairing(
 /// `POST /access/api/v1/tokens/introspect` (RFC 7662, form `token`): for resource servers,
 /// which authenticate themselves. Any token problem is `{"active": false}`.
 pub async fn introspect(
-    svc: Svc,
+    auth: web::Data<Auth>,
     Caller(_): Caller,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = Params::from_request(&req, payload, svc.config.server.max_body_bytes).await?;
+    let p = Params::from_request(&req, payload, body_limit(&req)).await?;
     p.allow_only(&["token", "token_type_hint"])?;
     let token = p.required_string("token")?;
-    let claims = match validate_any(&svc, &req, &token).await {
+    let claims = match validate_any(&auth, &req, &token).await {
         Ok(v) => v.claims,
         Err(ServiceError::Unavailable(m)) => return Err(ServiceError::Unavailable(m)),
         Err(_) => return Ok(HttpResponse::Ok().json(json!({ "active": false }))),

@@ -5,10 +5,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::compat::compact;
-use super::extract::{Admin, Svc};
+use super::extract::{body_limit, Admin};
 use super::params::Params;
 use crate::domain::accounts::{GroupRecord, UserRecord};
-use crate::service::users::{NewUser, UserChange};
+use crate::service::accounts::Accounts;
+use crate::service::accounts::{NewUser, UserChange};
 use crate::service::{ServiceError, ServiceResult};
 
 fn user_json(u: &UserRecord) -> Value {
@@ -26,19 +27,19 @@ fn group_json(g: &GroupRecord) -> Value {
     compact(json!({ "name": g.name, "description": g.description }))
 }
 
-async fn params(svc: &Svc, req: &HttpRequest, payload: web::Payload) -> ServiceResult<Params> {
-    Params::from_request(req, payload, svc.config.server.max_body_bytes).await
+async fn params(req: &HttpRequest, payload: web::Payload) -> ServiceResult<Params> {
+    Params::from_request(req, payload, body_limit(req)).await
 }
 
 pub async fn create_user(
-    svc: Svc,
+    accounts: web::Data<Accounts>,
     _: Admin,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = params(&svc, &req, payload).await?;
+    let p = params(&req, payload).await?;
     p.allow_only(&["username", "password", "email", "admin", "groups"])?;
-    let user = svc
+    let user = accounts
         .create_user(NewUser {
             username: p.required_string("username")?,
             password: p.required_string("password")?,
@@ -50,33 +51,37 @@ pub async fn create_user(
     Ok(HttpResponse::Created().json(user_json(&user)))
 }
 
-pub async fn list_users(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
-    let users: Vec<Value> = svc.state.users()?.iter().map(user_json).collect();
+pub async fn list_users(accounts: web::Data<Accounts>, _: Admin) -> ServiceResult<HttpResponse> {
+    let users: Vec<Value> = accounts.users()?.iter().map(user_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "users": users })))
 }
 
-pub async fn get_user(svc: Svc, _: Admin, name: web::Path<String>) -> ServiceResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(user_json(&svc.user(&name)?)))
-}
-
-pub async fn delete_user(
-    svc: Svc,
+pub async fn get_user(
+    accounts: web::Data<Accounts>,
     _: Admin,
     name: web::Path<String>,
 ) -> ServiceResult<HttpResponse> {
-    svc.delete_user(&name).await?;
+    Ok(HttpResponse::Ok().json(user_json(&accounts.user(&name)?)))
+}
+
+pub async fn delete_user(
+    accounts: web::Data<Accounts>,
+    _: Admin,
+    name: web::Path<String>,
+) -> ServiceResult<HttpResponse> {
+    accounts.delete_user(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// `PATCH /access/api/v2/users/{name}` (admin): `password`, `email`, `admin`, `groups`.
 pub async fn update_user(
-    svc: Svc,
+    accounts: web::Data<Accounts>,
     _: Admin,
     req: HttpRequest,
     name: web::Path<String>,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = params(&svc, &req, payload).await?;
+    let p = params(&req, payload).await?;
     p.allow_only(&["password", "email", "admin", "groups"])?;
     let change = UserChange {
         password: p.string("password")?,
@@ -87,19 +92,19 @@ pub async fn update_user(
             .then(|| p.string_list("groups"))
             .transpose()?,
     };
-    svc.update_user(&name, change).await?;
-    Ok(HttpResponse::Ok().json(user_json(&svc.user(&name)?)))
+    accounts.update_user(&name, change).await?;
+    Ok(HttpResponse::Ok().json(user_json(&accounts.user(&name)?)))
 }
 
 /// `POST /artifactory/api/security/users/authorization/changePassword` (Artifactory's
 /// call): JSON `{"userName","oldPassword","newPassword1","newPassword2"}`. The old password
 /// is the credential; wrong ones count as failed logins.
 pub async fn change_password(
-    svc: Svc,
+    accounts: web::Data<Accounts>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = params(&svc, &req, payload).await?;
+    let p = params(&req, payload).await?;
     p.allow_only(&["userName", "oldPassword", "newPassword1", "newPassword2"])?;
     let username = p.required_string("userName")?;
     let old = p.required_string("oldPassword")?;
@@ -110,7 +115,8 @@ pub async fn change_password(
         ));
     }
     let client = req.peer_addr().map(|a| a.ip());
-    svc.change_own_password(&username, &old, new, client)
+    accounts
+        .change_own_password(&username, &old, new, client)
         .await?;
     Ok(HttpResponse::Ok()
         .content_type("text/plain")
@@ -119,48 +125,53 @@ pub async fn change_password(
 
 /// `PATCH /access/api/v2/groups/{name}/members` (admin): JSON `{"add":[users],"remove":[users]}`.
 pub async fn update_group_members(
-    svc: Svc,
+    accounts: web::Data<Accounts>,
     _: Admin,
     req: HttpRequest,
     name: web::Path<String>,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = params(&svc, &req, payload).await?;
+    let p = params(&req, payload).await?;
     p.allow_only(&["add", "remove"])?;
-    svc.update_group_members(&name, p.string_list("add")?, p.string_list("remove")?)
+    accounts
+        .update_group_members(&name, p.string_list("add")?, p.string_list("remove")?)
         .await?;
-    let members = svc.group_members(&name)?;
+    let members = accounts.group_members(&name)?;
     Ok(HttpResponse::Ok().json(json!({ "name": *name, "members": members })))
 }
 
 pub async fn create_group(
-    svc: Svc,
+    accounts: web::Data<Accounts>,
     _: Admin,
     req: HttpRequest,
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
-    let p = params(&svc, &req, payload).await?;
+    let p = params(&req, payload).await?;
     p.allow_only(&["name", "description"])?;
-    let group = svc
+    let group = accounts
         .create_group(p.required_string("name")?, p.string("description")?)
         .await?;
     Ok(HttpResponse::Created().json(group_json(&group)))
 }
 
-pub async fn list_groups(svc: Svc, _: Admin) -> ServiceResult<HttpResponse> {
-    let groups: Vec<Value> = svc.state.groups()?.iter().map(group_json).collect();
+pub async fn list_groups(accounts: web::Data<Accounts>, _: Admin) -> ServiceResult<HttpResponse> {
+    let groups: Vec<Value> = accounts.groups()?.iter().map(group_json).collect();
     Ok(HttpResponse::Ok().json(json!({ "groups": groups })))
 }
 
-pub async fn get_group(svc: Svc, _: Admin, name: web::Path<String>) -> ServiceResult<HttpResponse> {
-    Ok(HttpResponse::Ok().json(group_json(&svc.group(&name)?)))
-}
-
-pub async fn delete_group(
-    svc: Svc,
+pub async fn get_group(
+    accounts: web::Data<Accounts>,
     _: Admin,
     name: web::Path<String>,
 ) -> ServiceResult<HttpResponse> {
-    svc.delete_group(&name).await?;
+    Ok(HttpResponse::Ok().json(group_json(&accounts.group(&name)?)))
+}
+
+pub async fn delete_group(
+    accounts: web::Data<Accounts>,
+    _: Admin,
+    name: web::Path<String>,
+) -> ServiceResult<HttpResponse> {
+    accounts.delete_group(&name).await?;
     Ok(HttpResponse::NoContent().finish())
 }

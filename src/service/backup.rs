@@ -4,10 +4,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::{Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::writes::Writes;
+use super::{ServiceError, ServiceResult};
 use crate::raft::command::{Command, CommandResponse};
 use crate::store::backup;
 use crate::store::trees::{key::SERVICE_ID, StateTree};
+use crate::store::{BackupSource, StateView};
 
 /// Most records per `RestoreChunk` log entry.
 pub const RESTORE_CHUNK_RECORDS: usize = 2_000;
@@ -26,12 +30,29 @@ pub struct RestoreSummary {
     pub service_id: Option<String>,
 }
 
-impl Service {
+/// Backup and restore of the replicated state.
+pub struct Backup {
+    state: StateView,
+    writes: Arc<Writes>,
+    backup: BackupSource,
+}
+
+impl Backup {
+    pub fn new(state: StateView, writes: Arc<Writes>, backup: BackupSource) -> Backup {
+        Backup {
+            state,
+            writes,
+            backup,
+        }
+    }
+}
+
+impl Backup {
     /// The whole replicated state as a backup file (an unlinked temporary file, rewound, and
     /// its length): a read barrier (so the backup holds everything committed before the
     /// request), then a copy under the apply lock.
     pub async fn backup(&self) -> ServiceResult<(std::fs::File, u64)> {
-        self.read_barrier(BACKUP_BARRIER).await?;
+        self.writes.read_barrier(BACKUP_BARRIER).await?;
         Ok(self.backup.read().await?)
     }
 
@@ -48,7 +69,7 @@ impl Service {
                 "backup holds no service id: not a backup of a bootstrapped cluster".into(),
             ));
         }
-        self.read_barrier(BACKUP_BARRIER).await?;
+        self.writes.read_barrier(BACKUP_BARRIER).await?;
         if !force && !self.state.is_fresh()? {
             return Err(ServiceError::Conflict(
                 "this cluster already holds tokens, users, groups or trusted certificates: \
@@ -69,6 +90,7 @@ impl Service {
                 chunk.push(r.to_owned());
             }
             let response = self
+                .writes
                 .write(Command::RestoreChunk {
                     first: chunks == 0,
                     records: chunk,

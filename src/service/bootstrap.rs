@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use openraft::BasicNode;
 
-use super::{now_secs, Service};
+use super::cluster::Cluster;
+use super::now_secs;
 use crate::crypto::{self, hash_password};
 use crate::domain::accounts::UserRecord;
 use crate::raft::command::{Command, CommandResponse};
@@ -49,11 +50,11 @@ pub fn write_secret_file(path: &Path, contents: &str) -> std::io::Result<()> {
     f.sync_all()
 }
 
-impl Service {
+impl Cluster {
     /// Become a serving member: initialise a new cluster (no seeds) or join one, wait for a
     /// leader, bootstrap if this is a brand-new cluster, and catch up with the leader.
     /// Retries until it succeeds; the cluster RPC is served meanwhile. The caller opens the
-    /// public API afterwards ([`Service::set_ready`]).
+    /// public API afterwards ([`Cluster::set_ready`]).
     pub async fn become_member(self: Arc<Self>) -> Result<(), StartError> {
         let initialized = self
             .raft
@@ -90,7 +91,11 @@ impl Service {
             }
             if leader.is_some()
                 && bootstrapped
-                && self.read_barrier(Duration::from_secs(5)).await.is_ok()
+                && self
+                    .writes
+                    .read_barrier(Duration::from_secs(5))
+                    .await
+                    .is_ok()
             {
                 break;
             }
@@ -138,6 +143,7 @@ impl Service {
         };
         let kid = key.kid.clone();
         let response = self
+            .writes
             .write(Command::Bootstrap {
                 service_id: service_id.clone(),
                 key,

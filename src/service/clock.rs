@@ -2,25 +2,79 @@
 //! offset from the leader's, refuses to mint while that is beyond `cluster.max-clock-skew-millis`,
 //! and places "every token until now" cut-offs where every minting node's tokens fall.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::{Service, ServiceError, ServiceResult};
+use super::{ServiceError, ServiceResult};
 use crate::clock::now_millis;
+use crate::config::Config;
 use crate::domain::clock::{self, reading};
-use crate::raft::clock::TimeReply;
-use crate::raft::NodeId;
+use crate::raft::clock::{ClockBoard, TimeReply};
+use crate::raft::membership::Membership;
+use crate::raft::peer::PeerClient;
+use crate::raft::{NodeId, Raft};
+use crate::store::StateView;
 
-impl Service {
+/// The cluster's clock as this node reads it: the other members' and the federated sites'
+/// offsets, and ours from the leader's.
+pub struct ClusterClock {
+    config: Arc<Config>,
+    node_id: NodeId,
+    membership: Membership,
+    raft: Raft,
+    peer: PeerClient,
+    state: StateView,
+    /// The other members' and the federated sites' clocks, as last read.
+    board: ClockBoard,
+    /// Our offset from the leader's clock (ms), for `now_ms` on every request.
+    leader_offset: AtomicI64,
+}
+
+impl ClusterClock {
+    pub fn new(
+        config: Arc<Config>,
+        membership: Membership,
+        raft: Raft,
+        peer: PeerClient,
+        state: StateView,
+    ) -> ClusterClock {
+        ClusterClock {
+            node_id: config.server.node_id,
+            config,
+            membership,
+            raft,
+            peer,
+            state,
+            board: ClockBoard::default(),
+            leader_offset: AtomicI64::default(),
+        }
+    }
+
+    /// How often the members' clocks are read (`cluster.clock-probe-millis`).
+    pub fn probe_every_ms(&self) -> u64 {
+        self.config.cluster.clock_probe_millis
+    }
+
+    /// The largest offset from the leader at which this node still mints.
+    pub fn max_skew_ms(&self) -> u64 {
+        self.config.cluster.max_clock_skew_millis
+    }
+
+    /// The offsets as last read, by member and by federated site.
+    pub fn board(&self) -> &ClockBoard {
+        &self.board
+    }
+
     /// This node's offset from the leader's clock (ms, positive: we are behind it); 0 on the
     /// leader; None while not read yet (no leader, or just started).
     pub fn leader_offset_ms(&self) -> Option<i64> {
         let status = self.membership.status();
         match status.leader {
             Some(id) if id == self.node_id => Some(0),
-            Some(id) => self.clocks.node_offset(id),
+            Some(id) => self.board.node_offset(id),
             None => None,
         }
     }
@@ -37,12 +91,12 @@ impl Service {
     /// The time tokens are minted and checked by: our clock corrected by our offset from the
     /// leader's as last read (cheap: one atomic), so every node mints `iat`/`exp` and
     /// compares `exp` on one clock, whatever its own says.
-    pub fn clock_now_ms(&self) -> u64 {
+    pub fn now_ms(&self) -> u64 {
         now_millis().saturating_add_signed(self.leader_offset.load(Ordering::Relaxed))
     }
 
-    pub fn clock_now_secs(&self) -> u64 {
-        self.clock_now_ms() / 1000
+    pub fn now_secs(&self) -> u64 {
+        self.now_ms() / 1000
     }
 
     /// Remember our offset from the leader (the probe calls this after each round).
@@ -59,7 +113,7 @@ impl Service {
         // Each member's offset from the leader: (member - us) - (leader - us).
         let mut offsets: Vec<Option<i64>> = vec![leader.map(|l| -l)];
         for (id, _) in self.other_members() {
-            offsets.push(match (self.clocks.node_offset(id), leader) {
+            offsets.push(match (self.board.node_offset(id), leader) {
                 (Some(m), Some(l)) => Some(m - l),
                 _ => None,
             });
@@ -77,7 +131,7 @@ impl Service {
     }
 
     /// Whether this node's clock is too far from the leader's to mint.
-    pub fn clock_problem(&self) -> Option<String> {
+    pub fn problem(&self) -> Option<String> {
         let max = self.config.cluster.max_clock_skew_millis;
         let off = self.leader_offset_ms()?;
         (!clock::within_skew(off, max)).then(|| {
@@ -92,16 +146,16 @@ impl Service {
     /// 503 while this node's clock is out of range: a token it minted would carry times the
     /// other nodes read differently. A follower that has not read the leader's clock yet
     /// reads it first.
-    pub async fn check_clock_for_minting(&self) -> ServiceResult<()> {
+    pub async fn check_for_minting(&self) -> ServiceResult<()> {
         let status = self.membership.status();
         if let (Some(leader), Some(url)) = (status.leader, status.leader_url) {
-            if leader != self.node_id && self.clocks.node_offset(leader).is_none() {
+            if leader != self.node_id && self.board.node_offset(leader).is_none() {
                 if let Err(e) = self.read_member_clock(leader, &url).await {
                     tracing::debug!(error = %e, "cannot read the leader's clock");
                 }
             }
         }
-        match self.clock_problem() {
+        match self.problem() {
             Some(problem) => Err(ServiceError::Unavailable(problem)),
             None => Ok(()),
         }
@@ -115,7 +169,7 @@ impl Service {
             .call(url, "time", &(), Duration::from_secs(1))
             .await
             .map_err(|e| e.to_string())?;
-        self.clocks
+        self.board
             .node_read(node, reading(sent, reply.now_ms, now_millis()));
         self.note_leader_offset();
         Ok(())
@@ -134,13 +188,39 @@ impl Service {
     }
 
     /// This node's clock as `/healthz` and cluster status show it.
-    pub fn clock_json(&self) -> Value {
+    pub fn json(&self) -> Value {
         let offset = self.leader_offset_ms();
         json!({
             "offset_from_leader_ms": offset,
             "max_skew_ms": self.config.cluster.max_clock_skew_millis,
-            "degraded": self.clock_problem().is_some(),
-            "problem": self.clock_problem(),
+            "degraded": self.problem().is_some(),
+            "problem": self.problem(),
         })
+    }
+
+    /// Every mint comes here first. A node whose clock is out of range mints nothing (503).
+    /// Tokens of a subject issued in the same second as (or before) its revocation cut-off
+    /// are dead on arrival: wait past it before issuing (a cut-off reaches past "now" by the
+    /// clock bound, see `domain::clock::cut_off_secs`), but not for a cut-off further ahead
+    /// than any clock in range can explain.
+    pub async fn wait_past_cut_off(&self, subject: &str) -> ServiceResult<()> {
+        self.check_for_minting().await?;
+        let longest = 4 * self.config.cluster.max_clock_skew_millis / 1000 + 3;
+        while let Some(cut) = self.state.subject_revoked_at(subject)? {
+            let now_ms = self.now_ms();
+            let now = now_ms / 1000;
+            if now > cut {
+                break;
+            }
+            if cut > now + longest {
+                return Err(ServiceError::Unavailable(format!(
+                    "every token of this user until {cut} (Unix seconds) was revoked, {} s from now: try again later",
+                    cut - now
+                )));
+            }
+            let wait = (cut - now) * 1000 + (1000 - now_ms % 1000) + 5;
+            tokio::time::sleep(Duration::from_millis(wait.min(2000))).await;
+        }
+        Ok(())
     }
 }

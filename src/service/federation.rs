@@ -2,20 +2,23 @@
 //! a site and refresh at the issuing site. What a peer site sends us is in
 //! `federation_inbound`; the pushing side is `federation::link`.
 
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde_json::{json, Value};
 
-use super::{now_secs, IssuedToken, Service, ServiceError, ServiceResult};
+use super::federation_outbound::SiteOutbox;
+use super::writes::Writes;
+use super::{keyset, now_secs, own_service_id, ServiceError, ServiceResult};
+use crate::config::Config;
 use crate::crypto::KeyOrigin;
-use crate::domain::names::valid_service_id;
-use crate::federation::message;
+use crate::federation::client::SiteAnswer;
 use crate::federation::protocol::{Entity, Hello, PeerSite};
+use crate::federation::status::Board;
 use crate::raft::command::{Command, CommandResponse};
+use crate::raft::membership::Membership;
+use crate::store::StateView;
 use crate::telemetry::audit::Event;
-
-/// How long a call to a peer site may take.
-pub const SITE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A new peer site (`POST /system/federation`).
 pub struct NewPeer {
@@ -74,37 +77,134 @@ fn peer_event(kind: &str, peer: &PeerSite) {
         .emit();
 }
 
-impl Service {
-    pub fn peers(&self) -> ServiceResult<Vec<PeerSite>> {
-        Ok(self.state.fed_peers()?)
+/// Federation as admins run it: peer sites, their status, the digest, `validate_server`.
+pub struct Federation {
+    config: Arc<Config>,
+    state: StateView,
+    writes: Arc<Writes>,
+    outbox: Arc<SiteOutbox>,
+    /// What each link is doing (filled in by the leader's link tasks).
+    links: Arc<Board>,
+    membership: Membership,
+    /// Calls to the leader (`status_from_leader`).
+    member_http: reqwest::Client,
+}
+
+impl Federation {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        writes: Arc<Writes>,
+        outbox: Arc<SiteOutbox>,
+        links: Arc<Board>,
+        membership: Membership,
+        member_http: reqwest::Client,
+    ) -> Federation {
+        Federation {
+            config,
+            state,
+            writes,
+            outbox,
+            links,
+            membership,
+            member_http,
+        }
     }
 
-    pub fn peer(&self, name: &str) -> ServiceResult<PeerSite> {
-        self.state
-            .fed_peer(name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("federation '{name}' not found")))
+    /// Whether this node runs the links (only the leader pushes to peer sites).
+    pub fn runs_links(&self) -> bool {
+        self.membership.status().is_leader
+    }
+
+    /// A peer site as `GET /system/federation` shows it: its entry, where its link stands
+    /// and what it refused.
+    pub fn link_status(&self, p: &PeerSite) -> ServiceResult<Value> {
+        let cursor = self.state.federation().fed_cursor(&p.name)?;
+        let (tail, head) = self.state.federation().fed_journal_range()?;
+        let epoch = self.state.federation().fed_epoch()?;
+        let live = self.links.get(&p.name).unwrap_or_default();
+        let refusals = self.state.federation().fed_refusals(&p.service_id)?;
+        let behind = cursor
+            .next
+            .map(|n| head.saturating_sub(n))
+            .unwrap_or(head - tail);
+        let stale = cursor.next.is_some_and(|n| n < tail);
+        let full_sync =
+            cursor.next.is_none() || cursor.resync || cursor.synced_epoch < epoch || stale;
+        let state = match (p.active, self.runs_links()) {
+            (false, _) => "inactive",
+            (true, false) => "standby",
+            (true, true) => live.state,
+        };
+        Ok(json!({
+            "name": p.name,
+            "url": p.url,
+            "service_id": p.service_id,
+            "entities": p.entities,
+            "active": p.active,
+            "exclude_users": p.exclude_users,
+            "status": {
+                "state": state,
+                "last_contact_ms_ago": live.last_contact.map(|t| Instant::now().duration_since(t).as_millis() as u64),
+                "events_behind": behind,
+                "lag_ms": live.lag_ms,
+                "last_error": live.last_error,
+                "full_sync": full_sync,
+                "full_syncs": cursor.full_syncs,
+                "stale": stale,
+                "cursor": cursor.next,
+                "events_sent": live.events_sent,
+                "refused": refusals.count,
+                // How far its clock is ahead of ours, as the link last read it (leader only).
+                "clock_offset_ms": self.outbox.site_clock_offset(&p.name),
+                "last_refused": refusals.last,
+            }
+        }))
+    }
+
+    /// Link status lives on the leader: a follower asks it for `path_and_query` with the
+    /// caller's credentials (None when it cannot; the caller then answers from its own view).
+    pub async fn status_from_leader(
+        &self,
+        path_and_query: &str,
+        authorization: Option<&[u8]>,
+    ) -> Option<Vec<u8>> {
+        let status = self.membership.status();
+        if status.is_leader {
+            return None;
+        }
+        let url = format!("{}{}", status.leader_url?, path_and_query);
+        let mut call = self
+            .member_http
+            .get(url)
+            .timeout(std::time::Duration::from_secs(3));
+        if let Some(auth) = authorization {
+            call = call.header("authorization", auth);
+        }
+        let r = call.send().await.ok()?;
+        if !r.status().is_success() {
+            return None;
+        }
+        r.bytes().await.ok().map(|b| b.to_vec())
     }
 
     /// The service id a site answers with at `url`.
     async fn remote_service_id(&self, url: &str) -> ServiceResult<String> {
-        let unreachable = |e: String| ServiceError::BadRequest(format!("cannot reach {url}: {e}"));
-        let r = self
-            .peer_http()
-            .get(format!("{url}/access/api/v1/system/service_id"))
-            .timeout(SITE_TIMEOUT)
-            .send()
+        self.outbox
+            .site_service_id(url)
             .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        if !r.status().is_success() {
-            return Err(unreachable(format!("HTTP {}", r.status())));
-        }
-        let id = r.text().await.map_err(|e| unreachable(e.to_string()))?;
-        let id = id.trim().to_string();
-        if valid_service_id(&id) {
-            Ok(id)
-        } else {
-            Err(unreachable(format!("'{id}' is not a service id")))
-        }
+            .map_err(|e| ServiceError::BadRequest(format!("cannot reach {url}: {e}")))
+    }
+
+    pub fn peers(&self) -> ServiceResult<Vec<PeerSite>> {
+        Ok(self.state.federation().fed_peers()?)
+    }
+
+    pub fn peer(&self, name: &str) -> ServiceResult<PeerSite> {
+        self.state
+            .federation()
+            .fed_peer(name)?
+            .ok_or_else(|| ServiceError::NotFound(format!("federation '{name}' not found")))
     }
 
     pub async fn add_peer(&self, new: NewPeer) -> ServiceResult<PeerSite> {
@@ -115,14 +215,14 @@ impl Service {
             )));
         }
         let url = check_url(&new.url)?;
-        if self.state.fed_peer(&new.name)?.is_some() {
+        if self.state.federation().fed_peer(&new.name)?.is_some() {
             return Err(ServiceError::Conflict(format!(
                 "federation '{}' already exists",
                 new.name
             )));
         }
         let service_id = match new.service_id {
-            Some(id) if valid_service_id(&id) => id,
+            Some(id) if crate::domain::names::valid_service_id(&id) => id,
             Some(id) => {
                 return Err(ServiceError::BadRequest(format!(
                     "invalid service_id '{id}'"
@@ -130,12 +230,17 @@ impl Service {
             }
             None => self.remote_service_id(&url).await?,
         };
-        if service_id == self.service_id()? {
+        if service_id == own_service_id(&self.state)? {
             return Err(ServiceError::BadRequest(
                 "a site cannot federate with itself".into(),
             ));
         }
-        if self.state.fed_peer_by_service(&service_id)?.is_some() {
+        if self
+            .state
+            .federation()
+            .fed_peer_by_service(&service_id)?
+            .is_some()
+        {
             return Err(ServiceError::Conflict(format!(
                 "a federation with {service_id} exists"
             )));
@@ -154,7 +259,8 @@ impl Service {
                 .unwrap_or_else(|| vec![self.config.security.bootstrap_admin_username.clone()]),
             created_at: now_secs(),
         };
-        self.write(Command::FederationPeer { peer: peer.clone() })
+        self.writes
+            .write(Command::FederationPeer { peer: peer.clone() })
             .await?;
         tracing::info!(name = %peer.name, url = %peer.url, service_id = %peer.service_id, "federation added");
         peer_event("federation.peer_added", &peer);
@@ -175,7 +281,8 @@ impl Service {
         if let Some(x) = patch.exclude_users {
             peer.exclude_users = x;
         }
-        self.write(Command::FederationPeer { peer: peer.clone() })
+        self.writes
+            .write(Command::FederationPeer { peer: peer.clone() })
             .await?;
         peer_event("federation.peer_updated", &peer);
         Ok(peer)
@@ -183,6 +290,7 @@ impl Service {
 
     pub async fn remove_peer(&self, name: &str) -> ServiceResult<()> {
         match self
+            .writes
             .write(Command::FederationRemovePeer { name: name.into() })
             .await?
         {
@@ -201,6 +309,7 @@ impl Service {
     /// Force a full sync to a peer (`full_broadcast`).
     pub async fn full_broadcast(&self, name: &str) -> ServiceResult<()> {
         match self
+            .writes
             .write(Command::FederationResync { peer: name.into() })
             .await?
         {
@@ -213,106 +322,21 @@ impl Service {
 
     /// The federated state's digest, vector and counts (equal everywhere once converged).
     pub fn federation_digest(&self) -> ServiceResult<Value> {
-        let own = self.service_id()?;
+        let own = own_service_id(&self.state)?;
         let excluded: Vec<String> = self
             .state
+            .federation()
             .fed_peers()?
             .into_iter()
             .flat_map(|p| p.exclude_users)
             .collect();
-        let d = self.state.fed_digest(&own, &excluded)?;
+        let d = self.state.federation().fed_digest(&own, &excluded)?;
         Ok(json!({
             "service_id": own,
             "digest": d.digest,
             "counts": d.counts,
-            "vector": self.state.fed_vector()?,
+            "vector": self.state.federation().fed_vector()?,
         }))
-    }
-
-    /// POST a signed message to a peer site; the answer and the HTTP status.
-    pub async fn send_to_site<T: serde::Serialize>(
-        &self,
-        url: &str,
-        aud: &str,
-        path: &str,
-        body: T,
-    ) -> Result<(u16, Value), String> {
-        let keys = self.keyset().map_err(|e| e.to_string())?;
-        let sealed = message::seal(&keys, aud, body, now_secs()).map_err(|e| e.to_string())?;
-        // Lets the receiver authenticate us before it reads a large body.
-        let auth = self
-            .upload_header(&keys, aud, sealed.as_bytes())
-            .map_err(|e| e.to_string())?;
-        let r = self
-            .peer_http()
-            .post(format!("{url}/access/api/v1/system/federation/{path}"))
-            .header("content-type", "application/jwt")
-            .header(crate::federation::upload::HEADER, auth)
-            .timeout(SITE_TIMEOUT)
-            .body(sealed)
-            .send()
-            .await
-            .map_err(|e| format!("{url}: {e}"))?;
-        let status = r.status().as_u16();
-        let body = r.json::<Value>().await.unwrap_or(Value::Null);
-        Ok((status, body))
-    }
-
-    /// Refresh a token of another site: only its issuer can (it holds the refresh hash's
-    /// one conditional swap), so the pair goes there. A site we are not federated with, or
-    /// one we cannot reach, is a clear refusal.
-    pub async fn refresh_at_issuer(
-        &self,
-        issuer: &str,
-        access_token: &str,
-        refresh_token: &str,
-    ) -> ServiceResult<IssuedToken> {
-        let peer = self.state.fed_peer_by_service(issuer)?.ok_or_else(|| {
-            ServiceError::BadRequest(
-                "only tokens of this cluster or of a federated site can be refreshed here".into(),
-            )
-        })?;
-        let unreachable = |e: String| {
-            ServiceError::Unavailable(format!(
-                "the issuing site '{}' cannot be reached to refresh this token: {e}",
-                peer.name
-            ))
-        };
-        let r = self
-            .peer_http()
-            .post(format!("{}/access/api/v1/tokens", peer.url))
-            .timeout(SITE_TIMEOUT)
-            .form(&[
-                ("grant_type", "refresh_token"),
-                ("access_token", access_token),
-                ("refresh_token", refresh_token),
-            ])
-            .send()
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
-        let status = r.status().as_u16();
-        let body: Value = r.json().await.map_err(|e| unreachable(e.to_string()))?;
-        let message = body["errors"][0]["message"]
-            .as_str()
-            .unwrap_or("refused")
-            .to_string();
-        match status {
-            200 => {
-                let text = |k: &str| body[k].as_str().map(str::to_string);
-                Ok(IssuedToken {
-                    token_id: text("token_id").unwrap_or_default(),
-                    access_token: text("access_token")
-                        .ok_or_else(|| unreachable("no access_token in the answer".into()))?,
-                    refresh_token: text("refresh_token"),
-                    reference_token: text("reference_token"),
-                    expires_in: body["expires_in"].as_u64().unwrap_or(0),
-                    scope: text("scope").unwrap_or_default(),
-                })
-            }
-            400 => Err(ServiceError::BadRequest(message)),
-            401 => Err(ServiceError::Unauthorized(message)),
-            _ => Err(unreachable(format!("HTTP {status}: {message}"))),
-        }
     }
 
     /// Reachability, trust both ways and versions of a site (`validate_server`).
@@ -326,7 +350,7 @@ impl Service {
                 None
             }
         };
-        let keys = self.keyset()?;
+        let keys = keyset(&self.state)?;
         let we_trust_them = service_id.as_ref().is_some_and(|id| {
             keys.public_keys
                 .iter()
@@ -337,8 +361,8 @@ impl Service {
         }
         let (mut they_trust_us, mut they_know_us, mut version) = (false, false, Value::Null);
         if let Some(id) = &service_id {
-            match self.send_to_site(&url, id, "_hello", Hello {}).await {
-                Ok((200, body)) => {
+            match self.outbox.send_to_site(&url, id, "_hello", Hello {}).await {
+                Ok(SiteAnswer { status: 200, body }) => {
                     they_trust_us = true;
                     they_know_us = body["knows_you"].as_bool().unwrap_or(false);
                     version = body["version"].clone();
@@ -346,11 +370,11 @@ impl Service {
                         problems.push("it has no federation entry for this site".into());
                     }
                 }
-                Ok((status, body)) => problems.push(format!(
+                Ok(SiteAnswer { status, body }) => problems.push(format!(
                     "it refuses our signed hello (HTTP {status}): {}",
                     body["errors"][0]["message"].as_str().unwrap_or("")
                 )),
-                Err(e) => problems.push(e),
+                Err(e) => problems.push(e.to_string()),
             }
         }
         Ok(json!({

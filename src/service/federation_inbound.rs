@@ -3,20 +3,39 @@
 //! `federation::admission` and `store::apply::federation_merge`), relayed events must carry
 //! their origin's signature, and what is refused is counted, audited and logged here.
 
-use super::{now_secs, Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::clock::ClusterClock;
+use super::writes::Writes;
+use super::{keyset, now_secs, own_service_id, ServiceError, ServiceResult};
 use crate::clock::now_millis;
+use crate::config::Config;
+use crate::crypto::VerifyError;
 use crate::domain::names::valid_name;
 use crate::federation::admission::Refused;
 use crate::federation::message::{self, Introduced, OpenError, Sealed};
 use crate::federation::protocol::{
     Answer, Change, EventBatch, Hello, JournalEntry, PeerSite, SyncChunk, SyncDone,
 };
+use crate::federation::upload::{self, Upload};
 use crate::raft::command::{Command, CommandResponse};
+use crate::store::StateView;
 use crate::telemetry::audit::Event;
 use crate::telemetry::metrics;
 
 /// Most events or changes one message may carry.
 const MAX_ITEMS: usize = 20_000;
+
+fn refused(e: OpenError) -> ServiceError {
+    match e {
+        OpenError::Malformed
+        | OpenError::Verify(VerifyError::Malformed)
+        | OpenError::Verify(VerifyError::Algorithm) => {
+            ServiceError::BadRequest(format!("federation upload header refused: {e}"))
+        }
+        e => ServiceError::Unauthorized(format!("federation upload header refused: {e}")),
+    }
+}
 
 fn opened<T>(r: Result<Sealed<T>, OpenError>) -> ServiceResult<Sealed<T>> {
     r.map_err(|e| match e {
@@ -52,10 +71,61 @@ fn check_change(change: &Change) -> ServiceResult<()> {
     }
 }
 
-impl Service {
+/// What peer sites send us: journal batches, full-sync chunks, hellos.
+pub struct SiteInbox {
+    config: Arc<Config>,
+    state: StateView,
+    writes: Arc<Writes>,
+    clock: Arc<ClusterClock>,
+}
+
+impl SiteInbox {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        writes: Arc<Writes>,
+        clock: Arc<ClusterClock>,
+    ) -> SiteInbox {
+        SiteInbox {
+            config,
+            state,
+            writes,
+            clock,
+        }
+    }
+
+    /// The largest site message accepted (`federation.max-message-bytes`).
+    pub fn max_message_bytes(&self) -> usize {
+        self.config.federation.max_message_bytes
+    }
+
+    /// A header received with a large batch or sync chunk: from a site with a federation
+    /// entry here, and for no more than `federation.max-message-bytes`. What it vouches for
+    /// is checked against the body once read (`Upload::matches`).
+    pub fn open_upload_header(&self, header: &str) -> ServiceResult<Upload> {
+        let keys = keyset(&self.state)?;
+        let sealed = upload::open(&keys, header, now_secs()).map_err(refused)?;
+        if self
+            .state
+            .federation()
+            .fed_peer_by_service(&sealed.iss)?
+            .is_none()
+        {
+            return Err(ServiceError::Unauthorized(format!(
+                "{} is not a federated site here",
+                sealed.iss
+            )));
+        }
+        let cap = self.config.federation.max_message_bytes;
+        if sealed.body.len > cap as u64 {
+            return Err(ServiceError::PayloadTooLarge(cap));
+        }
+        Ok(sealed.body)
+    }
+
     /// Open a site message: signed by a key trusted for its issuer (see `message::open`).
     fn open_message<T: serde::de::DeserializeOwned>(&self, body: &str) -> ServiceResult<Sealed<T>> {
-        let keys = self.keyset()?;
+        let keys = keyset(&self.state)?;
         opened(message::open(&keys, body.trim(), now_secs()))
     }
 
@@ -65,7 +135,7 @@ impl Service {
         body: &str,
     ) -> ServiceResult<(Sealed<T>, PeerSite)> {
         let sealed: Sealed<T> = self.open_message(body)?;
-        match self.state.fed_peer_by_service(&sealed.iss)? {
+        match self.state.federation().fed_peer_by_service(&sealed.iss)? {
             Some(peer) => Ok((sealed, peer)),
             None => Err(ServiceError::Unauthorized(format!(
                 "{} is not a federated site here",
@@ -87,8 +157,8 @@ impl Service {
 
     /// Indexes of the events relayed by `sender` without their origin's valid signature.
     fn unsigned_events(&self, sender: &str, events: &[JournalEntry]) -> ServiceResult<Vec<usize>> {
-        let keys = self.keyset()?;
-        let own = self.service_id()?;
+        let keys = keyset(&self.state)?;
+        let own = own_service_id(&self.state)?;
         let mut introduced = Introduced::default();
         let mut unsigned = Vec::new();
         for (i, e) in events.iter().enumerate() {
@@ -149,7 +219,7 @@ impl Service {
         Ok(Answer {
             position,
             status: status.into(),
-            service_id: self.service_id()?,
+            service_id: own_service_id(&self.state)?,
             version: env!("CARGO_PKG_VERSION").into(),
             knows_you: true,
             now_ms: now_millis(),
@@ -168,6 +238,7 @@ impl Service {
         b.events.iter().try_for_each(|e| check_change(&e.change))?;
         let unsigned = self.unsigned_events(&sealed.iss, &b.events)?;
         let response = self
+            .writes
             .write(Command::FederationReceive {
                 from: sealed.iss,
                 peer: peer.name.clone(),
@@ -175,7 +246,7 @@ impl Service {
                 upto: b.upto,
                 events: b.events,
                 unsigned,
-                times: self.receive_times(),
+                times: self.clock.receive_times(),
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {
@@ -187,7 +258,7 @@ impl Service {
     /// Keep in a full sync's vector only the sequences we can believe: the sender's own, and
     /// another origin's with that origin's signature.
     fn proven_vector(&self, sender: &str, done: &mut SyncDone) -> ServiceResult<()> {
-        let keys = self.keyset()?;
+        let keys = keyset(&self.state)?;
         let none = Introduced::default();
         let proofs = &done.proofs;
         done.vector.retain(|origin, seq| {
@@ -217,6 +288,7 @@ impl Service {
         }
         let done = c.done.is_some();
         let response = self
+            .writes
             .write(Command::FederationSync {
                 from: sealed.iss.clone(),
                 peer: peer.name.clone(),
@@ -224,7 +296,7 @@ impl Service {
                 chunk: c.chunk,
                 changes: c.changes,
                 done: c.done,
-                times: self.receive_times(),
+                times: self.clock.receive_times(),
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {
@@ -239,11 +311,15 @@ impl Service {
     /// A site saying hello: its key is trusted here (else 401); says whether we know it.
     pub async fn hello(&self, body: &str) -> ServiceResult<Answer> {
         let sealed: Sealed<Hello> = self.open_message(body)?;
-        let knows_you = self.state.fed_peer_by_service(&sealed.iss)?.is_some();
+        let knows_you = self
+            .state
+            .federation()
+            .fed_peer_by_service(&sealed.iss)?
+            .is_some();
         Ok(Answer {
-            position: self.state.fed_inbound(&sealed.iss)?,
+            position: self.state.federation().fed_inbound(&sealed.iss)?,
             status: "ok".into(),
-            service_id: self.service_id()?,
+            service_id: own_service_id(&self.state)?,
             version: env!("CARGO_PKG_VERSION").into(),
             knows_you,
             now_ms: now_millis(),

@@ -1,11 +1,17 @@
 //! Key lifecycle: certificate reset and the circle of trust. Every change is a log entry whose
 //! keys the proposer decides.
 
-use super::{now_secs, Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::writes::Writes;
+use super::{keyset, now_secs, own_service_id, ServiceError, ServiceResult};
+use crate::config::Config;
+use crate::crypto::KeySet;
 use crate::crypto::{self, KeyMaterial};
 use crate::domain::names::valid_service_id;
 use crate::domain::trust::TrustedCert;
 use crate::raft::command::{Command, CommandResponse};
+use crate::store::StateView;
 use crate::telemetry::audit::Event;
 
 /// Trusted certificate names become file-like names: keep them simple.
@@ -18,11 +24,51 @@ pub fn valid_cert_name(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
-impl Service {
+/// The signing keys and the circle of trust.
+pub struct Keys {
+    config: Arc<Config>,
+    state: StateView,
+    writes: Arc<Writes>,
+}
+
+impl Keys {
+    pub fn new(config: Arc<Config>, state: StateView, writes: Arc<Writes>) -> Keys {
+        Keys {
+            config,
+            state,
+            writes,
+        }
+    }
+}
+
+impl Keys {
+    /// The published key set (503 before the cluster is bootstrapped).
+    pub fn keyset(&self) -> ServiceResult<Arc<KeySet>> {
+        keyset(&self.state)
+    }
+
+    /// This cluster's service id.
+    pub fn service_id(&self) -> ServiceResult<String> {
+        own_service_id(&self.state)
+    }
+
+    /// The active certificate (root.crt), PEM.
+    pub fn root_certificate(&self) -> ServiceResult<String> {
+        let key = self.state.active_key()?.ok_or_else(|| {
+            ServiceError::Unavailable("the cluster is not bootstrapped yet".into())
+        })?;
+        Ok(key.certificate_pem)
+    }
+
+    /// The trusted certificates, by name.
+    pub fn trusted_certs(&self) -> ServiceResult<Vec<crate::domain::trust::TrustedCert>> {
+        Ok(self.state.trusted_certs()?)
+    }
+
     /// New signing keypair through the log; every node rewrites its key files on apply.
     /// With `keep_old` the previous certificate stays trusted so issued tokens keep working.
     pub async fn reset_certificate(&self, keep_old: bool) -> ServiceResult<KeyMaterial> {
-        let service_id = self.service_id()?;
+        let service_id = own_service_id(&self.state)?;
         let bits = self.config.security.rsa_key_size;
         let now = now_secs();
         let key = tokio::task::spawn_blocking(move || {
@@ -31,14 +77,15 @@ impl Service {
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        let endorsement = crate::federation::message::endorse(self.keyset()?.as_ref(), &key)
+        let endorsement = crate::federation::message::endorse(keyset(&self.state)?.as_ref(), &key)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        self.write(Command::RotateKey {
-            key: key.clone(),
-            keep_old,
-            endorsement: Some(endorsement),
-        })
-        .await?;
+        self.writes
+            .write(Command::RotateKey {
+                key: key.clone(),
+                keep_old,
+                endorsement: Some(endorsement),
+            })
+            .await?;
         tracing::info!(kid = %key.kid, keep_old, "root certificate reset");
         Event::new("cert.reset")
             .field("kid", &key.kid)
@@ -76,7 +123,7 @@ impl Service {
                 "'{service_id}' is not a service id like jfac@<id>: give the trusted cluster's service id as 'service_id'"
             )));
         }
-        if service_id == self.service_id()? {
+        if service_id == own_service_id(&self.state)? {
             return Err(ServiceError::BadRequest(
                 "a trusted certificate cannot speak for this cluster's own service id".into(),
             ));
@@ -90,7 +137,8 @@ impl Service {
             federated: false,
             withdrawn: false,
         };
-        self.write(Command::PutTrusted { cert: cert.clone() })
+        self.writes
+            .write(Command::PutTrusted { cert: cert.clone() })
             .await?;
         tracing::info!(name, kid = %cert.kid, "trusted certificate added");
         Event::new("trust.added")
@@ -103,6 +151,7 @@ impl Service {
 
     pub async fn remove_trusted(&self, name: &str) -> ServiceResult<()> {
         match self
+            .writes
             .write(Command::RemoveTrusted {
                 name: name.to_string(),
             })

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
-use super::Service;
+use super::accounts::Accounts;
 use crate::clock::now_millis;
 use crate::crypto::{hash_password, verify_password};
 use crate::domain::policy::{Credential, Principal};
@@ -21,7 +21,7 @@ fn decoy_hash() -> &'static str {
     DECOY.get_or_init(|| hash_password(&crate::crypto::random_secret()).unwrap_or_default())
 }
 
-impl Service {
+impl Accounts {
     fn throttle_policy(&self, free_attempts: u32) -> ThrottlePolicy {
         let s = &self.config.security;
         ThrottlePolicy {
@@ -33,7 +33,7 @@ impl Service {
 
     /// 429 while `key` must still wait.
     fn check_throttle(&self, key: &str, free_attempts: u32, now_ms: u64) -> ServiceResult<()> {
-        let Some(rec) = self.state.login_failures(key)? else {
+        let Some(rec) = self.state.accounts().login_failures(key)? else {
             return Ok(());
         };
         match self
@@ -82,7 +82,7 @@ impl Service {
                 .emit();
             return Err(e);
         }
-        let record = self.state.user(username)?;
+        let record = self.state.accounts().user(username)?;
         let hash = record
             .as_ref()
             .and_then(|r| r.password_hash.clone())
@@ -99,11 +99,11 @@ impl Service {
                     .actor(username)
                     .subject(username)
                     .emit();
-                if self.state.login_failures(&user_key)?.is_some() {
+                if self.state.accounts().login_failures(&user_key)?.is_some() {
                     let cleared = Command::LoginSucceeded {
                         keys: vec![user_key],
                     };
-                    if let Err(e) = self.write_batched(cleared).await {
+                    if let Err(e) = self.writes.write_batched(cleared).await {
                         tracing::debug!(error = %e, "could not clear login failures");
                     }
                 }
@@ -138,7 +138,7 @@ impl Service {
                     reset_after_secs: security.login_failure_reset_secs,
                 };
                 // Counted before answering, so the next guess on any node sees it.
-                if let Err(e) = self.write_batched(failed).await {
+                if let Err(e) = self.writes.write_batched(failed).await {
                     tracing::debug!(error = %e, "could not record a failed login");
                 }
                 Err(bad())

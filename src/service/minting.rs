@@ -1,14 +1,17 @@
 //! The token requests of the API, as use cases: create (with its defaults and policy),
 //! refresh (with admin overrides), identity and pairing tokens, revoke by token or id.
 
+use super::tokens::Tokens;
 use super::tokens::{check_expires_in, IssueSpec, IssuedToken, RefreshOverrides};
-use super::{check_name, Service, ServiceError, ServiceResult};
+use super::{check_name, keyset, ServiceError, ServiceResult};
 use crate::domain::policy::{
     authorize_mint, authorize_own_token, Credential, MintLimits, MintRequest, PolicyError,
     Principal,
 };
 use crate::domain::scope::Scope;
-use crate::domain::token::{PairingRecord, TokenKind};
+use crate::domain::token::PairingRecord;
+use crate::domain::token::TokenKind;
+use crate::federation::client::SiteAnswer;
 use crate::telemetry::CountedVerify;
 
 /// What a token holder gets when it asks for "a token": JFrog's default scope.
@@ -49,7 +52,7 @@ impl RefreshToken {
     }
 }
 
-impl Service {
+impl Tokens {
     /// Apply defaults and policy, then mint.
     pub async fn create_token(
         &self,
@@ -57,7 +60,7 @@ impl Service {
         req: CreateToken,
     ) -> ServiceResult<IssuedToken> {
         let cfg = &self.config.token;
-        let now = self.clock_now_secs();
+        let now = self.clock.now_secs();
         let username = req.username.unwrap_or_else(|| who.username.clone());
         check_name("username", &username)?;
         // A scoped token asking for "a token" gets its own scope, not its user's full rights.
@@ -157,7 +160,7 @@ impl Service {
     ) -> ServiceResult<IssuedToken> {
         let scope = Scope::parse(DEFAULT_SCOPE)?;
         let expires_in = self.config.token.identity_token_expiry;
-        authorize_own_token(who, &scope, expires_in, self.clock_now_secs())?;
+        authorize_own_token(who, &scope, expires_in, self.clock.now_secs())?;
         let issued = self
             .issue(IssueSpec {
                 username: who.username.clone(),
@@ -187,7 +190,7 @@ impl Service {
             &Scope::parse(DEFAULT_SCOPE)?,
             cfg.pairing_token_expiry
                 .saturating_add(self.default_expiry()),
-            self.clock_now_secs(),
+            self.clock.now_secs(),
         )?;
         if purpose.as_ref().is_some_and(|s| s.len() > 256) {
             return Err(ServiceError::BadRequest(
@@ -220,15 +223,15 @@ impl Service {
                 }
             }
             (Some(token), _) => {
-                let verified = self
-                    .keyset()?
-                    .verify(&token, self.clock_now_secs(), true)
+                let verified = keyset(&self.state)?
+                    .verify(&token, self.clock.now_secs(), true)
                     .map_err(|e| ServiceError::BadRequest(format!("cannot revoke: {e}")))?;
                 // A federated site's token is ours to revoke when we hold its record: the
                 // revocation reaches its issuer like any other.
                 let federated = !verified.local
                     && self
                         .state
+                        .federation()
                         .fed_peer_by_service(&verified.claims.iss)?
                         .is_some()
                     && self.state.holds_token(&verified.claims.jti)?;
@@ -251,5 +254,78 @@ impl Service {
             }
         };
         self.revoke(who, &id).await
+    }
+
+    /// Lifetime of a token whose request names none: the cluster-wide setting when an admin
+    /// set one (`PUT /access/api/v1/tokens/default_expiry`), else `token.default-expiry`.
+    pub fn default_expiry(&self) -> u64 {
+        self.state
+            .default_expiry()
+            .ok()
+            .flatten()
+            .unwrap_or(self.config.token.default_expiry)
+    }
+
+    /// Set the default token lifetime for the whole cluster, through the log.
+    pub async fn set_default_expiry(&self, secs: u64) -> ServiceResult<u64> {
+        let secs = check_expires_in(secs)?;
+        self.writes
+            .write(crate::raft::command::Command::SetDefaultExpiry { secs })
+            .await?;
+        tracing::info!(secs, "default token expiry set");
+        Ok(secs)
+    }
+
+    /// Refresh a token of another site: only its issuer can (it holds the refresh hash's
+    /// one conditional swap), so the pair goes there. A site we are not federated with, or
+    /// one we cannot reach, is a clear refusal.
+    pub(super) async fn refresh_at_issuer(
+        &self,
+        issuer: &str,
+        access_token: &str,
+        refresh_token: &str,
+    ) -> ServiceResult<IssuedToken> {
+        let peer = self
+            .state
+            .federation()
+            .fed_peer_by_service(issuer)?
+            .ok_or_else(|| {
+                ServiceError::BadRequest(
+                    "only tokens of this cluster or of a federated site can be refreshed here"
+                        .into(),
+                )
+            })?;
+        let unreachable = |e: String| {
+            ServiceError::Unavailable(format!(
+                "the issuing site '{}' cannot be reached to refresh this token: {e}",
+                peer.name
+            ))
+        };
+        let SiteAnswer { status, body } = self
+            .sites
+            .refresh(&peer.url, access_token, refresh_token)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+        let message = body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("refused")
+            .to_string();
+        match status {
+            200 => {
+                let text = |k: &str| body[k].as_str().map(str::to_string);
+                Ok(IssuedToken {
+                    token_id: text("token_id").unwrap_or_default(),
+                    access_token: text("access_token")
+                        .ok_or_else(|| unreachable("no access_token in the answer".into()))?,
+                    refresh_token: text("refresh_token"),
+                    reference_token: text("reference_token"),
+                    expires_in: body["expires_in"].as_u64().unwrap_or(0),
+                    scope: text("scope").unwrap_or_default(),
+                })
+            }
+            400 => Err(ServiceError::BadRequest(message)),
+            401 => Err(ServiceError::Unauthorized(message)),
+            _ => Err(unreachable(format!("HTTP {status}: {message}"))),
+        }
     }
 }

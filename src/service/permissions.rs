@@ -1,11 +1,15 @@
 //! Permission targets through the log, and the one permission check every caller uses.
 
-use super::{Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::writes::Writes;
+use super::{ServiceError, ServiceResult};
 use crate::clock::now_millis;
 use crate::domain::permissions::{decide, Caller, Decision, PermError, PermissionTarget};
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::scope::{Action, Scope};
 use crate::raft::command::{Command, CommandResponse};
+use crate::store::StateView;
 
 impl From<PermError> for ServiceError {
     fn from(e: PermError) -> Self {
@@ -13,13 +17,26 @@ impl From<PermError> for ServiceError {
     }
 }
 
-impl Service {
+/// Permission targets and the one permission check.
+pub struct Permissions {
+    state: StateView,
+    writes: Arc<Writes>,
+}
+
+impl Permissions {
+    pub fn new(state: StateView, writes: Arc<Writes>) -> Permissions {
+        Permissions { state, writes }
+    }
+}
+
+impl Permissions {
     pub fn permissions(&self) -> ServiceResult<Vec<PermissionTarget>> {
-        Ok(self.state.permissions()?)
+        Ok(self.state.accounts().permissions()?)
     }
 
     pub fn permission(&self, name: &str) -> ServiceResult<PermissionTarget> {
         self.state
+            .accounts()
             .permission(name)?
             .ok_or_else(|| ServiceError::NotFound(format!("permission '{name}' not found")))
     }
@@ -34,7 +51,8 @@ impl Service {
         for (kind, res) in &target.resources {
             for name in res.actions.users.keys() {
                 if self
-                    .caught_up(|| Ok(self.state.user(name)?))
+                    .writes
+                    .caught_up(|| Ok(self.state.accounts().user(name)?))
                     .await?
                     .is_none()
                 {
@@ -47,7 +65,8 @@ impl Service {
             }
             for name in res.actions.groups.keys() {
                 if self
-                    .caught_up(|| Ok(self.state.group(name)?))
+                    .writes
+                    .caught_up(|| Ok(self.state.accounts().group(name)?))
                     .await?
                     .is_none()
                 {
@@ -59,7 +78,7 @@ impl Service {
                 }
             }
         }
-        let created = self.state.permission(&target.name)?.is_none();
+        let created = self.state.accounts().permission(&target.name)?.is_none();
         let name = target.name.clone();
         // The apply takes an identical document as a retry; a create of a name that is
         // already there is a conflict whatever the document.
@@ -69,6 +88,7 @@ impl Service {
             )));
         }
         match self
+            .writes
             .write(Command::PutPermission {
                 target,
                 create_only,
@@ -89,6 +109,7 @@ impl Service {
 
     pub async fn delete_permission(&self, name: &str) -> ServiceResult<()> {
         match self
+            .writes
             .write(Command::DeletePermission {
                 name: name.to_string(),
                 at_ms: now_millis(),
@@ -124,10 +145,10 @@ impl Service {
         // A foreign token never acts as a local user; a transient user has no record.
         let user = match who.credential {
             Credential::ForeignToken { .. } => None,
-            _ => self.state.user(&who.username)?,
+            _ => self.state.accounts().user(&who.username)?,
         };
         let groups = user.map(|u| u.groups);
-        let targets = self.state.permissions()?;
+        let targets = self.state.accounts().permissions()?;
         Ok(decide(
             &Caller {
                 username: &who.username,

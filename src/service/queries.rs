@@ -1,6 +1,7 @@
 //! Reads of stored tokens on behalf of a caller: what it may see.
 
-use super::{Service, ServiceError, ServiceResult};
+use super::tokens::Tokens;
+use super::{ServiceError, ServiceResult};
 use crate::domain::policy::{is_local_user, Credential, Principal};
 use crate::domain::token::TokenRecord;
 
@@ -8,7 +9,7 @@ fn visible_to(who: &Principal, r: &TokenRecord) -> bool {
     who.admin || is_local_user(who, &r.username)
 }
 
-impl Service {
+impl Tokens {
     /// Every stored token for an admin; a user's own otherwise.
     pub fn list_tokens(&self, who: &Principal) -> ServiceResult<Vec<TokenRecord>> {
         Ok(self

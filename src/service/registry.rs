@@ -11,10 +11,18 @@ use serde::Serialize;
 use std::net::IpAddr;
 
 use super::auth::Credentials;
-use super::{Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::auth::Auth;
+use super::clock::ClusterClock;
+use super::permissions::Permissions;
+use super::tokens::Tokens;
+use super::{keyset, ServiceError, ServiceResult};
+use crate::config::Config;
 use crate::crypto::certificate_der;
 use crate::domain::policy::Principal;
 use crate::domain::registry::{merge, parse_scopes, repository_action, ResourceAccess};
+use crate::store::StateView;
 
 /// What a registry token request asks for.
 pub struct RegistryTokenRequest {
@@ -53,7 +61,38 @@ struct RegistryClaims<'a> {
     access: &'a [ResourceAccess],
 }
 
-impl Service {
+/// Docker registry tokens.
+pub struct Registry {
+    config: Arc<Config>,
+    state: StateView,
+    clock: Arc<ClusterClock>,
+    auth: Arc<Auth>,
+    permissions: Arc<Permissions>,
+    /// `docker login` with a password gets an identity token to keep.
+    tokens: Arc<Tokens>,
+}
+
+impl Registry {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        clock: Arc<ClusterClock>,
+        auth: Arc<Auth>,
+        permissions: Arc<Permissions>,
+        tokens: Arc<Tokens>,
+    ) -> Registry {
+        Registry {
+            config,
+            state,
+            clock,
+            auth,
+            permissions,
+            tokens,
+        }
+    }
+}
+
+impl Registry {
     /// The access `who` gets out of `requested`: anonymous callers nothing, admins everything
     /// asked, others each repository action their rights on `<name>` (or `<repo>/<name>`)
     /// allow.
@@ -79,7 +118,11 @@ impl Service {
                         ("repository", Some(right)) => right,
                         _ => continue,
                     };
-                    if self.check_permission(who, &path, right)?.allowed {
+                    if self
+                        .permissions
+                        .check_permission(who, &path, right)?
+                        .allowed
+                    {
                         allowed.push(a);
                     }
                 }
@@ -100,15 +143,16 @@ impl Service {
         request: RegistryTokenRequest,
     ) -> ServiceResult<RegistryToken> {
         let who = match credentials {
-            Some(c) => Some(self.authenticate(c, strict, client).await?),
+            Some(c) => Some(self.auth.authenticate(c, strict, client).await?),
             None => None,
         };
         let offline = request.offline;
-        self.check_clock_for_minting().await?;
+        self.clock.check_for_minting().await?;
         let mut answer = self.registry_token(who.as_ref(), request)?;
         // Only a password login gets a refresh token: a token never yields a longer-lived one.
         if let Some(who) = who.as_ref().filter(|w| offline && w.token_id.is_none()) {
             let identity = self
+                .tokens
                 .create_identity(who, Some("docker login".into()))
                 .await?;
             answer.refresh_token = Some(identity.access_token);
@@ -132,14 +176,14 @@ impl Service {
         let requested = parse_scopes(request.scopes.iter().map(String::as_str))
             .map_err(|e| ServiceError::BadRequest(e.to_string()))?;
         let access = self.granted_access(who, requested, request.repository.as_deref())?;
-        let keys = self.keyset()?;
+        let keys = keyset(&self.state)?;
         let not_ready = || ServiceError::Unavailable("the signing key is changing".into());
         let active = self.state.active_key()?.ok_or_else(not_ready)?;
         if active.kid != keys.active.kid {
             return Err(not_ready());
         }
         let x5c = vec![STANDARD.encode(certificate_der(&active.certificate_pem)?)];
-        let now = self.clock_now_secs();
+        let now = self.clock.now_secs();
         let expires_in = self.config.docker.token_expiry;
         let audience = match &request.service {
             Some(s) => s.clone(),

@@ -8,10 +8,18 @@ use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 
-use super::{Service, ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
+use std::sync::Arc;
+
+use super::accounts::Accounts;
+use super::clock::ClusterClock;
+use super::tokens::Tokens;
+use super::writes::Writes;
+use super::{own_service_id, ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
+use crate::config::Config;
 use crate::domain::policy::{Credential, Principal};
 use crate::domain::token::{subject_for, TokenKind, TokenRecord};
 use crate::raft::command::Command;
+use crate::store::StateView;
 
 /// What session secrets start with (and API credentials never do).
 const SECRET_PREFIX: &str = "uis.";
@@ -38,7 +46,37 @@ fn signed_out() -> ServiceError {
     ServiceError::Unauthorized("not signed in, or the session has ended".into())
 }
 
-impl Service {
+/// Sessions of the admin web page.
+pub struct Sessions {
+    config: Arc<Config>,
+    state: StateView,
+    writes: Arc<Writes>,
+    clock: Arc<ClusterClock>,
+    accounts: Arc<Accounts>,
+    tokens: Arc<Tokens>,
+}
+
+impl Sessions {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        writes: Arc<Writes>,
+        clock: Arc<ClusterClock>,
+        accounts: Arc<Accounts>,
+        tokens: Arc<Tokens>,
+    ) -> Sessions {
+        Sessions {
+            config,
+            state,
+            writes,
+            clock,
+            accounts,
+            tokens,
+        }
+    }
+}
+
+impl Sessions {
     /// Sign in with a password: on success, the new session's secret and record.
     pub async fn start_session(
         &self,
@@ -46,13 +84,16 @@ impl Service {
         password: &str,
         client: Option<IpAddr>,
     ) -> ServiceResult<(String, Session)> {
-        let who = self.password_login(username, password, client).await?;
-        let service_id = self.service_id()?;
+        let who = self
+            .accounts
+            .password_login(username, password, client)
+            .await?;
+        let service_id = own_service_id(&self.state)?;
         let subject = subject_for(&service_id, &who.username);
         // A session started in the second of a "revoke all" would be dead on arrival.
-        self.wait_past_cut_off(&subject).await?;
+        self.clock.wait_past_cut_off(&subject).await?;
         let secret = format!("{SECRET_PREFIX}{}", crate::crypto::random_secret());
-        let now = self.clock_now_secs();
+        let now = self.clock.now_secs();
         let expiry = now.saturating_add(self.config.ui.session_expiry);
         let record = TokenRecord {
             token_id: super::new_token_id(),
@@ -71,7 +112,9 @@ impl Service {
             reference_hash: Some(crate::crypto::secret_hash(&secret)),
         };
         let token_id = record.token_id.clone();
-        self.write_batched(Command::IssueToken { record }).await?;
+        self.writes
+            .write_batched(Command::IssueToken { record })
+            .await?;
         tracing::info!(user = %who.username, token_id, "web session started");
         let csrf = csrf_for(&secret);
         Ok((
@@ -95,17 +138,17 @@ impl Service {
             Some(id) => id,
             None => {
                 // Perhaps started through another node an instant ago: catch up once.
-                let _ = self.read_barrier(CATCH_UP_TIMEOUT).await;
+                let _ = self.writes.read_barrier(CATCH_UP_TIMEOUT).await;
                 self.state.reference(&hash)?.ok_or_else(signed_out)?
             }
         };
         let record = self.state.token(&token_id)?.ok_or_else(signed_out)?;
-        let now = self.clock_now_secs();
+        let now = self.clock.now_secs();
         let expiry = record.expiry.unwrap_or(0);
         // Sessions are site-local: a record that names another issuer is none of ours.
         if record.kind != TokenKind::Session
             || expiry <= now
-            || record.issuer != self.service_id()?
+            || record.issuer != own_service_id(&self.state)?
         {
             return Err(signed_out());
         }
@@ -116,7 +159,11 @@ impl Service {
         {
             return Err(signed_out());
         }
-        let user = self.state.user(&record.username)?.ok_or_else(signed_out)?;
+        let user = self
+            .state
+            .accounts()
+            .user(&record.username)?
+            .ok_or_else(signed_out)?;
         Ok(Session {
             who: Principal {
                 username: user.username,
@@ -134,7 +181,7 @@ impl Service {
 
     /// Sign out: the session's record is revoked on every node.
     pub async fn end_session(&self, session: &Session) -> ServiceResult<()> {
-        self.revoke(&session.who, &session.token_id).await?;
+        self.tokens.revoke(&session.who, &session.token_id).await?;
         tracing::info!(user = %session.who.username, token_id = %session.token_id, "web session ended");
         Ok(())
     }

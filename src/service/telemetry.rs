@@ -3,13 +3,47 @@
 
 use std::net::IpAddr;
 
-use super::{Service, ServiceError, ServiceResult};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{ServiceError, ServiceResult};
+use crate::config::Config;
 use crate::domain::policy::{PolicyError, Principal};
+use crate::federation::status::Board;
+use crate::raft::membership::Membership;
+use crate::store::StateView;
 use crate::telemetry::audit::Event;
 use crate::telemetry::audit_read::{self, Filter};
 use crate::telemetry::{may_read_metrics, metrics};
 
-impl Service {
+/// What the node shows of itself: metrics and the audit trail.
+pub struct Telemetry {
+    config: Arc<Config>,
+    home: PathBuf,
+    state: StateView,
+    membership: Membership,
+    links: Arc<Board>,
+}
+
+impl Telemetry {
+    pub fn new(
+        config: Arc<Config>,
+        home: PathBuf,
+        state: StateView,
+        membership: Membership,
+        links: Arc<Board>,
+    ) -> Telemetry {
+        Telemetry {
+            config,
+            home,
+            state,
+            membership,
+            links,
+        }
+    }
+}
+
+impl Telemetry {
     /// Whether `client` may read the metrics without credentials (`metrics.anonymous-from`).
     pub fn metrics_anonymous(&self, client: Option<IpAddr>) -> bool {
         client.is_some_and(|ip| {
@@ -33,11 +67,11 @@ impl Service {
     /// Every metric in the Prometheus text format, Raft and federation gauges read now.
     pub fn metrics_text(&self) -> ServiceResult<String> {
         let mut sample = self.membership.sample();
-        let (tail, head) = self.state.fed_journal_range()?;
-        for peer in self.peers()? {
+        let (tail, head) = self.state.federation().fed_journal_range()?;
+        for peer in self.state.federation().fed_peers()? {
             // Lag is measured by the leader's link task; elsewhere there is none to report.
             let lag = self.links.get(&peer.name).and_then(|s| s.lag_ms);
-            let next = self.state.fed_cursor(&peer.name)?.next;
+            let next = self.state.federation().fed_cursor(&peer.name)?.next;
             let behind = next.map_or(head.saturating_sub(tail), |n| head.saturating_sub(n));
             sample.federation.push((peer.name, lag, Some(behind)));
         }

@@ -1,18 +1,22 @@
 //! Access tokens: build, sign, issue, refresh, revoke, validate. Times, ids and secrets are
 //! decided here, before proposing, so every node applies the same command.
 
-use std::time::Duration;
+use std::sync::Arc;
 
-use super::{Service, ServiceError, ServiceResult};
-use super::{CATCH_UP_TIMEOUT, STRICT_READ_TIMEOUT};
+use super::clock::ClusterClock;
+use super::writes::Writes;
+use super::{keyset, own_service_id, ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
+use crate::config::Config;
 use crate::crypto::new_reference_token;
-use crate::crypto::{self, KeySet, Verified};
+use crate::crypto::{self, KeySet};
 use crate::domain::policy::Principal;
 use crate::domain::scope::Scope;
 use crate::domain::token::{
     is_revocable, subject_for, Claims, TokenKind, TokenRecord, MAX_EXPIRES_IN,
 };
+use crate::federation::client::SiteClient;
 use crate::raft::command::{Command, CommandResponse};
+use crate::store::StateView;
 use crate::telemetry::audit::Event;
 use crate::telemetry::{metrics, CountedVerify};
 
@@ -58,7 +62,33 @@ pub(crate) fn check_expires_in(secs: u64) -> ServiceResult<u64> {
     Ok(secs)
 }
 
-impl Service {
+/// Tokens: issue, refresh, revoke and read them; pairing tokens; the default lifetime.
+pub struct Tokens {
+    pub(super) config: Arc<Config>,
+    pub(super) state: StateView,
+    pub(super) writes: Arc<Writes>,
+    pub(super) clock: Arc<ClusterClock>,
+    /// Refreshes of another site's tokens go to their issuer.
+    pub(super) sites: Arc<SiteClient>,
+}
+
+impl Tokens {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        writes: Arc<Writes>,
+        clock: Arc<ClusterClock>,
+        sites: Arc<SiteClient>,
+    ) -> Tokens {
+        Tokens {
+            config,
+            state,
+            writes,
+            clock,
+            sites,
+        }
+    }
+
     fn is_revocable(&self, expires_in: u64) -> bool {
         is_revocable(
             (expires_in > 0).then_some(expires_in),
@@ -117,43 +147,6 @@ impl Service {
         })
     }
 
-    /// Every mint comes here first. A node whose clock is out of range mints nothing (503).
-    /// Tokens of a subject issued in the same second as (or before) its revocation cut-off
-    /// are dead on arrival: wait past it before issuing (a cut-off reaches past "now" by the
-    /// clock bound, see `domain::clock::cut_off_secs`), but not for a cut-off further ahead
-    /// than any clock in range can explain.
-    pub(crate) async fn wait_past_cut_off(&self, subject: &str) -> ServiceResult<()> {
-        self.check_clock_for_minting().await?;
-        let longest = 4 * self.config.cluster.max_clock_skew_millis / 1000 + 3;
-        while let Some(cut) = self.state.subject_revoked_at(subject)? {
-            let now_ms = self.clock_now_ms();
-            let now = now_ms / 1000;
-            if now > cut {
-                break;
-            }
-            if cut > now + longest {
-                return Err(ServiceError::Unavailable(format!(
-                    "every token of this user until {cut} (Unix seconds) was revoked, {} s from now: try again later",
-                    cut - now
-                )));
-            }
-            let wait = (cut - now) * 1000 + (1000 - now_ms % 1000) + 5;
-            tokio::time::sleep(Duration::from_millis(wait.min(2000))).await;
-        }
-        Ok(())
-    }
-
-    /// 401 when every token of the claims' subject issued by then was revoked (user deleted,
-    /// tokens of a user revoked, admin taken away).
-    pub fn check_subject(&self, claims: &Claims) -> ServiceResult<()> {
-        match self.state.subject_revoked_at(&claims.sub)? {
-            Some(cut) if claims.iat <= cut => Err(ServiceError::Unauthorized(
-                "token is revoked: every token of its user was revoked".into(),
-            )),
-            _ => Ok(()),
-        }
-    }
-
     fn sign(keys: &KeySet, claims: &Claims) -> ServiceResult<String> {
         keys.active
             .sign(claims)
@@ -163,15 +156,16 @@ impl Service {
     /// Mint a token. Revocable and refreshable tokens are committed to the log first;
     /// short-lived plain tokens need no write at all.
     pub async fn issue(&self, spec: IssueSpec) -> ServiceResult<IssuedToken> {
-        let keys = self.keyset()?;
-        self.wait_past_cut_off(&subject_for(&keys.service_id, &spec.username))
+        let keys = keyset(&self.state)?;
+        self.clock
+            .wait_past_cut_off(&subject_for(&keys.service_id, &spec.username))
             .await?;
-        let now = self.clock_now_secs();
+        let now = self.clock.now_secs();
         let built = self.build(&spec, &keys, now)?;
         let record = built.record;
         if record.revocable || record.refreshable || record.reference_hash.is_some() {
-            self.batcher
-                .write(Command::IssueToken {
+            self.writes
+                .write_batched(Command::IssueToken {
                     record: record.clone(),
                 })
                 .await?;
@@ -211,8 +205,8 @@ impl Service {
                 crate::domain::policy::PolicyError::RefreshableDisabled,
             ));
         }
-        let keys = self.keyset()?;
-        let verified = keys.verify(access_token, self.clock_now_secs(), true)?;
+        let keys = keyset(&self.state)?;
+        let verified = keys.verify(access_token, self.clock.now_secs(), true)?;
         if !verified.local {
             let overridden = overrides.username.is_some()
                 || overrides.scope.is_some()
@@ -229,8 +223,8 @@ impl Service {
                 .await;
         }
         let claims = verified.claims;
-        self.wait_past_cut_off(&claims.sub).await?;
-        let now = self.clock_now_secs();
+        self.clock.wait_past_cut_off(&claims.sub).await?;
+        let now = self.clock.now_secs();
         let refresh_hash = crypto::secret_hash(refresh_token);
         let record = self.refreshable_record(&claims.jti, &refresh_hash).await?;
         let lifetime = record
@@ -257,6 +251,7 @@ impl Service {
             reference_token: new_reference,
         } = self.build(&spec, &keys, now)?;
         let response = self
+            .writes
             .write(Command::RefreshToken {
                 old_token_id: record.token_id.clone(),
                 refresh_hash,
@@ -303,7 +298,7 @@ impl Service {
         if self.state.revocation(token_id)?.is_some() {
             return Ok(None);
         }
-        self.read_barrier(CATCH_UP_TIMEOUT).await?;
+        self.writes.read_barrier(CATCH_UP_TIMEOUT).await?;
         Ok(self.state.token(token_id)?)
     }
 
@@ -318,7 +313,7 @@ impl Service {
         let matches = |r: &TokenRecord| r.refresh_hash.as_deref() == Some(refresh_hash);
         let mut record = self.state.token(token_id)?;
         if !record.as_ref().is_some_and(matches) && self.state.revocation(token_id)?.is_none() {
-            self.read_barrier(CATCH_UP_TIMEOUT).await?;
+            self.writes.read_barrier(CATCH_UP_TIMEOUT).await?;
             record = self.state.token(token_id)?;
         }
         let record = record.ok_or_else(|| {
@@ -326,7 +321,7 @@ impl Service {
         })?;
         // Only our own records refresh here: a federated site's record under this id must
         // never decide what we sign.
-        if record.issuer != self.service_id()? {
+        if record.issuer != own_service_id(&self.state)? {
             return Err(ServiceError::Unauthorized(
                 "token is revoked, expired or not refreshable".into(),
             ));
@@ -358,10 +353,10 @@ impl Service {
         }
         crate::domain::policy::authorize_revoke(who, &record.username, token_id)?;
         match self
-            .batcher
-            .write(Command::RevokeToken {
+            .writes
+            .write_batched(Command::RevokeToken {
                 token_id: token_id.to_string(),
-                revoked_at: self.clock_now_secs(),
+                revoked_at: self.clock.now_secs(),
             })
             .await?
         {
@@ -389,47 +384,6 @@ impl Service {
                 "unexpected revoke response {other:?}"
             ))),
         }
-    }
-
-    /// Verify a token for authentication: signature, expiry, audience, and for revocable
-    /// tokens presence in the store (a revocable token we do not hold counts as revoked).
-    /// `strict` first waits for the leader's read index, making the revocation check
-    /// linearizable. `verified_cache` false skips the verified-token cache, for a caller that
-    /// remembers the outcome itself.
-    pub(super) async fn validate_jwt(
-        &self,
-        token: &str,
-        strict: bool,
-        verified_cache: bool,
-    ) -> ServiceResult<Verified> {
-        if strict {
-            self.read_barrier(STRICT_READ_TIMEOUT).await?;
-        }
-        let keys = self.keyset()?;
-        let verified = if verified_cache {
-            keys.verify(token, self.clock_now_secs(), false)?
-        } else {
-            keys.verify_uncached(token, self.clock_now_secs())?
-        };
-        let claims = &verified.claims;
-        self.check_subject(claims)?;
-        if !claims.revocable(self.config.token.revocable_expiry_threshold)
-            || self.state.holds_token(&claims.jti)?
-        {
-            return Ok(verified);
-        }
-        // Unknown here: revoked, or issued by another node an instant ago and not applied
-        // here yet. Known revocations answer at once; otherwise catch up once and look again.
-        let revoked = ServiceError::Unauthorized("token is revoked".into());
-        if strict || !verified.local || self.state.revocation(&claims.jti)?.is_some() {
-            return Err(revoked);
-        }
-        // Not knowing is not "revoked": a node that cannot catch up answers 503.
-        self.read_barrier(CATCH_UP_TIMEOUT).await?;
-        if self.state.holds_token(&claims.jti)? {
-            return Ok(verified);
-        }
-        Err(revoked)
     }
 }
 

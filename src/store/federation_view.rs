@@ -16,20 +16,33 @@ use crate::domain::federation::{
 };
 use crate::federation::protocol::{Change, JournalEntry, PeerSite};
 
+/// The federated part of the applied state.
+pub struct FederationView<'a> {
+    view: &'a StateView,
+}
+
+impl StateView {
+    /// The federated state.
+    pub fn federation(&self) -> FederationView<'_> {
+        FederationView { view: self }
+    }
+}
+
 fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(serde_json::from_slice(bytes)?)
 }
 
-impl StateView {
+impl FederationView<'_> {
     fn fed_u64(&self, key: &[u8]) -> Result<u64, StoreError> {
-        match self.tree(FedState).get(key)? {
+        match self.view.tree(FedState).get(key)? {
             Some(v) => json(&v),
             None => Ok(0),
         }
     }
 
     pub fn fed_peers(&self) -> Result<Vec<PeerSite>, StoreError> {
-        self.tree(FedPeers)
+        self.view
+            .tree(FedPeers)
             .iter()
             .values()
             .map(|v| json(&v?))
@@ -37,7 +50,8 @@ impl StateView {
     }
 
     pub fn fed_peer(&self, name: &str) -> Result<Option<PeerSite>, StoreError> {
-        self.tree(FedPeers)
+        self.view
+            .tree(FedPeers)
             .get(name.as_bytes())?
             .map(|v| json(&v))
             .transpose()
@@ -52,7 +66,7 @@ impl StateView {
     }
 
     pub fn fed_cursor(&self, peer: &str) -> Result<LinkCursor, StoreError> {
-        match self.tree(FedState).get(fed_key::cursor(peer))? {
+        match self.view.tree(FedState).get(fed_key::cursor(peer))? {
             Some(v) => json(&v),
             None => Ok(LinkCursor::default()),
         }
@@ -78,7 +92,8 @@ impl StateView {
         from: u64,
         max: usize,
     ) -> Result<Vec<(u64, JournalEntry)>, StoreError> {
-        self.tree(FedJournal)
+        self.view
+            .tree(FedJournal)
             .range(from.to_be_bytes()..)
             .take(max)
             .map(|item| {
@@ -91,7 +106,8 @@ impl StateView {
 
     /// The origin's signature of the highest sequence we applied of it.
     pub fn fed_proof(&self, origin: &str) -> Result<Option<String>, StoreError> {
-        self.tree(FedState)
+        self.view
+            .tree(FedState)
             .get(fed_key::proof(origin))?
             .map(|v| json(&v))
             .transpose()
@@ -102,7 +118,7 @@ impl StateView {
         &self,
         sender: &str,
     ) -> Result<super::apply::federation_merge::RefusalStats, StoreError> {
-        match self.tree(FedState).get(fed_key::refused(sender))? {
+        match self.view.tree(FedState).get(fed_key::refused(sender))? {
             Some(v) => json(&v),
             None => Ok(Default::default()),
         }
@@ -110,7 +126,7 @@ impl StateView {
 
     pub fn fed_vector(&self) -> Result<Vector, StoreError> {
         let mut v = Vector::new();
-        for item in self.tree(FedState).scan_prefix(b"vv/") {
+        for item in self.view.tree(FedState).scan_prefix(b"vv/") {
             let (k, val) = item?;
             let origin = String::from_utf8_lossy(&k[3..]).into_owned();
             v.insert(origin, json(&val)?);
@@ -122,14 +138,18 @@ impl StateView {
     /// (one from before federation was set up), tombstones included.
     pub fn fed_user_states(&self, own: &str) -> Result<Vec<(String, UserState)>, StoreError> {
         let mut out = Vec::new();
-        for item in self.tree(FedEntities).scan_prefix(b"u/") {
+        for item in self.view.tree(FedEntities).scan_prefix(b"u/") {
             let (k, v) = item?;
             out.push((String::from_utf8_lossy(&k[2..]).into_owned(), json(&v)?));
         }
-        for item in self.tree(Users).iter() {
+        for item in self.view.tree(Users).iter() {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k).into_owned();
-            if self.tree(FedEntities).contains_key(fed_key::user(&name))? {
+            if self
+                .view
+                .tree(FedEntities)
+                .contains_key(fed_key::user(&name))?
+            {
                 continue;
             }
             let r: crate::domain::accounts::UserRecord = json(&v)?;
@@ -154,7 +174,7 @@ impl StateView {
         for (name, state) in self.fed_user_states(own)? {
             out.push(Change::User { name, state });
         }
-        for item in self.tree(FedEntities).scan_prefix(b"g/") {
+        for item in self.view.tree(FedEntities).scan_prefix(b"g/") {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k[2..]).into_owned();
             out.push(Change::Group {
@@ -162,10 +182,14 @@ impl StateView {
                 state: json(&v)?,
             });
         }
-        for item in self.tree(Groups).iter() {
+        for item in self.view.tree(Groups).iter() {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k).into_owned();
-            if self.tree(FedEntities).contains_key(fed_key::group(&name))? {
+            if self
+                .view
+                .tree(FedEntities)
+                .contains_key(fed_key::group(&name))?
+            {
                 continue;
             }
             let g: crate::domain::accounts::GroupRecord = json(&v)?;
@@ -178,7 +202,7 @@ impl StateView {
             };
             out.push(Change::Group { name, state });
         }
-        for item in self.tree(FedEntities).scan_prefix(b"p/") {
+        for item in self.view.tree(FedEntities).scan_prefix(b"p/") {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k[2..]).into_owned();
             out.push(Change::Permission {
@@ -186,10 +210,11 @@ impl StateView {
                 state: json(&v)?,
             });
         }
-        for item in self.tree(Permissions).iter() {
+        for item in self.view.tree(Permissions).iter() {
             let (k, v) = item?;
             let name = String::from_utf8_lossy(&k).into_owned();
             if self
+                .view
                 .tree(FedEntities)
                 .contains_key(fed_key::permission(&name))?
             {
@@ -201,19 +226,19 @@ impl StateView {
             };
             out.push(Change::Permission { name, state });
         }
-        for v in self.tree(Tokens).iter().values() {
+        for v in self.view.tree(Tokens).iter().values() {
             let record: crate::domain::token::TokenRecord = json(&v?)?;
             // Web sessions are site-local: never federated.
             if record.kind != crate::domain::token::TokenKind::Session {
                 out.push(Change::Token { record });
             }
         }
-        for v in self.tree(Revoked).iter().values() {
+        for v in self.view.tree(Revoked).iter().values() {
             out.push(Change::Revoke {
                 revocation: json(&v?)?,
             });
         }
-        for item in self.tree(Subjects).iter() {
+        for item in self.view.tree(Subjects).iter() {
             let (k, v) = item?;
             out.push(Change::Subject {
                 subject: String::from_utf8_lossy(&k).into_owned(),
@@ -223,7 +248,7 @@ impl StateView {
         out.push(Change::Cert {
             cert: self.own_site_cert(own)?,
         });
-        for item in self.tree(FedEntities).scan_prefix(b"c/") {
+        for item in self.view.tree(FedEntities).scan_prefix(b"c/") {
             let cert: SiteCert = json(&item?.1)?;
             if cert.service_id != own {
                 out.push(Change::Cert { cert });
@@ -234,20 +259,26 @@ impl StateView {
 
     /// Our certificate as peers learn it: as of the last reset, or from bootstrap.
     pub fn own_site_cert(&self, own: &str) -> Result<SiteCert, StoreError> {
-        if let Some(v) = self.tree(FedEntities).get(fed_key::cert(own))? {
+        if let Some(v) = self.view.tree(FedEntities).get(fed_key::cert(own))? {
             return json(&v);
         }
-        let active: Option<KeyMaterial> =
-            match self.tree(super::trees::StateTree::Keys).get(ACTIVE_KEY)? {
-                Some(v) => Some(json(&v)?),
-                None => None,
-            };
+        let active: Option<KeyMaterial> = match self
+            .view
+            .tree(super::trees::StateTree::Keys)
+            .get(ACTIVE_KEY)?
+        {
+            Some(v) => Some(json(&v)?),
+            None => None,
+        };
         let active = active.ok_or_else(|| StoreError::Keys("no active key".into()))?;
-        let retired: Vec<String> =
-            match self.tree(super::trees::StateTree::Keys).get(RETIRED_KEYS)? {
-                Some(v) => json(&v)?,
-                None => Vec::new(),
-            };
+        let retired: Vec<String> = match self
+            .view
+            .tree(super::trees::StateTree::Keys)
+            .get(RETIRED_KEYS)?
+        {
+            Some(v) => json(&v)?,
+            None => Vec::new(),
+        };
         Ok(SiteCert {
             service_id: own.to_string(),
             stamp: Stamp {
@@ -271,7 +302,7 @@ pub struct Digest {
     pub counts: std::collections::BTreeMap<&'static str, usize>,
 }
 
-impl StateView {
+impl FederationView<'_> {
     /// SHA-256 over the federated state in a canonical order: users as federated (but
     /// `excluded` names), groups, stored token ids, revocations, subject cut-offs and the
     /// certificate of every site. Sites that have seen the same changes have the same digest.
@@ -310,7 +341,7 @@ impl StateView {
             ("permissions", Permissions),
         ] {
             let mut n = 0;
-            for item in self.tree(tree).iter() {
+            for item in self.view.tree(tree).iter() {
                 let (k, v) = item?;
                 h.update(name.as_bytes());
                 h.update(&k);
@@ -326,7 +357,7 @@ impl StateView {
         let mut certs: BTreeMap<String, String> = BTreeMap::new();
         let mine = self.own_site_cert(own)?;
         certs.insert(mine.service_id, mine.kid);
-        for item in self.tree(FedEntities).scan_prefix(b"c/") {
+        for item in self.view.tree(FedEntities).scan_prefix(b"c/") {
             let cert: SiteCert = json(&item?.1)?;
             certs.insert(cert.service_id, cert.kid);
         }

@@ -4,10 +4,11 @@
 
 // openraft fixes the error type of every storage call; it is large by design.
 #![allow(clippy::result_large_err)]
+pub mod accounts_view;
 mod apply;
 pub mod backup;
 mod expiry_scan;
-mod federation_view;
+pub mod federation_view;
 mod io;
 pub mod log;
 mod log_tail;

@@ -11,10 +11,8 @@ use serde::de::DeserializeOwned;
 use super::trees::key::{ACTIVE_KEY, LAST_APPLIED, RETIRED_KEYS, SERVICE_ID};
 use super::trees::{StateTree, Trees};
 use crate::crypto::{KeyMaterial, KeySet, TrustedKey};
-use crate::domain::accounts::{GroupRecord, UserRecord};
-use crate::domain::permissions::PermissionTarget;
-use crate::domain::throttle::LoginFailures;
-use crate::domain::token::{PairingRecord, Revocation, TokenRecord};
+use crate::domain::token::PairingRecord;
+use crate::domain::token::{Revocation, TokenRecord};
 use crate::domain::trust::TrustedCert;
 use crate::raft::LogId;
 
@@ -44,14 +42,17 @@ pub struct StateView {
     verified_cache_entries: usize,
 }
 
-fn get_json<T: DeserializeOwned>(tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+pub(super) fn get_json<T: DeserializeOwned>(
+    tree: &sled::Tree,
+    key: &[u8],
+) -> Result<Option<T>, StoreError> {
     match tree.get(key)? {
         Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
         None => Ok(None),
     }
 }
 
-fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
+pub(super) fn all_json<T: DeserializeOwned>(tree: &sled::Tree) -> Result<Vec<T>, StoreError> {
     tree.iter()
         .values()
         .map(|v| Ok(serde_json::from_slice(&v?)?))
@@ -108,11 +109,6 @@ impl StateView {
         }
         self.subject_cuts.store(Arc::new(cuts));
         Ok(())
-    }
-
-    /// Failed logins counted under `key` (`user:<name>` or `addr:<ip>`).
-    pub fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
-        get_json(self.tree(StateTree::Logins), key.as_bytes())
     }
 
     pub fn trusted_certs(&self) -> Result<Vec<TrustedCert>, StoreError> {
@@ -200,30 +196,6 @@ impl StateView {
             }
         }
         Ok(self.tree(StateTree::Users).len() <= 1)
-    }
-
-    pub fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
-        get_json(self.tree(StateTree::Users), username.as_bytes())
-    }
-
-    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
-        all_json(self.tree(StateTree::Users))
-    }
-
-    pub fn group(&self, name: &str) -> Result<Option<GroupRecord>, StoreError> {
-        get_json(self.tree(StateTree::Groups), name.as_bytes())
-    }
-
-    pub fn groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
-        all_json(self.tree(StateTree::Groups))
-    }
-
-    pub fn permissions(&self) -> Result<Vec<PermissionTarget>, StoreError> {
-        all_json(self.tree(StateTree::Permissions))
-    }
-
-    pub fn permission(&self, name: &str) -> Result<Option<PermissionTarget>, StoreError> {
-        get_json(self.tree(StateTree::Permissions), name.as_bytes())
     }
 
     /// Rebuild the published key set from the stored keys; the active key, if any.

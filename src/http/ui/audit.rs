@@ -10,6 +10,7 @@ use maud::html;
 use super::error::{back_to, UiError};
 use super::layout::{page, respond};
 use super::session::{service, AdminSigned};
+use crate::service::telemetry::Telemetry;
 use crate::service::ServiceError;
 use crate::telemetry::audit_read::Filter;
 
@@ -31,7 +32,7 @@ pub async fn page_audit(
     AdminSigned(s): AdminSigned,
     query: web::Query<HashMap<String, String>>,
 ) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Telemetry>(&req)?;
     let given: HashMap<String, String> = query
         .into_inner()
         .into_iter()

@@ -3,14 +3,15 @@
 //! sites with their link status (what `GET /access/api/v1/system/federation` answers).
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{HttpRequest, HttpResponse};
 use maud::{html, Markup};
 use serde_json::Value;
 
 use super::error::UiError;
 use super::layout::{page, respond};
 use super::session::{service, AdminSigned};
-use crate::http::federation::peer_json;
+use crate::service::cluster::Cluster;
+use crate::service::federation::Federation;
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "–".into())
@@ -48,14 +49,14 @@ pub async fn page_cluster(
     req: HttpRequest,
     AdminSigned(s): AdminSigned,
 ) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
-    let raft = svc.membership.status();
-    let members = svc.membership.members().await;
-    let data = web::Data::new(svc.clone());
-    let peers = svc
+    let cluster = service::<Cluster>(&req)?;
+    let federation = service::<Federation>(&req)?;
+    let raft = cluster.status();
+    let members = cluster.members().await;
+    let peers = federation
         .peers()?
         .iter()
-        .map(|p| peer_json(&data, p))
+        .map(|p| federation.link_status(p))
         .collect::<Result<Vec<_>, _>>()?;
     let content = html! {
         dl.facts #node {
@@ -63,7 +64,7 @@ pub async fn page_cluster(
             dt { "Leader" } dd #leader { (opt(raft.leader)) @if let Some(u) = &raft.leader_url { " at " (u) } }
             dt { "Term" } dd { (raft.term) }
             dt { "Applied index" } dd { (opt(raft.applied_index)) }
-            dt { "Service id" } dd { (svc.service_id()?) }
+            dt { "Service id" } dd { (cluster.service_id()?.unwrap_or_default()) }
         }
         h2 { "Members" }
         table #members {

@@ -9,6 +9,7 @@ use super::error::{back_to, UiError};
 use super::layout::{action_button, csrf_field, notice, page, respond, see_other, when};
 use super::session::{service, AdminPost, AdminSigned};
 use crate::crypto::KeyOrigin;
+use crate::service::keys::Keys;
 use crate::service::ServiceError;
 
 const BACK: &str = "/ui/keys";
@@ -26,9 +27,9 @@ pub async fn page_keys(
     req: HttpRequest,
     AdminSigned(s): AdminSigned,
 ) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Keys>(&req)?;
     let keys = svc.keyset()?;
-    let trusted = svc.state.trusted_certs()?;
+    let trusted = svc.trusted_certs()?;
     let reset = req.query_string().split('&').any(|kv| kv == "done=reset");
     let content = html! {
         @if reset { (notice(true, "The root key was reset.")) }
@@ -81,7 +82,7 @@ pub async fn page_keys(
 
 /// `POST /ui/keys/trusted`.
 pub async fn add_trusted(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Keys>(&req)?;
     let back = back_to(BACK);
     let f = &post.form;
     let name = f
@@ -98,7 +99,7 @@ pub async fn add_trusted(req: HttpRequest, post: AdminPost) -> Result<HttpRespon
 
 /// `POST /ui/keys/trusted/remove`.
 pub async fn remove_trusted(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Keys>(&req)?;
     let back = back_to(BACK);
     let name = post
         .form
@@ -110,7 +111,7 @@ pub async fn remove_trusted(req: HttpRequest, post: AdminPost) -> Result<HttpRes
 
 /// `POST /ui/keys/reset`: only with the confirmation ticked.
 pub async fn reset(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Keys>(&req)?;
     let back = back_to(BACK);
     if post.form.get("confirm") != Some("yes") {
         return Err(back(ServiceError::BadRequest(

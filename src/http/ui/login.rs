@@ -13,6 +13,8 @@ use super::session::{
     cleared_login_cookie, cleared_session_cookie, login_cookie, service, session_cookie, Post,
     LOGIN_COOKIE,
 };
+use crate::config::Config;
+use crate::service::sessions::Sessions;
 use crate::service::ServiceError;
 
 fn login_form(token: &str, message: Option<(bool, &str)>) -> Markup {
@@ -36,23 +38,24 @@ fn login_form(token: &str, message: Option<(bool, &str)>) -> Markup {
 
 /// `GET /ui/login`: a fresh form and its token (`?signed_out` after signing out).
 pub async fn form(req: HttpRequest) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let config = service::<Config>(&req)?;
     let token = crate::crypto::random_secret();
     let signed_out = req.query_string().split('&').any(|kv| kv == "signed_out");
     let message = signed_out.then_some((true, "Signed out."));
     let mut response = respond(StatusCode::OK, login_form(&token, message));
     response
-        .add_cookie(&login_cookie(&svc, token))
+        .add_cookie(&login_cookie(&config, token))
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     Ok(response)
 }
 
 /// `POST /ui/login`: on success a session cookie and a redirect to the tokens.
 pub async fn submit(req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let config = service::<Config>(&req)?;
+    let svc = service::<Sessions>(&req)?;
     let back = back_to("/ui/login");
     same_origin(&req).map_err(&back)?;
-    let form = Form::read(&req, payload, svc.config.server.max_body_bytes)
+    let form = Form::read(&req, payload, config.server.max_body_bytes)
         .await
         .map_err(&back)?;
     let expected = req.cookie(LOGIN_COOKIE).map(|c| c.value().to_string());
@@ -77,14 +80,17 @@ pub async fn submit(req: HttpRequest, payload: web::Payload) -> Result<HttpRespo
                 login_form(&token, Some((false, "Wrong user name or password."))),
             );
             response
-                .add_cookie(&login_cookie(&svc, token))
+                .add_cookie(&login_cookie(&config, token))
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
             return Ok(response);
         }
         Err(e) => return Err(back(e)),
     };
     let mut response = see_other("/ui/tokens");
-    for cookie in [session_cookie(&svc, secret), cleared_login_cookie(&svc)] {
+    for cookie in [
+        session_cookie(&config, secret),
+        cleared_login_cookie(&config),
+    ] {
         response
             .add_cookie(&cookie)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -94,11 +100,12 @@ pub async fn submit(req: HttpRequest, payload: web::Payload) -> Result<HttpRespo
 
 /// `POST /ui/logout`: the session ends on every node.
 pub async fn logout(req: HttpRequest, post: Post) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let config = service::<Config>(&req)?;
+    let svc = service::<Sessions>(&req)?;
     svc.end_session(&post.session).await?;
     let mut response = see_other("/ui/login?signed_out");
     response
-        .add_cookie(&cleared_session_cookie(&svc))
+        .add_cookie(&cleared_session_cookie(&config))
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     Ok(response)
 }

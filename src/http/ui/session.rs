@@ -14,10 +14,12 @@ use futures::future::LocalBoxFuture;
 use super::csrf::{same_origin, same_token};
 use super::error::UiError;
 use super::form::Form;
+use crate::config::Config;
 use crate::domain::policy::require_admin;
 use crate::http::request_log::Subject;
 use crate::service::sessions::Session;
-use crate::service::{Service, ServiceError};
+use crate::service::sessions::Sessions;
+use crate::service::ServiceError;
 
 /// The session cookie: a random secret whose hash names a stored session record.
 pub const SESSION_COOKIE: &str = "access_session";
@@ -26,43 +28,48 @@ pub const LOGIN_COOKIE: &str = "access_login";
 /// How long a sign-in form may be left open.
 const LOGIN_FORM_SECS: i64 = 900;
 
-pub fn service(req: &HttpRequest) -> Result<Arc<Service>, UiError> {
-    req.app_data::<web::Data<Arc<Service>>>()
-        .map(|s| Arc::clone(s.get_ref()))
-        .ok_or_else(|| ServiceError::Internal("services are not configured".into()).into())
+/// The use case `T` (or the node's configuration), as `app::UseCases` registered it.
+pub fn service<T: 'static>(req: &HttpRequest) -> Result<Arc<T>, UiError> {
+    Ok(crate::http::extract::use_case::<T>(req)?)
 }
 
-fn cookie<'a>(svc: &Service, name: &'a str, value: String, path: &'a str, secs: i64) -> Cookie<'a> {
+fn cookie<'a>(
+    config: &Config,
+    name: &'a str,
+    value: String,
+    path: &'a str,
+    secs: i64,
+) -> Cookie<'a> {
     Cookie::build(name, value)
         .path(path)
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(svc.config.tls.enabled())
+        .secure(config.tls.enabled())
         .max_age(Duration::seconds(secs))
         .finish()
 }
 
-pub fn session_cookie(svc: &Service, secret: String) -> Cookie<'static> {
-    let secs = i64::try_from(svc.config.ui.session_expiry).unwrap_or(3600);
-    cookie(svc, SESSION_COOKIE, secret, "/", secs)
+pub fn session_cookie(config: &Config, secret: String) -> Cookie<'static> {
+    let secs = i64::try_from(config.ui.session_expiry).unwrap_or(3600);
+    cookie(config, SESSION_COOKIE, secret, "/", secs)
 }
 
 /// Expires the session cookie in the browser.
-pub fn cleared_session_cookie(svc: &Service) -> Cookie<'static> {
-    cookie(svc, SESSION_COOKIE, String::new(), "/", 0)
+pub fn cleared_session_cookie(config: &Config) -> Cookie<'static> {
+    cookie(config, SESSION_COOKIE, String::new(), "/", 0)
 }
 
-pub fn login_cookie(svc: &Service, token: String) -> Cookie<'static> {
-    cookie(svc, LOGIN_COOKIE, token, "/ui/login", LOGIN_FORM_SECS)
+pub fn login_cookie(config: &Config, token: String) -> Cookie<'static> {
+    cookie(config, LOGIN_COOKIE, token, "/ui/login", LOGIN_FORM_SECS)
 }
 
-pub fn cleared_login_cookie(svc: &Service) -> Cookie<'static> {
-    cookie(svc, LOGIN_COOKIE, String::new(), "/ui/login", 0)
+pub fn cleared_login_cookie(config: &Config) -> Cookie<'static> {
+    cookie(config, LOGIN_COOKIE, String::new(), "/ui/login", 0)
 }
 
 /// The session the request's cookie names; not signed in is a 401 (a redirect to sign in).
 pub async fn session_of(req: &HttpRequest) -> Result<Session, UiError> {
-    let svc = service(req)?;
+    let svc = service::<Sessions>(req)?;
     let secret = req
         .cookie(SESSION_COOKIE)
         .ok_or_else(|| ServiceError::Unauthorized("not signed in".into()))?;
@@ -92,8 +99,7 @@ pub struct AdminPost {
 async fn checked_post(req: HttpRequest, payload: web::Payload) -> Result<Post, UiError> {
     let session = session_of(&req).await?;
     same_origin(&req)?;
-    let svc = service(&req)?;
-    let form = Form::read(&req, payload, svc.config.server.max_body_bytes).await?;
+    let form = Form::read(&req, payload, crate::http::extract::body_limit(&req)).await?;
     same_token(form.get("csrf"), &session.csrf)?;
     Ok(Post { session, form })
 }

@@ -10,7 +10,10 @@ use super::error::{back_to, UiError};
 use super::layout::{action_button, csrf_field, notice, page, respond, see_other, when};
 use super::session::{cleared_session_cookie, service, Post, Signed};
 use super::token_form::{create_form, create_request};
+use crate::config::Config;
 use crate::domain::token::{TokenKind, TokenRecord};
+use crate::service::accounts::Accounts;
+use crate::service::tokens::Tokens;
 use crate::service::ServiceError;
 
 const BACK: &str = "/ui/tokens";
@@ -50,7 +53,8 @@ fn done_message(query: &[(String, String)]) -> Option<&'static str> {
 
 /// `GET /ui/tokens?q=...`: the caller's tokens (all, for an admin), newest first.
 pub async fn list(req: HttpRequest, Signed(s): Signed) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Tokens>(&req)?;
+    let accounts = service::<Accounts>(&req)?;
     let query: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
         .map_err(|e| ServiceError::BadRequest(format!("bad query string: {e}")))?;
     let q = query
@@ -64,7 +68,7 @@ pub async fn list(req: HttpRequest, Signed(s): Signed) -> Result<HttpResponse, U
     let total = tokens.len();
     tokens.truncate(MAX_ROWS);
     let groups = match s.who.admin {
-        true => svc.state.groups()?.into_iter().map(|g| g.name).collect(),
+        true => accounts.groups()?.into_iter().map(|g| g.name).collect(),
         false => s.who.groups.clone(),
     };
     let content = html! {
@@ -117,7 +121,7 @@ pub async fn list(req: HttpRequest, Signed(s): Signed) -> Result<HttpResponse, U
 
 /// `POST /ui/tokens`: the new token, shown once (never stored in a form or a URL).
 pub async fn create(req: HttpRequest, post: Post) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Tokens>(&req)?;
     let s = &post.session;
     let request = create_request(&post.form).map_err(back_to(BACK))?;
     let issued = svc
@@ -143,7 +147,7 @@ pub async fn create(req: HttpRequest, post: Post) -> Result<HttpResponse, UiErro
 
 /// `POST /ui/tokens/revoke`: one token, by id (admins any, others their own).
 pub async fn revoke(post: Post, req: HttpRequest) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Tokens>(&req)?;
     let id = post
         .form
         .required("token_id", "The token id")
@@ -157,7 +161,8 @@ pub async fn revoke(post: Post, req: HttpRequest) -> Result<HttpResponse, UiErro
 /// `POST /ui/tokens/revoke-user`: every token of a user (admins any, others themselves).
 /// Revoking one's own ends this session too.
 pub async fn revoke_user(post: Post, req: HttpRequest) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Accounts>(&req)?;
+    let config = service::<Config>(&req)?;
     let who = &post.session.who;
     let username = post
         .form
@@ -171,7 +176,7 @@ pub async fn revoke_user(post: Post, req: HttpRequest) -> Result<HttpResponse, U
     }
     let mut response = see_other("/ui/login?signed_out");
     response
-        .add_cookie(&cleared_session_cookie(&svc))
+        .add_cookie(&cleared_session_cookie(&config))
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     Ok(response)
 }

@@ -8,7 +8,7 @@ use maud::html;
 use super::error::{back_to, UiError};
 use super::layout::{action_button, csrf_field, page, respond, see_other, when};
 use super::session::{service, AdminPost, AdminSigned};
-use crate::service::users::NewUser;
+use crate::service::accounts::{Accounts, NewUser};
 use crate::service::ServiceError;
 
 const USERS: &str = "/ui/users";
@@ -16,9 +16,9 @@ const GROUPS: &str = "/ui/groups";
 
 /// `GET /ui/users`.
 pub async fn users(req: HttpRequest, AdminSigned(s): AdminSigned) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
-    let users = svc.state.users()?;
-    let groups = svc.state.groups()?;
+    let svc = service::<Accounts>(&req)?;
+    let users = svc.users()?;
+    let groups = svc.groups()?;
     let content = html! {
         table #users {
             thead { tr { th { "User" } th { "Email" } th { "Admin" } th { "Groups" } th { "Created (UTC)" } th {} } }
@@ -65,7 +65,7 @@ pub async fn users(req: HttpRequest, AdminSigned(s): AdminSigned) -> Result<Http
 
 /// `POST /ui/users`.
 pub async fn create_user(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Accounts>(&req)?;
     let f = &post.form;
     let back = back_to(USERS);
     let user = NewUser {
@@ -87,7 +87,7 @@ pub async fn create_user(req: HttpRequest, post: AdminPost) -> Result<HttpRespon
 
 /// `POST /ui/users/delete`.
 pub async fn delete_user(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Accounts>(&req)?;
     let back = back_to(USERS);
     let name = post
         .form
@@ -102,9 +102,9 @@ pub async fn groups(
     req: HttpRequest,
     AdminSigned(s): AdminSigned,
 ) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
-    let groups = svc.state.groups()?;
-    let users: Vec<String> = svc.state.users()?.into_iter().map(|u| u.username).collect();
+    let svc = service::<Accounts>(&req)?;
+    let groups = svc.groups()?;
+    let users: Vec<String> = svc.users()?.into_iter().map(|u| u.username).collect();
     let mut rows = Vec::with_capacity(groups.len());
     for g in groups {
         let members = svc.group_members(&g.name)?;
@@ -158,7 +158,7 @@ pub async fn groups(
 
 /// `POST /ui/groups`.
 pub async fn create_group(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Accounts>(&req)?;
     let back = back_to(GROUPS);
     let name = post
         .form
@@ -173,7 +173,7 @@ pub async fn create_group(req: HttpRequest, post: AdminPost) -> Result<HttpRespo
 
 /// `POST /ui/groups/delete`.
 pub async fn delete_group(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Accounts>(&req)?;
     let back = back_to(GROUPS);
     let name = post
         .form
@@ -185,7 +185,7 @@ pub async fn delete_group(req: HttpRequest, post: AdminPost) -> Result<HttpRespo
 
 /// `POST /ui/groups/members`: `add` or `remove` one user.
 pub async fn members(req: HttpRequest, post: AdminPost) -> Result<HttpResponse, UiError> {
-    let svc = service(&req)?;
+    let svc = service::<Accounts>(&req)?;
     let back = back_to(GROUPS);
     let f = &post.form;
     let group = f.required("group", "The group").map_err(&back)?;

@@ -18,8 +18,8 @@ async fn bootstrap_applies_once() {
     assert_eq!(m.apply(again).await, CommandResponse::AlreadyBootstrapped);
     let view = m.sm.view();
     assert_eq!(view.service_id().unwrap().as_deref(), Some(SID));
-    assert!(view.user("root").unwrap().is_none());
-    assert!(view.user("admin").unwrap().unwrap().admin);
+    assert!(view.accounts().user("root").unwrap().is_none());
+    assert!(view.accounts().user("admin").unwrap().unwrap().admin);
     assert_eq!(view.keyset().unwrap().service_id, SID);
 }
 
@@ -235,7 +235,7 @@ async fn batches_apply_each_command_and_expiry_drops_what_is_over() {
     );
     assert!(view.revocation("short").unwrap().is_none());
     assert!(view.holds_token("long").unwrap());
-    assert!(view.login_failures("user:ci").unwrap().is_none());
+    assert!(view.accounts().login_failures("user:ci").unwrap().is_none());
 }
 
 #[tokio::test]
@@ -317,8 +317,8 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
     }
     assert_eq!(inserted as usize, total - 2);
     let view = target.sm.view();
-    assert!(view.user("stale").unwrap().is_none());
-    assert!(view.user("bob").unwrap().is_some());
+    assert!(view.accounts().user("stale").unwrap().is_none());
+    assert!(view.accounts().user("bob").unwrap().is_some());
     assert!(view.token("stale-token").unwrap().is_none());
     assert!(view.holds_token("t1").unwrap());
     assert!(!view.holds_token("t2").unwrap());

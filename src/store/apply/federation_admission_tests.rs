@@ -106,18 +106,21 @@ async fn the_entry_for_the_sender_decides_what_is_merged() {
     let names: Vec<String> = refused(&r).into_iter().map(|(_, n)| n).collect();
     assert_eq!(names, ["newcomer", "fed-excl", "w1"], "{r:?}");
     let view = east.sm.view();
-    assert!(view.user("newcomer").unwrap().is_none());
+    assert!(view.accounts().user("newcomer").unwrap().is_none());
     assert!(view.token("w1").unwrap().is_none());
-    assert!(view.group("dev").unwrap().is_some(), "GROUPS is carried");
+    assert!(
+        view.accounts().group("dev").unwrap().is_some(),
+        "GROUPS is carried"
+    );
     // Refused changes count as delivered and travel on as skips.
-    assert_eq!(view.fed_vector().unwrap()[WEST], 4);
-    let journal = view.fed_journal(0, 10).unwrap();
+    assert_eq!(view.federation().fed_vector().unwrap()[WEST], 4);
+    let journal = view.federation().fed_journal(0, 10).unwrap();
     let skips = journal
         .iter()
         .filter(|(_, e)| e.change == Change::Skip)
         .count();
     assert_eq!(skips, 3, "{journal:?}");
-    let stats = view.fed_refusals(WEST).unwrap();
+    let stats = view.federation().fed_refusals(WEST).unwrap();
     assert_eq!(stats.count, 3);
     assert_eq!(stats.last.unwrap().reason, Refusal::Entity);
 }
@@ -211,9 +214,9 @@ async fn sessions_are_never_journaled() {
     east.apply(Command::IssueToken { record: session }).await;
     let access = record(SID, "a1", "admin", TokenKind::Access, "ref-a1");
     east.apply(Command::IssueToken { record: access }).await;
-    let journal = east.sm.view().fed_journal(0, 10).unwrap();
+    let journal = east.sm.view().federation().fed_journal(0, 10).unwrap();
     assert_eq!(journal.len(), 1, "{journal:?}");
-    let full = east.sm.view().fed_full_state(SID).unwrap();
+    let full = east.sm.view().federation().fed_full_state(SID).unwrap();
     let tokens: Vec<&str> = full
         .iter()
         .filter_map(|c| match c {
@@ -305,7 +308,7 @@ async fn certificates_speak_only_for_themselves() {
         "north's key bound: {t:?}"
     );
     // The own-id certificate travels on as a skip, never relayed.
-    let journal = east.sm.view().fed_journal(0, 10).unwrap();
+    let journal = east.sm.view().federation().fed_journal(0, 10).unwrap();
     assert_eq!(journal[1].1.change, Change::Skip);
 
     // West rotates: the new key, endorsed by the one the admin installed, is taken; the

@@ -66,7 +66,7 @@ pub(super) async fn site(sid: &str, peers: &[&str]) -> Machine {
 }
 
 fn users(m: &Machine) -> usize {
-    m.sm.view().users().unwrap().len()
+    m.sm.view().accounts().users().unwrap().len()
 }
 
 #[tokio::test]
@@ -93,7 +93,10 @@ async fn batches_are_taken_in_order_and_a_replay_applies_nothing() {
         assert_eq!(r, CommandResponse::FedOutOfOrder { position: 2 });
     }
     assert_eq!(users(&east), 3);
-    assert_eq!(east.sm.view().fed_vector().unwrap()["jfac@west"], 2);
+    assert_eq!(
+        east.sm.view().federation().fed_vector().unwrap()["jfac@west"],
+        2
+    );
 }
 
 #[tokio::test]
@@ -108,7 +111,14 @@ async fn a_gap_refuses_the_whole_batch() {
         CommandResponse::FedGap
     );
     assert_eq!(users(&east), 1, "nothing of a refused batch is applied");
-    assert_eq!(east.sm.view().fed_inbound("jfac@west").unwrap(), 0);
+    assert_eq!(
+        east.sm
+            .view()
+            .federation()
+            .fed_inbound("jfac@west")
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -118,12 +128,12 @@ async fn an_event_arriving_by_two_paths_applies_once_and_is_forwarded_once() {
     east.apply(receive("jfac@west", 0, 1, vec![e.clone()]))
         .await;
     east.apply(receive("jfac@north", 0, 1, vec![e])).await;
-    let journal = east.sm.view().fed_journal(0, 100).unwrap();
+    let journal = east.sm.view().federation().fed_journal(0, 100).unwrap();
     assert_eq!(journal.len(), 1, "forwarded once: {journal:?}");
     // Our own events coming back are ignored.
     let echo = event("jfac@east", 1, "zed", 12);
     east.apply(receive("jfac@west", 1, 2, vec![echo])).await;
-    assert!(east.sm.view().user("zed").unwrap().is_none());
+    assert!(east.sm.view().accounts().user("zed").unwrap().is_none());
 }
 
 /// Two origins' event streams delivered to two sites in random interleavings (each origin's
@@ -180,6 +190,7 @@ async fn any_interleaving_of_origins_converges() {
         }
         let d =
             m.sm.view()
+                .federation()
                 .fed_digest("jfac@z", &["admin".to_string()])
                 .unwrap();
         digests.push((d.digest, d.counts["users"]));
@@ -199,15 +210,18 @@ async fn a_skipped_event_is_taken_when_it_arrives_in_full_by_another_path() {
         ..real.clone()
     };
     east.apply(receive("jfac@north", 0, 1, vec![skip])).await;
-    assert!(east.sm.view().user("ann").unwrap().is_none());
-    assert_eq!(east.sm.view().fed_vector().unwrap()["jfac@west"], 1);
+    assert!(east.sm.view().accounts().user("ann").unwrap().is_none());
+    assert_eq!(
+        east.sm.view().federation().fed_vector().unwrap()["jfac@west"],
+        1
+    );
     east.apply(receive("jfac@west", 0, 1, vec![real.clone()]))
         .await;
     assert!(
-        east.sm.view().user("ann").unwrap().is_some(),
+        east.sm.view().accounts().user("ann").unwrap().is_some(),
         "the hole filled"
     );
-    let journal = east.sm.view().fed_journal(0, 10).unwrap();
+    let journal = east.sm.view().federation().fed_journal(0, 10).unwrap();
     assert_eq!(
         journal.len(),
         2,
@@ -216,5 +230,13 @@ async fn a_skipped_event_is_taken_when_it_arrives_in_full_by_another_path() {
     assert_eq!(journal[1].1.change, real.change);
     // A third copy finds no hole: applied once, journaled once.
     east.apply(receive("jfac@north", 1, 2, vec![real])).await;
-    assert_eq!(east.sm.view().fed_journal(0, 10).unwrap().len(), 2);
+    assert_eq!(
+        east.sm
+            .view()
+            .federation()
+            .fed_journal(0, 10)
+            .unwrap()
+            .len(),
+        2
+    );
 }

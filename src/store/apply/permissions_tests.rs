@@ -83,7 +83,7 @@ async fn deleting_a_user_or_group_removes_it_from_every_target() {
     })
     .await;
     for name in ["p1", "p2"] {
-        let t = m.sm.view().permission(name).unwrap().unwrap();
+        let t = m.sm.view().accounts().permission(name).unwrap().unwrap();
         let a = &t.resources["artifact"].actions;
         assert!(a.users.is_empty(), "{t:?}");
         assert_eq!(a.groups.keys().collect::<Vec<_>>(), vec!["qa"], "{t:?}");
@@ -108,7 +108,7 @@ async fn deleting_a_user_or_group_removes_it_from_every_target() {
         at_ms: 4,
     })
     .await;
-    assert!(m.sm.view().permission("p1").unwrap().is_none());
-    let p2 = m.sm.view().permission("p2").unwrap().unwrap();
+    assert!(m.sm.view().accounts().permission("p1").unwrap().is_none());
+    let p2 = m.sm.view().accounts().permission("p2").unwrap().unwrap();
     assert!(p2.resources["artifact"].actions.groups.is_empty());
 }

@@ -221,7 +221,7 @@ async fn user_updates_group_members_and_login_failures() {
     assert_eq!(m.cut("carol"), None, "promotion revokes nothing");
     assert_eq!(m.apply(update(false, 3_000)).await, CommandResponse::Ok);
     assert_eq!(m.cut("carol"), Some(3_000), "demotion revokes");
-    let carol = m.sm.view().user("carol").unwrap().unwrap();
+    let carol = m.sm.view().accounts().user("carol").unwrap().unwrap();
     assert_eq!(
         (carol.password_hash.as_deref(), carol.email.as_deref()),
         (Some("phc"), Some("c@x"))
@@ -240,7 +240,7 @@ async fn user_updates_group_members_and_login_failures() {
         at_ms: 0,
     };
     assert_eq!(m.apply(members).await, CommandResponse::Ok);
-    let carol = m.sm.view().user("carol").unwrap().unwrap();
+    let carol = m.sm.view().accounts().user("carol").unwrap().unwrap();
     assert_eq!(carol.groups, vec!["ops".to_string()]);
     let missing = Command::UpdateGroupMembers {
         group: "nope".into(),
@@ -260,14 +260,26 @@ async fn user_updates_group_members_and_login_failures() {
         .await;
     }
     let view = m.sm.view();
-    let f = view.login_failures("user:carol").unwrap().unwrap();
+    let f = view
+        .accounts()
+        .login_failures("user:carol")
+        .unwrap()
+        .unwrap();
     assert_eq!((f.failures, f.last_failure_ms), (2, 11_000));
     m.apply(Command::LoginSucceeded {
         keys: vec!["user:carol".into()],
     })
     .await;
-    assert!(view.login_failures("user:carol").unwrap().is_none());
-    assert!(view.login_failures("addr:127.0.0.1").unwrap().is_some());
+    assert!(view
+        .accounts()
+        .login_failures("user:carol")
+        .unwrap()
+        .is_none());
+    assert!(view
+        .accounts()
+        .login_failures("addr:127.0.0.1")
+        .unwrap()
+        .is_some());
 }
 
 pub(super) fn plain(id: &str, name: &str, issued_at: u64, expiry: Option<u64>) -> TokenRecord {

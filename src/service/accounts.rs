@@ -1,12 +1,18 @@
 //! Users and groups, group membership, password changes and subject revocation: every
 //! change a log entry whose hashes and times the proposing node decides.
 
-use super::{check_name, now_secs, Service, ServiceError, ServiceResult};
+use std::sync::Arc;
+
+use super::clock::ClusterClock;
+use super::writes::Writes;
+use super::{check_name, now_secs, own_service_id, ServiceError, ServiceResult};
+use crate::config::Config;
 use crate::crypto::hash_password;
-use crate::domain::accounts::{GroupRecord, UserRecord};
+use crate::domain::accounts::UserRecord;
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
 use crate::raft::command::{Command, CommandResponse};
+use crate::store::StateView;
 use crate::telemetry::audit::Event;
 
 /// A new user (`POST /access/api/v2/users`).
@@ -55,7 +61,31 @@ async fn hash_off_thread(password: String) -> ServiceResult<String> {
     )
 }
 
-impl Service {
+/// Users and groups, passwords and password logins.
+pub struct Accounts {
+    pub(super) config: Arc<Config>,
+    pub(super) state: StateView,
+    pub(super) writes: Arc<Writes>,
+    pub(super) clock: Arc<ClusterClock>,
+}
+
+impl Accounts {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        writes: Arc<Writes>,
+        clock: Arc<ClusterClock>,
+    ) -> Accounts {
+        Accounts {
+            config,
+            state,
+            writes,
+            clock,
+        }
+    }
+}
+
+impl Accounts {
     pub async fn create_user(&self, new: NewUser) -> ServiceResult<UserRecord> {
         check_name("username", &new.username)?;
         check_password(&new.password)?;
@@ -74,7 +104,7 @@ impl Service {
             create_only: true,
             at_ms: crate::clock::now_millis(),
         };
-        match self.write(put).await? {
+        match self.writes.write(put).await? {
             CommandResponse::Ok => {
                 tracing::info!(user = %user.username, "user created");
                 Event::new("user.created")
@@ -94,74 +124,16 @@ impl Service {
         }
     }
 
-    pub async fn create_group(
-        &self,
-        name: String,
-        description: Option<String>,
-    ) -> ServiceResult<GroupRecord> {
-        check_name("group name", &name)?;
-        let group = GroupRecord {
-            name,
-            description,
-            created_at: now_secs(),
-        };
-        let put = Command::PutGroup {
-            group: group.clone(),
-            create_only: true,
-            at_ms: crate::clock::now_millis(),
-        };
-        match self.write(put).await? {
-            CommandResponse::Ok => {
-                Event::new("group.created")
-                    .field("group", &group.name)
-                    .emit();
-                Ok(group)
-            }
-            CommandResponse::Conflict => Err(ServiceError::Conflict(format!(
-                "group '{}' already exists",
-                group.name
-            ))),
-            other => Err(ServiceError::Internal(format!(
-                "unexpected response {other:?}"
-            ))),
-        }
-    }
-
-    pub async fn delete_group(&self, name: &str) -> ServiceResult<()> {
-        let delete = Command::DeleteGroup {
-            name: name.to_string(),
-            at_ms: crate::clock::now_millis(),
-        };
-        match self.write(delete).await? {
-            CommandResponse::Ok => {
-                Event::new("group.deleted").field("group", name).emit();
-                Ok(())
-            }
-            _ => Err(ServiceError::NotFound(format!("group '{name}' not found"))),
-        }
+    /// Every local user.
+    pub fn users(&self) -> ServiceResult<Vec<UserRecord>> {
+        Ok(self.state.accounts().users()?)
     }
 
     pub fn user(&self, name: &str) -> ServiceResult<UserRecord> {
         self.state
+            .accounts()
             .user(name)?
             .ok_or_else(|| ServiceError::NotFound(format!("user '{name}' not found")))
-    }
-
-    pub fn group(&self, name: &str) -> ServiceResult<GroupRecord> {
-        self.state
-            .group(name)?
-            .ok_or_else(|| ServiceError::NotFound(format!("group '{name}' not found")))
-    }
-
-    /// Users whose groups include `group`.
-    pub fn group_members(&self, group: &str) -> ServiceResult<Vec<String>> {
-        Ok(self
-            .state
-            .users()?
-            .into_iter()
-            .filter(|u| u.groups.iter().any(|g| g == group))
-            .map(|u| u.username)
-            .collect())
     }
 
     /// "Revoke every token of X", asked by `who`: admins, or X itself.
@@ -172,28 +144,18 @@ impl Service {
         self.revoke_user_tokens(username).await
     }
 
-    async fn check_groups_exist(&self, groups: &[String]) -> ServiceResult<()> {
-        for g in groups {
-            if self.caught_up(|| Ok(self.state.group(g)?)).await?.is_none() {
-                return Err(ServiceError::BadRequest(format!(
-                    "group '{g}' does not exist"
-                )));
-            }
-        }
-        Ok(())
-    }
-
     /// Every token of local user `username` issued until now stops validating on every
     /// node, revocable or not. Works for transient users (never created) too. "Now" is the
     /// cut-off every member's clock falls within (`cut_off_now`), never this node's own.
     pub async fn revoke_user_tokens(&self, username: &str) -> ServiceResult<u64> {
         check_name("username", username)?;
-        let revoked_at = self.cut_off_now();
-        self.write(Command::RevokeSubject {
-            subject: subject_for(&self.service_id()?, username),
-            revoked_at,
-        })
-        .await?;
+        let revoked_at = self.clock.cut_off_now();
+        self.writes
+            .write(Command::RevokeSubject {
+                subject: subject_for(&own_service_id(&self.state)?, username),
+                revoked_at,
+            })
+            .await?;
         tracing::info!(user = %username, revoked_at, "every token of the user revoked");
         Event::new("token.subject_revoked")
             .subject(username)
@@ -210,9 +172,10 @@ impl Service {
             ));
         }
         match self
+            .writes
             .write(Command::DeleteUser {
                 username: username.to_string(),
-                revoked_at: self.cut_off_now(),
+                revoked_at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -260,6 +223,7 @@ impl Service {
         .collect();
         let admin = change.admin;
         match self
+            .writes
             .write(Command::UpdateUser {
                 username: username.to_string(),
                 password_hash,
@@ -267,7 +231,7 @@ impl Service {
                 admin: change.admin,
                 groups: change.groups,
                 // Where taking admin away cuts the user's tokens off.
-                at: self.cut_off_now(),
+                at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -307,13 +271,14 @@ impl Service {
         check_password(&new_password)?;
         let hash = hash_off_thread(new_password).await?;
         match self
+            .writes
             .write(Command::UpdateUser {
                 username: username.to_string(),
                 password_hash: Some(hash),
                 email: None,
                 admin: None,
                 groups: None,
-                at: self.cut_off_now(),
+                at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
             .await?
@@ -330,45 +295,6 @@ impl Service {
             _ => Err(ServiceError::NotFound(format!(
                 "user '{username}' not found"
             ))),
-        }
-    }
-
-    pub async fn update_group_members(
-        &self,
-        group: &str,
-        add: Vec<String>,
-        remove: Vec<String>,
-    ) -> ServiceResult<()> {
-        for name in add.iter().chain(&remove) {
-            if self
-                .caught_up(|| Ok(self.state.user(name)?))
-                .await?
-                .is_none()
-            {
-                return Err(ServiceError::BadRequest(format!(
-                    "user '{name}' does not exist"
-                )));
-            }
-        }
-        let (added, removed) = (add.clone(), remove.clone());
-        match self
-            .write(Command::UpdateGroupMembers {
-                group: group.to_string(),
-                add,
-                remove,
-                at_ms: crate::clock::now_millis(),
-            })
-            .await?
-        {
-            CommandResponse::Ok => {
-                Event::new("group.members_changed")
-                    .field("group", group)
-                    .field("added", &added)
-                    .field("removed", &removed)
-                    .emit();
-                Ok(())
-            }
-            _ => Err(ServiceError::NotFound(format!("group '{group}' not found"))),
         }
     }
 }

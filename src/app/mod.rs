@@ -1,5 +1,10 @@
 //! The composition root: opens the home and sled, builds Raft, the writer, the batcher,
-//! membership and the services, starts every actor and the HTTP server.
+//! membership and the use cases (`use_cases`), starts every actor and the HTTP server.
+
+mod use_cases;
+
+pub use use_cases::UseCases;
+use use_cases::{use_cases, Handles};
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -8,7 +13,7 @@ use std::time::Duration;
 
 use actix::Actor;
 use actix_web::middleware::from_fn;
-use actix_web::{web, App, HttpServer};
+use actix_web::{App, HttpServer};
 use openraft::SnapshotPolicy;
 
 use crate::actors::janitor::Janitor;
@@ -30,7 +35,6 @@ use crate::raft::quorum::{self, QuorumWatch};
 use crate::raft::writer::Writer;
 use crate::raft::Raft;
 use crate::service::bootstrap::{write_secret_file, StartError};
-use crate::service::Service;
 use crate::store::{LogStore, StateMachine};
 use crate::tls::{Tls, VerifiedClientCert};
 
@@ -49,9 +53,9 @@ fn load_or_create_join_key(config: &Config, home: &Path) -> Result<String, Start
     }
 }
 
-/// A started node: its services, the key-file writer's progress and its TLS material.
+/// A started node: its use cases, the key-file writer's progress and its TLS material.
 pub struct Node {
-    pub service: Arc<Service>,
+    pub uses: UseCases,
     pub key_files: KeyFiles,
     pub tls: Arc<Tls>,
     /// What the state machine applies: federation links wake on it.
@@ -173,11 +177,19 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         timing.lease,
         log_tail,
     );
-    let service = Service::new(
-        config, home, state, raft, writer, batcher, membership, peer, backup,
-    );
+    let uses = use_cases(Handles {
+        config,
+        home,
+        state,
+        raft,
+        writer,
+        batcher,
+        membership,
+        peer,
+        backup,
+    });
     Ok(Node {
-        service: Arc::new(service),
+        uses,
         key_files,
         tls,
         applied,
@@ -228,7 +240,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let _audit =
         crate::telemetry::audit::install(config.server.node_id, &config.audit, &audit_dir)?;
     let Node {
-        service,
+        uses,
         key_files,
         tls,
         applied,
@@ -236,7 +248,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let server_tls = tls.server_config().map_err(|e| e.to_string())?;
     // Kept alive while serving: a renewed certificate is picked up without a restart.
     let _cert_watcher = tls.watch();
-    let becoming = service.clone();
+    let becoming = uses.cluster.clone();
     actix_web::rt::spawn(async move {
         if let Err(e) = becoming.clone().become_member().await {
             tracing::error!(error = %e, "node cannot become ready; stopping");
@@ -244,23 +256,26 @@ pub async fn serve(config: Config) -> Result<(), String> {
             return;
         }
         // Clients read root.crt and private.key: open the API once they match the log.
-        if let Some(key) = becoming.state.active_key().ok().flatten() {
-            key_files
-                .wait_written(&key.kid, Duration::from_secs(10))
-                .await;
+        if let Some(kid) = becoming.active_kid() {
+            key_files.wait_written(&kid, Duration::from_secs(10)).await;
         }
         becoming.set_ready();
-        tracing::info!(node_id = becoming.node_id, "node ready");
+        tracing::info!(node_id = becoming.node_id(), "node ready");
     });
-    Janitor::new(service.clone(), Duration::from_secs(60)).start();
-    TrustWatcher::new(service.clone()).start();
-    crate::actors::clock_probe::start(service.clone());
-    crate::federation::link::start(service.clone(), applied);
-    let data = web::Data::new(service.clone());
-    tracing::info!(%listen, node_id = service.node_id, tls = server_tls.is_some(), "access-node listening");
+    Janitor::new(uses.housekeeping.clone(), Duration::from_secs(60)).start();
+    TrustWatcher::new(
+        uses.keys.clone(),
+        uses.cluster.clone(),
+        &uses.config.server.home,
+    )
+    .start();
+    crate::actors::clock_probe::start(uses.clock.clone());
+    crate::actors::federation_link::start(uses.outbox.clone(), applied);
+    tracing::info!(%listen, node_id = uses.cluster.node_id(), tls = server_tls.is_some(), "access-node listening");
+    let cluster = uses.cluster.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(data.clone())
+            .configure(|cfg| uses.register(cfg))
             .wrap(from_fn(record_metrics))
             .wrap(from_fn(log_requests))
             .configure(crate::http::configure)
@@ -277,6 +292,6 @@ pub async fn serve(config: Config) -> Result<(), String> {
         .run()
         .await
         .map_err(|e| e.to_string())?;
-    let _ = service.raft().shutdown().await;
+    cluster.shutdown().await;
     Ok(())
 }

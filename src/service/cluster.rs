@@ -1,0 +1,207 @@
+//! The cluster itself, as its members and admins use it: readiness, becoming a member
+//! (`bootstrap`), the node-to-node RPC (Raft messages, forwarded writes, read index, joins,
+//! membership changes) and the status the admin API shows.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+
+use super::clock::ClusterClock;
+use super::writes::Writes;
+use crate::config::Config;
+use crate::raft::command::Command;
+use crate::raft::election::{PreVoteReply, PreVoteRequest};
+use crate::raft::membership::status::{Member, RaftStatus};
+use crate::raft::membership::Membership;
+use crate::raft::peer::PeerClient;
+use crate::raft::rpc::{
+    JoinRequest, MembershipChange, MembershipReply, ReadIndexReply, ReplicationView, WriteReply,
+};
+use crate::raft::writer::Writer;
+use crate::raft::{NodeId, Raft, TypeConfig};
+use crate::store::StateView;
+
+/// This node as a member of its cluster.
+pub struct Cluster {
+    pub(super) config: Arc<Config>,
+    pub(super) home: PathBuf,
+    pub(super) node_id: NodeId,
+    pub(super) state: StateView,
+    pub(super) raft: Raft,
+    pub(super) writer: Writer,
+    pub(super) writes: Arc<Writes>,
+    pub(super) membership: Membership,
+    peer: PeerClient,
+    clock: Arc<ClusterClock>,
+    /// Set once this node is a member, bootstrapped and caught up; until then the public API
+    /// answers 503 (the cluster RPC is served from the start).
+    ready: AtomicBool,
+}
+
+/// What `Cluster::new` is built from.
+pub struct ClusterParts {
+    pub config: Arc<Config>,
+    pub state: StateView,
+    pub raft: Raft,
+    pub writer: Writer,
+    pub writes: Arc<Writes>,
+    pub membership: Membership,
+    pub peer: PeerClient,
+    pub clock: Arc<ClusterClock>,
+}
+
+impl Cluster {
+    pub fn new(parts: ClusterParts) -> Cluster {
+        Cluster {
+            home: parts.config.server.home.clone(),
+            node_id: parts.config.server.node_id,
+            config: parts.config,
+            state: parts.state,
+            raft: parts.raft,
+            writer: parts.writer,
+            writes: parts.writes,
+            membership: parts.membership,
+            peer: parts.peer,
+            clock: parts.clock,
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_ready(&self) {
+        self.ready.store(true, Ordering::Release);
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    /// Whether a cluster RPC must come with a client certificate our CA signed.
+    pub fn requires_client_cert(&self) -> bool {
+        self.config.tls.require_client_cert
+    }
+
+    /// The secret every cluster RPC carries.
+    pub fn join_key(&self) -> &str {
+        self.peer.join_key()
+    }
+
+    /// The kid of the signing key the log holds now, if any.
+    pub fn active_kid(&self) -> Option<String> {
+        self.state.active_key().ok().flatten().map(|k| k.kid)
+    }
+
+    pub async fn append(
+        &self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+    ) -> Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>> {
+        let answer = self.raft.append_entries(rpc).await;
+        if matches!(&answer, Ok(r) if !matches!(r, AppendEntriesResponse::HigherVote(_))) {
+            self.membership.heard_from_leader();
+        }
+        answer
+    }
+
+    pub async fn vote(
+        &self,
+        rpc: VoteRequest<NodeId>,
+    ) -> Result<VoteResponse<NodeId>, RaftError<NodeId>> {
+        let answer = self.raft.vote(rpc).await;
+        if matches!(&answer, Ok(r) if r.vote_granted) {
+            self.membership.granted_vote();
+        }
+        answer
+    }
+
+    pub fn pre_vote(&self, request: &PreVoteRequest) -> PreVoteReply {
+        self.membership.pre_vote(request)
+    }
+
+    pub async fn install_snapshot(
+        &self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>> {
+        let answer = self.raft.install_snapshot(rpc).await;
+        if answer.is_ok() {
+            self.membership.heard_from_leader();
+        }
+        answer
+    }
+
+    /// A write another member forwarded to us as the leader.
+    pub async fn forwarded_write(&self, cmd: Command) -> WriteReply {
+        self.writer.write_as_leader(cmd).await
+    }
+
+    pub async fn read_index(&self) -> ReadIndexReply {
+        self.writer.read_index_as_leader().await
+    }
+
+    pub async fn join(&self, join: JoinRequest) -> MembershipReply {
+        self.membership.join(join).await
+    }
+
+    pub async fn change_membership(&self, change: MembershipChange) -> MembershipReply {
+        self.membership.remove(change).await
+    }
+
+    pub async fn replication_view(&self) -> Option<ReplicationView> {
+        self.membership.replication_view().await
+    }
+
+    pub fn status(&self) -> RaftStatus {
+        self.membership.status()
+    }
+
+    pub async fn members(&self) -> Vec<Member> {
+        self.membership.members().await
+    }
+
+    /// How far member `id`'s clock is ahead of ours, as last read.
+    pub fn member_clock_offset(&self, id: NodeId) -> Option<i64> {
+        self.clock.board().node_offset(id)
+    }
+
+    /// This node's clock as `/healthz` and the cluster status show it.
+    pub fn clock_json(&self) -> serde_json::Value {
+        self.clock.json()
+    }
+
+    /// This cluster's service id (None before bootstrap).
+    pub fn service_id(&self) -> super::ServiceResult<Option<String>> {
+        Ok(self.state.service_id()?)
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+
+    /// `/healthz`: whether the node serves, and what it shows of itself.
+    pub fn health(&self) -> super::ServiceResult<(bool, serde_json::Value)> {
+        let status = self.membership.status();
+        let ready = self.is_ready() && self.state.keyset().is_some();
+        let body = serde_json::json!({
+            "status": if ready { "UP" } else { "DOWN" },
+            "node_id": status.node_id,
+            "state": status.state,
+            "leader": status.leader,
+            "term": status.term,
+            // From the state machine itself: Raft's metrics can trail an answered write by an
+            // instant, and callers compare this across nodes to know they agree.
+            "last_applied": self.state.last_applied()?.map(|l| l.index).or(status.applied_index),
+            // Degraded: the node still validates, but mints nothing until its clock is in range.
+            "degraded": self.clock.problem().is_some(),
+            "clock": self.clock.json(),
+        });
+        Ok((ready, body))
+    }
+}

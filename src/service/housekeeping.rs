@@ -1,0 +1,88 @@
+//! Housekeeping of the replicated state, on the leader: sweeps of expired token records,
+//! revocations, login-failure counters and pairings. A sweep is a run of `ExpireBefore`
+//! slices, each looking at a bounded number of records, with a pause between them: at a
+//! million tokens no single apply holds up the writes behind it. The time is decided here,
+//! before proposing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::now_secs;
+use super::writes::Writes;
+use crate::config::Config;
+use crate::raft::command::{Command, CommandResponse, SweepFrom};
+use crate::raft::membership::Membership;
+
+/// Records one slice looks at (a few milliseconds of apply).
+const SLICE: u64 = 2_000;
+/// Left to the other writes between two slices.
+const PAUSE: Duration = Duration::from_millis(20);
+
+pub struct Housekeeping {
+    config: Arc<Config>,
+    writes: Arc<Writes>,
+    membership: Membership,
+}
+
+impl Housekeeping {
+    pub fn new(config: Arc<Config>, writes: Arc<Writes>, membership: Membership) -> Housekeeping {
+        Housekeeping {
+            config,
+            writes,
+            membership,
+        }
+    }
+
+    /// One sweep over the whole state, slice by slice, while this node leads.
+    pub async fn sweep(&self) {
+        let now = now_secs();
+        let started = std::time::Instant::now();
+        let (mut tokens, mut revocations, mut slices) = (0u64, 0u64, 0u64);
+        let mut from: Option<SweepFrom> = None;
+        loop {
+            if !self.membership.status().is_leader {
+                return;
+            }
+            let cmd = Command::ExpireBefore {
+                now,
+                grace_secs: self.config.token.refresh_grace_period,
+                logins_before_ms: now
+                    .saturating_sub(self.config.security.login_failure_reset_secs)
+                    .saturating_mul(1000),
+                from: from.clone(),
+                limit: Some(SLICE),
+            };
+            slices += 1;
+            match self.writes.write(cmd).await {
+                Ok(CommandResponse::Expired {
+                    tokens: t,
+                    revocations: r,
+                    next,
+                }) => {
+                    tokens += t;
+                    revocations += r;
+                    // Done, or no progress (a key the cursor cannot pass): end this sweep.
+                    if next.is_none() || next == from {
+                        break;
+                    }
+                    from = next;
+                }
+                Ok(other) => {
+                    tracing::warn!(answer = ?other, "expiry sweep: unexpected answer");
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "expiry sweep failed");
+                    return;
+                }
+            }
+            tokio::time::sleep(PAUSE).await;
+        }
+        let ms = started.elapsed().as_millis() as u64;
+        if tokens + revocations > 0 {
+            tracing::info!(tokens, revocations, slices, ms, "expired records dropped");
+        } else {
+            tracing::debug!(slices, ms, "expiry sweep found nothing to drop");
+        }
+    }
+}

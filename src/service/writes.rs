@@ -1,0 +1,63 @@
+//! The one way use cases write: through the writer (forwarded to the leader when needed) or
+//! the group-commit batcher, and the read barriers that make reads follow writes.
+
+use std::time::Duration;
+
+use super::{ServiceResult, CATCH_UP_TIMEOUT};
+use crate::raft::batcher::WriteBatcher;
+use crate::raft::command::{Command, CommandResponse};
+use crate::raft::membership::Membership;
+use crate::raft::writer::Writer;
+
+/// The write path every use case shares. Cheap to share behind an `Arc`.
+pub struct Writes {
+    writer: Writer,
+    /// Group commit for token issues, revocations and failed logins.
+    batcher: WriteBatcher,
+    membership: Membership,
+}
+
+impl Writes {
+    pub fn new(writer: Writer, batcher: WriteBatcher, membership: Membership) -> Writes {
+        Writes {
+            writer,
+            batcher,
+            membership,
+        }
+    }
+
+    /// Propose `cmd` alone (forwarded to the leader when needed) and wait until it is applied.
+    /// On a follower, also waits (briefly) until the write is applied here, so what this
+    /// node answers next includes it: read-your-writes through any node.
+    pub async fn write(&self, cmd: Command) -> ServiceResult<CommandResponse> {
+        let response = self.writer.write(cmd).await?;
+        if !self.membership.status().is_leader {
+            // The write is committed: failing to see it here yet is no reason to fail it.
+            let _ = self.read_barrier(CATCH_UP_TIMEOUT).await;
+        }
+        Ok(response)
+    }
+
+    /// Propose `cmd` through group commit (hot writes: issues, revocations, failed logins).
+    pub async fn write_batched(&self, cmd: Command) -> ServiceResult<CommandResponse> {
+        Ok(self.batcher.write(cmd).await?)
+    }
+
+    /// After this, local reads see everything committed when it was called.
+    pub async fn read_barrier(&self, timeout: Duration) -> ServiceResult<()> {
+        Ok(self.writer.read_barrier(timeout).await?)
+    }
+
+    /// A lookup of something a write through another node may have made an instant ago: on
+    /// a miss, catch up with the leader once (503 if it cannot) and look again.
+    pub async fn caught_up<T>(
+        &self,
+        look: impl Fn() -> ServiceResult<Option<T>>,
+    ) -> ServiceResult<Option<T>> {
+        if let Some(found) = look()? {
+            return Ok(Some(found));
+        }
+        self.read_barrier(CATCH_UP_TIMEOUT).await?;
+        look()
+    }
+}

@@ -1,0 +1,51 @@
+//! Read access to users, groups, permission targets and failed-login counters.
+
+use super::trees::StateTree;
+use super::view::{all_json, get_json, StateView, StoreError};
+use crate::domain::accounts::GroupRecord;
+use crate::domain::accounts::UserRecord;
+use crate::domain::permissions::PermissionTarget;
+use crate::domain::throttle::LoginFailures;
+
+/// The accounts part of the applied state.
+pub struct AccountsView<'a> {
+    view: &'a StateView,
+}
+
+impl StateView {
+    /// The users, groups, permission targets and login counters.
+    pub fn accounts(&self) -> AccountsView<'_> {
+        AccountsView { view: self }
+    }
+}
+
+impl AccountsView<'_> {
+    /// Failed logins counted under `key` (`user:<name>` or `addr:<ip>`).
+    pub fn login_failures(&self, key: &str) -> Result<Option<LoginFailures>, StoreError> {
+        get_json(self.view.tree(StateTree::Logins), key.as_bytes())
+    }
+
+    pub fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        get_json(self.view.tree(StateTree::Users), username.as_bytes())
+    }
+
+    pub fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        all_json(self.view.tree(StateTree::Users))
+    }
+
+    pub fn group(&self, name: &str) -> Result<Option<GroupRecord>, StoreError> {
+        get_json(self.view.tree(StateTree::Groups), name.as_bytes())
+    }
+
+    pub fn groups(&self) -> Result<Vec<GroupRecord>, StoreError> {
+        all_json(self.view.tree(StateTree::Groups))
+    }
+
+    pub fn permissions(&self) -> Result<Vec<PermissionTarget>, StoreError> {
+        all_json(self.view.tree(StateTree::Permissions))
+    }
+
+    pub fn permission(&self, name: &str) -> Result<Option<PermissionTarget>, StoreError> {
+        get_json(self.view.tree(StateTree::Permissions), name.as_bytes())
+    }
+}
