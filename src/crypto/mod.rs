@@ -1,7 +1,8 @@
-//! Keys and tokens: RSA key generation (`rsa` crate), the self-signed root.crt (`rcgen`),
-//! RS256 signing with a parsed aws-lc-rs key (not the `rsa` crate: RUSTSEC-2023-0071) in
-//! `signing`, verification with parsed aws-lc-rs public keys in `jwt`, and site messages
-//! (`jws`, whose header `jsonwebtoken` reads).
+//! Keys and tokens: RSA key generation (`rsa` crate) and the self-signed root.crt (`rcgen`)
+//! in `keys`, RS256 signing with a parsed aws-lc-rs key (not the `rsa` crate:
+//! RUSTSEC-2023-0071) in `signing`, verification with parsed aws-lc-rs public keys in `jwt`,
+//! site messages (`jws`, whose header `jsonwebtoken` reads), random secrets in `secrets`.
+//! Modules import one way: `error`, `keys`, `secrets` below `jws`, `signing` below `jwt`.
 
 mod error;
 pub mod jws;

@@ -10,8 +10,7 @@ use super::io::read_err;
 use super::trees::StateTree;
 use super::view::StateView;
 use crate::domain::throttle::LoginFailures;
-use crate::domain::token::PairingRecord;
-use crate::domain::token::{Revocation, TokenRecord};
+use crate::domain::token::{PairingRecord, Revocation, TokenRecord};
 use crate::raft::command::SweepFrom;
 use crate::raft::StorageError;
 

@@ -1,5 +1,5 @@
 //! The OpenAPI 3 document, served at `/openapi.json` (and `/access/api/v1/openapi.json`).
-//! Paths and methods are read off the route table as it mounts (`routes::RouteBook`), so the
+//! Paths and methods are read off the route table as it mounts (`route_book::RouteBook`), so the
 //! document lists exactly what is served; `ops` says what each handler takes and answers, and
 //! `schemas` the bodies' shapes.
 

@@ -1,7 +1,8 @@
-//! Applying federation: local changes append to the outbound journal in the same apply that
-//! makes them; peers, link cursors and the version vector live here too, so any node that
-//! becomes leader resumes every link where the cluster left it. What peer sites send is
-//! merged in `federation_merge`.
+//! Applying federation: peers, link cursors and journal trimming live here, so any node that
+//! becomes leader resumes every link where the cluster left it, and so do the merges of a
+//! peer's users, groups and permission targets. Local changes reach the outbound journal
+//! through `journal`; what peer sites send is admitted in `federation_change` and
+//! `federation_merge`.
 
 use serde::{Deserialize, Serialize};
 
@@ -100,7 +101,7 @@ pub(super) fn trim(tx: &Tx<'_>, below: u64) -> TxResult<CommandResponse> {
 }
 
 // Merging a peer's change to a user, group or permission target (admitted already, see
-// `federation_merge`): the merge rules of `domain::federation`, then the record itself.
+// `federation_change`): the merge rules of `domain::federation`, then the record itself.
 
 pub(super) fn merge_permission(tx: &Tx<'_>, name: &str, change: &PermissionState) -> TxResult<()> {
     let key = fed_key::permission(name);

@@ -1,7 +1,14 @@
 //! Applying commands: one small function per command, each deterministic (it depends only on
 //! the command and the state before it), inside the transaction of its log entry.
+//!
+//! The modules import one way, lowest first: `tx` (the transaction), `journal` (local
+//! changes to the outbound journal), `subjects` (cut-offs), `permissions`, `tokens`,
+//! `accounts`, `federation_certs`, `keys`, `federation`, `federation_change`,
+//! `federation_merge`, `restore`; this module dispatches to them.
 
 mod accounts;
+#[cfg(test)]
+mod command_tests;
 pub mod federation;
 #[cfg(test)]
 mod federation_admission_tests;

@@ -3,8 +3,7 @@
 use super::tx::{Tx, TxResult};
 use crate::domain::backup::BackupRecord;
 use crate::raft::command::CommandResponse;
-use crate::store::trees::is_state_key;
-use crate::store::trees::StateTree;
+use crate::store::trees::{is_state_key, StateTree};
 
 /// The first chunk removes `clear` (every state key found before the transaction); then
 /// every chunk inserts its records. Records of unknown trees and Raft's own keys are skipped

@@ -3,8 +3,7 @@
 use super::journal::{journal, own_site};
 use super::subjects::{subject_cut_off, user_cut_off};
 use super::tx::{tx_get, tx_put, Expired, Tx, TxResult};
-use crate::domain::token::PairingRecord;
-use crate::domain::token::{Revocation, TokenKind, TokenRecord};
+use crate::domain::token::{PairingRecord, Revocation, TokenKind, TokenRecord};
 use crate::federation::protocol::Change;
 use crate::raft::command::CommandResponse;
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
