@@ -17,8 +17,9 @@ use crate::service::accounts::Accounts;
 use crate::service::auth::Auth;
 use crate::service::minting::{CreateToken, RefreshToken};
 use crate::service::permissions::Permissions;
+use crate::service::tokens::IssuedToken;
 use crate::service::tokens::Tokens;
-use crate::service::{IssuedToken, ServiceError, ServiceResult};
+use crate::service::{ServiceError, ServiceResult};
 
 /// Fields of a create request (JFrog's names).
 const CREATE_FIELDS: &[&str] = &[

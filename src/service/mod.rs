@@ -34,7 +34,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{ServiceError, ServiceResult};
-pub use tokens::{IssueSpec, IssuedToken, RefreshOverrides};
 
 use crate::crypto::KeySet;
 use crate::store::StateView;

@@ -2,7 +2,8 @@
 //! token of their user.
 
 use super::tokens::Tokens;
-use super::{own_service_id, IssueSpec, IssuedToken, ServiceError, ServiceResult};
+use super::tokens::{IssueSpec, IssuedToken};
+use super::{own_service_id, ServiceError, ServiceResult};
 use crate::crypto;
 use crate::domain::scope::Scope;
 use crate::domain::token::PairingRecord;
