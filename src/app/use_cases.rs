@@ -141,7 +141,7 @@ pub(super) fn use_cases(handles: Handles) -> UseCases {
             outbox.clone(),
             links.clone(),
             membership.clone(),
-            peer.http().clone(),
+            peer.clone(),
         )),
         inbox: Arc::new(SiteInbox::new(c.clone(), s.clone(), w.clone(), k.clone())),
         registry: Arc::new(Registry::new(

@@ -25,46 +25,26 @@ fn optional_list(p: &Params, name: &str) -> ServiceResult<Option<Vec<String>>> {
     })
 }
 
-/// Status lives on the leader: a follower asks it, and answers from its own view if that fails.
-async fn from_leader(federation: &Federation, req: &HttpRequest) -> Option<HttpResponse> {
-    let auth = req.headers().get("authorization").map(|v| v.as_bytes());
-    let body = federation
-        .status_from_leader(&req.uri().to_string(), auth)
-        .await?;
-    Some(
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(body),
-    )
-}
-
-pub async fn list(
-    federation: web::Data<Federation>,
-    _: Admin,
-    req: HttpRequest,
-) -> ServiceResult<HttpResponse> {
-    if let Some(r) = from_leader(&federation, &req).await {
-        return Ok(r);
-    }
-    let peers = federation
-        .peers()?
-        .iter()
-        .map(|p| federation.link_status(p))
-        .collect::<ServiceResult<Vec<_>>>()?;
-    Ok(HttpResponse::Ok().json(peers))
+/// The peer sites with their link status, as the leader (which runs the links) sees them.
+pub async fn list(federation: web::Data<Federation>, _: Admin) -> ServiceResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(federation.links().await?))
 }
 
 pub async fn get(
     federation: web::Data<Federation>,
     _: Admin,
-    req: HttpRequest,
     name: web::Path<String>,
 ) -> ServiceResult<HttpResponse> {
     let peer = federation.peer(&name)?;
-    if let Some(r) = from_leader(&federation, &req).await {
-        return Ok(r);
+    let from_leader = federation
+        .links()
+        .await?
+        .into_iter()
+        .find(|l| l["name"] == peer.name.as_str());
+    match from_leader {
+        Some(link) => Ok(HttpResponse::Ok().json(link)),
+        None => Ok(HttpResponse::Ok().json(federation.link_status(&peer)?)),
     }
-    Ok(HttpResponse::Ok().json(federation.link_status(&peer)?))
 }
 
 pub async fn create(

@@ -13,6 +13,7 @@ use crate::raft::election::PreVoteRequest;
 use crate::raft::rpc::{JoinRequest, MembershipChange};
 use crate::raft::TypeConfig;
 use crate::service::cluster::Cluster;
+use crate::service::federation::Federation;
 use crate::service::{ServiceError, ServiceResult};
 
 /// Raft messages carry log batches and snapshot chunks.
@@ -28,7 +29,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/join", web::post().to(join))
         .route("/membership", web::post().to(membership))
         .route("/replication", web::post().to(replication))
-        .route("/time", web::post().to(time));
+        .route("/time", web::post().to(time))
+        .route("/federation_links", web::post().to(federation_links));
 }
 
 /// The JSON body of a peer call (an empty body reads as `null`).
@@ -139,4 +141,14 @@ async fn time(_: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse>
     Ok(reply(&crate::raft::clock::TimeReply {
         now_ms: crate::clock::now_millis(),
     }))
+}
+
+/// The federation links as this node sees them (the leader runs them: followers ask it).
+async fn federation_links(
+    federation: web::Data<Federation>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let () = body(payload).await?;
+    Ok(reply(&federation.links_here()?))
 }

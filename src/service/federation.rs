@@ -1,6 +1,6 @@
-//! Federation use cases: peer sites (the JFrog API), validate_server, the digest, sending to
-//! a site and refresh at the issuing site. What a peer site sends us is in
-//! `federation_inbound`; the pushing side is `federation::link`.
+//! Federation as admins run it: peer sites (the JFrog API), their link status,
+//! validate_server, the digest. What a peer site sends us is `federation_inbound`; what the
+//! leader pushes is `federation_outbound`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,6 +17,7 @@ use crate::federation::protocol::{Entity, Hello, PeerSite};
 use crate::federation::status::Board;
 use crate::raft::command::{Command, CommandResponse};
 use crate::raft::membership::Membership;
+use crate::raft::peer::PeerClient;
 use crate::store::StateView;
 use crate::telemetry::audit::Event;
 
@@ -76,6 +77,9 @@ fn peer_event(kind: &str, peer: &PeerSite) {
         .emit();
 }
 
+/// How long a follower waits for the leader's view of the links.
+const LEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Federation as admins run it: peer sites, their status, the digest, `validate_server`.
 pub struct Federation {
     config: Arc<Config>,
@@ -85,8 +89,8 @@ pub struct Federation {
     /// What each link is doing (filled in by the leader's link tasks).
     links: Arc<Board>,
     membership: Membership,
-    /// Calls to the leader (`status_from_leader`).
-    member_http: reqwest::Client,
+    /// Calls to the leader (`links`).
+    peer: PeerClient,
 }
 
 impl Federation {
@@ -97,7 +101,7 @@ impl Federation {
         outbox: Arc<SiteOutbox>,
         links: Arc<Board>,
         membership: Membership,
-        member_http: reqwest::Client,
+        peer: PeerClient,
     ) -> Federation {
         Federation {
             config,
@@ -106,7 +110,7 @@ impl Federation {
             outbox,
             links,
             membership,
-            member_http,
+            peer,
         }
     }
 
@@ -161,30 +165,26 @@ impl Federation {
         }))
     }
 
-    /// Link status lives on the leader: a follower asks it for `path_and_query` with the
-    /// caller's credentials (None when it cannot; the caller then answers from its own view).
-    pub async fn status_from_leader(
-        &self,
-        path_and_query: &str,
-        authorization: Option<&[u8]>,
-    ) -> Option<Vec<u8>> {
+    /// Every peer site's status as this node sees it (standby unless it leads).
+    pub fn links_here(&self) -> ServiceResult<Vec<Value>> {
+        self.peers()?.iter().map(|p| self.link_status(p)).collect()
+    }
+
+    /// Every peer site's status as the leader sees it: link status lives on the leader, so a
+    /// follower asks it over the cluster RPC, and answers from its own view if that fails.
+    pub async fn links(&self) -> ServiceResult<Vec<Value>> {
         let status = self.membership.status();
-        if status.is_leader {
-            return None;
+        if let (false, Some(url)) = (status.is_leader, status.leader_url) {
+            let asked = self
+                .peer
+                .call::<_, Vec<Value>>(&url, "federation_links", &(), LEADER_TIMEOUT)
+                .await;
+            match asked {
+                Ok(links) => return Ok(links),
+                Err(e) => tracing::debug!(error = %e, "cannot read the leader's federation links"),
+            }
         }
-        let url = format!("{}{}", status.leader_url?, path_and_query);
-        let mut call = self
-            .member_http
-            .get(url)
-            .timeout(std::time::Duration::from_secs(3));
-        if let Some(auth) = authorization {
-            call = call.header("authorization", auth);
-        }
-        let r = call.send().await.ok()?;
-        if !r.status().is_success() {
-            return None;
-        }
-        r.bytes().await.ok().map(|b| b.to_vec())
+        self.links_here()
     }
 
     /// The service id a site answers with at `url`.
@@ -332,6 +332,8 @@ impl Federation {
     pub async fn validate_server(&self, url: &str) -> ServiceResult<Value> {
         let url = check_url(url)?;
         let mut problems = Vec::new();
+        // What does not stop linking now (the peer's own entry for us comes next).
+        let mut warnings: Vec<&str> = Vec::new();
         let service_id = match self.remote_service_id(&url).await {
             Ok(id) => Some(id),
             Err(e) => {
@@ -356,7 +358,7 @@ impl Federation {
                     they_know_us = body["knows_you"].as_bool().unwrap_or(false);
                     version = body["version"].clone();
                     if !they_know_us {
-                        problems.push("it has no federation entry for this site".into());
+                        warnings.push("it has no federation entry for this site yet");
                     }
                 }
                 Ok(SiteAnswer { status, body }) => problems.push(format!(
@@ -376,6 +378,7 @@ impl Federation {
             "they_know_us": they_know_us,
             "ok": problems.is_empty(),
             "problems": problems,
+            "warnings": warnings,
         }))
     }
 }

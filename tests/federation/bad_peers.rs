@@ -166,6 +166,23 @@ fn peer_api_validation_and_refused_peers() {
         "{v}"
     );
     assert!(!v["problems"].as_array().unwrap().is_empty(), "{v}");
+    // Once C trusts us, we can link to it now: that it has no entry for us yet is a warning
+    // (the operator registers both sides next), not a problem.
+    c.trust(&a);
+    let v = validate(&c.url());
+    assert_eq!(
+        (&v["they_trust_us"], &v["they_know_us"], &v["ok"]),
+        (&json!(true), &json!(false), &json!(true)),
+        "{v}"
+    );
+    assert_eq!(v["problems"], json!([]), "{v}");
+    assert!(
+        v["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("no federation entry"),
+        "{v}"
+    );
     let v = validate(&dead);
     assert_eq!(
         (&v["reachable"], &v["ok"]),

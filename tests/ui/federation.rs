@@ -4,7 +4,7 @@ use super::*;
 
 #[test]
 fn the_cluster_view_shows_federation_peers_with_their_link_status() {
-    let a = Site::start("a", 1, &[]);
+    let a = Site::start("a", 2, &[]);
     let b = Site::start("b", 1, &[]);
     federate(&a, &b);
     wait_same_digest(&[&a, &b], Duration::from_secs(60));
@@ -61,5 +61,21 @@ fn the_cluster_view_shows_federation_peers_with_their_link_status() {
         }
         assert!(Instant::now() < deadline, "{state}: {peers}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+    // Every node shows the links as the leader (which runs them) sees them, not "standby".
+    for i in 0..a.nodes().len() {
+        let page = Page::new(a.node(i));
+        let session = page.sign_in("admin", ADMIN_PASSWORD);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let html = page.get("/ui/cluster", Some(&session)).text().unwrap();
+            let peers = &html[html.find(r#"id="peers""#).expect("a peers table")..];
+            if peers.contains("<td>ok</td>") {
+                assert!(!peers.contains("standby"), "node {i}: {peers}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "node {i}: {peers}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }

@@ -53,11 +53,8 @@ pub async fn page_cluster(
     let federation = service::<Federation>(&req)?;
     let raft = cluster.status();
     let members = cluster.members().await;
-    let peers = federation
-        .peers()?
-        .iter()
-        .map(|p| federation.link_status(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    // The leader's view: it runs the links.
+    let peers = federation.links().await?;
     let content = html! {
         dl.facts #node {
             dt { "This node" } dd { (raft.node_id) " (" (raft.state) ")" }
@@ -107,7 +104,7 @@ pub async fn page_cluster(
                     }
                 }
             }
-            @if !raft.is_leader { p.hint { "Federation links run on the leader: this node shows them as standby." } }
+            @if !raft.is_leader { p.hint { "Federation links run on the leader: shown as the leader sees them." } }
         }
     };
     Ok(respond(
