@@ -3,12 +3,7 @@ use super::*;
 #[test]
 fn restart_recovers_tokens_revocations_users_and_keys() {
     let mut node = TestNode::start();
-    let service_id = node
-        .get("/access/api/v1/system/service_id")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let id_before = service_id(&node);
     let cert = std::fs::read(node.root_crt_path()).unwrap();
     let key = std::fs::read(node.home.join("etc/keys/private.key")).unwrap();
     assert_eq!(mode_of(&node.home.join("etc/keys/private.key")), 0o600);
@@ -44,14 +39,7 @@ fn restart_recovers_tokens_revocations_users_and_keys() {
 
     node.restart(); // SIGKILL, then start on the same home
 
-    assert_eq!(
-        node.get("/access/api/v1/system/service_id")
-            .send()
-            .unwrap()
-            .text()
-            .unwrap(),
-        service_id
-    );
+    assert_eq!(service_id(&node), id_before);
     assert_eq!(std::fs::read(node.root_crt_path()).unwrap(), cert);
     assert_eq!(
         std::fs::read(node.home.join("etc/keys/private.key")).unwrap(),

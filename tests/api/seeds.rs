@@ -21,12 +21,7 @@ fn seed_002_legacy_token_for_a_transient_user() {
     assert_eq!(header["typ"], "JWT");
     assert_eq!(header["ver"], "2");
     assert_eq!(header["kid"].as_str().unwrap().len(), 43);
-    let service_id = node
-        .get("/access/api/v1/system/service_id")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let service_id = service_id(&node);
     assert!(service_id.starts_with("jfac@"), "{service_id}");
     assert_eq!(claims["sub"], format!("{service_id}/users/jenkins"));
     assert_eq!(claims["iss"], service_id);

@@ -233,26 +233,8 @@ fn concurrent_refresh_of_one_token_succeeds_once() {
     let body = node.admin_token(&[("username", "racer"), ("refreshable", "true")]);
     let access = body["access_token"].as_str().unwrap().to_string();
     let refresh = body["refresh_token"].as_str().unwrap().to_string();
-    let url = node.url("/access/api/v1/tokens");
-    let handles: Vec<_> = (0..8)
-        .map(|_| {
-            let (url, a, r) = (url.clone(), access.clone(), refresh.clone());
-            std::thread::spawn(move || {
-                client()
-                    .post(url)
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("access_token", a.as_str()),
-                        ("refresh_token", r.as_str()),
-                    ])
-                    .send()
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            })
-        })
-        .collect();
-    let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let urls = vec![node.url("/access/api/v1/tokens"); 8];
+    let statuses = concurrent_refreshes(&urls, &access, &refresh);
     assert_eq!(
         statuses.iter().filter(|s| **s == 200).count(),
         1,

@@ -33,12 +33,7 @@ fn users_groups_and_non_admin_policy() {
     );
     assert_eq!(status, 400, "unknown group");
     let (_, users) = json_of(node.admin(node.get("/access/api/v2/users")).send().unwrap());
-    let names: Vec<&str> = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let names = user_names(&users);
     assert!(
         names.contains(&"admin") && names.contains(&"bob"),
         "{names:?}"

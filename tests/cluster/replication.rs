@@ -109,27 +109,11 @@ fn the_same_refresh_token_on_two_nodes_succeeds_once() {
         ]);
         let access = t["access_token"].as_str().unwrap().to_string();
         let refresh = t["refresh_token"].as_str().unwrap().to_string();
-        let handles: Vec<_> = [1usize, 2]
+        let urls: Vec<String> = [1usize, 2]
             .iter()
-            .map(|&i| {
-                let url = cluster.nodes[i].url("/access/api/v1/tokens");
-                let (a, r) = (access.clone(), refresh.clone());
-                std::thread::spawn(move || {
-                    client()
-                        .post(url)
-                        .form(&[
-                            ("grant_type", "refresh_token"),
-                            ("access_token", a.as_str()),
-                            ("refresh_token", r.as_str()),
-                        ])
-                        .send()
-                        .unwrap()
-                        .status()
-                        .as_u16()
-                })
-            })
+            .map(|&i| cluster.nodes[i].url("/access/api/v1/tokens"))
             .collect();
-        let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let statuses = concurrent_refreshes(&urls, &access, &refresh);
         assert_eq!(
             statuses.iter().filter(|s| **s == 200).count(),
             1,

@@ -13,17 +13,8 @@ pub(super) fn now() -> u64 {
 }
 
 /// The kid of a site's active key, from its JWKS.
-pub(super) fn active_kid(site: &Site) -> String {
-    let (_, jwks) = json_of(site.node(0).get("/access/api/v1/jwks").send().unwrap());
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["x-origin"] == "active")
-        .unwrap()["kid"]
-        .as_str()
-        .unwrap()
-        .to_string()
+pub(super) fn site_kid(site: &Site) -> String {
+    active_kid(&json_of(site.node(0).get("/access/api/v1/jwks").send().unwrap()).1)
 }
 
 /// A batch as a compact RS256 JWS signed with `pem`.
@@ -204,7 +195,7 @@ fn peer_api_validation_and_refused_peers() {
 
     let b_pem = std::fs::read_to_string(b.node(0).home.join("etc/keys/private.key")).unwrap();
     let c_pem = std::fs::read_to_string(c.node(0).home.join("etc/keys/private.key")).unwrap();
-    let (b_kid, c_kid) = (active_kid(&b), active_kid(&c));
+    let (b_kid, c_kid) = (site_kid(&b), site_kid(&c));
     let (aid, bid, cid) = (a.service_id(), b.service_id(), c.service_id());
     let soon = now() + 60;
     // A key nobody trusts claiming to be B (with B's kid, even).

@@ -1,7 +1,7 @@
 //! Authenticate before reading: a site-to-site body over `server.max-body-bytes` is read only
 //! after its upload header (`X-Access-Site-Auth`) has authenticated a federated site.
 
-use super::bad_peers::{active_kid, now};
+use super::bad_peers::{now, site_kid};
 use super::*;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -163,7 +163,7 @@ fn large_messages_of_a_federated_site_are_read_once_authenticated() {
 
     // Hand-made large batches in B's name, with B's real key.
     let b_pem = std::fs::read_to_string(b.node(0).home.join("etc/keys/private.key")).unwrap();
-    let b_kid = active_kid(&b);
+    let b_kid = site_kid(&b);
     let (aid, bid) = (a.service_id().to_string(), b.service_id().to_string());
     // A batch far ahead of where A stands with B, padded past 4 KiB: once read and opened,
     // 409 with A's position.

@@ -3,7 +3,7 @@
 //! credential at A, pass A's entry for it, rebind a certificate, or forge or suppress
 //! another origin's events. B is a real federated site beside A.
 
-use super::bad_peers::{active_kid, now, send};
+use super::bad_peers::{now, send, site_kid};
 use super::*;
 use access_node_harness::site::FEDERATION;
 
@@ -154,7 +154,7 @@ fn a_hostile_site_gains_nothing_here() {
     federate(&a, &b);
     let h = Hostile {
         id: h_site.service_id().to_string(),
-        kid: active_kid(&h_site),
+        kid: site_kid(&h_site),
         pem: std::fs::read_to_string(h_site.node(0).home.join("etc/keys/private.key")).unwrap(),
     };
     let h_cert = h_site.root_cert();

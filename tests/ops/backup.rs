@@ -230,21 +230,11 @@ fn backup_then_restore_into_a_new_cluster() {
         started.elapsed().as_secs_f64()
     );
     target.wait_converged();
-    let source_id = source
-        .get("/access/api/v1/system/service_id")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let source_id = service_id(&source);
     assert_eq!(restored["service_id"], source_id.as_str());
     let source_crt = std::fs::read(source.root_crt_path()).unwrap();
     for node in &target.nodes {
-        let id = node
-            .get("/access/api/v1/system/service_id")
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let id = service_id(&node);
         assert_eq!(id, source_id);
         // The key files follow the restored key on every node.
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -328,12 +318,7 @@ fn force_replaces_the_state_of_a_used_cluster() {
             .send()
             .unwrap(),
     );
-    let names: Vec<&str> = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|u| u["username"].as_str().unwrap())
-        .collect();
+    let names = user_names(&users);
     assert!(
         names.contains(&"alice") && !names.contains(&"zed"),
         "{names:?}"

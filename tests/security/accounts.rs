@@ -2,18 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{create_user, list_users_status, ping, token_of};
+use super::{create_user, list_users_status, ping, token_of};
 use access_node_harness::*;
 use serde_json::json;
-
-fn login_status(node: &TestNode, user: &str, password: &str) -> u16 {
-    node.get("/api/system/ping")
-        .basic_auth(user, Some(password))
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
-}
 
 #[test]
 fn finding_7_users_passwords_and_groups_can_be_changed() {

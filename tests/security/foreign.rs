@@ -1,7 +1,7 @@
 //! Findings 1 and 2: a trusted cluster's key speaks only for that cluster, and its tokens
 //! never become local ones.
 
-use crate::{list_users_status, mint_with, ping, service_id, token_of};
+use super::{list_users_status, mint_with, ping, service_id, token_of};
 use access_node::crypto::{KeyMaterial, SigningKey};
 use access_node::domain::token::Claims;
 use access_node_harness::*;
@@ -23,19 +23,6 @@ fn a_trusts_b() -> (TestNode, TestNode) {
     (a, b)
 }
 
-fn active_kid(node: &TestNode) -> String {
-    let (_, jwks) = json_of(node.get("/.well-known/jwks.json").send().unwrap());
-    jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["x-origin"] == "active")
-        .unwrap()["kid"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// A token signed with `signer`'s private key (read from its home), claims as given.
 fn forge(signer: &TestNode, iss: &str, sub: &str, scp: &str) -> String {
     forge_with_id(signer, iss, sub, scp, "forged")
@@ -43,7 +30,7 @@ fn forge(signer: &TestNode, iss: &str, sub: &str, scp: &str) -> String {
 
 fn forge_with_id(signer: &TestNode, iss: &str, sub: &str, scp: &str, jti: &str) -> String {
     let material = KeyMaterial {
-        kid: active_kid(signer),
+        kid: active_kid(&json_of(signer.get("/.well-known/jwks.json").send().unwrap()).1),
         private_key_pem: std::fs::read_to_string(signer.home.join("etc/keys/private.key")).unwrap(),
         certificate_pem: String::new(),
         created_at: 0,
@@ -233,7 +220,7 @@ fn foreign_tokens_never_get_a_local_users_permissions() {
         assert_eq!(status, 201, "{path}: {body}");
     };
     post("/access/api/v2/groups", json!({"name": "ci"}));
-    crate::create_user(
+    super::create_user(
         &a,
         json!({"username": "bob", "password": "bob-pass-12345", "groups": ["ci"]}),
     );

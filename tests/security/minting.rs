@@ -1,7 +1,7 @@
 //! Findings 3, 5, 6, 9 and 10: what a token may mint, strict input, bounded expiry,
 //! reserved names, and refresh killing the old access token.
 
-use crate::{list_users_status, mint_with, ping, token_of};
+use super::{list_users_status, mint_with, ping, token_of};
 use access_node_harness::*;
 use serde_json::json;
 

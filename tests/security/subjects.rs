@@ -1,7 +1,7 @@
 //! Finding 4: deleting a user, or revoking every token of a user, kills its tokens on every
 //! node, revocable or not, whichever node issued them.
 
-use crate::{create_user, list_users_status, mint_with, ping, token_of};
+use super::{create_user, list_users_status, mint_with, ping, token_of};
 use access_node_harness::*;
 use serde_json::json;
 

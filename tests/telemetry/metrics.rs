@@ -25,24 +25,6 @@ impl Admin<'_> {
     }
 }
 
-fn ping(node: &TestNode, token: &str) -> u16 {
-    node.get("/api/system/ping")
-        .bearer_auth(token)
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-fn login_status(node: &TestNode, user: &str, password: &str) -> u16 {
-    node.get("/api/system/ping")
-        .basic_auth(user, Some(password))
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
 /// `token` with its signature's first character changed: signed by a known key, badly.
 fn bad_signature(token: &str) -> String {
     let (signed, sig) = token.rsplit_once('.').unwrap();

@@ -75,12 +75,7 @@ fn certificate_reset_keeping_the_old_key_fails_no_validation() {
     let fresh = token_of(&b.admin_token(&[("username", "u"), ("expires_in", "3600")]));
     assert_eq!(jwt_parts(&fresh).0["kid"], new_kid.as_str());
     let (_, jwks) = json_of(a.get("/access/api/v1/jwks").send().unwrap());
-    let origins: Vec<&str> = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["x-origin"].as_str().unwrap())
-        .collect();
+    let origins = key_origins(&jwks);
     assert_eq!(origins, vec!["active", "retired"]);
 
     // A reset without keep_old invalidates every token signed before it.

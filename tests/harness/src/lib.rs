@@ -1,9 +1,11 @@
 //! Test harness for access-node's integration suites, split by concern: one node process
 //! (`node`), a cluster (`cluster`), a federation site (`site`), nginx in front (`nginx`),
-//! network namespaces (`netlab`), reading answers (`http`), and the Python tools (`python`). A library, so each suite uses
+//! network namespaces (`netlab`), reading answers (`http`), calls several suites make
+//! (`calls`), and the Python tools (`python`). A library, so each suite uses
 //! what it needs.
 #![allow(clippy::unwrap_used)]
 
+pub mod calls;
 pub mod clock;
 pub mod cluster;
 pub mod http;
@@ -14,6 +16,10 @@ pub mod python;
 pub mod site;
 pub mod tls;
 
+pub use calls::{
+    active_kid, concurrent_refreshes, key_origins, login_status, ping, service_id, token_of,
+    user_names, wait_until,
+};
 pub use cluster::{TestCluster, JOIN_KEY};
 pub use http::{error_code, json_of, jwt_parts, mode_of};
 pub use netlab::NetLab;

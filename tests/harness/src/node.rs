@@ -4,6 +4,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::blocking::{Client, RequestBuilder};
@@ -13,12 +14,28 @@ use crate::http::json_of;
 
 pub const ADMIN_PASSWORD: &str = "password";
 
+/// Ports handed to test listeners: below Linux's ephemeral range (32768 and up), so no
+/// outgoing connection (a node's RPC, a client, nginx) takes a port between the moment it is
+/// chosen and the moment its node binds it, or while its node restarts.
+const PORTS: std::ops::Range<u16> = 10_000..32_000;
+
+/// A port free on 127.0.0.1, never handed out before by this process: tests of one binary
+/// run in parallel, and a stopped node keeps its port for its restart. Each process starts
+/// at its own place in [`PORTS`] (by process id), so that test runs side by side rarely meet;
+/// a port some other process holds is skipped.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static NEXT: AtomicUsize = AtomicUsize::new(usize::MAX);
+    let span = usize::from(PORTS.end - PORTS.start);
+    let start = std::process::id() as usize * 7_919 % span;
+    let _ = NEXT.compare_exchange(usize::MAX, start, Ordering::Relaxed, Ordering::Relaxed);
+    for _ in 0..span {
+        let i = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = PORTS.start + (i % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in {PORTS:?}");
 }
 
 pub struct TestNode {

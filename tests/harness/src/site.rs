@@ -41,12 +41,7 @@ impl Site {
         place: impl Fn(usize, &mut TestNode),
     ) -> Site {
         let cluster = TestCluster::start_placed(n, extra, place);
-        let service_id = cluster.nodes[0]
-            .get("/access/api/v1/system/service_id")
-            .send()
-            .unwrap()
-            .text()
-            .unwrap();
+        let service_id = crate::calls::service_id(&cluster.nodes[0]);
         assert!(service_id.starts_with("jfac@"), "{service_id}");
         Site {
             name: name.to_string(),

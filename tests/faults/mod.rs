@@ -3,7 +3,6 @@
 //! both peers refusing writes fast, a rolling restart under validation traffic, and skewed
 //! clocks (libfaketime). Needs root, nginx, iproute2, iptables and faketime (.ci/run installs
 //! them).
-#![allow(clippy::unwrap_used)]
 
 mod clock;
 mod isolation;

@@ -1,7 +1,6 @@
 //! Telemetry on a live 3-node cluster: `/metrics` checked by `promtool` and counted against
 //! the traffic sent, and the audit trail (files on every node, and the admin API) for a
 //! security flow, with no secret anywhere in it; federation lag per peer site.
-#![allow(clippy::unwrap_used)]
 
 mod audit;
 mod federation;

@@ -1,5 +1,4 @@
 //! Operations: the operator CLI against real nodes, and backup → restore into a new cluster.
-#![allow(clippy::unwrap_used)]
 
 mod backup;
 mod cli;

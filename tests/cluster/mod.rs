@@ -1,6 +1,5 @@
 //! Multi-node clusters of real processes: replication, forwarding, joins, membership and the
 //! authenticated cluster RPC.
-#![allow(clippy::unwrap_used)]
 
 mod membership;
 mod operations;

@@ -6,7 +6,6 @@
 //!
 //! Sites are started per test; a test takes node "slots" first so that the suite never runs
 //! more than [`MAX_NODES`] processes at once, whatever the test thread count.
-#![allow(clippy::unwrap_used)]
 
 mod bad_peers;
 mod bodies;
@@ -80,14 +79,6 @@ fn login(node: &TestNode, user: &str, password: &str) -> u16 {
         .as_u16()
 }
 
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 /// Wait until `token` gets `status` from every running node of `site`.
 fn wait_ping(site: &Site, token: &str, status: u16, what: &str) {
     wait_until(
@@ -95,10 +86,6 @@ fn wait_ping(site: &Site, token: &str, status: u16, what: &str) {
         SETTLE,
         || site.running().all(|n| ping(n, token) == status),
     );
-}
-
-fn token_of(v: &Value) -> String {
-    v["access_token"].as_str().unwrap().to_string()
 }
 
 /// A revocable (stored) token for `username`, minted as admin on node `i`.

@@ -1,7 +1,6 @@
 //! The JFrog-compatible token API against a real single-node process, one file per
 //! behaviour; `clients` runs third-party clients (pyartifactory, PyJWT, dohq-artifactory,
 //! jfrog-client, Authlib) through tests/python/ with pytest (installed by scripts/test).
-#![allow(clippy::unwrap_used)]
 
 mod clients;
 mod compat;

@@ -2,7 +2,6 @@
 //! access claim for every kind of caller (`token`), and the real clients, Debian's
 //! `docker-registry` (distribution 2.8) trusting our root.crt with `skopeo` pushing and pulling
 //! through it (`clients`).
-#![allow(clippy::unwrap_used)]
 
 mod clients;
 mod offline;
@@ -74,12 +73,4 @@ fn root_crt(node: &TestNode) -> String {
     let r = node.get("/access/api/v1/cert/root").send().unwrap();
     assert_eq!(r.status(), 200);
     r.text().unwrap()
-}
-
-fn service_id(node: &TestNode) -> String {
-    node.get("/access/api/v1/system/service_id")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap()
 }

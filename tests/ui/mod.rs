@@ -3,7 +3,6 @@
 //! browser hides: sessions across a cluster and a load balancer, federation peers in the
 //! cluster view, throttled sign-ins, headers and cookie flags
 //! (with and without TLS), CSRF refusals, and bad input answered with a page, never a 500.
-#![allow(clippy::unwrap_used)]
 
 mod browser;
 mod federation;

@@ -1,6 +1,5 @@
 //! TLS on every port: a 3-node cluster with mutual TLS between nodes, a join over https, a
 //! node with the wrong CA refused, a certificate rotated under traffic.
-#![allow(clippy::unwrap_used)]
 
 mod cluster;
 mod rotation;
@@ -79,13 +78,4 @@ impl Pki {
         node.scheme = "https".into();
         node.client = tls::client(&self.ca_pem, None);
     }
-}
-
-pub fn ping(node: &TestNode, token: &str) -> u16 {
-    node.get("/api/system/ping")
-        .bearer_auth(token)
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
 }

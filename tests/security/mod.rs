@@ -1,7 +1,6 @@
 //! Authorization holds: regression tests for every finding of the attacker's review, on real
 //! node processes (two clusters where trust is involved); and no logged value forges a node
 //! log line.
-#![allow(clippy::unwrap_used)]
 
 mod accounts;
 mod foreign;
@@ -11,19 +10,6 @@ mod subjects;
 
 use access_node_harness::*;
 use serde_json::Value;
-
-pub fn ping(node: &TestNode, token: &str) -> u16 {
-    node.get("/api/system/ping")
-        .bearer_auth(token)
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
-}
-
-pub fn token_of(v: &Value) -> String {
-    v["access_token"].as_str().unwrap().to_string()
-}
 
 /// POST /access/api/v1/tokens with a bearer token and form fields.
 pub fn mint_with(node: &TestNode, bearer: &str, form: &[(&str, &str)]) -> (u16, Value) {
@@ -44,14 +30,6 @@ pub fn list_users_status(node: &TestNode, bearer: &str) -> u16 {
         .unwrap()
         .status()
         .as_u16()
-}
-
-pub fn service_id(node: &TestNode) -> String {
-    node.get("/access/api/v1/system/service_id")
-        .send()
-        .unwrap()
-        .text()
-        .unwrap()
 }
 
 /// POST a user as admin; panics unless 201.
