@@ -5,6 +5,7 @@ use std::sync::Arc;
 use actix_web::web;
 
 use crate::config::Config;
+use crate::domain::forwarded::TrustedProxies;
 use crate::federation::client::SiteClient;
 use crate::raft::batcher::WriteBatcher;
 use crate::raft::membership::Membership;
@@ -53,7 +54,10 @@ pub struct UseCases {
 impl UseCases {
     /// Hand every use case to the HTTP handlers (`web::Data<T>` of each).
     pub(super) fn register(&self, cfg: &mut web::ServiceConfig) {
-        cfg.app_data(web::Data::from(self.config.clone()))
+        // Not a use case: who may name the client in forwarding headers (`extract::client_ip`).
+        let proxies = TrustedProxies::new(&self.config.server.trusted_proxies);
+        cfg.app_data(web::Data::new(proxies))
+            .app_data(web::Data::from(self.config.clone()))
             .app_data(web::Data::from(self.cluster.clone()))
             .app_data(web::Data::from(self.tokens.clone()))
             .app_data(web::Data::from(self.auth.clone()))

@@ -70,6 +70,9 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Artifactory version reported by the version endpoints, for version-gated clients.
     pub compat_version: String,
+    /// Load balancers (addresses or CIDR blocks) whose `Forwarded` / `X-Forwarded-For`
+    /// headers name the client (`domain::forwarded`).
+    pub trusted_proxies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -105,3 +105,30 @@ fn metrics_and_audit_keys_are_checked() {
     let e = Config::load(None, env(&[("ACCESS_NODE_AUDIT_ROTATION", "weekly")])).unwrap_err();
     assert!(e.to_string().contains("audit.rotation"), "{e}");
 }
+
+#[test]
+fn trusted_proxies_and_the_login_audit_window_are_read_and_checked() {
+    let c = Config::defaults();
+    assert!(c.server.trusted_proxies.is_empty());
+    assert_eq!(c.audit.login_success_window_secs, 300);
+    let c = Config::load(
+        None,
+        env(&[
+            (
+                "ACCESS_NODE_SERVER_TRUSTED_PROXIES",
+                r#"["10.0.0.5", "10.1.0.0/16", "::1"]"#,
+            ),
+            ("ACCESS_NODE_AUDIT_LOGIN_SUCCESS_WINDOW_SECS", "0"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.server.trusted_proxies.len(), 3);
+    assert_eq!(c.audit.login_success_window_secs, 0);
+    let e = Config::load(
+        None,
+        env(&[("ACCESS_NODE_SERVER_TRUSTED_PROXIES", r#"["lb.example"]"#)]),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("server.trusted-proxies"), "{e}");
+    assert!(e.to_string().contains("lb.example"), "{e}");
+}

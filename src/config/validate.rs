@@ -6,6 +6,7 @@ use super::{
     Config, ConfigError, MAX_DOCKER_TOKEN_EXPIRY, MAX_UI_SESSION_EXPIRY, MAX_WRITE_TIMEOUT_MS,
     MIN_WRITE_TIMEOUT_MS,
 };
+use crate::domain::forwarded::parse_net;
 use crate::domain::token::MAX_EXPIRES_IN;
 
 impl Config {
@@ -27,6 +28,17 @@ impl Config {
         }
         if self.server.node_id == 0 {
             return bad("server.node-id", "must be at least 1");
+        }
+        if let Some(bad) = self
+            .server
+            .trusted_proxies
+            .iter()
+            .find(|s| parse_net(s).is_none())
+        {
+            return Err(ConfigError::Key {
+                key: "server.trusted-proxies".into(),
+                message: format!("'{bad}' is not an IP address or CIDR block"),
+            });
         }
         if self.server.max_body_bytes < 1024 {
             return bad("server.max-body-bytes", "must be at least 1024");

@@ -1,9 +1,11 @@
-//! Pure domain core: scopes, token claims and records, who may mint what, login throttling.
+//! Pure domain core: scopes, token claims and records, who may mint what, login throttling,
+//! the client address behind trusted proxies.
 //! No I/O here.
 pub mod accounts;
 pub mod backup;
 pub mod clock;
 pub mod federation;
+pub mod forwarded;
 pub mod grant;
 pub mod names;
 pub mod path_pattern;

@@ -1,21 +1,24 @@
 //! The caller, resolved at the edge: handlers take a [`Caller`], an [`Admin`] or a
 //! [`PeerNode`] argument instead of starting with the same authentication call.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::{HeaderName, AUTHORIZATION};
-use actix_web::{web, FromRequest, HttpRequest};
+use actix_web::http::header::{HeaderMap, HeaderName, AUTHORIZATION, FORWARDED};
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use futures::future::LocalBoxFuture;
 
 use crate::config::Config;
 use crate::crypto::Verified;
+use crate::domain::forwarded::TrustedProxies;
 use crate::domain::policy::{require_admin, Principal};
 use crate::raft::network::JOIN_KEY_HEADER;
 use crate::service::auth::{Auth, Credentials};
 use crate::service::cluster::Cluster;
+use crate::service::login_audit::LoginKind;
 use crate::service::{ServiceError, ServiceResult};
 use crate::tls::VerifiedClientCert;
 
@@ -33,6 +36,41 @@ pub fn use_case<T: 'static>(req: &HttpRequest) -> ServiceResult<Arc<T>> {
 pub fn body_limit(req: &HttpRequest) -> usize {
     req.app_data::<web::Data<Config>>()
         .map_or(1024 * 1024, |c| c.server.max_body_bytes)
+}
+
+/// The client address, resolved once per request (and kept on it): the TCP peer, or behind a
+/// peer in `server.trusted-proxies` the client its forwarding headers name. Every use of a
+/// client address (login throttling, the audit trail, request logs, `metrics.anonymous-from`)
+/// reads it from here.
+pub fn client_ip(req: &HttpRequest) -> Option<IpAddr> {
+    #[derive(Clone, Copy)]
+    struct Resolved(Option<IpAddr>);
+    if let Some(Resolved(ip)) = req.extensions().get::<Resolved>() {
+        return *ip;
+    }
+    let peer = req.peer_addr().map(|a| a.ip());
+    let ip = match (peer, req.app_data::<web::Data<TrustedProxies>>()) {
+        (Some(peer), Some(proxies)) if !proxies.is_empty() => {
+            let headers = req.headers();
+            let forwarded = joined(headers, &FORWARDED);
+            let x_forwarded_for = joined(headers, &X_FORWARDED_FOR);
+            Some(proxies.client(peer, forwarded.as_deref(), x_forwarded_for.as_deref()))
+        }
+        (peer, _) => peer,
+    };
+    req.extensions_mut().insert(Resolved(ip));
+    ip
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Every line of header `name`, in order, joined by commas (None without one). A line that is
+/// not text makes the header unreadable: then the whole header is "" (no entry, the peer).
+fn joined(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    let mut lines = headers.get_all(name).peekable();
+    lines.peek()?;
+    let texts: Option<Vec<&str>> = lines.map(|v| v.to_str().ok()).collect();
+    Some(texts.map(|t| t.join(",")).unwrap_or_default())
 }
 
 /// The credentials the Authorization header carries (None without one); malformed is 401.
@@ -92,14 +130,23 @@ pub async fn validate_any(auth: &Auth, req: &HttpRequest, token: &str) -> Servic
     auth.validate_any(token, strict(req)).await
 }
 
-/// The caller, or None when the request carries no credentials. Bad credentials are 401.
+/// The caller, or None when the request carries no credentials. Bad credentials are 401. A
+/// password in them is an API call's login ([`LoginKind::Repeated`]).
 pub async fn resolve_caller(req: &HttpRequest) -> ServiceResult<Option<Principal>> {
+    resolve_caller_as(req, LoginKind::Repeated).await
+}
+
+/// [`resolve_caller`], for a call where a password is a login of `kind`.
+pub async fn resolve_caller_as(
+    req: &HttpRequest,
+    kind: LoginKind,
+) -> ServiceResult<Option<Principal>> {
     let auth = use_case::<Auth>(req)?;
     let Some(creds) = credentials(req)? else {
         return Ok(None);
     };
-    let client = req.peer_addr().map(|a| a.ip());
-    let who = auth.authenticate(creds, strict(req), client).await?;
+    let client = client_ip(req);
+    let who = auth.authenticate(creds, strict(req), client, kind).await?;
     // The request log reads the caller from here too (no request extension to allocate).
     crate::telemetry::context::set_actor(&who.username);
     Ok(Some(who))

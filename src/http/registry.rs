@@ -9,7 +9,7 @@ use actix_web::{web, HttpMessage, HttpRequest, HttpResponse};
 use serde_json::json;
 
 use super::error::registry_error;
-use super::extract::{body_limit, credentials, strict};
+use super::extract::{body_limit, client_ip, credentials, strict};
 use super::params::read_body;
 use super::request_log::Subject;
 use crate::service::auth::Credentials;
@@ -66,7 +66,7 @@ async fn get_token(
 ) -> ServiceResult<RegistryToken> {
     let pairs = pairs_of(req.query_string().as_bytes())?;
     let creds = credentials(req)?;
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = client_ip(req);
     registry
         .registry_token_for(creds, strict(req), client, request_of(&pairs, repo))
         .await
@@ -102,7 +102,7 @@ async fn post_token(
         }
         None => return Err(ServiceError::invalid("'grant_type' is required")),
     };
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = client_ip(req);
     registry
         .registry_token_for(Some(creds), strict(req), client, request_of(&pairs, repo))
         .await

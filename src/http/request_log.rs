@@ -1,6 +1,8 @@
 //! One log line per request: method, path (never the query string), status, time, a request
 //! id (the client's `X-Request-Id` when sane, else a new one, echoed back) and the
-//! authenticated subject. Raft traffic and health probes log at debug, the rest at info.
+//! authenticated subject. The address logged (`peer`) is the client's (`extract::client_ip`),
+//! with `via` the proxy it came through when that differs. Raft traffic and health probes log
+//! at debug, the rest at info.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -12,6 +14,9 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::HttpMessage;
 
+use tracing::field::display;
+
+use super::extract::client_ip;
 use crate::telemetry::context::{self, RequestContext};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -59,14 +64,16 @@ pub async fn log_requests(
     let id = request_id(&req);
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
+    // The client (behind a trusted proxy, the one its headers name), and the proxy it came
+    // through when that differs.
+    let peer = req.peer_addr().map(|a| a.ip());
+    let client = client_ip(req.request());
+    let via = peer.filter(|p| Some(*p) != client).map(display);
+    let client = client.map(|ip| ip.to_string()).unwrap_or_default();
     // Audit events raised while serving carry the request's id, address and caller.
     let ctx = Arc::new(RequestContext::new(
         id.clone(),
-        (!peer.is_empty()).then(|| peer.clone()),
+        (!client.is_empty()).then(|| client.clone()),
     ));
     let mut res = context::scope(ctx.clone(), next.call(req)).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
@@ -83,9 +90,9 @@ pub async fn log_requests(
     let ms = started.elapsed().as_secs_f64() * 1000.0;
     // Refused credentials stay visible even on the quiet paths.
     if is_chatter(&path) && status != 401 && status != 403 {
-        tracing::debug!(request_id = %id, %method, %path, status, ms, %peer, "request");
+        tracing::debug!(request_id = %id, %method, %path, status, ms, peer = %client, via, "request");
     } else {
-        tracing::info!(request_id = %id, %method, %path, status, ms, %peer, %subject, "request");
+        tracing::info!(request_id = %id, %method, %path, status, ms, peer = %client, via, %subject, "request");
     }
     Ok(res)
 }

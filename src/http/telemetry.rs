@@ -10,7 +10,7 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::json;
 
-use super::extract::{resolve_caller, Admin};
+use super::extract::{client_ip, resolve_caller, Admin};
 use crate::service::telemetry::Telemetry;
 use crate::service::{ServiceError, ServiceResult};
 use crate::telemetry::audit_read::Filter;
@@ -45,7 +45,7 @@ pub async fn metrics(
     telemetry: web::Data<Telemetry>,
     req: HttpRequest,
 ) -> ServiceResult<HttpResponse> {
-    if !telemetry.metrics_anonymous(req.peer_addr().map(|a| a.ip())) {
+    if !telemetry.metrics_anonymous(client_ip(&req)) {
         let who = resolve_caller(&req)
             .await?
             .ok_or_else(|| ServiceError::Unauthenticated("authentication required".into()))?;

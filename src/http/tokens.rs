@@ -9,12 +9,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Map, Value};
 
 use super::compat::compact;
-use super::extract::{body_limit, resolve_caller, validate_any, Caller};
+use super::extract::{body_limit, resolve_caller_as, validate_any, Caller};
 use super::params::Params;
 use crate::domain::scope::Action;
 use crate::domain::token::TokenRecord;
 use crate::service::accounts::Accounts;
 use crate::service::auth::Auth;
+use crate::service::login_audit::LoginKind;
 use crate::service::minting::{CreateToken, RefreshToken};
 use crate::service::permissions::Permissions;
 use crate::service::tokens::IssuedToken;
@@ -93,7 +94,8 @@ fn revoked_response() -> HttpResponse {
 }
 
 /// Create or refresh, by `grant_type`; `legacy` is the Artifactory endpoint's flavour. The
-/// caller is resolved only when needed: a refresh by the pair alone needs no credentials.
+/// caller is resolved only when needed: a refresh by the pair alone needs no credentials. A
+/// password here is someone creating a token: an interactive login, always audited.
 async fn create_or_refresh(
     tokens: &Tokens,
     req: &HttpRequest,
@@ -113,13 +115,13 @@ async fn create_or_refresh(
                 audience: p.string("audience")?,
             };
             let who = match refresh.has_overrides() {
-                true => resolve_caller(req).await?,
+                true => resolve_caller_as(req, LoginKind::Interactive).await?,
                 false => None,
             };
             tokens.refresh_token(refresh, who).await
         }
         None | Some("client_credentials") => {
-            let who = resolve_caller(req)
+            let who = resolve_caller_as(req, LoginKind::Interactive)
                 .await?
                 .ok_or_else(|| ServiceError::Unauthenticated("authentication required".into()))?;
             if p.present("project_key") {

@@ -5,7 +5,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
 use super::compat::compact;
-use super::extract::{body_limit, Admin};
+use super::extract::{body_limit, client_ip, Admin};
 use super::params::Params;
 use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::service::accounts::Accounts;
@@ -114,7 +114,7 @@ pub async fn change_password(
             "newPassword1 and newPassword2 differ",
         ));
     }
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = client_ip(&req);
     accounts
         .change_own_password(&username, &old, new, client)
         .await?;

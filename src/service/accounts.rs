@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::clock::ClusterClock;
+use super::login_audit::{AuditedLogins, LoginKind};
 use super::writes::Writes;
 use super::{check_name, now_secs, own_service_id, ServiceError, ServiceResult};
 use crate::config::Config;
@@ -67,6 +68,8 @@ pub struct Accounts {
     pub(super) state: StateView,
     pub(super) writes: Arc<Writes>,
     pub(super) clock: Arc<ClusterClock>,
+    /// Successful password logins of API clients already in the audit trail.
+    pub(super) audited_logins: AuditedLogins,
 }
 
 impl Accounts {
@@ -77,6 +80,7 @@ impl Accounts {
         clock: Arc<ClusterClock>,
     ) -> Accounts {
         Accounts {
+            audited_logins: AuditedLogins::new(config.audit.login_success_window_secs),
             config,
             state,
             writes,
@@ -255,7 +259,8 @@ impl Accounts {
         }
     }
 
-    /// A user changes its own password, proving the old one (a throttled login).
+    /// A user changes its own password, proving the old one (a throttled login, always
+    /// audited).
     pub async fn change_own_password(
         &self,
         username: &str,
@@ -263,7 +268,8 @@ impl Accounts {
         new_password: String,
         client: Option<std::net::IpAddr>,
     ) -> ServiceResult<()> {
-        self.password_login(username, old_password, client).await?;
+        self.password_login(username, old_password, client, LoginKind::Interactive)
+            .await?;
         check_password(&new_password)?;
         let hash = hash_off_thread(new_password).await?;
         match self

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::accounts::Accounts;
 use super::clock::ClusterClock;
 use super::error::validation_outcome;
+use super::login_audit::LoginKind;
 use super::principal_cache::{CachedPrincipal, CachedRights, PrincipalCache, UserRights};
 use super::writes::Writes;
 use super::{keyset, own_service_id, ServiceError, ServiceResult};
@@ -85,12 +86,13 @@ impl Auth {
     }
 
     /// The caller behind `credentials`: 401 when they are bad, 429 while password logins of
-    /// that name or address are throttled.
+    /// that name or address are throttled. A password is a login of `kind` (how it is audited).
     pub async fn authenticate(
         &self,
         credentials: Credentials<'_>,
         strict: bool,
         client: Option<IpAddr>,
+        kind: LoginKind,
     ) -> ServiceResult<Principal> {
         match credentials {
             Credentials::Bearer(token) => {
@@ -123,7 +125,9 @@ impl Auth {
                 self.principal_from_token(&verified)
             }
             Credentials::Basic { user, secret } => {
-                self.accounts.password_login(&user, &secret, client).await
+                self.accounts
+                    .password_login(&user, &secret, client, kind)
+                    .await
             }
         }
     }

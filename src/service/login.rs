@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use super::accounts::Accounts;
+use super::login_audit::LoginKind;
 use crate::clock::now_millis;
 use crate::crypto::{hash_password, verify_password};
 use crate::domain::policy::{Credential, Principal};
@@ -48,12 +49,14 @@ impl Accounts {
     }
 
     /// A password login. While the user name or the address is throttled, every attempt —
-    /// right or wrong — is answered 429 without looking at the password.
+    /// right or wrong — is answered 429 without looking at the password. A success is
+    /// audited as `kind` says (`login_audit`); a failure always is.
     pub async fn password_login(
         &self,
         username: &str,
         password: &str,
         client: Option<IpAddr>,
+        kind: LoginKind,
     ) -> ServiceResult<Principal> {
         let bad = || ServiceError::Unauthenticated("bad credentials".into());
         if username.is_empty() || username.len() > 256 || password.len() > 1024 {
@@ -97,10 +100,15 @@ impl Accounts {
         match record {
             Some(r) if matches && r.password_hash.is_some() => {
                 metrics::login("succeeded");
-                Event::new("login.succeeded")
-                    .actor(username)
-                    .subject(username)
-                    .emit();
+                if self
+                    .audited_logins
+                    .should_audit(kind, username, client, password, now)
+                {
+                    Event::new("login.succeeded")
+                        .actor(username)
+                        .subject(username)
+                        .emit();
+                }
                 if self.state.accounts().login_failures(&user_key)?.is_some() {
                     let cleared = Command::LoginSucceeded {
                         keys: vec![user_key],

@@ -19,6 +19,7 @@ mod groups;
 pub mod housekeeping;
 pub mod keys;
 mod login;
+pub mod login_audit;
 pub mod minting;
 mod pairing;
 pub mod permissions;

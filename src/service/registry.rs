@@ -11,6 +11,7 @@ use serde::Serialize;
 use std::net::IpAddr;
 
 use super::auth::Credentials;
+use super::login_audit::LoginKind;
 use std::sync::Arc;
 
 use super::auth::Auth;
@@ -134,7 +135,8 @@ impl Registry {
     }
 
     /// Authenticate `credentials` (None: anonymous; bad ones are 401, throttled logins 429),
-    /// then issue a registry token for the caller.
+    /// then issue a registry token for the caller. Docker sends a password on every pull and
+    /// push: its logins are [`LoginKind::Repeated`].
     pub async fn registry_token_for(
         &self,
         credentials: Option<Credentials<'_>>,
@@ -143,7 +145,11 @@ impl Registry {
         request: RegistryTokenRequest,
     ) -> ServiceResult<RegistryToken> {
         let who = match credentials {
-            Some(c) => Some(self.auth.authenticate(c, strict, client).await?),
+            Some(c) => Some(
+                self.auth
+                    .authenticate(c, strict, client, LoginKind::Repeated)
+                    .await?,
+            ),
             None => None,
         };
         let offline = request.offline;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use super::accounts::Accounts;
 use super::clock::ClusterClock;
+use super::login_audit::LoginKind;
 use super::tokens::Tokens;
 use super::writes::Writes;
 use super::{own_service_id, ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
@@ -77,7 +78,8 @@ impl Sessions {
 }
 
 impl Sessions {
-    /// Sign in with a password: on success, the new session's secret and record.
+    /// Sign in with a password (always audited): on success, the new session's secret and
+    /// record.
     pub async fn start_session(
         &self,
         username: &str,
@@ -86,7 +88,7 @@ impl Sessions {
     ) -> ServiceResult<(String, Session)> {
         let who = self
             .accounts
-            .password_login(username, password, client)
+            .password_login(username, password, client, LoginKind::Interactive)
             .await?;
         let service_id = own_service_id(&self.state)?;
         let subject = subject_for(&service_id, &who.username);

@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::forwarded::parse_net;
+
 /// Who may read `/metrics` without credentials.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -23,12 +25,6 @@ impl MetricsConfig {
     }
 }
 
-fn parse_net(s: &str) -> Option<ipnet::IpNet> {
-    s.parse::<ipnet::IpNet>()
-        .ok()
-        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from))
-}
-
 /// The audit trail: one JSON line per security event, in rotated files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -39,6 +35,9 @@ pub struct AuditConfig {
     pub rotation: String,
     /// Rotated files kept (the oldest is deleted); 0 = keep all.
     pub max_files: usize,
+    /// A password login by a client that sends its password on every call is audited once
+    /// per user, address and password in this many seconds; 0 audits every one.
+    pub login_success_window_secs: u64,
 }
 
 impl AuditConfig {

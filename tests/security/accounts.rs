@@ -1,10 +1,13 @@
-//! Findings 7 and 8: users can be changed, and password guessing is throttled cluster-wide.
+//! Findings 7 and 8: users can be changed, and password guessing is throttled cluster-wide,
+//! per client address even behind a load balancer (`server.trusted-proxies`), whose
+//! forwarding headers nobody else can forge.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::{create_user, list_users_status, ping, token_of};
 use access_node_harness::*;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[test]
 fn finding_7_users_passwords_and_groups_can_be_changed() {
@@ -338,4 +341,129 @@ fn a_remembered_token_follows_its_users_rights_at_once() {
     for node in &cluster.nodes {
         assert_eq!(ping(node, &token), 401);
     }
+}
+
+/// A client connecting from its own loopback address (any 127.0.0.x reaches 127.0.0.1).
+fn client_from(ip: &str) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .no_proxy()
+        .local_address(ip.parse::<IpAddr>().unwrap())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// The audit event of `kind` raised by request `id`, read through the admin API.
+fn audit_event(node: &TestNode, kind: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let path = format!("/access/api/v1/audit/events?kind={kind}&limit=1000");
+        let (status, body) = json_of(node.admin(node.get(&path)).send().unwrap());
+        assert_eq!(status, 200, "{body}");
+        let events = body["events"].as_array().unwrap();
+        if let Some(e) = events.iter().find(|e| e["request_id"] == id) {
+            return e.clone();
+        }
+        assert!(Instant::now() < deadline, "no {kind} of request {id}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A node behind a load balancer at 127.0.0.1, throttling an address after 3 failures.
+fn node_behind_a_proxy() -> TestNode {
+    TestNode::start_with(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_SECURITY_LOCK_AFTER_FAILED_LOGINS", "0"),
+        (
+            "ACCESS_NODE_SECURITY_LOCK_AFTER_FAILED_LOGINS_PER_ADDRESS",
+            "3",
+        ),
+        ("ACCESS_NODE_SERVER_TRUSTED_PROXIES", r#"["127.0.0.1"]"#),
+    ])
+}
+
+/// A Basic login to `url` as admin; `headers` are sent too.
+fn login_at(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    password: &str,
+    id: &str,
+    headers: &[(&str, &str)],
+) -> u16 {
+    let mut rb = http
+        .get(url)
+        .basic_auth("admin", Some(password))
+        .header("x-request-id", id);
+    for (name, value) in headers {
+        rb = rb.header(*name, *value);
+    }
+    rb.send().unwrap().status().as_u16()
+}
+
+#[test]
+fn behind_a_trusted_proxy_throttling_audit_and_logs_see_the_client() {
+    let node = node_behind_a_proxy();
+    let lb = Nginx::start(&[node.port]);
+    let url = lb.url("/api/system/ping");
+    let (mallory, alice) = (client_from("127.0.0.7"), client_from("127.0.0.8"));
+    // Mallory guesses through nginx, claiming to be alice: nginx appends the address it saw.
+    let forged = [("x-forwarded-for", "127.0.0.8")];
+    for i in 0..3 {
+        let id = format!("lb-bad-{i}");
+        assert_eq!(login_at(&mallory, &url, "wrong", &id, &forged), 401);
+    }
+    assert_eq!(
+        login_at(&mallory, &url, ADMIN_PASSWORD, "lb-wait", &[]),
+        429
+    );
+    // Another client of the same load balancer is not throttled (every client used to be
+    // nginx's 127.0.0.1), and neither is she for mallory's claim.
+    assert_eq!(login_at(&alice, &url, ADMIN_PASSWORD, "lb-alice", &[]), 200);
+
+    for i in 0..3 {
+        let failed = audit_event(&node, "login.failed", &format!("lb-bad-{i}"));
+        assert_eq!(failed["client_ip"], "127.0.0.7", "{failed}");
+    }
+    let throttled = audit_event(&node, "login.throttled", "lb-wait");
+    assert_eq!(throttled["client_ip"], "127.0.0.7", "{throttled}");
+    let alice_in = audit_event(&node, "login.succeeded", "lb-alice");
+    assert_eq!(alice_in["client_ip"], "127.0.0.8", "{alice_in}");
+    // The request log names the client, and the proxy it came through.
+    let log = node.log();
+    let line = log.lines().find(|l| l.contains("lb-alice")).unwrap();
+    assert!(line.contains("peer=127.0.0.8"), "{line}");
+    assert!(line.contains("via=127.0.0.1"), "{line}");
+}
+
+#[test]
+fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
+    let node = node_behind_a_proxy();
+    let url = node.url("/api/system/ping");
+    let (mallory, other) = (client_from("127.0.0.9"), client_from("127.0.0.10"));
+    // Straight to the node, each guess claiming another address: all count against 127.0.0.9.
+    for i in 0..3 {
+        let xff = format!("203.0.113.{i}");
+        let fwd = format!("for=198.51.100.{i}");
+        let forged = [
+            ("x-forwarded-for", xff.as_str()),
+            ("forwarded", fwd.as_str()),
+        ];
+        let id = format!("spoof-{i}");
+        assert_eq!(login_at(&mallory, &url, "wrong", &id, &forged), 401);
+    }
+    let forged = [("x-forwarded-for", "127.0.0.10")];
+    assert_eq!(
+        login_at(&mallory, &url, ADMIN_PASSWORD, "spoof-wait", &forged),
+        429
+    );
+    assert_eq!(login_at(&other, &url, ADMIN_PASSWORD, "other", &[]), 200);
+    for i in 0..3 {
+        let failed = audit_event(&node, "login.failed", &format!("spoof-{i}"));
+        assert_eq!(failed["client_ip"], "127.0.0.9", "{failed}");
+    }
+    let throttled = audit_event(&node, "login.throttled", "spoof-wait");
+    assert_eq!(throttled["client_ip"], "127.0.0.9", "{throttled}");
 }

@@ -310,3 +310,117 @@ fn a_security_flow_is_audited_on_every_node_without_secrets() {
         }
     }
 }
+
+/// The ids of the requests whose `login.succeeded` line of `user` is in `node`'s audit files,
+/// once the line of request `marker` (a failed login of `user`, sent last) is written.
+fn audited_logins(node: &TestNode, user: &str, marker: &str) -> Vec<String> {
+    find(node, "login.failed", "request", &[("request_id", marker)]);
+    audit_lines(node)
+        .into_iter()
+        .filter(|e| e["kind"] == "login.succeeded" && e["subject"] == user)
+        .map(|e| e["request_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A sign-in to the web page through its form: the form, its cookie and CSRF token, the post.
+fn web_sign_in(node: &TestNode, user: &str, password: &str, id: &str) -> u16 {
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = http.get(node.url("/ui/login")).send().unwrap();
+    let cookie = form
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string())
+        .find(|c| c.starts_with("access_login="))
+        .unwrap();
+    let html = form.text().unwrap();
+    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    let csrf = &html[at..at + html[at..].find('"').unwrap()];
+    http.post(node.url("/ui/login"))
+        .header("cookie", cookie)
+        .header("origin", node.url(""))
+        .header("x-request-id", id)
+        .form(&[("csrf", csrf), ("username", user), ("password", password)])
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[test]
+fn password_logins_of_api_calls_are_audited_once_and_sign_ins_every_time() {
+    let node = TestNode::start();
+    let password = "Dave-Secret-5k2m9";
+    let user = json!({ "username": "dave", "password": password });
+    let (status, body) = json_of(
+        node.admin(node.post("/access/api/v2/users"))
+            .json(&user)
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 201, "{body}");
+    let ping = |id: &str, password: &str| {
+        let rb = node
+            .get("/api/system/ping")
+            .basic_auth("dave", Some(password));
+        send(rb, id).0
+    };
+    // A client sending its password with every call: one line for the lot.
+    for i in 0..5 {
+        assert_eq!(ping(&format!("api-{i}"), password), 200);
+    }
+    // Someone creating tokens with the password, and signing in to the web page: every time.
+    for i in 0..2 {
+        let create = node
+            .post("/access/api/v1/tokens")
+            .basic_auth("dave", Some(password));
+        let (status, body) = send(create, &format!("create-{i}"));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            web_sign_in(&node, "dave", password, &format!("web-{i}")),
+            303
+        );
+    }
+    // Failures: a line each.
+    for i in 0..3 {
+        assert_eq!(ping(&format!("bad-{i}"), "wrong-password"), 401);
+    }
+    let mut audited = audited_logins(&node, "dave", "bad-2");
+    audited.sort();
+    assert_eq!(audited, ["api-0", "create-0", "create-1", "web-0", "web-1"]);
+    for i in 0..3 {
+        find(
+            &node,
+            "login.failed",
+            "request",
+            &[("request_id", &format!("bad-{i}")), ("subject", "dave")],
+        );
+    }
+}
+
+#[test]
+fn a_zero_login_audit_window_audits_every_api_login() {
+    let node = TestNode::start_with(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_AUDIT_LOGIN_SUCCESS_WINDOW_SECS", "0"),
+    ]);
+    for i in 0..3 {
+        let rb = node
+            .get("/api/system/ping")
+            .basic_auth("admin", Some(ADMIN_PASSWORD));
+        assert_eq!(send(rb, &format!("api-{i}")).0, 200);
+    }
+    let bad = node
+        .get("/api/system/ping")
+        .basic_auth("admin", Some("nope"));
+    assert_eq!(send(bad, "marker").0, 401);
+    let audited = audited_logins(&node, "admin", "marker");
+    assert_eq!(audited, ["api-0", "api-1", "api-2"]);
+}

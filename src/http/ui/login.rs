@@ -14,6 +14,7 @@ use super::session::{
     LOGIN_COOKIE,
 };
 use crate::config::Config;
+use crate::http::extract::client_ip;
 use crate::service::sessions::Sessions;
 use crate::service::ServiceError;
 
@@ -69,7 +70,7 @@ pub async fn submit(req: HttpRequest, payload: web::Payload) -> Result<HttpRespo
     }
     let username = form.get("username").unwrap_or_default();
     let password = form.raw("password").unwrap_or_default();
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = client_ip(&req);
     let secret = match svc.start_session(username, password, client).await {
         Ok((secret, _)) => secret,
         Err(ServiceError::Unauthenticated(_)) => {
