@@ -8,6 +8,7 @@ use super::*;
 
 #[test]
 fn users_groups_tokens_and_trust_through_the_cli() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let other = TestNode::start();
 
@@ -124,6 +125,7 @@ fn users_groups_tokens_and_trust_through_the_cli() {
 
 #[test]
 fn errors_carry_the_api_message_and_status() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let out = cli_as(
         &node,
@@ -151,6 +153,7 @@ fn errors_carry_the_api_message_and_status() {
 
 #[test]
 fn credentials_file_must_be_private() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("creds");
@@ -171,6 +174,7 @@ fn credentials_file_must_be_private() {
 
 #[test]
 fn backup_never_writes_through_a_planted_link() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");
@@ -221,6 +225,7 @@ fn backup_never_writes_through_a_planted_link() {
 
 #[test]
 fn completions_and_version() {
+    let _turn = turn(1);
     let node = TestNode::prepare(&[]);
     let out = cli_as(&node, &["completions", "bash"], &[], None);
     assert!(out.status.success());
