@@ -235,7 +235,7 @@ fn backup_then_restore_into_a_new_cluster() {
     assert_eq!(restored["service_id"], source_id.as_str());
     let source_crt = std::fs::read(source.root_crt_path()).unwrap();
     for node in &target.nodes {
-        let id = service_id(&node);
+        let id = service_id(node);
         assert_eq!(id, source_id);
         // The key files follow the restored key on every node.
         let deadline = Instant::now() + Duration::from_secs(10);
