@@ -18,6 +18,16 @@ pub fn ping(node: &TestNode, token: &str) -> u16 {
         .as_u16()
 }
 
+/// Status of `GET /access/api/v1/system/ping` (the Access path) with a bearer token.
+pub fn ping_v1(node: &TestNode, token: &str) -> u16 {
+    node.get("/access/api/v1/system/ping")
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Status of `GET /api/system/ping` with Basic credentials. Failed logins are throttled.
 pub fn login_status(node: &TestNode, user: &str, password: &str) -> u16 {
     node.get("/api/system/ping")
