@@ -89,7 +89,7 @@ fn users_groups_tokens_and_trust_through_the_cli() {
     );
     json_out(&me);
     json_out(&cli(&node, &["--json", "token", "revoke", &id]));
-    assert_eq!(ping(&node, &access), 401);
+    assert_eq!(access_node_harness::ping(&node, &access), 401);
 
     // Trust another node's root.crt, list it, remove it.
     let crt = other.root_crt_path();
