@@ -134,14 +134,7 @@ fn default_expiry_is_a_cluster_setting_and_reference_tokens_revoke() {
         ("include_reference_token", "true"),
     ]);
     let reference = t["reference_token"].as_str().unwrap();
-    let ping = |token: &str| {
-        node.get("/access/api/v1/system/ping")
-            .bearer_auth(token)
-            .send()
-            .unwrap()
-            .status()
-            .as_u16()
-    };
+    let ping = |token: &str| ping_v1(&node, token);
     assert_eq!(ping(reference), 200);
     let r = node
         .admin(node.post("/access/api/v1/tokens/revoke"))

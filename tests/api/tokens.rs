@@ -16,14 +16,7 @@ fn revocable_tokens_revoke_and_non_revocable_ones_cannot() {
     let id = body["token_id"].as_str().unwrap().to_string();
     let (_, claims) = jwt_parts(&token);
     assert!(claims.get("exp").is_none(), "exp absent for expires_in=0");
-    assert_eq!(
-        node.get("/api/system/ping")
-            .bearer_auth(&token)
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(ping(&node, &token), 200);
 
     // Listed and readable by id.
     let (status, one) = json_of(
@@ -180,22 +173,8 @@ fn refresh_swaps_the_pair_once() {
     assert_eq!(old_claims["aud"], new_claims["aud"]);
     assert_ne!(old_claims["jti"], new_claims["jti"]);
     // The old token is revoked, the new one works.
-    assert_eq!(
-        node.get("/api/system/ping")
-            .bearer_auth(&access)
-            .send()
-            .unwrap()
-            .status(),
-        401
-    );
-    assert_eq!(
-        node.get("/api/system/ping")
-            .bearer_auth(new_access)
-            .send()
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(ping(&node, &access), 401);
+    assert_eq!(ping(&node, new_access), 200);
     // Each refresh token works once.
     let (status, _) = json_of(refresh_form(&access, &refresh));
     assert_eq!(status, 401);

@@ -2,6 +2,7 @@ use super::*;
 
 #[test]
 fn cluster_rpc_needs_the_join_key_and_survives_garbage() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(2, &[]);
     let node = &cluster.nodes[1];
     let term_before = node.status()["term"].as_u64().unwrap();
@@ -66,6 +67,7 @@ fn cluster_rpc_needs_the_join_key_and_survives_garbage() {
 
 #[test]
 fn members_can_be_removed_and_status_needs_an_admin() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     let a = &cluster.nodes[0];
     let (status, _) = json_of(a.get("/access/api/v1/cluster/status").send().unwrap());
@@ -115,6 +117,7 @@ fn members_can_be_removed_and_status_needs_an_admin() {
 
 #[test]
 fn cluster_join_cli_adds_a_node_and_it_survives_restart() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(1, &[]);
     let first = &cluster.nodes[0];
     let before = first.admin_token(&[("username", "early"), ("expires_in", "0")]);

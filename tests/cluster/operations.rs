@@ -7,6 +7,7 @@ fn log_since(node: &TestNode, from: usize) -> String {
 
 #[test]
 fn a_down_peer_is_one_warning_and_status_shows_reachability() {
+    let _turn = turn(1);
     let mut cluster = TestCluster::start(3, &[]);
     let leader = cluster.leader();
     let victim = (leader + 1) % 3;
@@ -48,6 +49,7 @@ fn a_down_peer_is_one_warning_and_status_shows_reachability() {
 
 #[test]
 fn request_lines_carry_an_id_and_the_subject_and_json_logs_are_json() {
+    let _turn = turn(1);
     let node = TestNode::start_with(&[
         (
             "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
@@ -94,6 +96,7 @@ fn request_lines_carry_an_id_and_the_subject_and_json_logs_are_json() {
 
 #[test]
 fn the_systemd_unit_and_the_multi_machine_configs_check_out() {
+    let _turn = turn(1);
     let repo = env!("CARGO_MANIFEST_DIR");
     let binary = env!("CARGO_BIN_EXE_access-node");
     let unit = std::fs::read_to_string(format!("{repo}/cluster/access-node.service")).unwrap();

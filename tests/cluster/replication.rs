@@ -2,6 +2,7 @@ use super::*;
 
 #[test]
 fn three_nodes_replicate_tokens_revocations_users_and_keys() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     let [a, b, c] = [&cluster.nodes[0], &cluster.nodes[1], &cluster.nodes[2]];
 
@@ -100,6 +101,7 @@ fn three_nodes_replicate_tokens_revocations_users_and_keys() {
 
 #[test]
 fn the_same_refresh_token_on_two_nodes_succeeds_once() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     for round in 0..5 {
         let t = cluster.nodes[0].admin_token(&[
@@ -125,6 +127,7 @@ fn the_same_refresh_token_on_two_nodes_succeeds_once() {
 
 #[test]
 fn concurrent_writes_on_every_node_are_batched_and_all_hold() {
+    let _turn = turn(1);
     const THREADS_PER_NODE: usize = 4;
     const TOKENS_PER_THREAD: usize = 25;
     let cluster = TestCluster::start(3, &[]);
@@ -209,6 +212,7 @@ fn concurrent_writes_on_every_node_are_batched_and_all_hold() {
 
 #[test]
 fn a_permission_made_on_one_node_is_served_by_every_node() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     let admin = cluster.nodes[0].admin_bearer();
     let send = |rb: reqwest::blocking::RequestBuilder| -> (u16, Value) {

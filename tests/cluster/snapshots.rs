@@ -2,6 +2,7 @@ use super::*;
 
 #[test]
 fn a_new_node_catches_up_through_a_snapshot() {
+    let _turn = turn(1);
     let snapshot_env = [("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20")];
     let mut cluster = TestCluster::start(1, &snapshot_env);
     let first = &cluster.nodes[0];
@@ -115,6 +116,7 @@ fn a_new_node_catches_up_through_a_snapshot() {
 
 #[test]
 fn snapshots_built_under_write_traffic_hold_exactly_the_applied_state() {
+    let _turn = turn(1);
     let snapshot_env = [("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20")];
     let mut cluster = TestCluster::start(1, &snapshot_env);
     let first = &cluster.nodes[0];
@@ -207,6 +209,7 @@ fn snapshots_built_under_write_traffic_hold_exactly_the_applied_state() {
 /// they name: a group deleted afterwards leaves the target on the joiner as on the others.
 #[test]
 fn permission_targets_cross_a_snapshot_with_their_holders() {
+    let _turn = turn(1);
     let snapshot_env = [("ACCESS_NODE_RAFT_SNAPSHOT_AFTER_ENTRIES", "20")];
     let mut cluster = TestCluster::start(1, &snapshot_env);
     let first = &cluster.nodes[0];

@@ -77,6 +77,7 @@ fn wait_everywhere(c: &TestCluster, token: &str, status: u16, what: &str) {
 
 #[test]
 fn revocations_hold_whatever_the_proposing_nodes_clock_says() {
+    let _turn = turn(1);
     // Node 2 runs 2 s fast, node 3 2 s slow: tokens minted at node 2 just before a revoke
     // proposed at node 3 carry an iat past node 3's own clock.
     let c = skewed_cluster([None, Some("+2s"), Some("-2s")]);
@@ -145,6 +146,7 @@ fn revocations_hold_whatever_the_proposing_nodes_clock_says() {
 
 #[test]
 fn a_node_far_off_is_seen_and_mints_nothing_but_its_revocations_hold() {
+    let _turn = turn(1);
     let c = skewed_cluster([None, None, Some("-30s")]);
     let (leader, far) = (&c.nodes[0], &c.nodes[2]);
     let s = wait_clocks_read(far);

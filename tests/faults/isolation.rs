@@ -178,6 +178,7 @@ fn nothing_refused_exists(cluster: &TestCluster, bearer: &str, tag: &str) {
 
 #[test]
 fn a_cut_off_node_refuses_writes_within_3s_and_an_old_leader_stops_leading() {
+    let _turn = turn(1);
     let lab = NetLab::new(3);
     let cluster = TestCluster::start_placed(3, &[], |i, node| {
         node.host = lab.addr(i + 1);

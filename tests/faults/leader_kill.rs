@@ -2,6 +2,7 @@ use super::*;
 
 #[test]
 fn killing_the_leader_under_write_traffic_loses_nothing() {
+    let _turn = turn(1);
     let mut cluster = TestCluster::start(3, &[]);
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let lb = Nginx::start(&ports);

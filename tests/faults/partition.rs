@@ -2,6 +2,7 @@ use super::*;
 
 #[test]
 fn a_partitioned_minority_refuses_writes_keeps_validating_and_converges() {
+    let _turn = turn(1);
     let lab = NetLab::new(3);
     let cluster = TestCluster::start_placed(3, &[], |i, node| {
         node.host = lab.addr(i + 1);

@@ -37,6 +37,7 @@ fn create(node: &TestNode, bearer: &str, username: &str) -> (u16, Value) {
 
 #[test]
 fn a_frozen_leader_holds_follower_writes_only_until_a_new_leader_is_elected() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     let admin = cluster.nodes[0].admin_bearer();
     let old = cluster.leader();
@@ -74,6 +75,7 @@ fn a_frozen_leader_holds_follower_writes_only_until_a_new_leader_is_elected() {
 
 #[test]
 fn a_follower_back_from_a_pause_does_not_depose_the_leader() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     let admin = cluster.nodes[0].admin_bearer();
     let leader = cluster.leader();
@@ -102,6 +104,7 @@ fn a_follower_back_from_a_pause_does_not_depose_the_leader() {
 
 #[test]
 fn a_node_that_cannot_confirm_a_token_answers_503_not_401() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     let leader = cluster.leader();
     let lagging = (leader + 1) % 3;
@@ -165,6 +168,7 @@ fn a_node_that_cannot_confirm_a_token_answers_503_not_401() {
 
 #[test]
 fn a_follower_whose_log_is_behind_cannot_win_an_election_or_raise_the_term() {
+    let _turn = turn(1);
     let cluster = TestCluster::start(3, &[]);
     let admin = cluster.nodes[0].admin_bearer();
     let leader = cluster.leader();

@@ -2,6 +2,7 @@ use super::*;
 
 #[test]
 fn a_rolling_restart_under_validation_traffic_fails_no_validation() {
+    let _turn = turn(1);
     let mut cluster = TestCluster::start(3, &[]);
     let ports: Vec<u16> = cluster.nodes.iter().map(|n| n.port).collect();
     let lb = Nginx::start(&ports);

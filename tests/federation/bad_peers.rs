@@ -48,6 +48,7 @@ pub(super) fn send(to: &Site, path: &str, body: &str) -> (u16, String) {
 
 #[test]
 fn peer_api_validation_and_refused_peers() {
+    let _turn = turn(1);
     let _slots = slots(3);
     let a = Site::start("a", 1, &[]);
     let b = Site::start("b", 1, &[]);

@@ -73,6 +73,7 @@ fn chunked(len: usize) -> Body {
 
 #[test]
 fn anonymous_and_forged_large_bodies_are_refused_unread() {
+    let _turn = turn(1);
     let _slots = slots(1);
     let a = Site::start("a", 1, &[]);
     let aid = a.service_id().to_string();
@@ -124,6 +125,7 @@ fn anonymous_and_forged_large_bodies_are_refused_unread() {
 
 #[test]
 fn large_messages_of_a_federated_site_are_read_once_authenticated() {
+    let _turn = turn(1);
     let _slots = slots(2);
     // A reads at most 4 KiB unauthenticated and 1 MiB from a peer: a full sync of B's users
     // is larger than 4 KiB, so it must come in through the upload header.

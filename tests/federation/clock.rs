@@ -26,6 +26,7 @@ fn offset_of(a: &Site, peer: &str) -> i64 {
 
 #[test]
 fn a_delete_at_a_slow_site_takes_every_token_issued_before_it() {
+    let _turn = turn(1);
     let _slots = slots(3);
     let a = skewed_site("a", None);
     let slow = skewed_site("slow", Some("-30s"));

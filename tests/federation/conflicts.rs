@@ -52,6 +52,7 @@ fn everywhere(sites: &[&Site], name: &str) -> Vec<(String, u16, Value, Vec<Strin
 
 #[test]
 fn concurrent_writes_end_with_the_same_winner_everywhere() {
+    let _turn = turn(1);
     let _slots = slots(6);
     let a = Site::start("a", 3, &[]);
     let b = Site::start("b", 3, &[]);

@@ -24,6 +24,7 @@ fn groups_of(site: &Site, i: usize, name: &str) -> Vec<String> {
 
 #[test]
 fn users_groups_and_membership_cross_both_ways() {
+    let _turn = turn(1);
     let _slots = slots(6);
     let a = Site::start("a", 3, &[]);
     let b = Site::start("b", 3, &[]);
@@ -189,6 +190,7 @@ fn users_groups_and_membership_cross_both_ways() {
 /// site converges to the same digest.
 #[test]
 fn site_local_admins_do_not_split_the_digest() {
+    let _turn = turn(1);
     let _slots = slots(2);
     let a = Site::start("a", 1, &[]);
     let b = Site::start("b", 1, &[]);

@@ -147,6 +147,7 @@ fn refused_count(a: &Site) -> u64 {
 
 #[test]
 fn a_hostile_site_gains_nothing_here() {
+    let _turn = turn(1);
     let _slots = slots(3);
     let a = Site::start("a", 1, &[]);
     let b = Site::start("b", 1, &[]);

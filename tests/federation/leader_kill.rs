@@ -32,6 +32,7 @@ fn write(
 
 #[test]
 fn leader_killed_while_streaming_loses_and_repeats_nothing() {
+    let _turn = turn(1);
     let _slots = slots(6);
     let mut a = Site::start("a", 3, &[]);
     let b = Site::start("b", 3, &[]);

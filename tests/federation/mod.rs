@@ -5,7 +5,8 @@
 //! lag.
 //!
 //! Sites are started per test; a test takes node "slots" first so that the suite never runs
-//! more than [`MAX_NODES`] processes at once, whatever the test thread count.
+//! more than [`MAX_NODES`] processes at once, whatever the test thread count; and, like the
+//! cluster and fault tests, a harness `turn` (2 tests at a time).
 
 mod bad_peers;
 mod bodies;
@@ -22,6 +23,7 @@ mod site_restart;
 mod tokens;
 mod topology;
 
+use access_node_harness::ping_v1 as ping;
 use access_node_harness::*;
 
 use std::sync::{Condvar, Mutex};
@@ -57,15 +59,6 @@ impl Drop for Slots {
         *used -= self.0;
         FREED.notify_all();
     }
-}
-
-fn ping(node: &TestNode, token: &str) -> u16 {
-    node.get("/access/api/v1/system/ping")
-        .bearer_auth(token)
-        .send()
-        .unwrap()
-        .status()
-        .as_u16()
 }
 
 /// Basic-auth login status. Only call once the password is known to have arrived: failed

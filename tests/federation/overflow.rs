@@ -24,6 +24,7 @@ fn wait_full_syncs(a: &Site, than: u64, what: &str) {
 
 #[test]
 fn journal_overflow_falls_back_to_a_full_sync() {
+    let _turn = turn(1);
     let _slots = slots(2);
     let a = Site::start(
         "a",

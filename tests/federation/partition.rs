@@ -5,6 +5,7 @@ use super::*;
 /// the digests agree.
 #[test]
 fn a_partitioned_site_keeps_writing_and_converges_after_the_heal() {
+    let _turn = turn(1);
     let _slots = slots(2);
     let lab = NetLab::new(2);
     let placed = |host: usize| {

@@ -7,6 +7,7 @@ const CI_PERM: &str = "/access/api/v2/permissions/ci-perm";
 /// comes back to A.
 #[test]
 fn a_permission_target_crosses_and_its_delete_follows() {
+    let _turn = turn(1);
     let _slots = slots(2);
     let a = Site::start("a", 1, &[]);
     let b = Site::start("b", 1, &[]);

@@ -18,6 +18,7 @@ const TOKENS: &str = "/access/api/v1/tokens";
 
 #[test]
 fn refresh_goes_to_the_issuing_site_once() {
+    let _turn = turn(1);
     let _slots = slots(2);
     let mut a = Site::start("a", 1, &[]);
     let b = Site::start("b", 1, &[]);

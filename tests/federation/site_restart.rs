@@ -2,6 +2,7 @@ use super::*;
 
 #[test]
 fn a_stopped_site_catches_up_both_ways_after_restart() {
+    let _turn = turn(1);
     let _slots = slots(4);
     let a = Site::start("a", 1, &[]);
     let mut b = Site::start("b", 3, &[]);

@@ -11,6 +11,7 @@ fn revoke(site: &Site, i: usize, token: &str) {
 
 #[test]
 fn tokens_revocations_and_key_resets_cross_with_a_measured_lag() {
+    let _turn = turn(1);
     let _slots = slots(6);
     let a = Site::start("a", 3, &[]);
     let b = Site::start("b", 3, &[]);

@@ -23,6 +23,7 @@ fn wait_idle(sites: &[&Site]) {
 
 #[test]
 fn one_way_chain_relays_and_mesh_does_not_echo() {
+    let _turn = turn(1);
     let _slots = slots(7);
     let a = Site::start("a", 3, &[]);
     let b = Site::start("b", 3, &[]);

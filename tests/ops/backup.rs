@@ -107,6 +107,7 @@ fn fill(node: &TestNode, bearer: &str, wanted: usize) -> (Vec<(String, String)>,
 
 #[test]
 fn backup_then_restore_into_a_new_cluster() {
+    let _turn = turn(TURNS);
     let wanted: usize = std::env::var("OPS_TOKENS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -275,6 +276,7 @@ fn backup_then_restore_into_a_new_cluster() {
 
 #[test]
 fn force_replaces_the_state_of_a_used_cluster() {
+    let _turn = turn(1);
     let source = TestNode::start();
     let (status, _) = json_of(
         source

@@ -8,6 +8,7 @@ use super::*;
 
 #[test]
 fn users_groups_tokens_and_trust_through_the_cli() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let other = TestNode::start();
 
@@ -105,14 +106,7 @@ fn users_groups_tokens_and_trust_through_the_cli() {
     );
     json_out(&me);
     json_out(&cli(&node, &["--json", "token", "revoke", &id]));
-    assert_eq!(
-        node.get("/api/system/ping")
-            .bearer_auth(&access)
-            .send()
-            .unwrap()
-            .status(),
-        401
-    );
+    assert_eq!(access_node_harness::ping(&node, &access), 401);
 
     // Trust another node's root.crt, list it, remove it.
     let crt = other.root_crt_path();
@@ -141,6 +135,7 @@ fn users_groups_tokens_and_trust_through_the_cli() {
 
 #[test]
 fn errors_carry_the_api_message_and_status() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let out = cli_as(
         &node,
@@ -168,6 +163,7 @@ fn errors_carry_the_api_message_and_status() {
 
 #[test]
 fn credentials_file_must_be_private() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("creds");
@@ -188,6 +184,7 @@ fn credentials_file_must_be_private() {
 
 #[test]
 fn backup_never_writes_through_a_planted_link() {
+    let _turn = turn(1);
     let node = TestNode::start();
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim");
@@ -238,6 +235,7 @@ fn backup_never_writes_through_a_planted_link() {
 
 #[test]
 fn completions_and_version() {
+    let _turn = turn(1);
     let node = TestNode::prepare(&[]);
     let out = cli_as(&node, &["completions", "bash"], &[], None);
     assert!(out.status.success());

@@ -1,6 +1,7 @@
 //! Calls and checks more than one suite makes: pings, logins, waiting for a condition, the
 //! service id, reading lists out of answers, racing refreshes.
 
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -10,6 +11,16 @@ use crate::node::{client, TestNode};
 /// Status of `GET /api/system/ping` with a bearer token.
 pub fn ping(node: &TestNode, token: &str) -> u16 {
     node.get("/api/system/ping")
+        .bearer_auth(token)
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Status of `GET /access/api/v1/system/ping` (the Access path) with a bearer token.
+pub fn ping_v1(node: &TestNode, token: &str) -> u16 {
+    node.get("/access/api/v1/system/ping")
         .bearer_auth(token)
         .send()
         .unwrap()
@@ -106,4 +117,34 @@ pub fn concurrent_refreshes(urls: &[String], access: &str, refresh: &str) -> Vec
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// Tests of a binary that may run at once when each takes [`turn`]`(1)`: the cluster, fault
+/// and federation tests time elections, leases and convergence, which hold with 2 at a time on
+/// a 2-core machine (whatever the test thread count, which suites of single nodes use fully).
+pub const TURNS: usize = 2;
+
+static TAKEN: Mutex<usize> = Mutex::new(0);
+static RETURNED: Condvar = Condvar::new();
+
+/// A place among the [`TURNS`] tests that may run at once, held until dropped: `turn(1)`
+/// for most tests, `turn(TURNS)` for one that must run alone (a CPU-bound load, say).
+pub struct Turn(usize);
+
+pub fn turn(weight: usize) -> Turn {
+    assert!((1..=TURNS).contains(&weight));
+    let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+    while *taken + weight > TURNS {
+        taken = RETURNED.wait(taken).unwrap_or_else(|e| e.into_inner());
+    }
+    *taken += weight;
+    Turn(weight)
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+        *taken -= self.0;
+        RETURNED.notify_all();
+    }
 }

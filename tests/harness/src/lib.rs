@@ -17,8 +17,8 @@ pub mod site;
 pub mod tls;
 
 pub use calls::{
-    active_kid, concurrent_refreshes, key_origins, login_status, ping, service_id, token_of,
-    user_names, wait_until,
+    active_kid, concurrent_refreshes, key_origins, login_status, ping, ping_v1, service_id,
+    token_of, turn, user_names, wait_until, Turn, TURNS,
 };
 pub use cluster::{TestCluster, JOIN_KEY};
 pub use http::{error_code, json_of, jwt_parts, mode_of};
