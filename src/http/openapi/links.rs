@@ -67,3 +67,26 @@ pub fn add(operation: &mut Operation, route: &Route, book: &RouteBook) {
         success.links.insert(id, RefOr::T(link));
     }
 }
+
+/// utoipa 5 writes a link's `operationId` as `operation_id`: renames it in the written document.
+pub fn fix_field_names(doc: &mut serde_json::Value) {
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    let operations = paths.values_mut().filter_map(|item| item.as_object_mut());
+    for operation in operations.flat_map(|item| item.values_mut()) {
+        let Some(responses) = operation["responses"].as_object_mut() else {
+            continue;
+        };
+        for response in responses.values_mut() {
+            let Some(links) = response.get_mut("links").and_then(|l| l.as_object_mut()) else {
+                continue;
+            };
+            for link in links.values_mut().filter_map(|l| l.as_object_mut()) {
+                if let Some(id) = link.remove("operation_id") {
+                    link.insert("operationId".into(), id);
+                }
+            }
+        }
+    }
+}

@@ -60,10 +60,18 @@ pub fn document(book: &RouteBook) -> OpenApi {
         .build()
 }
 
+/// The document as served: JSON, with utoipa's field names of links put right.
+pub fn json_document(book: &RouteBook) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document(book)).unwrap_or_default();
+    links::fix_field_names(&mut doc);
+    doc
+}
+
 /// `GET /openapi.json`: built once per process.
 pub async fn serve(source: web::Data<BookSource>) -> HttpResponse {
     static DOC: OnceLock<Vec<u8>> = OnceLock::new();
-    let body = DOC.get_or_init(|| serde_json::to_vec(&document(&(source.0)())).unwrap_or_default());
+    let body =
+        DOC.get_or_init(|| serde_json::to_vec(&json_document(&(source.0)())).unwrap_or_default());
     HttpResponse::Ok()
         .content_type("application/json")
         .body(body.clone())

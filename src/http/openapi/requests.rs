@@ -121,8 +121,23 @@ fn token_refresh() -> Value {
 /// Access v2 holders: `{"users": {name: [actions]}, "groups": {…}}`.
 fn holders() -> Value {
     let actions = json!({"type": "array", "maxItems": 4, "items": {"type": "string", "enum": crate::domain::permissions::ACTIONS}});
-    let map = json!({"type": "object", "propertyNames": name(), "additionalProperties": actions, "maxProperties": 3});
-    object(json!({"users": map, "groups": map}), &[])
+    object(
+        json!({"users": existing(actions.clone()), "groups": existing(actions)}),
+        &[],
+    )
+}
+
+/// A map from existing users' (or groups') names to `value`: an unknown name is refused.
+fn existing(value: Value) -> Value {
+    json!({
+        "description": "Names of existing users (groups); an unknown one is refused.",
+        "type": "object", "propertyNames": name(), "additionalProperties": value, "maxProperties": 1,
+    })
+}
+
+/// A repository key of a target (`check_repo_key`).
+fn repo_key() -> Value {
+    json!({"type": "string", "pattern": "^(ANY|ANY LOCAL|ANY REMOTE|[A-Za-z0-9._-]+)$", "maxLength": 128})
 }
 
 fn access_resources() -> Value {
@@ -134,7 +149,7 @@ fn access_resources() -> Value {
     let resource = object(
         json!({
             "actions": holders(),
-            "targets": {"type": "object", "propertyNames": name(), "additionalProperties": target, "maxProperties": 3},
+            "targets": {"type": "object", "propertyNames": repo_key(), "additionalProperties": target, "maxProperties": 3},
         }),
         &[],
     );
@@ -148,14 +163,13 @@ fn access_resources() -> Value {
 /// Artifactory v2: `{"repo": {"repositories", "include-patterns", "exclude-patterns", "actions"}}`.
 fn artifactory_permission() -> Value {
     let actions = json!({"type": "array", "maxItems": 4, "items": {"type": "string", "enum": ["read", "write", "annotate", "delete", "manage"]}});
-    let map = json!({"type": "object", "propertyNames": name(), "additionalProperties": actions, "maxProperties": 3});
     let patterns = json!({"type": "array", "maxItems": 3, "items": {"type": "string", "pattern": "^(\\*\\*|[A-Za-z0-9_-]{1,10}(/\\*\\*)?)$"}});
     let repo = object(
         json!({
-            "repositories": names(),
+            "repositories": {"type": "array", "items": repo_key(), "maxItems": 3},
             "include-patterns": patterns,
             "exclude-patterns": patterns,
-            "actions": object(json!({"users": map, "groups": map}), &[]),
+            "actions": object(json!({"users": existing(actions.clone()), "groups": existing(actions)}), &[]),
         }),
         &[],
     );
@@ -219,7 +233,7 @@ fn all() -> Vec<(&'static str, Value)> {
                 json!({
                     "username": name(), "password": password(), "email": email(),
                     "admin": {"type": "boolean"},
-                    "groups": {"description": "Existing groups.", "type": "array", "items": name(), "maxItems": 5},
+                    "groups": {"description": "Existing groups; an unknown one is refused.", "type": "array", "items": name(), "maxItems": 1},
                 }),
                 &["username", "password"],
             ),
@@ -231,7 +245,7 @@ fn all() -> Vec<(&'static str, Value)> {
                     "password": password(),
                     "email": {"description": "null clears it.", "type": ["string", "null"], "pattern": "^[!-?A-~]+@[!-?A-~]+$", "maxLength": 254},
                     "admin": {"type": "boolean"},
-                    "groups": {"description": "Existing groups; replaces the list.", "type": "array", "items": name(), "maxItems": 5},
+                    "groups": {"description": "Existing groups; replaces the list.", "type": "array", "items": name(), "maxItems": 1},
                 }),
                 &[],
             ),
