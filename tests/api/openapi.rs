@@ -148,6 +148,7 @@ fn schema_driven_fuzzing_finds_no_server_error_and_no_answer_off_schema() {
         .find_map(|l| l.trim().strip_prefix("API Links:"))
         .and_then(|l| l.split_whitespace().next()?.parse().ok())
         .unwrap_or_else(|| panic!("no 'API Links:' line:\n{stdout}"));
+    eprintln!("stateful testing followed {covered} links");
     assert!(
         covered >= 3,
         "stateful testing followed {covered} links:\n{stdout}"
