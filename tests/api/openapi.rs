@@ -59,10 +59,39 @@ fn the_document_lists_exactly_what_the_router_serves() {
     assert!(doc["paths"].get("/_cluster/write").is_none());
 }
 
+/// Operations left out of the fuzz run, by operation id (method and path): restore, key reset
+/// and member removal would take the node out from under the run; the site-to-site messages
+/// take only a trusted site's signature, and validate_server, federation creates and changes
+/// and trusted certificates need another cluster; `tokens/me` answers only a token caller
+/// (the run signs in with the admin's password). Each has its own tests. The
+/// `/artifactory/access` copy of the Access API mounts the same handlers as `/access`.
+const NOT_FUZZED: &str = "(system_restore|cert_root_reset|cluster_members__id_|tokens_me\
+                          |system_federation__(events|hello|sync)|validate_server)$\
+                          |^post_.*cert_trusted$|^(post|patch)_.*system_federation(__name_)?$\
+                          |^[a-z]+_artifactory_access_";
+
+/// The request schemas say what the handlers accept, so schemathesis's generated data is
+/// mostly served: no operation is reported as "mostly rejected" (`validation_mismatch`), and
+/// the stateful phase follows the document's links from creates to reads and deletes.
 #[test]
 fn schema_driven_fuzzing_finds_no_server_error_and_no_answer_off_schema() {
-    let node = TestNode::start();
+    // The run's generated wrong passwords (password change, registry logins) must not lock
+    // the admin's own logins out of the rest of the run.
+    let node = TestNode::start_with(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        ("ACCESS_NODE_SECURITY_LOCK_AFTER_FAILED_LOGINS", "1000000"),
+        (
+            "ACCESS_NODE_SECURITY_LOCK_AFTER_FAILED_LOGINS_PER_ADDRESS",
+            "1000000",
+        ),
+    ]);
     let schemathesis = venv_tool("schemathesis");
+    let reports = tempfile::tempdir().unwrap();
+    let report = reports.path().join("report.json");
+    let started = std::time::Instant::now();
     let out = std::process::Command::new(&schemathesis)
         .args([
             "run",
@@ -72,34 +101,58 @@ fn schema_driven_fuzzing_finds_no_server_error_and_no_answer_off_schema() {
             "--checks",
             "not_a_server_error,response_schema_conformance,content_type_conformance,\
              unsupported_method,allow_header_conformance",
-            // Restore, key reset and member removal would take the node out from under the
-            // run (they have their own tests).
-            "--exclude-path-regex",
-            "(restore|cert/root/reset|cluster/members)",
+            "--exclude-operation-id-regex",
+            NOT_FUZZED,
             "--max-examples",
             "10",
+            // One worker: two threads of CPython 3.11's ast.parse (hypothesis describing its
+            // strategies) can fail with "AST constructor recursion depth mismatch".
             "--workers",
-            "2",
+            "1",
             "--request-timeout",
             "20",
             "--no-color",
+            "--report",
+            "json",
+            "--report-json-path",
+            report.to_str().unwrap(),
         ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .unwrap_or_else(|e| panic!("run {schemathesis:?} (scripts/test installs it): {e}"));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    eprintln!("schemathesis ran {:?}", started.elapsed());
     assert!(
         out.status.success(),
         "schemathesis found problems:\n{stdout}\n{stderr}"
     );
-    let tested: usize = stdout
+    let report: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let tested = report["operations"]["tested"].as_u64().unwrap();
+    assert!(tested > 60, "only {tested} operations tested:\n{stdout}");
+    let mismatched = &report["warnings"]["validation_mismatch"];
+    assert_eq!(
+        mismatched,
+        &json!([]),
+        "operations that mostly rejected generated data:\n{stdout}"
+    );
+    for phase in ["coverage", "fuzzing", "stateful"] {
+        assert_eq!(
+            report["phases"][phase]["status"], "success",
+            "{phase}:\n{stdout}"
+        );
+    }
+    // The stateful phase followed links: a user created, then read by its name.
+    let covered: usize = stdout
         .lines()
-        .find_map(|l| l.trim().strip_prefix("Tested: "))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no 'Tested:' line:\n{stdout}"));
-    assert!(tested > 100, "only {tested} operations tested:\n{stdout}");
-    assert!(stdout.contains(" passed"), "{stdout}");
+        .find_map(|l| l.trim().strip_prefix("API Links:"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no 'API Links:' line:\n{stdout}"));
+    eprintln!("stateful testing followed {covered} links");
+    assert!(
+        covered >= 3,
+        "stateful testing followed {covered} links:\n{stdout}"
+    );
     // The node is still up and never hit an internal error.
     let r = client().get(node.url("/healthz")).send().unwrap();
     assert_eq!(r.status(), 200);

@@ -23,32 +23,6 @@ pub struct UserList {
 }
 
 #[derive(ToSchema)]
-pub struct NewUser {
-    username: String,
-    password: String,
-    email: Option<String>,
-    admin: Option<bool>,
-    groups: Option<Vec<String>>,
-}
-
-#[derive(ToSchema)]
-pub struct UserChange {
-    password: Option<String>,
-    email: Option<String>,
-    admin: Option<bool>,
-    groups: Option<Vec<String>>,
-}
-
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-pub struct PasswordChange {
-    user_name: String,
-    old_password: String,
-    new_password1: String,
-    new_password2: Option<String>,
-}
-
-#[derive(ToSchema)]
 pub struct Group {
     name: String,
     description: Option<String>,
@@ -57,12 +31,6 @@ pub struct Group {
 #[derive(ToSchema)]
 pub struct GroupList {
     groups: Vec<Group>,
-}
-
-#[derive(ToSchema)]
-pub struct GroupMembersChange {
-    add: Option<Vec<String>>,
-    remove: Option<Vec<String>>,
 }
 
 #[derive(ToSchema)]
@@ -156,29 +124,12 @@ pub struct RegistryToken {
     refresh_token: Option<String>,
 }
 
-/// `grant_type=password` (with `username`, `password`) or `refresh_token` (one of our tokens).
-#[derive(ToSchema)]
-pub struct RegistryTokenForm {
-    grant_type: String,
-    service: Option<String>,
-    scope: Option<String>,
-    client_id: Option<String>,
-    username: Option<String>,
-    password: Option<String>,
-    refresh_token: Option<String>,
-    access_type: Option<String>,
-}
-
 /// Adds these schemas to `b`.
 pub fn components(b: ComponentsBuilder) -> ComponentsBuilder {
     b.schema_from::<User>()
         .schema_from::<UserList>()
-        .schema_from::<NewUser>()
-        .schema_from::<UserChange>()
-        .schema_from::<PasswordChange>()
         .schema_from::<Group>()
         .schema_from::<GroupList>()
-        .schema_from::<GroupMembersChange>()
         .schema_from::<GroupMembers>()
         .schema_from::<PermissionTarget>()
         .schema_from::<PermissionRef>()
@@ -190,5 +141,4 @@ pub fn components(b: ComponentsBuilder) -> ComponentsBuilder {
         .schema_from::<FederationPeer>()
         .schema_from::<FederationPeerRequest>()
         .schema_from::<RegistryToken>()
-        .schema_from::<RegistryTokenForm>()
 }

@@ -4,7 +4,9 @@
 //! `schemas` the bodies' shapes.
 
 pub mod admin_schemas;
+mod links;
 pub mod ops;
+pub mod requests;
 pub mod schemas;
 
 use std::sync::OnceLock;
@@ -28,13 +30,11 @@ pub fn document(book: &RouteBook) -> OpenApi {
     let mut paths = Paths::new();
     for route in &book.routes {
         let op = ops::describe(&route.handler);
-        paths.add_path_operation(
-            &route.path,
-            vec![method(route.method)],
-            operation(route, op),
-        );
+        let mut operation = operation(route, op);
+        links::add(&mut operation, route, book);
+        paths.add_path_operation(&route.path, vec![method(route.method)], operation);
     }
-    let components = schemas::components()
+    let components = requests::components(schemas::components())
         .security_scheme(
             "basic",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
@@ -60,10 +60,18 @@ pub fn document(book: &RouteBook) -> OpenApi {
         .build()
 }
 
+/// The document as served: JSON, with utoipa's field names of links put right.
+pub fn json_document(book: &RouteBook) -> serde_json::Value {
+    let mut doc = serde_json::to_value(document(book)).unwrap_or_default();
+    links::fix_field_names(&mut doc);
+    doc
+}
+
 /// `GET /openapi.json`: built once per process.
 pub async fn serve(source: web::Data<BookSource>) -> HttpResponse {
     static DOC: OnceLock<Vec<u8>> = OnceLock::new();
-    let body = DOC.get_or_init(|| serde_json::to_vec(&document(&(source.0)())).unwrap_or_default());
+    let body =
+        DOC.get_or_init(|| serde_json::to_vec(&json_document(&(source.0)())).unwrap_or_default());
     HttpResponse::Ok()
         .content_type("application/json")
         .body(body.clone())
@@ -91,12 +99,16 @@ fn json(schema: RefOr<Schema>) -> utoipa::openapi::Content {
     ContentBuilder::new().schema(Some(schema)).build()
 }
 
-fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation {
-    // Unique by construction: the method and the full path.
-    let id: String = format!("{}{}", route.method, route.path)
+/// The operation id of `method path`: unique by construction.
+fn operation_id(method: &str, path: &str) -> String {
+    format!("{method}{path}")
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
+        .collect()
+}
+
+fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation {
+    let id = operation_id(route.method, &route.path);
     let mut b = OperationBuilder::new()
         .operation_id(Some(id))
         .description(Some(format!("Served by `{}`.", route.handler)));
@@ -107,7 +119,10 @@ fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation 
                     .name(name)
                     .parameter_in(ParameterIn::Path)
                     .required(Required::True)
-                    .schema(Some(string_schema())),
+                    .schema(Some(requests::parse(requests::path_param(
+                        &route.path,
+                        name,
+                    )))),
             );
         }
     }
@@ -122,12 +137,17 @@ fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation 
     };
     b = b.summary(Some(op.summary)).tag(op.tag);
     for name in op.query {
+        let (schema, required) = requests::query(&route.handler, name);
         b = b.parameter(
             ParameterBuilder::new()
                 .name(*name)
                 .parameter_in(ParameterIn::Query)
-                .required(Required::False)
-                .schema(Some(string_schema())),
+                .required(if required {
+                    Required::True
+                } else {
+                    Required::False
+                })
+                .schema(Some(requests::parse(schema))),
         );
     }
     b = match op.auth {
@@ -143,6 +163,9 @@ fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation 
     if let Some(body) = request_body(op.body) {
         b = b.request_body(Some(body));
     }
+    if let Answer::Upsert(_) = op.answer {
+        b = b.response("201", answer(op.answer).1);
+    }
     let (status, response) = answer(op.answer);
     b.response(status, response).build()
 }
@@ -155,7 +178,8 @@ fn request_body(body: Body) -> Option<utoipa::openapi::request_body::RequestBody
             Body::None => return None,
             Body::Params(s) => b
                 .content("application/json", json(schema_ref(s)))
-                .content("application/x-www-form-urlencoded", json(schema_ref(s))),
+                .content("application/x-www-form-urlencoded", json(schema_ref(s)))
+                .required(requests::body_required(s).then_some(Required::True)),
             Body::Json(s) => b
                 .content("application/json", json(schema_ref(s)))
                 .required(Some(Required::True)),
@@ -196,6 +220,11 @@ fn answer(a: Answer) -> (String, utoipa::openapi::Response) {
             r.content(media, json(RefOr::T(string_schema()))).build(),
         ),
         Answer::NoContent => ("204".into(), r.build()),
+        // 201 too: `operation` adds it.
+        Answer::Upsert(s) => (
+            "200".into(),
+            r.content("application/json", json(schema_ref(s))).build(),
+        ),
         Answer::Binary => (
             "200".into(),
             r.content("application/octet-stream", json(RefOr::T(string_schema())))

@@ -46,6 +46,8 @@ pub enum Answer {
     Text(u16, &'static str),
     NoContent,
     Binary,
+    /// 201 when it creates, 200 when it replaces: the same schema.
+    Upsert(&'static str),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -113,7 +115,7 @@ pub fn describe(handler: &str) -> Option<Op> {
         "tokens::introspect" => op(t, "RFC 7662 token introspection", User, Params("IntrospectRequest"), Json(200, "Introspection")),
         "tokens::check_permission" => op(p, "Whether the caller's token may act on a repository path", User, Body::None, Json(200, "PermissionDecision")).query(&["path", "action", "consistency"]),
         "compat::default_expiry" => op(t, "The default token lifetime (seconds)", Admin, Body::None, Json(200, "DefaultExpiry")),
-        "compat::set_default_expiry" => op(t, "Set the default token lifetime, cluster-wide", Admin, Params("DefaultExpiry"), Json(200, "DefaultExpiry")),
+        "compat::set_default_expiry" => op(t, "Set the default token lifetime, cluster-wide", Admin, Params("DefaultExpiryRequest"), Json(200, "DefaultExpiry")),
         "system::ping" => op(s, "Liveness; 401 for bad credentials", Optional, Body::None, Text(200, "text/plain")),
         "system::service_id" => op(s, "This cluster's service id", Anonymous, Body::None, Text(200, "text/plain")),
         "compat::version" => op(s, "Artifactory-compatible version, and ours", Optional, Body::None, Json(200, "Version")),
@@ -137,19 +139,19 @@ pub fn describe(handler: &str) -> Option<Op> {
         "users::update_user" => op(u, "Change a user", Admin, Params("UserChange"), Json(200, "User")),
         "users::delete_user" => op(u, "Delete a user and revoke their tokens", Admin, Body::None, NoContent),
         "users::change_password" => op(u, "Change one's own password (the old one is the credential)", Anonymous, Body::Json("PasswordChange"), Text(200, "text/plain")),
-        "users::create_group" => op(u, "Create a group", Admin, Params("Group"), Json(201, "Group")),
+        "users::create_group" => op(u, "Create a group", Admin, Params("NewGroup"), Json(201, "Group")),
         "users::list_groups" => op(u, "Groups", Admin, Body::None, Json(200, "GroupList")),
         "users::get_group" => op(u, "One group", Admin, Body::None, Json(200, "Group")),
         "users::delete_group" => op(u, "Delete a group", Admin, Body::None, NoContent),
         "users::update_group_members" => op(u, "Add and remove group members", Admin, Params("GroupMembersChange"), Json(200, "GroupMembers")),
-        "permissions::create" => op(p, "Create a permission target (Access v2 form)", Admin, Body::Json("PermissionTarget"), Json(201, "PermissionTarget")),
+        "permissions::create" => op(p, "Create a permission target (Access v2 form)", Admin, Body::Json("NewPermissionTarget"), Json(201, "PermissionTarget")),
         "permissions::list" => op(p, "Permission targets", Admin, Body::None, Json(200, "PermissionList")),
         "permissions::get" => op(p, "One permission target (Access v2 form)", Admin, Body::None, Json(200, "PermissionTarget")),
-        "permissions::replace" => op(p, "Replace a permission target (Access v2 form)", Admin, Body::Json("PermissionTarget"), Json(200, "PermissionTarget")),
+        "permissions::replace" => op(p, "Replace a permission target (Access v2 form)", Admin, Body::Json("PermissionTargetChange"), Json(200, "PermissionTarget")),
         "permissions::delete" => op(p, "Delete a permission target", Admin, Body::None, NoContent),
         "permissions::artifactory_list" => op(p, "Permission targets (Artifactory v2)", Admin, Body::None, JsonArray(200, "PermissionRef")),
         "permissions::artifactory_get" => op(p, "One permission target (Artifactory v2 form)", Admin, Body::None, Json(200, "PermissionTarget")),
-        "permissions::artifactory_put" => op(p, "Create or replace a permission target (Artifactory v2 form)", Admin, Body::Json("PermissionTarget"), Json(200, "PermissionTarget")),
+        "permissions::artifactory_put" => op(p, "Create or replace a permission target (Artifactory v2 form)", Admin, Body::Json("ArtifactoryPermissionTarget"), Answer::Upsert("PermissionTarget")),
         "federation::list" => op(f, "Federated sites and their link status", Admin, Body::None, JsonArray(200, "FederationPeer")),
         "federation::create" => op(f, "Federate with a site", Admin, Params("FederationPeerRequest"), Json(201, "FederationPeer")),
         "federation::get" => op(f, "One federated site", Admin, Body::None, Json(200, "FederationPeer")),
@@ -162,7 +164,7 @@ pub fn describe(handler: &str) -> Option<Op> {
         "federation::sync" => op(f, "Site to site: a chunk of a full sync", Site, Body::Jws, Json(200, "AnyObject")),
         "federation::hello" => op(f, "Site to site: introduce a site", Site, Body::Jws, Json(200, "AnyObject")),
         "registry::get" | "registry::get_in_repo" => op(d, "Docker registry token (Basic: password or token)", Optional, Body::None, Json(200, "RegistryToken")).query(&["service", "scope", "account", "client_id", "offline_token"]),
-        "registry::post" | "registry::post_in_repo" => op(d, "Docker registry token, OAuth2 form", Anonymous, Body::Form("RegistryTokenForm"), Json(200, "RegistryToken")), 
+        "registry::post" | "registry::post_in_repo" => op(d, "Docker registry token, OAuth2 form", Anonymous, Body::Form("RegistryTokenForm"), Json(200, "RegistryToken")),
         _ => return None,
     })
 }

@@ -21,24 +21,6 @@ pub struct ErrorItem {
     message: String,
 }
 
-/// Create (`grant_type` absent or `client_credentials`) or refresh (`refresh_token` with the
-/// pair). Form or JSON.
-#[derive(ToSchema)]
-pub struct TokenRequest {
-    grant_type: Option<String>,
-    username: Option<String>,
-    scope: Option<String>,
-    expires_in: Option<u64>,
-    refreshable: Option<bool>,
-    audience: Option<String>,
-    description: Option<String>,
-    include_reference_token: Option<bool>,
-    /// Store the token, so it can be revoked, whatever its life.
-    force_revocable: Option<bool>,
-    refresh_token: Option<String>,
-    access_token: Option<String>,
-}
-
 #[derive(ToSchema)]
 pub struct IssuedToken {
     /// Absent from the legacy Artifactory endpoint's answer.
@@ -87,23 +69,9 @@ pub struct LegacyTokenList {
 }
 
 #[derive(ToSchema)]
-pub struct UsernameRequest {
-    username: Option<String>,
-}
-
-#[derive(ToSchema)]
 pub struct UserTokensRevoked {
     username: String,
     revoked_before: u64,
-}
-
-/// The token itself, or its id.
-#[derive(ToSchema)]
-pub struct RevokeRequest {
-    token: Option<String>,
-    token_id: Option<String>,
-    /// RFC 7009's hint (`access_token`, `refresh_token`): accepted, and not needed.
-    token_type_hint: Option<String>,
 }
 
 #[derive(ToSchema)]
@@ -117,32 +85,11 @@ pub struct PermissionDecision {
 }
 
 #[derive(ToSchema)]
-pub struct IdentityRequest {
-    description: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct PairingRequest {
-    purpose: Option<String>,
-}
-
-#[derive(ToSchema)]
 pub struct Pairing {
     pairing_token: String,
     token_id: String,
     expires_in: u64,
     purpose: Option<String>,
-}
-
-#[derive(ToSchema)]
-pub struct PairingExchange {
-    pairing_token: String,
-}
-
-#[derive(ToSchema)]
-pub struct IntrospectRequest {
-    token: String,
-    token_type_hint: Option<String>,
 }
 
 /// RFC 7662; only `active` for a token that does not validate.
@@ -259,21 +206,14 @@ pub fn components() -> ComponentsBuilder {
     super::admin_schemas::components(ComponentsBuilder::new())
         .schema_from::<Error>()
         .schema_from::<ErrorItem>()
-        .schema_from::<TokenRequest>()
         .schema_from::<IssuedToken>()
         .schema_from::<TokenRecord>()
         .schema_from::<TokenList>()
         .schema_from::<LegacyToken>()
         .schema_from::<LegacyTokenList>()
-        .schema_from::<UsernameRequest>()
         .schema_from::<UserTokensRevoked>()
-        .schema_from::<RevokeRequest>()
         .schema_from::<PermissionDecision>()
-        .schema_from::<IdentityRequest>()
-        .schema_from::<PairingRequest>()
         .schema_from::<Pairing>()
-        .schema_from::<PairingExchange>()
-        .schema_from::<IntrospectRequest>()
         .schema_from::<Introspection>()
         .schema_from::<Version>()
         .schema_from::<DefaultExpiry>()

@@ -51,3 +51,33 @@ fn the_document_names_only_defined_schemas_and_has_unique_operation_ids() {
         "path"
     );
 }
+
+#[test]
+fn request_schemas_keep_every_rule_and_creates_link_to_reads() {
+    let doc = json_document(&route_book());
+    let schemas = &doc["components"]["schemas"];
+    // Each keyword survives utoipa's types (an unknown one would be dropped silently).
+    assert_eq!(
+        schemas["NewUser"]["properties"]["username"]["pattern"],
+        requests::NAME
+    );
+    assert_eq!(schemas["NewUser"]["additionalProperties"], false);
+    assert!(schemas["RevokeRequest"]["anyOf"].is_array());
+    assert!(schemas["TokenRequest"]["oneOf"][0]["properties"]["scope"]["pattern"].is_string());
+    let create = &schemas["TokenRequest"]["oneOf"][0]["properties"];
+    assert_eq!(
+        create["expires_in"]["maximum"],
+        crate::domain::token::MAX_EXPIRES_IN
+    );
+    let holders = &schemas["NewPermissionTarget"]["properties"]["resources"]["properties"]
+        ["artifact"]["properties"]["actions"]["properties"]["users"];
+    assert_eq!(holders["propertyNames"]["pattern"], requests::NAME);
+    let post = &doc["paths"]["/access/api/v2/users"]["post"];
+    assert_eq!(post["requestBody"]["required"], true);
+    let links = &post["responses"]["201"]["links"];
+    let get = &links["get_access_api_v2_users__name_"];
+    assert_eq!(get["operationId"], "get_access_api_v2_users__name_");
+    assert_eq!(get["parameters"]["name"], "$response.body#/username");
+    let check = &doc["paths"]["/access/api/v1/permissions/check"]["get"]["parameters"];
+    assert_eq!(check[0]["required"], true);
+}
