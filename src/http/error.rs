@@ -80,22 +80,25 @@ impl ResponseError for ServiceError {
         }
         let mut response = error_json(self.status_code(), code_of(self), &message);
         let headers = response.headers_mut();
-        match self {
-            ServiceError::Unauthenticated(_) | ServiceError::Token(_) => {
-                headers.insert(
-                    WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Basic realm=\"access\", Bearer"),
-                );
-            }
-            ServiceError::Unavailable {
-                retry_after_secs, ..
-            }
-            | ServiceError::Throttled { retry_after_secs } => {
-                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            _ => {}
+        if let ServiceError::Unauthenticated(_) | ServiceError::Token(_) = self {
+            headers.insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"access\", Bearer"),
+            );
         }
+        insert_retry_after(self, headers);
         response
+    }
+}
+
+/// `Retry-After` on an answer that says when to try again (the JSON API's and the web page's).
+pub fn insert_retry_after(e: &ServiceError, headers: &mut actix_web::http::header::HeaderMap) {
+    if let ServiceError::Unavailable {
+        retry_after_secs, ..
+    }
+    | ServiceError::Throttled { retry_after_secs } = e
+    {
+        headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
     }
 }
 

@@ -26,26 +26,17 @@ use crate::telemetry::metrics;
 /// Most events or changes one message may carry.
 const MAX_ITEMS: usize = 20_000;
 
-fn refused(e: OpenError) -> ServiceError {
+/// A site message or upload header (`what`) that does not open: malformed is 400, anything
+/// else (signature, key, audience, time) is 401.
+fn refused(what: &str, e: OpenError) -> ServiceError {
     match e {
         OpenError::Malformed
         | OpenError::Verify(VerifyError::Malformed)
         | OpenError::Verify(VerifyError::Algorithm) => {
-            ServiceError::invalid(format!("federation upload header refused: {e}"))
+            ServiceError::invalid(format!("federation {what} refused: {e}"))
         }
-        e => ServiceError::Unauthenticated(format!("federation upload header refused: {e}")),
+        e => ServiceError::Unauthenticated(format!("federation {what} refused: {e}")),
     }
-}
-
-fn opened<T>(r: Result<Sealed<T>, OpenError>) -> ServiceResult<Sealed<T>> {
-    r.map_err(|e| match e {
-        OpenError::Malformed
-        | OpenError::Verify(crate::crypto::VerifyError::Malformed)
-        | OpenError::Verify(crate::crypto::VerifyError::Algorithm) => {
-            ServiceError::invalid(format!("federation message refused: {e}"))
-        }
-        e => ServiceError::Unauthenticated(format!("federation message refused: {e}")),
-    })
 }
 
 /// Names in users and groups from a peer are checked like ours: a peer cannot plant what
@@ -104,7 +95,8 @@ impl SiteInbox {
     /// is checked against the body once read (`Upload::matches`).
     pub fn open_upload_header(&self, header: &str) -> ServiceResult<Upload> {
         let keys = keyset(&self.state)?;
-        let sealed = upload::open(&keys, header, now_secs()).map_err(refused)?;
+        let sealed =
+            upload::open(&keys, header, now_secs()).map_err(|e| refused("upload header", e))?;
         if self
             .state
             .federation()
@@ -126,7 +118,7 @@ impl SiteInbox {
     /// Open a site message: signed by a key trusted for its issuer (see `message::open`).
     fn open_message<T: serde::de::DeserializeOwned>(&self, body: &str) -> ServiceResult<Sealed<T>> {
         let keys = keyset(&self.state)?;
-        opened(message::open(&keys, body.trim(), now_secs()))
+        message::open(&keys, body.trim(), now_secs()).map_err(|e| refused("message", e))
     }
 
     /// Open a message that must come from a site with a federation entry here; the entry too.

@@ -24,6 +24,7 @@ fn cluster_rpc_needs_the_join_key_and_survives_garbage() {
         "/_cluster/write",
         "/_cluster/join",
         "/_cluster/read_index",
+        "/_cluster/federation_links",
     ] {
         let (status, body) = rpc(path, None, &vote.to_string());
         assert_eq!(

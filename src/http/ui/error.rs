@@ -4,7 +4,6 @@
 
 use std::fmt;
 
-use actix_web::http::header::{HeaderValue, RETRY_AFTER};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use maud::html;
@@ -91,16 +90,7 @@ impl ResponseError for UiError {
             },
         );
         let mut response = respond(status, body);
-        let headers = response.headers_mut();
-        match &self.error {
-            ServiceError::Unavailable {
-                retry_after_secs, ..
-            }
-            | ServiceError::Throttled { retry_after_secs } => {
-                headers.insert(RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            _ => {}
-        }
+        crate::http::error::insert_retry_after(&self.error, response.headers_mut());
         response
     }
 }
