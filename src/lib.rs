@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod domain;
 pub mod federation;
 pub mod http;
+pub mod oidc;
 pub mod raft;
 pub mod service;
 pub mod store;

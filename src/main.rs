@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand};
 
 use access_node::cli::{
-    self, backup, cluster, federation, keys, tokens, users, CliError, Client, ClientArgs,
+    self, backup, cluster, federation, keys, oidc, tokens, users, CliError, Client, ClientArgs,
 };
 use access_node::config::{Config, ENV_CONFIG_FILE};
 use access_node::telemetry::log_escape;
@@ -65,6 +65,9 @@ enum Cmd {
     /// Access Federation with other sites: list, add, remove, validate, full-broadcast, digest.
     #[command(subcommand)]
     Federation(federation::FederationCmd),
+    /// OIDC identity providers and identity mappings (CI token exchange).
+    #[command(subcommand)]
+    Oidc(oidc::OidcCmd),
     /// Write a consistent backup of the replicated state to FILE (0600, SHA-256 checked).
     Backup {
         #[arg(long, value_name = "FILE")]
@@ -122,6 +125,7 @@ fn run_client(cli: &Cli) -> Option<Result<(), CliError>> {
         Cmd::Trust(cmd) => client().and_then(|c| keys::run_trust(&c, json, cmd.clone())),
         Cmd::Cert(cmd) => client().and_then(|c| keys::run_cert(&c, json, cmd.clone())),
         Cmd::Federation(cmd) => client().and_then(|c| federation::run(&c, json, cmd.clone())),
+        Cmd::Oidc(cmd) => client().and_then(|c| oidc::run(&c, json, cmd.clone())),
         Cmd::Backup { out } => client().and_then(|c| backup::backup(&c, json, out)),
         Cmd::Restore { file, force } => {
             client().and_then(|c| backup::restore(&c, json, file, *force))

@@ -6,6 +6,7 @@
 
 mod api;
 mod docker;
+mod oidc;
 mod security;
 mod telemetry;
 mod tls;

@@ -187,7 +187,7 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         membership,
         peer,
         backup,
-    });
+    })?;
     Ok(Node {
         uses,
         key_files,

@@ -7,6 +7,7 @@ use actix_web::web;
 use crate::config::Config;
 use crate::domain::forwarded::TrustedProxies;
 use crate::federation::client::SiteClient;
+use crate::oidc::IssuerKeys;
 use crate::raft::batcher::WriteBatcher;
 use crate::raft::membership::Membership;
 use crate::raft::peer::PeerClient;
@@ -15,6 +16,7 @@ use crate::raft::Raft;
 use crate::service::accounts::Accounts;
 use crate::service::auth::Auth;
 use crate::service::backup::Backup;
+use crate::service::bootstrap::StartError;
 use crate::service::clock::ClusterClock;
 use crate::service::cluster::{Cluster, ClusterParts};
 use crate::service::federation::Federation;
@@ -22,6 +24,7 @@ use crate::service::federation_inbound::SiteInbox;
 use crate::service::federation_outbound::SiteOutbox;
 use crate::service::housekeeping::Housekeeping;
 use crate::service::keys::Keys;
+use crate::service::oidc::Oidc;
 use crate::service::permissions::Permissions;
 use crate::service::registry::Registry;
 use crate::service::sessions::Sessions;
@@ -49,6 +52,7 @@ pub struct UseCases {
     pub backup: Arc<Backup>,
     pub telemetry: Arc<Telemetry>,
     pub housekeeping: Arc<Housekeeping>,
+    pub oidc: Arc<Oidc>,
 }
 
 impl UseCases {
@@ -69,7 +73,8 @@ impl UseCases {
             .app_data(web::Data::from(self.registry.clone()))
             .app_data(web::Data::from(self.sessions.clone()))
             .app_data(web::Data::from(self.backup.clone()))
-            .app_data(web::Data::from(self.telemetry.clone()));
+            .app_data(web::Data::from(self.telemetry.clone()))
+            .app_data(web::Data::from(self.oidc.clone()));
     }
 }
 
@@ -87,7 +92,7 @@ pub(super) struct Handles {
 }
 
 /// Build every use case from the handles, each with only those it uses.
-pub(super) fn use_cases(handles: Handles) -> UseCases {
+pub(super) fn use_cases(handles: Handles) -> Result<UseCases, StartError> {
     let Handles {
         config,
         home,
@@ -127,6 +132,15 @@ pub(super) fn use_cases(handles: Handles) -> UseCases {
         accounts.clone(),
     ));
     let permissions = Arc::new(Permissions::new(s.clone(), w.clone()));
+    let issuer_keys = IssuerKeys::new(&c.oidc).map_err(StartError::Oidc)?;
+    let oidc = Arc::new(Oidc::new(
+        c.clone(),
+        s.clone(),
+        w.clone(),
+        k.clone(),
+        tokens.clone(),
+        Arc::new(issuer_keys),
+    ));
     let outbox = Arc::new(SiteOutbox::new(
         c.clone(),
         s.clone(),
@@ -136,7 +150,8 @@ pub(super) fn use_cases(handles: Handles) -> UseCases {
         links.clone(),
         membership.clone(),
     ));
-    UseCases {
+    Ok(UseCases {
+        oidc,
         keys: Arc::new(Keys::new(c.clone(), s.clone(), w.clone())),
         federation: Arc::new(Federation::new(
             c.clone(),
@@ -190,5 +205,5 @@ pub(super) fn use_cases(handles: Handles) -> UseCases {
         permissions,
         clock,
         config,
-    }
+    })
 }

@@ -7,6 +7,7 @@ pub mod client;
 pub mod cluster;
 pub mod federation;
 pub mod keys;
+pub mod oidc;
 pub mod out_file;
 pub mod output;
 pub mod tokens;

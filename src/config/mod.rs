@@ -57,6 +57,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub audit: AuditConfig,
     pub ui: UiConfig,
+    pub oidc: OidcConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -168,6 +169,24 @@ pub struct DockerConfig {
 pub struct UiConfig {
     /// Seconds a sign-in lasts.
     pub session_expiry: u64,
+}
+
+/// OIDC token exchange: how issuers are reached and their ID tokens judged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Accept plain-http issuers that are not on loopback (never in production).
+    pub allow_http_issuers: bool,
+    /// Extra CA certificates (PEM) trusted for issuers, besides the system's.
+    pub ca_file: PathBuf,
+    /// Slack for `exp`, `nbf` and `iat` against the cluster's clock, in seconds.
+    pub leeway_secs: u64,
+    /// An unknown `kid` refetches the issuer's keys at most this often, in seconds.
+    pub jwks_refetch_min_secs: u64,
+    /// Keys older than this are fetched again before use, in seconds.
+    pub jwks_max_age_secs: u64,
+    /// Longest wait for an issuer's discovery document or keys, in ms.
+    pub fetch_timeout_ms: u64,
 }
 
 /// Bounds of `raft.write-timeout-ms`: room for a commit, and below any client's patience.

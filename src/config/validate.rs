@@ -90,6 +90,18 @@ impl Config {
                 &format!("must be between 60 and {MAX_UI_SESSION_EXPIRY} seconds"),
             );
         }
+        if self.oidc.leeway_secs > 300 {
+            return bad("oidc.leeway-secs", "must be at most 300 seconds");
+        }
+        if self.oidc.jwks_max_age_secs == 0 || self.oidc.fetch_timeout_ms == 0 {
+            return bad(
+                "oidc.jwks-max-age-secs",
+                "jwks-max-age-secs and fetch-timeout-ms must be at least 1",
+            );
+        }
+        if !self.oidc.ca_file.as_os_str().is_empty() && !self.oidc.ca_file.is_file() {
+            return bad("oidc.ca-file", "is not a readable file");
+        }
         if self.token.pairing_token_expiry == 0 {
             return bad("token.pairing-token-expiry", "must be at least 1 second");
         }

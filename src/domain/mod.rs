@@ -8,6 +8,7 @@ pub mod federation;
 pub mod forwarded;
 pub mod grant;
 pub mod names;
+pub mod oidc;
 pub mod path_pattern;
 pub mod permission_forms;
 pub mod permissions;

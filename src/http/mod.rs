@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod federation;
 pub mod keys;
+pub mod oidc;
 pub mod openapi;
 pub mod params;
 pub mod peer_rpc;

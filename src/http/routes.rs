@@ -7,8 +7,8 @@ use actix_web::web;
 
 use super::route_book::{method_not_allowed, not_found, resource, BookSource, Mount, RouteBook};
 use super::{
-    cluster, compat, federation, keys, openapi, peer_rpc, permissions, registry, system, telemetry,
-    tokens, ui, users,
+    cluster, compat, federation, keys, oidc, openapi, peer_rpc, permissions, registry, system,
+    telemetry, tokens, ui, users,
 };
 use crate::service::ServiceError;
 
@@ -48,6 +48,12 @@ fn access_routes(cfg: &mut web::ServiceConfig, m: &mut Mount) {
             .service(resource!(m1, "/cert/trusted/{name}", delete => keys::remove_trusted))
             .service(resource!(m1, "/jwks", get => keys::jwks))
             .service(resource!(m1, "/openapi.json", get => openapi::serve))
+            // `/oidc/token` before `/oidc/{name}`: no provider may be named `token`.
+            .service(resource!(m1, "/oidc/token", post => oidc::exchange))
+            .service(resource!(m1, "/oidc", get => oidc::list_providers, post => oidc::create_provider))
+            .service(resource!(m1, "/oidc/{name}", get => oidc::get_provider, put => oidc::update_provider, delete => oidc::delete_provider))
+            .service(resource!(m1, "/oidc/{provider}/identity_mappings", get => oidc::list_mappings, post => oidc::create_mapping))
+            .service(resource!(m1, "/oidc/{provider}/identity_mappings/{name}", get => oidc::get_mapping, put => oidc::update_mapping, delete => oidc::delete_mapping))
             .service(resource!(m1, "/cluster/status", get => cluster::status))
             .service(resource!(m1, "/cluster/members/{id}", delete => cluster::remove_member)),
     );

@@ -137,6 +137,43 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
         (Command::DeletePermission { name, .. }, Done) => {
             one(Event::applied("permission.deleted").field("permission", name))
         }
+        (
+            Command::PutOidcProvider {
+                provider,
+                create_only,
+            },
+            Done,
+        ) => one(Event::applied(if *create_only {
+            "oidc.provider_created"
+        } else {
+            "oidc.provider_updated"
+        })
+        .field("provider", &provider.name)
+        .field("issuer_url", &provider.issuer_url)
+        .field("audience", &provider.audience)),
+        (Command::DeleteOidcProvider { name }, Done) => {
+            one(Event::applied("oidc.provider_deleted").field("provider", name))
+        }
+        (
+            Command::PutIdentityMapping {
+                mapping,
+                create_only,
+            },
+            Done,
+        ) => one(Event::applied(if *create_only {
+            "oidc.mapping_created"
+        } else {
+            "oidc.mapping_updated"
+        })
+        .field("provider", &mapping.provider_name)
+        .field("mapping", &mapping.name)
+        .field("claims", &mapping.claims)
+        .field("token_spec", &mapping.token_spec)),
+        (Command::DeleteIdentityMapping { provider, name }, Done) => {
+            one(Event::applied("oidc.mapping_deleted")
+                .field("provider", provider)
+                .field("mapping", name))
+        }
         (Command::FederationPeer { peer }, Done) => one(Event::applied("federation.peer_set")
             .field("peer", &peer.name)
             .field("url", &peer.url)

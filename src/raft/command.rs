@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::KeyMaterial;
 use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::domain::backup::BackupRecord;
+use crate::domain::oidc::{IdentityMapping, OidcProvider};
 use crate::domain::permissions::PermissionTarget;
 use crate::domain::token::{PairingRecord, TokenRecord};
 use crate::domain::trust::TrustedCert;
@@ -187,6 +188,25 @@ pub enum Command {
         name: String,
         at_ms: u64,
     },
+    /// Create (or, unless `create_only`, replace) an OIDC identity provider.
+    PutOidcProvider {
+        provider: OidcProvider,
+        create_only: bool,
+    },
+    /// Remove an OIDC provider with its identity mappings.
+    DeleteOidcProvider {
+        name: String,
+    },
+    /// Create (or, unless `create_only`, replace) an identity mapping of an existing provider
+    /// (`NotFound` without it).
+    PutIdentityMapping {
+        mapping: IdentityMapping,
+        create_only: bool,
+    },
+    DeleteIdentityMapping {
+        provider: String,
+        name: String,
+    },
     /// Add or replace a federated peer site.
     FederationPeer {
         peer: PeerSite,
@@ -269,6 +289,10 @@ impl Command {
             Command::SetDefaultExpiry { .. } => "SetDefaultExpiry",
             Command::PutPermission { .. } => "PutPermission",
             Command::DeletePermission { .. } => "DeletePermission",
+            Command::PutOidcProvider { .. } => "PutOidcProvider",
+            Command::DeleteOidcProvider { .. } => "DeleteOidcProvider",
+            Command::PutIdentityMapping { .. } => "PutIdentityMapping",
+            Command::DeleteIdentityMapping { .. } => "DeleteIdentityMapping",
             Command::FederationPeer { .. } => "FederationPeer",
             Command::FederationRemovePeer { .. } => "FederationRemovePeer",
             Command::FederationReceive { .. } => "FederationReceive",

@@ -29,6 +29,9 @@ pub enum StartError {
     Bootstrap(String),
     #[error("TLS: {0}")]
     Tls(String),
+    /// The OIDC issuer client (`oidc.ca-file` unreadable, say).
+    #[error("OIDC: {0}")]
+    Oidc(String),
 }
 
 /// Write a secret file with mode 0600 (created that way, never briefly world-readable).

@@ -21,6 +21,7 @@ pub mod keys;
 mod login;
 pub mod login_audit;
 pub mod minting;
+pub mod oidc;
 mod pairing;
 pub mod permissions;
 pub mod principal_cache;

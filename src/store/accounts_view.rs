@@ -1,9 +1,11 @@
-//! Read access to users, groups, permission targets and failed-login counters.
+//! Read access to users, groups, permission targets, failed-login counters and the OIDC
+//! providers and identity mappings that admit external identities.
 
 use super::trees::StateTree;
 use super::view::{all_json, get_json, StateView, StoreError};
 use crate::domain::accounts::GroupRecord;
 use crate::domain::accounts::UserRecord;
+use crate::domain::oidc::{IdentityMapping, OidcProvider};
 use crate::domain::permissions::PermissionTarget;
 use crate::domain::throttle::LoginFailures;
 
@@ -47,5 +49,21 @@ impl AccountsView<'_> {
 
     pub fn permission(&self, name: &str) -> Result<Option<PermissionTarget>, StoreError> {
         get_json(self.view.tree(StateTree::Permissions), name.as_bytes())
+    }
+
+    pub fn oidc_providers(&self) -> Result<Vec<OidcProvider>, StoreError> {
+        all_json(self.view.tree(StateTree::OidcProviders))
+    }
+
+    pub fn oidc_provider(&self, name: &str) -> Result<Option<OidcProvider>, StoreError> {
+        get_json(self.view.tree(StateTree::OidcProviders), name.as_bytes())
+    }
+
+    /// A provider's identity mappings, by name.
+    pub fn identity_mappings(&self, provider: &str) -> Result<Vec<IdentityMapping>, StoreError> {
+        Ok(
+            get_json(self.view.tree(StateTree::OidcMappings), provider.as_bytes())?
+                .unwrap_or_default(),
+        )
     }
 }

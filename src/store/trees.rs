@@ -41,6 +41,8 @@ state_trees! {
     FedEntities => "fed_entities": "Federation merge state of users, groups and site certificates.",
     Permissions => "permissions": "Permission targets by name.",
     PermRefs => "perm_refs": "`u/<user>` / `g/<group>` to the permission targets naming it.",
+    OidcProviders => "oidc_providers": "OIDC identity providers by name.",
+    OidcMappings => "oidc_mappings": "Per OIDC provider name, its identity mappings (a list).",
 }
 
 impl StateTree {

@@ -2,6 +2,7 @@
 //! authenticated cluster RPC.
 
 mod membership;
+mod oidc;
 mod operations;
 mod replication;
 mod snapshots;

@@ -249,3 +249,79 @@ fn completions_and_version() {
         "{version}"
     );
 }
+
+#[test]
+fn oidc_providers_and_mappings_through_the_cli() {
+    let _turn = turn(1);
+    let node = TestNode::start();
+    let added = json_out(&cli(
+        &node,
+        &[
+            "--json",
+            "oidc",
+            "add",
+            "github",
+            "--issuer-url",
+            "https://token.actions.githubusercontent.com",
+            "--audience",
+            "access-node",
+            "--provider-type",
+            "GitHub",
+        ],
+    ));
+    assert_eq!(added["name"], "github");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("mapping.json");
+    std::fs::write(
+        &file,
+        r#"{"name":"main","claims":{"repository":"octo-org/*"},"token_spec":{"username":"ci"}}"#,
+    )
+    .unwrap();
+    let mapping = json_out(&cli(
+        &node,
+        &[
+            "--json",
+            "oidc",
+            "map-add",
+            "github",
+            file.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(mapping["provider_name"], "github");
+    let table = cli(&node, &["oidc", "mappings", "github"]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("octo-org/*") && text.contains("username: ci"),
+        "{text}"
+    );
+    let list = json_out(&cli(&node, &["--json", "oidc", "list"]));
+    assert_eq!(
+        list[0]["issuer_url"],
+        "https://token.actions.githubusercontent.com"
+    );
+    // A bad field is the API's 400, exit 1.
+    let bad = cli(
+        &node,
+        &[
+            "oidc",
+            "add",
+            "Bad",
+            "--issuer-url",
+            "https://x.example",
+            "--audience",
+            "a",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("HTTP 400"));
+    json_out(&cli(
+        &node,
+        &["--json", "oidc", "map-remove", "github", "main"],
+    ));
+    json_out(&cli(&node, &["--json", "oidc", "remove", "github"]));
+    assert_eq!(
+        json_out(&cli(&node, &["--json", "oidc", "list"])),
+        serde_json::json!([])
+    );
+}

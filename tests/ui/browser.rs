@@ -40,13 +40,14 @@ fn the_admin_page_works_in_headless_chromium() {
         node.log()
     );
     assert!(
-        stdout.contains("7 passed"),
+        stdout.contains("8 passed"),
         "unexpected pytest summary:\n{stdout}"
     );
     for page in [
         "01-sign-in",
         "03-new-token",
         "08-cluster",
+        "08c-oidc",
         "09-non-admin-forbidden",
     ] {
         let png = shots.join(format!("{page}.png"));

@@ -233,13 +233,55 @@ def test_posts_without_the_right_csrf_token_are_refused(admin_page):
     expect(page.locator("tr[data-group='evil']")).to_have_count(0)
 
 
+def test_admin_manages_oidc_providers_and_mappings(admin_page):
+    page = admin_page
+    page.goto("/ui/oidc")
+    expect(page.locator("main")).to_contain_text("No identity providers.")
+    page.fill("#provider-name", "github")
+    page.fill("#provider-issuer", "https://token.actions.githubusercontent.com")
+    page.locator("#provider-type").select_option("GitHub")
+    page.fill("#provider-audience", "access-node")
+    page.click("#add-provider button[type=submit]")
+    expect(page.locator("tr[data-provider='github']")).to_contain_text("access-node")
+    # A mapping with a pattern for the user and claims as JSON.
+    page.fill("#mapping-name", "main")
+    page.fill("#mapping-priority", "2")
+    page.fill("#mapping-claims", '{"repository": "octo-org/*"}')
+    page.fill("#mapping-user", "gh-{{actor}}")
+    page.click("#add-mapping button[type=submit]")
+    row = page.locator("tr[data-mapping='main']")
+    expect(row).to_contain_text("octo-org/*")
+    expect(row).to_contain_text("user gh-{{actor}}")
+    shot(page, "08c-oidc")
+    # Bad claims are refused with the reason.
+    page.fill("#mapping-name", "broken")
+    page.fill("#mapping-claims", "not json")
+    page.fill("#mapping-user", "x")
+    with page.expect_navigation() as nav:
+        page.click("#add-mapping button[type=submit]")
+    assert nav.value.status == 400
+    expect(page.locator("#error")).to_contain_text("claims must be a JSON object")
+    # The JSON API sees what the page made.
+    out = subprocess.run(
+        ["curl", "-s", "-u", f"admin:{env('ACCESS_ADMIN_PASSWORD')}",
+         BASE + "/access/api/v1/oidc/github/identity_mappings"],
+        capture_output=True, text=True, check=True, timeout=60)
+    mappings = json.loads(out.stdout)
+    assert mappings[0]["token_spec"]["username_pattern"] == "gh-{{actor}}", mappings
+    page.goto("/ui/oidc")
+    page.locator("tr[data-mapping='main'] button").click()
+    expect(page.locator("tr[data-mapping='main']")).to_have_count(0)
+    page.locator("tr[data-provider='github'] button").click()
+    expect(page.locator("main")).to_contain_text("No identity providers.")
+
+
 def test_a_non_admin_sees_only_their_own_and_no_admin_views(browser):
     context = browser.new_context(base_url=BASE, viewport={"width": 1280, "height": 900})
     page = context.new_page()
     sign_in(page, VIEWER, VIEWER_PASSWORD)
     expect(page).to_have_url(BASE + "/ui/tokens")
     expect(page.locator("nav")).not_to_contain_text("Users")
-    for path in ["/ui/users", "/ui/groups", "/ui/keys", "/ui/cluster", "/ui/audit"]:
+    for path in ["/ui/users", "/ui/groups", "/ui/keys", "/ui/oidc", "/ui/cluster", "/ui/audit"]:
         response = page.goto(path)
         assert response.status == 403, path
         expect(page.locator("#error")).to_contain_text("requires an admin")

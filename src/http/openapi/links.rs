@@ -35,6 +35,13 @@ fn targets(handler: &str) -> &'static [(&'static str, &'static str, &'static str
             ("put", "/{name}", "name", NAME),
             ("delete", "/{name}", "name", NAME),
         ],
+        "oidc::create_provider" => &[
+            ("get", "/{name}", "name", NAME),
+            ("put", "/{name}", "name", NAME),
+            ("delete", "/{name}", "name", NAME),
+            ("get", "/{provider}/identity_mappings", "provider", NAME),
+            ("post", "/{provider}/identity_mappings", "provider", NAME),
+        ],
         _ => &[],
     }
 }

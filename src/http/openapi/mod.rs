@@ -5,6 +5,7 @@
 
 pub mod admin_schemas;
 mod links;
+mod oidc_schemas;
 pub mod ops;
 pub mod requests;
 pub mod schemas;

@@ -99,6 +99,7 @@ pub fn describe(handler: &str) -> Option<Op> {
     let p = "permissions";
     let f = "federation";
     let d = "docker registry";
+    let o = "oidc";
     Some(match handler {
         "tokens::create" => op(t, "Create a token, or refresh one (grant_type=refresh_token)", Optional, Params("TokenRequest"), Json(200, "IssuedToken")),
         "tokens::legacy_create" => op(t, "Create or refresh a token (Artifactory's legacy endpoint)", Optional, Params("TokenRequest"), Json(200, "IssuedToken")),
@@ -163,6 +164,17 @@ pub fn describe(handler: &str) -> Option<Op> {
         "federation::events" => op(f, "Site to site: a batch of events", Site, Body::Jws, Json(200, "AnyObject")),
         "federation::sync" => op(f, "Site to site: a chunk of a full sync", Site, Body::Jws, Json(200, "AnyObject")),
         "federation::hello" => op(f, "Site to site: introduce a site", Site, Body::Jws, Json(200, "AnyObject")),
+        "oidc::exchange" => op(o, "Exchange a CI job's OIDC ID token for an access token", Anonymous, Params("OidcExchange"), Json(200, "OidcExchanged")),
+        "oidc::list_providers" => op(o, "OIDC identity providers", Admin, Body::None, JsonArray(200, "OidcProvider")),
+        "oidc::create_provider" => op(o, "Trust an OIDC issuer", Admin, Body::Json("NewOidcProvider"), Json(201, "OidcProvider")),
+        "oidc::get_provider" => op(o, "One OIDC identity provider", Admin, Body::None, Json(200, "OidcProvider")),
+        "oidc::update_provider" => op(o, "Change an OIDC identity provider", Admin, Body::Json("OidcProviderChange"), Json(200, "OidcProvider")),
+        "oidc::delete_provider" => op(o, "Delete an OIDC identity provider and its identity mappings", Admin, Body::None, NoContent),
+        "oidc::list_mappings" => op(o, "A provider's identity mappings", Admin, Body::None, JsonArray(200, "IdentityMapping")),
+        "oidc::create_mapping" => op(o, "Map ID tokens with these claims to a token", Admin, Body::Json("NewIdentityMapping"), Json(201, "IdentityMapping")),
+        "oidc::get_mapping" => op(o, "One identity mapping", Admin, Body::None, Json(200, "IdentityMapping")),
+        "oidc::update_mapping" => op(o, "Change an identity mapping", Admin, Body::Json("IdentityMappingChange"), Json(200, "IdentityMapping")),
+        "oidc::delete_mapping" => op(o, "Delete an identity mapping", Admin, Body::None, NoContent),
         "registry::get" | "registry::get_in_repo" => op(d, "Docker registry token (Basic: password or token)", Optional, Body::None, Json(200, "RegistryToken")).query(&["service", "scope", "account", "client_id", "offline_token"]),
         "registry::post" | "registry::post_in_repo" => op(d, "Docker registry token, OAuth2 form", Anonymous, Body::Form("RegistryTokenForm"), Json(200, "RegistryToken")),
         _ => return None,

@@ -309,7 +309,7 @@ fn all() -> Vec<(&'static str, Value)> {
 
 /// Adds the request schemas to `b`.
 pub fn components(mut b: ComponentsBuilder) -> ComponentsBuilder {
-    for (name, schema) in all() {
+    for (name, schema) in all().into_iter().chain(super::oidc_schemas::all()) {
         b = b.schema(name, parse(schema));
     }
     b
@@ -317,8 +317,9 @@ pub fn components(mut b: ComponentsBuilder) -> ComponentsBuilder {
 
 /// Whether the body of schema `name` must be sent: it has fields the handler requires.
 pub fn body_required(name: &str) -> bool {
-    all().iter().any(|(n, schema)| {
-        *n == name
+    let mut all = all().into_iter().chain(super::oidc_schemas::all());
+    all.any(|(n, schema)| {
+        n == name
             && (schema["required"].as_array().is_some_and(|r| !r.is_empty())
                 || schema["anyOf"].is_array())
     })
@@ -363,6 +364,9 @@ pub fn query(handler: &str, name: &str) -> (Value, bool) {
 /// The schema of a path parameter of `path`.
 pub fn path_param(path: &str, name: &str) -> Value {
     match name {
+        "name" | "provider" if path.contains("/oidc/") => {
+            json!({"type": "string", "pattern": super::oidc_schemas::OIDC_NAME})
+        }
         "id" if path.contains("/tokens/") => json!({"type": "string", "pattern": TOKEN_ID}),
         "name" if path.contains("/cert/trusted/") || path.contains("/federation/") => {
             json!({"type": "string", "pattern": CERT_NAME, "maxLength": 128})

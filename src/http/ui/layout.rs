@@ -13,6 +13,7 @@ const SECTIONS: &[(&str, &str, bool)] = &[
     ("/ui/users", "Users", true),
     ("/ui/groups", "Groups", true),
     ("/ui/keys", "Keys", true),
+    ("/ui/oidc", "OIDC", true),
     ("/ui/cluster", "Cluster", true),
     ("/ui/audit", "Audit", true),
 ];

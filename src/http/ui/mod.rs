@@ -11,6 +11,7 @@ mod form;
 mod keys;
 mod layout;
 mod login;
+mod oidc;
 mod session;
 mod token_form;
 mod tokens;
@@ -80,6 +81,11 @@ pub fn routes(cfg: &mut web::ServiceConfig, m: &mut Mount) {
                 .service(resource!(m, "/keys/trusted", post => keys::add_trusted))
                 .service(resource!(m, "/keys/trusted/remove", post => keys::remove_trusted))
                 .service(resource!(m, "/keys/reset", post => keys::reset))
+                .service(resource!(m, "/oidc", get => oidc::page_oidc))
+                .service(resource!(m, "/oidc/providers", post => oidc::add_provider))
+                .service(resource!(m, "/oidc/providers/remove", post => oidc::remove_provider))
+                .service(resource!(m, "/oidc/mappings", post => oidc::add_mapping))
+                .service(resource!(m, "/oidc/mappings/remove", post => oidc::remove_mapping))
                 .service(resource!(m, "/cluster", get => cluster::page_cluster))
                 .service(resource!(m, "/audit", get => audit::page_audit))
                 .default_service(web::to(not_found)),

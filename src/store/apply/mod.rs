@@ -19,6 +19,7 @@ pub mod federation_merge;
 mod federation_tests;
 pub mod journal;
 mod keys;
+mod oidc;
 mod permissions;
 #[cfg(test)]
 mod permissions_tests;
@@ -150,6 +151,18 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             at_ms,
         } => permissions::put(tx, target, *create_only, *at_ms),
         Command::DeletePermission { name, at_ms } => permissions::delete(tx, name, *at_ms),
+        Command::PutOidcProvider {
+            provider,
+            create_only,
+        } => oidc::put_provider(tx, provider, *create_only),
+        Command::DeleteOidcProvider { name } => oidc::delete_provider(tx, name),
+        Command::PutIdentityMapping {
+            mapping,
+            create_only,
+        } => oidc::put_mapping(tx, mapping, *create_only),
+        Command::DeleteIdentityMapping { provider, name } => {
+            oidc::delete_mapping(tx, provider, name)
+        }
         Command::FederationPeer { peer } => federation::put_peer(tx, peer),
         Command::FederationRemovePeer { name } => federation::remove_peer(tx, name),
         Command::FederationReceive {

@@ -8,8 +8,8 @@ use prometheus_client::encoding::prometheus_text;
 
 pub use prometheus_text::CONTENT_TYPE;
 use registry::{
-    KindLabel, MemberLabel, OutcomeLabel, PeerLabel, RefusalLabels, RequestLabels, RouteLabels,
-    StateLabel, METRICS,
+    KindLabel, MemberLabel, OutcomeLabel, PeerLabel, ProviderOutcomeLabels, RefusalLabels,
+    RequestLabels, RouteLabels, StateLabel, METRICS,
 };
 
 /// A finished HTTP request. `route` is the matched pattern, never the raw path.
@@ -97,6 +97,29 @@ pub fn federation_refused(peer: &str, reason: &'static str) {
         .get_or_create(&RefusalLabels {
             peer: peer.to_string(),
             reason,
+        })
+        .inc();
+}
+
+/// An OIDC exchange at `provider` (an existing provider's name, or `unknown`): `granted`,
+/// `refused` or `issuer_unavailable`.
+pub fn oidc_exchange(provider: &str, outcome: &'static str) {
+    METRICS
+        .oidc_exchanges
+        .get_or_create(&ProviderOutcomeLabels {
+            provider: provider.to_string(),
+            outcome,
+        })
+        .inc();
+}
+
+/// A fetch of `provider`'s keys from its issuer.
+pub fn oidc_jwks_fetch(provider: &str, ok: bool) {
+    METRICS
+        .oidc_jwks_fetches
+        .get_or_create(&ProviderOutcomeLabels {
+            provider: provider.to_string(),
+            outcome: if ok { "ok" } else { "failed" },
         })
         .inc();
 }

@@ -54,6 +54,12 @@ pub(super) struct RefusalLabels {
     pub(super) reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ProviderOutcomeLabels {
+    pub(super) provider: String,
+    pub(super) outcome: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 16 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -92,6 +98,8 @@ pub(super) struct Metrics {
     pub(super) federation_behind: Family<PeerLabel, Gauge>,
     pub(super) federation_refused: Family<RefusalLabels, Counter>,
     pub(super) clock_offset: Family<PeerLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub(super) oidc_exchanges: Family<ProviderOutcomeLabels, Counter>,
+    pub(super) oidc_jwks_fetches: Family<ProviderOutcomeLabels, Counter>,
 }
 
 impl Metrics {
@@ -127,6 +135,8 @@ impl Metrics {
             federation_behind: Family::default(),
             federation_refused: Family::default(),
             clock_offset: Family::default(),
+            oidc_exchanges: Family::default(),
+            oidc_jwks_fetches: Family::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -235,6 +245,16 @@ impl Metrics {
             "federation_refused_changes",
             "Changes from a federated site that our entry for it (or the store) refused, by reason",
             m.federation_refused.clone(),
+        );
+        r.register(
+            "oidc_exchanges",
+            "OIDC token exchanges by provider and outcome (granted, refused, issuer_unavailable)",
+            m.oidc_exchanges.clone(),
+        );
+        r.register(
+            "oidc_jwks_fetches",
+            "Fetches of an OIDC issuer's keys by provider and outcome (ok, failed)",
+            m.oidc_jwks_fetches.clone(),
         );
         Metrics { registry: r, ..m }
     }

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod clock;
 pub mod cluster;
 pub mod http;
+pub mod issuer;
 pub mod netlab;
 pub mod nginx;
 pub mod node;
@@ -22,6 +23,7 @@ pub use calls::{
 };
 pub use cluster::{TestCluster, JOIN_KEY};
 pub use http::{error_code, json_of, jwt_parts, mode_of};
+pub use issuer::TestIssuer;
 pub use netlab::NetLab;
 pub use nginx::Nginx;
 pub use node::{client, free_port, TestNode, ADMIN_PASSWORD};
