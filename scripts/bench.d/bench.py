@@ -34,6 +34,7 @@ import time
 
 import etcd_phase
 import failover_phase
+import oidc_phase
 from common import BIN, OUT_DIR, PIDS_FILE, PROCS, ROOT, RUN, SRC_BIN, T_START, host_ticks, log, on_signal
 from federation_phase import FED_THREADS, phase_federation
 from report import print_report, targets
@@ -71,9 +72,9 @@ def main():
                          "of each side is kept (default 5; quick 1)")
     ap.add_argument("--failover-rounds", type=int,
                     help="failover: leader kills (kill -9), each followed by restart and catch-up (default 10; quick 3)")
-    ap.add_argument("--phases", default="baselines,single,cluster,etcd,scale,federation,failover",
-                    help="comma list to run, of baselines, single, cluster, etcd, scale, federation, failover "
-                         "(default: all)")
+    ap.add_argument("--phases", default="baselines,single,cluster,etcd,scale,federation,failover,oidc",
+                    help="comma list to run, of baselines, single, cluster, etcd, scale, federation, failover, "
+                         "oidc (default: all)")
     a = ap.parse_args()
     a.tokens = a.tokens or (20000 if a.quick else 1000000)
     a.duration = a.duration or (3 if a.quick else 8)
@@ -117,7 +118,8 @@ def main():
              "cluster": lambda: phase_cluster(b, res), "scale": lambda: phase_scale(b, res),
              "federation": lambda: phase_federation(b, res),
              "etcd": lambda: etcd_phase.phase_etcd(b, res),
-             "failover": lambda: failover_phase.phase_failover(b, res)}
+             "failover": lambda: failover_phase.phase_failover(b, res),
+             "oidc": lambda: oidc_phase.phase_oidc(b, res)}
     for ph in phases:
         if ph not in funcs:
             print(f"unknown phase {ph}", file=sys.stderr)

@@ -3,6 +3,7 @@ import statistics
 
 import etcd_phase
 import failover_phase
+import oidc_phase
 
 from common import WRITE_CONNS
 
@@ -111,6 +112,7 @@ def targets(res):
         add(f"{tag}: validate distinct vs the same at 1k tokens", vn, v1, 0.9)
     etcd_phase.targets(res, add, g)
     failover_phase.targets(res, add, g)
+    oidc_phase.targets(res, add, g)
     return out
 
 
@@ -231,6 +233,7 @@ def print_report(res):
                 print(f"{'fed':<8} {'events applied at B':<40} {'-':>9}   (B's vector never reached A's: {e.get('b_seq')} of {e.get('a_seq')})")
     etcd_phase.report(res, print_row)
     failover_phase.report(res)
+    oidc_phase.report(res, print_row)
     print("-" * 125)
     ts = [t for t in res.get("targets", []) if t["result"] != "n/a"]
     skipped = len(res.get("targets", [])) - len(ts)

@@ -228,6 +228,61 @@ impl PermissionState {
     }
 }
 
+/// An OIDC provider with its identity mappings, merged as one record: last writer wins, a
+/// delete is `provider: None` (and no mappings).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OidcState {
+    pub stamp: Option<Stamp>,
+    pub provider: Option<super::oidc::OidcProvider>,
+    #[serde(default)]
+    pub mappings: Vec<super::oidc::IdentityMapping>,
+}
+
+impl OidcState {
+    pub fn merge(&mut self, other: &OidcState) {
+        if other.stamp > self.stamp {
+            *self = other.clone();
+        }
+    }
+
+    /// A provider record from a federated site, checked as our API checks one (names, URL,
+    /// audience, patterns, scopes, all of `name`), with an https or loopback issuer whatever
+    /// this site's `oidc.allow-http-issuers` says.
+    pub fn check(&self, name: &str) -> Result<(), super::oidc::FieldError> {
+        use super::oidc::{is_loopback_issuer, FieldError};
+        let refuse = |field: &'static str, why: &str| FieldError {
+            field,
+            why: why.to_string(),
+        };
+        let Some(p) = &self.provider else {
+            return match self.mappings.is_empty() {
+                true => Ok(()),
+                false => Err(refuse("mappings", "of a deleted provider")),
+            };
+        };
+        p.check()?;
+        if p.name != name {
+            return Err(refuse("name", "is not the record's"));
+        }
+        if !p.issuer_url.starts_with("https://") && !is_loopback_issuer(&p.issuer_url) {
+            return Err(refuse(
+                "issuer_url",
+                "of a federated provider must be https",
+            ));
+        }
+        for m in &self.mappings {
+            m.check()?;
+            if super::scope::Scope::parse(&m.token_spec.scope).is_err() {
+                return Err(refuse("token_spec.scope", "does not parse"));
+            }
+            if m.provider_name != name {
+                return Err(refuse("provider_name", "is another provider's"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A site's signing certificate as the other sites learn it. Only the site itself changes
 /// it, so its changes are ordered by the origin's own clock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -133,6 +133,7 @@ impl Change {
             Change::User { .. } => "user",
             Change::Group { .. } => "group",
             Change::Permission { .. } => "permission",
+            Change::Oidc { .. } => "oidc",
             Change::Cert { .. } => "cert",
             Change::Skip => "skip",
         }
@@ -153,6 +154,7 @@ impl Change {
                 .max(),
             Change::Group { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Permission { state, .. } => state.stamp.as_ref().map(|s| s.ms),
+            Change::Oidc { state, .. } => state.stamp.as_ref().map(|s| s.ms),
             Change::Cert { cert } => Some(cert.stamp.ms),
             Change::Token { .. }
             | Change::Subject { .. }
@@ -168,7 +170,7 @@ impl Change {
             Change::Revoke { revocation } => &revocation.token_id,
             Change::Subject { subject, .. } => subject,
             Change::User { name, .. } | Change::Group { name, .. } => name,
-            Change::Permission { name, .. } => name,
+            Change::Permission { name, .. } | Change::Oidc { name, .. } => name,
             Change::Cert { cert } => &cert.service_id,
             Change::Skip => "",
         }

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::federation::{GroupState, PermissionState, SiteCert, UserState, Vector};
+use crate::domain::federation::{
+    GroupState, OidcState, PermissionState, SiteCert, UserState, Vector,
+};
 use crate::domain::token::{Revocation, TokenRecord};
 
 /// One federated change. Events and full-sync records are both changes, merged the same way.
@@ -35,6 +37,11 @@ pub enum Change {
         name: String,
         state: PermissionState,
     },
+    /// An OIDC provider and its identity mappings.
+    Oidc {
+        name: String,
+        state: OidcState,
+    },
     /// A site's signing certificate (and the earlier ones it keeps trusted).
     Cert {
         cert: SiteCert,
@@ -51,14 +58,16 @@ pub enum Entity {
     Groups,
     Permissions,
     Tokens,
+    Oidc,
 }
 
 impl Entity {
-    pub const ALL: [Entity; 4] = [
+    pub const ALL: [Entity; 5] = [
         Entity::Users,
         Entity::Groups,
         Entity::Permissions,
         Entity::Tokens,
+        Entity::Oidc,
     ];
 
     pub fn parse(s: &str) -> Option<Entity> {
@@ -78,6 +87,7 @@ impl Change {
             Change::User { .. } => Some(Entity::Users),
             Change::Group { .. } => Some(Entity::Groups),
             Change::Permission { .. } => Some(Entity::Permissions),
+            Change::Oidc { .. } => Some(Entity::Oidc),
             Change::Cert { .. } | Change::Skip => None,
         }
     }

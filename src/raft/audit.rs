@@ -141,6 +141,7 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
             Command::PutOidcProvider {
                 provider,
                 create_only,
+                ..
             },
             Done,
         ) => one(Event::applied(if *create_only {
@@ -151,13 +152,14 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
         .field("provider", &provider.name)
         .field("issuer_url", &provider.issuer_url)
         .field("audience", &provider.audience)),
-        (Command::DeleteOidcProvider { name }, Done) => {
+        (Command::DeleteOidcProvider { name, .. }, Done) => {
             one(Event::applied("oidc.provider_deleted").field("provider", name))
         }
         (
             Command::PutIdentityMapping {
                 mapping,
                 create_only,
+                ..
             },
             Done,
         ) => one(Event::applied(if *create_only {
@@ -169,7 +171,7 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
         .field("mapping", &mapping.name)
         .field("claims", &mapping.claims)
         .field("token_spec", &mapping.token_spec)),
-        (Command::DeleteIdentityMapping { provider, name }, Done) => {
+        (Command::DeleteIdentityMapping { provider, name, .. }, Done) => {
             one(Event::applied("oidc.mapping_deleted")
                 .field("provider", provider)
                 .field("mapping", name))

@@ -189,23 +189,28 @@ pub enum Command {
         at_ms: u64,
     },
     /// Create (or, unless `create_only`, replace) an OIDC identity provider.
+    /// `at_ms` stamps the change for federated sites (decided before proposing).
     PutOidcProvider {
         provider: OidcProvider,
         create_only: bool,
+        at_ms: u64,
     },
     /// Remove an OIDC provider with its identity mappings.
     DeleteOidcProvider {
         name: String,
+        at_ms: u64,
     },
     /// Create (or, unless `create_only`, replace) an identity mapping of an existing provider
     /// (`NotFound` without it).
     PutIdentityMapping {
         mapping: IdentityMapping,
         create_only: bool,
+        at_ms: u64,
     },
     DeleteIdentityMapping {
         provider: String,
         name: String,
+        at_ms: u64,
     },
     /// Add or replace a federated peer site.
     FederationPeer {

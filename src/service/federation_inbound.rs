@@ -53,6 +53,7 @@ fn check_change(change: &Change) -> ServiceResult<()> {
             }
             name
         }
+        Change::Oidc { name, state } => return Ok(state.check(name)?),
         _ => return Ok(()),
     };
     if valid_name(name) {

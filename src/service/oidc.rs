@@ -122,6 +122,7 @@ impl Oidc {
             .write(Command::PutOidcProvider {
                 provider: p,
                 create_only,
+                at_ms: self.clock.now_ms(),
             })
             .await?
         {
@@ -140,6 +141,7 @@ impl Oidc {
             .writes
             .write(Command::DeleteOidcProvider {
                 name: name.to_string(),
+                at_ms: self.clock.now_ms(),
             })
             .await?
         {
@@ -172,6 +174,7 @@ impl Oidc {
             .write(Command::PutIdentityMapping {
                 mapping: m,
                 create_only,
+                at_ms: self.clock.now_ms(),
             })
             .await?
         {
@@ -189,6 +192,7 @@ impl Oidc {
             .write(Command::DeleteIdentityMapping {
                 provider: provider.to_string(),
                 name: name.to_string(),
+                at_ms: self.clock.now_ms(),
             })
             .await?
         {
@@ -302,6 +306,28 @@ impl Oidc {
         }
         let granted = grant(&provider.name, mapping, &claims)
             .map_err(|e| ServiceError::Unauthenticated(format!("Identity mapping failed: {e}")))?;
+        // A mapping another site wrote never grants admin here: a federated site's records
+        // are not this site's admin credentials.
+        let own = super::own_service_id(&self.state)?;
+        let foreign = self
+            .state
+            .federation()
+            .oidc_writer(&provider.name)?
+            .is_some_and(|site| site != own);
+        if foreign {
+            let admin_user = self
+                .state
+                .accounts()
+                .user(&granted.username)?
+                .is_some_and(|u| u.admin);
+            if admin_user || Scope::parse(&granted.scope)?.is_admin() {
+                return Err(ServiceError::Unauthenticated(
+                    "Identity mapping failed: a mapping written at another site never grants \
+                     admin rights here"
+                        .into(),
+                ));
+            }
+        }
         // A name made from claims never lands on an admin: a claim value ("admin") would
         // otherwise carry the admin's rights.
         if granted.from_claims

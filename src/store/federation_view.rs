@@ -6,10 +6,10 @@ use super::apply::journal::user_fields;
 use super::trees::fed_key;
 use super::trees::key::{ACTIVE_KEY, RETIRED_KEYS};
 use super::trees::StateTree::{
-    FedEntities, FedJournal, FedPeers, FedState, Groups, Permissions, Revoked, Subjects, Tokens,
-    Users,
+    FedEntities, FedJournal, FedPeers, FedState, Groups, OidcMappings, OidcProviders, Permissions,
+    Revoked, Subjects, Tokens, Users,
 };
-use super::view::{StateView, StoreError};
+use super::view::{get_json, StateView, StoreError};
 use crate::crypto::KeyMaterial;
 use crate::domain::federation::{
     GroupFields, GroupState, PermissionState, SiteCert, Stamp, UserState, Vector,
@@ -47,6 +47,13 @@ impl FederationView<'_> {
             .values()
             .map(|v| json(&v?))
             .collect()
+    }
+
+    /// The site that last wrote OIDC provider `name` (or one of its mappings), when known.
+    pub fn oidc_writer(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let state: Option<crate::domain::federation::OidcState> =
+            get_json(self.view.tree(FedEntities), &fed_key::oidc(name))?;
+        Ok(state.and_then(|s| s.stamp).map(|s| s.site))
     }
 
     pub fn fed_peer(&self, name: &str) -> Result<Option<PeerSite>, StoreError> {
@@ -226,6 +233,15 @@ impl FederationView<'_> {
             };
             out.push(Change::Permission { name, state });
         }
+        // OIDC providers always have a merge state: they came after federation did.
+        for item in self.view.tree(FedEntities).scan_prefix(b"o/") {
+            let (k, v) = item?;
+            let name = String::from_utf8_lossy(&k[2..]).into_owned();
+            out.push(Change::Oidc {
+                name,
+                state: json(&v)?,
+            });
+        }
         for v in self.view.tree(Tokens).iter().values() {
             let record: crate::domain::token::TokenRecord = json(&v?)?;
             // Web sessions are site-local: never federated.
@@ -339,6 +355,8 @@ impl FederationView<'_> {
             ("revocations", Revoked),
             ("subjects", Subjects),
             ("permissions", Permissions),
+            ("oidc_providers", OidcProviders),
+            ("oidc_mappings", OidcMappings),
         ] {
             let mut n = 0;
             for item in self.view.tree(tree).iter() {
@@ -347,7 +365,10 @@ impl FederationView<'_> {
                 h.update(&k);
                 // Token and revocation records are the same everywhere; ids suffice for
                 // tokens, cut-offs and group fields need their values.
-                if matches!(tree, Groups | Subjects | Permissions) {
+                if matches!(
+                    tree,
+                    Groups | Subjects | Permissions | OidcProviders | OidcMappings
+                ) {
                     h.update(&v);
                 }
                 n += 1;

@@ -148,6 +148,10 @@ pub mod fed_key {
     pub fn permission(name: &str) -> Vec<u8> {
         format!("p/{name}").into_bytes()
     }
+    /// An OIDC provider with its identity mappings.
+    pub fn oidc(provider: &str) -> Vec<u8> {
+        format!("o/{provider}").into_bytes()
+    }
     pub fn cert(service_id: &str) -> Vec<u8> {
         format!("c/{service_id}").into_bytes()
     }

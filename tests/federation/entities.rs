@@ -48,7 +48,7 @@ fn users_groups_and_membership_cross_both_ways() {
     entities.sort();
     assert_eq!(
         entities,
-        ["GROUPS", "PERMISSIONS", "TOKENS", "USERS"],
+        ["GROUPS", "OIDC", "PERMISSIONS", "TOKENS", "USERS"],
         "{peer}"
     );
     b.link(&a, true);

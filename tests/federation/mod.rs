@@ -15,6 +15,7 @@ mod conflicts;
 mod entities;
 mod hostile;
 mod leader_kill;
+mod oidc;
 mod overflow;
 mod partition;
 mod permissions;

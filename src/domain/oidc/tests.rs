@@ -234,3 +234,56 @@ proptest! {
         );
     }
 }
+
+#[test]
+fn federated_records_are_checked_as_ours_and_need_https() {
+    use crate::domain::federation::OidcState;
+    let provider = |url: &str| OidcProvider {
+        name: "github".into(),
+        issuer_url: url.into(),
+        provider_type: ProviderType::GitHub,
+        audience: "aud".into(),
+        description: String::new(),
+        use_default_proxy: false,
+    };
+    let state = |url: &str, mappings: Vec<IdentityMapping>| OidcState {
+        stamp: None,
+        provider: Some(provider(url)),
+        mappings,
+    };
+    let good = mapping("main", 0, json!({"sub": "*"}), json!({"username": "ci"}));
+    assert!(state("https://x.example", vec![good.clone()])
+        .check("github")
+        .is_ok());
+    assert!(state("http://127.0.0.1:9", vec![]).check("github").is_ok());
+    let field = |s: OidcState, name: &str| s.check(name).unwrap_err().field;
+    assert_eq!(
+        field(state("http://x.example", vec![]), "github"),
+        "issuer_url"
+    );
+    assert_eq!(field(state("https://x.example", vec![]), "other"), "name");
+    let mut elsewhere = good.clone();
+    elsewhere.provider_name = "other".into();
+    assert_eq!(
+        field(state("https://x.example", vec![elsewhere]), "github"),
+        "provider_name"
+    );
+    let mut bad_scope = good.clone();
+    bad_scope.token_spec.scope = "nonsense".into();
+    assert_eq!(
+        field(state("https://x.example", vec![bad_scope]), "github"),
+        "token_spec.scope"
+    );
+    let mut bad_name = good;
+    bad_name.name = "Bad".into();
+    assert_eq!(
+        field(state("https://x.example", vec![bad_name]), "github"),
+        "name"
+    );
+    let deleted = OidcState {
+        stamp: None,
+        provider: None,
+        mappings: vec![],
+    };
+    assert!(deleted.check("github").is_ok());
+}

@@ -106,6 +106,12 @@ pub(super) fn merge(
             }
             merge_permission(tx, name, state)?
         }
+        Change::Oidc { name, state } => {
+            if let Some(s) = &state.stamp {
+                observe(tx, s)?;
+            }
+            super::oidc::merge(tx, name, state)?
+        }
         Change::Cert { cert } => return merge_cert(tx, cert, own),
         Change::Skip => {}
     }

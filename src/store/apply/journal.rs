@@ -5,14 +5,17 @@
 use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::domain::federation::{
-    membership_change, Clock, GroupFields, GroupState, PermissionState, SiteCert, Stamp,
+    membership_change, Clock, GroupFields, GroupState, OidcState, PermissionState, SiteCert, Stamp,
     UserFields, UserState,
 };
+use crate::domain::oidc::{IdentityMapping, OidcProvider};
 use crate::domain::permissions::PermissionTarget;
 use crate::federation::protocol::{Change, JournalEntry};
 use crate::store::trees::fed_key;
 use crate::store::trees::key::SERVICE_ID;
-use crate::store::trees::StateTree::{FedEntities, FedJournal, FedState, Meta};
+use crate::store::trees::StateTree::{
+    FedEntities, FedJournal, FedState, Meta, OidcMappings, OidcProviders,
+};
 
 pub(super) fn get_u64(tx: &Tx<'_>, key: &[u8]) -> TxResult<u64> {
     Ok(tx_get(tx.t(FedState), key)?.unwrap_or(0))
@@ -222,4 +225,30 @@ pub(super) fn local_cert(
     };
     tx_put(tx.t(FedEntities), &fed_key::cert(&own), &cert)?;
     journal(tx, Change::Cert { cert }, at_ms)
+}
+
+/// An OIDC provider, or one of its mappings, changed here: the provider with all its
+/// mappings, as they now are, is the change peers merge (a deleted provider has none).
+pub(super) fn local_oidc(tx: &Tx<'_>, name: &str, at_ms: u64) -> TxResult<()> {
+    let own = own_site(tx)?;
+    let key = name.as_bytes();
+    let provider: Option<OidcProvider> = tx_get(tx.t(OidcProviders), key)?;
+    let mappings: Vec<IdentityMapping> = match provider {
+        Some(_) => tx_get(tx.t(OidcMappings), key)?.unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let change = OidcState {
+        stamp: Some(stamp(tx, at_ms, &own)?),
+        provider,
+        mappings,
+    };
+    tx_put(tx.t(FedEntities), &fed_key::oidc(name), &change)?;
+    journal(
+        tx,
+        Change::Oidc {
+            name: name.to_string(),
+            state: change,
+        },
+        at_ms,
+    )
 }

@@ -20,6 +20,8 @@ mod federation_tests;
 pub mod journal;
 mod keys;
 mod oidc;
+#[cfg(test)]
+mod oidc_tests;
 mod permissions;
 #[cfg(test)]
 mod permissions_tests;
@@ -154,15 +156,19 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
         Command::PutOidcProvider {
             provider,
             create_only,
-        } => oidc::put_provider(tx, provider, *create_only),
-        Command::DeleteOidcProvider { name } => oidc::delete_provider(tx, name),
+            at_ms,
+        } => oidc::put_provider(tx, provider, *create_only, *at_ms),
+        Command::DeleteOidcProvider { name, at_ms } => oidc::delete_provider(tx, name, *at_ms),
         Command::PutIdentityMapping {
             mapping,
             create_only,
-        } => oidc::put_mapping(tx, mapping, *create_only),
-        Command::DeleteIdentityMapping { provider, name } => {
-            oidc::delete_mapping(tx, provider, name)
-        }
+            at_ms,
+        } => oidc::put_mapping(tx, mapping, *create_only, *at_ms),
+        Command::DeleteIdentityMapping {
+            provider,
+            name,
+            at_ms,
+        } => oidc::delete_mapping(tx, provider, name, *at_ms),
         Command::FederationPeer { peer } => federation::put_peer(tx, peer),
         Command::FederationRemovePeer { name } => federation::remove_peer(tx, name),
         Command::FederationReceive {

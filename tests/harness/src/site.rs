@@ -168,7 +168,7 @@ impl Site {
         let body = json!({
             "name": other.name,
             "url": other.url(),
-            "entities": ["USERS", "GROUPS", "TOKENS", "PERMISSIONS"],
+            "entities": ["USERS", "GROUPS", "TOKENS", "PERMISSIONS", "OIDC"],
             "active": active,
         });
         let (status, peer) = self.post(0, FEDERATION, &body);
