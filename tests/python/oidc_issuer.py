@@ -1,7 +1,8 @@
 """An OIDC issuer for the tests: discovery and JWKS on loopback, ID tokens minted on request.
 
-Run as `python oidc_issuer.py <port-file>`: it listens on 127.0.0.1 on a free port, writes the
-port to <port-file>, and serves until killed.
+Run as `python oidc_issuer.py <port-file> [<cert.pem> <key.pem>]`: it listens on 127.0.0.1 on
+a free port (https with the certificate when given), writes the port to <port-file>, and serves
+until killed.
 
   GET  /.well-known/openid-configuration   discovery (issuer, jwks_uri)
   GET  /jwks                               the keys it signs with now
@@ -112,7 +113,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def issuer(self):
-        return "http://%s:%d" % self.server.server_address[:2]
+        scheme = "https" if len(sys.argv) > 2 else "http"
+        return "%s://%s:%d" % ((scheme,) + self.server.server_address[:2])
 
     def do_GET(self):
         path = self.path.split("?")[0]
@@ -154,6 +156,12 @@ def main():
     STATE["keys"] = [new_key("RS256"), new_key("ES256")]
     STATE["stranger"] = new_key("RS256")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if len(sys.argv) > 2:
+        import ssl
+
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(sys.argv[2], sys.argv[3])
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     with open(sys.argv[1] + ".tmp", "w") as f:
         f.write(str(server.server_address[1]))
     import os

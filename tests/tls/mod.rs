@@ -1,7 +1,9 @@
 //! TLS on every port: a 3-node cluster with mutual TLS between nodes, a join over https, a
-//! node with the wrong CA refused, a certificate rotated under traffic.
+//! node with the wrong CA refused, a certificate rotated under traffic, and an https OIDC issuer
+//! with a private CA.
 
 mod cluster;
+mod oidc_issuer;
 mod rotation;
 mod wrong_ca;
 

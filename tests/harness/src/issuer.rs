@@ -12,19 +12,37 @@ use crate::python::python;
 
 pub struct TestIssuer {
     child: Child,
-    /// `http://127.0.0.1:<port>`, no trailing slash.
+    /// `http://127.0.0.1:<port>` (`https://` with TLS), no trailing slash.
     pub url: String,
+    /// The CA its certificate is from, when it serves https.
+    ca_pem: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl TestIssuer {
     pub fn start() -> TestIssuer {
+        Self::spawn(None)
+    }
+
+    /// Over https, with this certificate and key (PEM files): the test then talks to it
+    /// trusting `ca_pem`.
+    pub fn start_tls(cert: &Path, key: &Path, ca_pem: &str) -> TestIssuer {
+        let mut issuer = Self::spawn(Some((cert, key)));
+        issuer.url = issuer.url.replacen("http://", "https://", 1);
+        issuer.ca_pem = Some(ca_pem.to_string());
+        issuer
+    }
+
+    fn spawn(tls: Option<(&Path, &Path)>) -> TestIssuer {
         let dir = tempfile::tempdir().unwrap();
         let port_file = dir.path().join("port");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../python/oidc_issuer.py");
-        let child = Command::new(python())
-            .arg(script)
-            .arg(&port_file)
+        let mut cmd = Command::new(python());
+        cmd.arg(script).arg(&port_file);
+        if let Some((cert, key)) = tls {
+            cmd.arg(cert).arg(key);
+        }
+        let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
@@ -43,12 +61,21 @@ impl TestIssuer {
         TestIssuer {
             child,
             url: format!("http://127.0.0.1:{}", port.trim()),
+            ca_pem: None,
             _dir: dir,
         }
     }
 
+    fn client(&self) -> reqwest::blocking::Client {
+        match &self.ca_pem {
+            Some(ca) => crate::tls::client(ca, None),
+            None => client(),
+        }
+    }
+
     fn post(&self, path: &str, body: Value) -> Value {
-        let r = client()
+        let r = self
+            .client()
             .post(format!("{}{path}", self.url))
             .json(&body)
             .send()
@@ -82,7 +109,11 @@ impl TestIssuer {
 
     /// How often the JWKS was fetched.
     pub fn jwks_fetches(&self) -> u64 {
-        let r = client().get(format!("{}/stats", self.url)).send().unwrap();
+        let r = self
+            .client()
+            .get(format!("{}/stats", self.url))
+            .send()
+            .unwrap();
         r.json::<Value>().unwrap()["jwks_fetches"].as_u64().unwrap()
     }
 
