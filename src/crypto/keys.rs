@@ -168,7 +168,7 @@ fn self_signed_certificate(
 }
 
 /// An RSA public key (big-endian modulus and exponent) parsed once for RS256 verification.
-pub(super) fn parsed_public_key(n: &[u8], e: &[u8]) -> Result<ParsedPublicKey, CryptoError> {
+pub fn parsed_public_key(n: &[u8], e: &[u8]) -> Result<ParsedPublicKey, CryptoError> {
     let bad = |m: String| CryptoError::BadKey(m);
     let der = rsa::RsaPublicKey::new(
         rsa::BigUint::from_bytes_be(n),

@@ -16,7 +16,8 @@ pub use error::{CryptoError, VerifyError};
 pub use jwt::{KeyOrigin, KeySet, PublicKeyInfo, TrustedKey, Verified};
 pub use keys::{
     certificate_common_name, certificate_der, certificate_kid, check_trusted_certificate,
-    generate_key_material, rsa_public_key_of_certificate, rsa_thumbprint, KeyMaterial,
+    generate_key_material, parsed_public_key, rsa_public_key_of_certificate, rsa_thumbprint,
+    KeyMaterial,
 };
 pub use password::{hash_password, verify_password};
 pub use secrets::{

@@ -7,17 +7,65 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::{Jwk, JwkSet};
+use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P256_SHA256_FIXED};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::Algorithm;
 
 use super::issuer::{IssuerClient, IssuerError};
 use crate::config::OidcConfig;
 use crate::domain::oidc::OidcProvider;
 
+/// One of an issuer's keys, parsed once when fetched (not on every exchange): the algorithm
+/// it verifies and the verifier.
+pub struct IssuerKey {
+    pub jwk: Jwk,
+    pub alg: Algorithm,
+    pub verifier: ParsedPublicKey,
+}
+
+/// A fetched key set: the keys we can use (an RSA key for RS256, a P-256 key for ES256;
+/// others, or keys the issuer meant for other algorithms, are left out).
+type KeySet = Vec<Arc<IssuerKey>>;
+
+fn parse(jwk: Jwk) -> Option<IssuerKey> {
+    let bytes = |b64: &str| URL_SAFE_NO_PAD.decode(b64.trim_end_matches('=')).ok();
+    let (alg, verifier) = match &jwk.algorithm {
+        AlgorithmParameters::RSA(rsa) => {
+            let key = crate::crypto::parsed_public_key(&bytes(&rsa.n)?, &bytes(&rsa.e)?).ok()?;
+            (Algorithm::RS256, key)
+        }
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => {
+            let mut point = vec![0x04];
+            point.extend(bytes(&ec.x)?);
+            point.extend(bytes(&ec.y)?);
+            let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point).ok()?;
+            (Algorithm::ES256, key)
+        }
+        _ => return None,
+    };
+    let meant = match jwk.common.key_algorithm {
+        None => true,
+        Some(KeyAlgorithm::RS256) => alg == Algorithm::RS256,
+        Some(KeyAlgorithm::ES256) => alg == Algorithm::ES256,
+        Some(_) => false,
+    };
+    meant.then_some(IssuerKey { jwk, alg, verifier })
+}
+
+fn decode(set: JwkSet) -> KeySet {
+    set.keys
+        .into_iter()
+        .filter_map(|jwk| parse(jwk).map(Arc::new))
+        .collect()
+}
+
 #[derive(Default)]
 struct Cached {
     /// The issuer the set came from: a provider whose URL changed starts over.
     issuer: String,
-    set: Option<(JwkSet, Instant)>,
+    set: Option<(KeySet, Instant)>,
     /// The last fetch attempt, successful or not.
     tried: Option<Instant>,
     last_error: Option<IssuerError>,
@@ -67,7 +115,7 @@ impl IssuerKeys {
         &self,
         provider: &OidcProvider,
         kid: Option<&str>,
-    ) -> Result<(Option<Jwk>, Fetch), IssuerError> {
+    ) -> Result<(Option<Arc<IssuerKey>>, Fetch), IssuerError> {
         let slot = self.slot(&provider.name);
         let mut cached = slot.lock().await;
         if cached.issuer != provider.issuer_url {
@@ -104,6 +152,7 @@ impl IssuerKeys {
             .await
         {
             Ok(set) => {
+                let set = decode(set);
                 let jwk = find(Some(&set), kid);
                 cached.set = Some((set, Instant::now()));
                 cached.last_error = None;
@@ -125,12 +174,12 @@ impl IssuerKeys {
     }
 }
 
-fn find(set: Option<&JwkSet>, kid: Option<&str>) -> Option<Jwk> {
-    let keys = &set?.keys;
+fn find(set: Option<&KeySet>, kid: Option<&str>) -> Option<Arc<IssuerKey>> {
+    let keys = set?;
     match kid {
         Some(kid) => keys
             .iter()
-            .find(|k| k.common.key_id.as_deref() == Some(kid))
+            .find(|k| k.jwk.common.key_id.as_deref() == Some(kid))
             .cloned(),
         // No kid in the token: only an issuer with a single key is unambiguous.
         None if keys.len() == 1 => keys.first().cloned(),

@@ -206,20 +206,17 @@ impl Oidc {
     pub async fn exchange(&self, req: ExchangeRequest) -> ServiceResult<Exchanged> {
         // The name comes from an unauthenticated caller: only a provider's own name is
         // written to metrics and the audit trail.
-        let known = self
-            .state
-            .accounts()
-            .oidc_provider(&req.provider_name)
-            .ok()
-            .flatten()
-            .is_some();
-        let provider = if known {
-            req.provider_name.clone()
-        } else {
-            "unknown".to_string()
+        let found = self.state.accounts().oidc_provider(&req.provider_name);
+        let provider = match &found {
+            Ok(Some(p)) => p.name.clone(),
+            _ => "unknown".to_string(),
         };
         let mut decided = Map::new();
-        let outcome = self.exchange_inner(&req, &mut decided).await;
+        let outcome = match found {
+            Ok(Some(p)) => self.exchange_inner(&req, p, &mut decided).await,
+            Ok(None) => Err(ServiceError::not_found("OIDC provider", &req.provider_name)),
+            Err(e) => Err(e.into()),
+        };
         let mut event = match &outcome {
             Ok(done) => Event::new("oidc.exchanged")
                 .subject(done.username.clone())
@@ -246,6 +243,7 @@ impl Oidc {
     async fn exchange_inner(
         &self,
         req: &ExchangeRequest,
+        provider: OidcProvider,
         decided: &mut Map<String, Value>,
     ) -> ServiceResult<Exchanged> {
         if req.grant_type != GRANT_TYPE {
@@ -266,7 +264,6 @@ impl Oidc {
                 "projects are not supported",
             ));
         }
-        let provider = self.provider(&req.provider_name)?;
         let (_, kid) = token_header(&req.subject_token).map_err(refused)?;
         let jwk = match self.keys.key(&provider, kid.as_deref()).await {
             Ok((jwk, fetch)) => {
