@@ -18,9 +18,12 @@ EXCHANGE = "/access/api/v1/oidc/token"
 
 
 def exchange(port, id_token):
+    """The exchange as setup-jfrog-cli sends it (its fields, an empty project)."""
     body = json.dumps({"grant_type": "urn:ietf:params:oauth:grant-type:token-exchange",
                        "subject_token_type": "urn:ietf:params:oauth:token-type:id_token",
-                       "subject_token": id_token, "provider_name": "bench"})
+                       "subject_token": id_token, "provider_name": "bench", "project_key": "",
+                       "gh_job_id": "bench", "gh_run_id": "1", "gh_repo": "bench-org/app",
+                       "application_key": ""})
     status, text = req(port, "POST", EXCHANGE, {"Content-Type": "application/json"}, body)
     try:
         message = json.loads(text)["errors"][0]["message"]
