@@ -57,6 +57,12 @@ fn providers_and_mappings_are_admin_records_with_checked_fields() {
     let (status, list) = json_of(node.admin(node.get(base)).send().unwrap());
     assert_eq!(status, 200);
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    // Plain http beyond loopback only where the node's settings allow it.
+    let lenient = node_with(&[("ACCESS_NODE_OIDC_ALLOW_HTTP_ISSUERS", "true")]);
+    let mut plain = provider.clone();
+    plain["issuer_url"] = json!("http://issuer.example.com");
+    let (status, body) = admin_json(&lenient, "POST", base, &plain);
+    assert_eq!(status, 201, "{body}");
     let mut changed = provider.clone();
     changed["audience"] = json!("other-audience");
     let (status, body) = admin_json(&node, "PUT", &format!("{base}/github"), &changed);

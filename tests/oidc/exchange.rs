@@ -33,6 +33,36 @@ fn a_ci_job_exchanges_its_id_token_for_an_ordinary_revocable_token() {
     assert!(claims["sub"].as_str().unwrap().ends_with("/users/octo-ci"));
     assert_eq!(claims["scp"], "applied-permissions/groups:readers");
     assert_eq!(ping_v1(&node, &token), 200);
+    // It follows the permission model: group readers may read libs-local, nothing more.
+    let (status, body) = admin_json(
+        &node,
+        "POST",
+        "/access/api/v2/groups",
+        &json!({"name": "readers"}),
+    );
+    assert_eq!(status, 201, "{body}");
+    let target = json!({"name": "readers-libs", "resources": {"artifact": {
+        "actions": {"groups": {"readers": ["READ"]}},
+        "targets": {"libs-local": {"include_patterns": ["**"]}},
+    }}});
+    let (status, body) = admin_json(&node, "POST", "/access/api/v2/permissions", &target);
+    assert_eq!(status, 201, "{body}");
+    for (path, action, allowed) in [
+        ("libs-local/a/b.jar", "r", true),
+        ("libs-local/a/b.jar", "w", false),
+        ("other-local/a", "r", false),
+    ] {
+        let (status, body) = json_of(
+            node.get(&format!(
+                "/access/api/v1/permissions/check?path={path}&action={action}"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .unwrap(),
+        );
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["allowed"], allowed, "{path} {action}: {body}");
+    }
 
     // The other way round: a provider without the slash, tokens whose iss has one.
     add_provider(&node, "github-b", &issuer.url);
