@@ -3,6 +3,7 @@
 
 use serde_json::{json, Value};
 
+use super::requests::object;
 use crate::domain::oidc::MAX_EXCHANGE_EXPIRY_SECS;
 
 /// A provider or mapping name (`valid_oidc_name`).
@@ -10,15 +11,6 @@ pub const OIDC_NAME: &str = "^[a-z][a-z0-9-]{1,63}$";
 
 fn oidc_name() -> Value {
     json!({"type": "string", "pattern": OIDC_NAME})
-}
-
-fn object(properties: Value, required: &[&str]) -> Value {
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
 }
 
 fn provider_properties() -> Value {

@@ -77,7 +77,7 @@ fn email() -> Value {
 }
 
 /// An object with exactly these properties, the `required` ones present.
-fn object(properties: Value, required: &[&str]) -> Value {
+pub(super) fn object(properties: Value, required: &[&str]) -> Value {
     json!({
         "type": "object",
         "properties": properties,
