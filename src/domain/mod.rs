@@ -14,6 +14,7 @@ pub mod permission_forms;
 pub mod permissions;
 pub mod policy;
 pub mod registry;
+pub mod scim;
 pub mod scope;
 pub mod throttle;
 pub mod token;

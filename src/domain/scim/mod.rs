@@ -1,0 +1,55 @@
+//! SCIM 2.0 (RFC 7643/7644) on JSON resources, with no I/O: which resources a filter selects
+//! (`filter`), and what a PATCH request does to a resource (`patch`). Parsing filters, PATCH
+//! paths and operations is the `scim_v2` crate's; evaluating them against our resources is
+//! here. What a resource is made of (our users and groups) is decided where they are mapped.
+
+pub mod filter;
+pub mod patch;
+
+#[cfg(test)]
+mod tests;
+
+use serde_json::{Map, Value};
+
+/// A SCIM refusal: the `scimType` RFC 7644 §3.12 names for it, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScimError {
+    /// `invalidFilter`, `invalidPath`, `noTarget`, `invalidValue`, `mutability`, ...
+    pub scim_type: &'static str,
+    pub detail: String,
+}
+
+impl ScimError {
+    pub fn new(scim_type: &'static str, detail: impl Into<String>) -> ScimError {
+        ScimError {
+            scim_type,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for ScimError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.scim_type, self.detail)
+    }
+}
+
+/// Attribute names are case-insensitive (RFC 7643 §2.1): the key of `name` in `object`.
+pub fn key_of<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
+    object.keys().find(|k| k.eq_ignore_ascii_case(name))
+}
+
+/// The value of attribute `name` of `object`, whatever the case of its name.
+pub fn get_ci<'a>(object: &'a Value, name: &str) -> Option<&'a Value> {
+    let map = object.as_object()?;
+    map.get(key_of(map, name)?)
+}
+
+/// Attributes whose values compare case-exactly (RFC 7643 §3.1, §4.1.1): the rest of the
+/// attributes we serve (`userName`, `displayName`, e-mail values, ...) do not.
+pub fn case_exact(name: &str, sub_attr: Option<&str>) -> bool {
+    let exact = ["id", "externalId"];
+    sub_attr.is_none() && exact.iter().any(|e| e.eq_ignore_ascii_case(name))
+        || sub_attr
+            .is_some_and(|s| name.eq_ignore_ascii_case("meta") && s.eq_ignore_ascii_case("version"))
+}
