@@ -107,13 +107,15 @@ fn run_client(cli: &Cli) -> Option<Result<(), CliError>> {
     let result = match cli.command.as_ref()? {
         Cmd::Serve | Cmd::Config | Cmd::Cluster(ClusterCmd::Join { .. }) => return None,
         Cmd::Completions { shell } => {
-            clap_complete::generate(
-                *shell,
-                &mut Cli::command(),
-                "access-node",
-                &mut std::io::stdout(),
-            );
-            Ok(())
+            // Written in one go, so a reader that stops early (`| head`) is not an error.
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut Cli::command(), "access-node", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    Err(CliError::Other(format!("cannot write the script: {e}")))
+                }
+                _ => Ok(()),
+            }
         }
         Cmd::Cluster(ClusterCmd::Status) => client().and_then(|c| cluster::status(&c, json)),
         Cmd::Cluster(ClusterCmd::Remove { id }) => {

@@ -241,6 +241,17 @@ fn completions_and_version() {
     assert!(out.status.success());
     let script = String::from_utf8_lossy(&out.stdout);
     assert!(script.contains("access-node") && script.contains("backup"));
+    // A reader that stops after one line (`| head -1`) is no failure and no panic.
+    let mut child = std::process::Command::new(access_node_harness::binary())
+        .args(["completions", "bash"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
     let out = cli_as(&node, &["--version"], &[], None);
     assert!(out.status.success());
     let version = String::from_utf8_lossy(&out.stdout);
