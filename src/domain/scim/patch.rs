@@ -69,9 +69,9 @@ fn with_target(
 fn container<'a>(
     object: &'a mut Map<String, Value>,
     path: &AttrPath,
-) -> &'a mut Map<String, Value> {
+) -> Result<&'a mut Map<String, Value>, ScimError> {
     let Some(uri) = &path.uri else {
-        return object;
+        return Ok(object);
     };
     let key = key_of(object, uri).cloned().unwrap_or_else(|| uri.clone());
     let slot = object
@@ -80,7 +80,8 @@ fn container<'a>(
     if !slot.is_object() {
         *slot = Value::Object(Map::new());
     }
-    slot.as_object_mut().expect("made an object above")
+    slot.as_object_mut()
+        .ok_or_else(|| ScimError::new("invalidPath", format!("{uri} is not an extension object")))
 }
 
 fn set(
@@ -91,7 +92,7 @@ fn set(
 ) -> Result<(), ScimError> {
     match path {
         PatchPath::Attr(attr) => {
-            let target = container(object, attr);
+            let target = container(object, attr)?;
             set_attr(target, &attr.name, attr.sub_attr.as_deref(), value, mode);
             Ok(())
         }
@@ -186,7 +187,7 @@ fn remove(
 ) -> Result<(), ScimError> {
     match path {
         PatchPath::Attr(attr) => {
-            let target = container(object, attr);
+            let target = container(object, attr)?;
             let Some(key) = key_of(target, &attr.name).cloned() else {
                 return Ok(());
             };
