@@ -11,6 +11,10 @@ pub struct UserRecord {
     pub admin: bool,
     pub groups: Vec<String>,
     pub created_at: u64,
+    /// Deprovisioned (JFrog's `status: disabled`, SCIM's `active: false`): no password login,
+    /// no new token; its tokens were cut off when it was disabled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

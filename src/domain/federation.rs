@@ -75,6 +75,9 @@ pub struct UserFields {
     pub password_hash: Option<String>,
     pub email: Option<String>,
     pub created_at: u64,
+    /// Deprovisioned: every site cuts off its own tokens of the user when it learns it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 /// One membership element: whether the user is in the group, as of `stamp`.

@@ -15,6 +15,7 @@ fn fields(email: &str) -> Option<UserFields> {
         password_hash: Some(format!("hash-{email}")),
         email: Some(email.into()),
         created_at: 1,
+        disabled: false,
     })
 }
 

@@ -74,6 +74,8 @@ pub enum PolicyError {
     Exceeds(#[from] NotWithin),
     #[error("a token created with token credentials cannot outlive the calling token")]
     OutlivesCaller,
+    #[error("user '{0}' is disabled: no token is issued for it")]
+    UserDisabled(String),
     /// A form post of the web page without its origin or synchronizer token.
     #[error("refused as a possible cross-site request: {0}")]
     CrossSite(&'static str),

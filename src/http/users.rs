@@ -19,7 +19,7 @@ fn user_json(u: &UserRecord) -> Value {
         "admin": u.admin,
         "groups": u.groups,
         "realm": "internal",
-        "status": "enabled",
+        "status": if u.disabled { "disabled" } else { "enabled" },
     }))
 }
 
@@ -73,7 +73,8 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// `PATCH /access/api/v2/users/{name}` (admin): `password`, `email`, `admin`, `groups`.
+/// `PATCH /access/api/v2/users/{name}` (admin): `password`, `email`, `admin`, `groups`,
+/// `status` (`enabled` or `disabled`: disabling cuts every token of the user off).
 pub async fn update_user(
     accounts: web::Data<Accounts>,
     _: Admin,
@@ -82,7 +83,18 @@ pub async fn update_user(
     payload: web::Payload,
 ) -> ServiceResult<HttpResponse> {
     let p = params(&req, payload).await?;
-    p.allow_only(&["password", "email", "admin", "groups"])?;
+    p.allow_only(&["password", "email", "admin", "groups", "status"])?;
+    let disabled = match p.string("status")?.as_deref() {
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("enabled") => Some(false),
+        Some(s) if s.eq_ignore_ascii_case("disabled") => Some(true),
+        Some(_) => {
+            return Err(ServiceError::invalid_field(
+                "status",
+                "status must be 'enabled' or 'disabled'",
+            ))
+        }
+    };
     let change = UserChange {
         password: p.string("password")?,
         email: p.present("email").then(|| p.string("email")).transpose()?,
@@ -91,6 +103,7 @@ pub async fn update_user(
             .present("groups")
             .then(|| p.string_list("groups"))
             .transpose()?,
+        disabled,
     };
     accounts.update_user(&name, change).await?;
     Ok(HttpResponse::Ok().json(user_json(&accounts.user(&name)?)))

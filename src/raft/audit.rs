@@ -64,6 +64,7 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
                 email,
                 admin,
                 groups,
+                disabled,
                 ..
             },
             Done,
@@ -74,6 +75,7 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
                 ("email", email.is_some()),
                 ("admin", admin.is_some()),
                 ("groups", groups.is_some()),
+                ("status", disabled.is_some()),
             ]
             .into_iter()
             .filter_map(|(name, set)| set.then_some(name))
@@ -83,10 +85,14 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
             } else {
                 "user.updated"
             };
-            one(Event::applied(kind)
+            let mut event = Event::applied(kind)
                 .subject(username.clone())
                 .field("changed", changed)
-                .field("admin", admin))
+                .field("admin", admin);
+            if let Some(d) = disabled {
+                event = event.field("status", if *d { "disabled" } else { "enabled" });
+            }
+            one(event)
         }
         (
             Command::PutGroup {
@@ -225,6 +231,7 @@ mod tests {
             email: None,
             admin,
             groups: None,
+            disabled: None,
             at: 1,
             at_ms: 0,
         }

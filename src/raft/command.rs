@@ -78,6 +78,9 @@ pub enum Command {
         email: Option<Option<String>>,
         admin: Option<bool>,
         groups: Option<Vec<String>>,
+        /// Disable (deprovision: the user's tokens issued until `at` are cut off) or enable.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        disabled: Option<bool>,
         at: u64,
         /// Wall time in ms, for the federation clock (0: `at` in ms).
         #[serde(default)]

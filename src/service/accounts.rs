@@ -33,6 +33,8 @@ pub struct UserChange {
     pub email: Option<Option<String>>,
     pub admin: Option<bool>,
     pub groups: Option<Vec<String>>,
+    /// Disable (deprovision) or enable the user.
+    pub disabled: Option<bool>,
 }
 
 pub fn check_password(password: &str) -> ServiceResult<()> {
@@ -102,6 +104,7 @@ impl Accounts {
             admin: new.admin,
             groups: new.groups,
             created_at: now_secs(),
+            disabled: false,
         };
         let put = Command::PutUser {
             user: user.clone(),
@@ -200,6 +203,13 @@ impl Accounts {
                 "the bootstrap admin stays an admin".into(),
             ));
         }
+        if change.disabled == Some(true)
+            && username == self.config.security.bootstrap_admin_username
+        {
+            return Err(ServiceError::Conflict(
+                "the bootstrap admin cannot be disabled".into(),
+            ));
+        }
         if let Some(groups) = &change.groups {
             self.check_groups_exist(groups).await?;
         }
@@ -219,6 +229,7 @@ impl Accounts {
             ("email", change.email.is_some()),
             ("admin", change.admin.is_some()),
             ("groups", change.groups.is_some()),
+            ("status", change.disabled.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
@@ -232,7 +243,8 @@ impl Accounts {
                 email: change.email,
                 admin: change.admin,
                 groups: change.groups,
-                // Where taking admin away cuts the user's tokens off.
+                disabled: change.disabled,
+                // Where taking admin away, or disabling, cuts the user's tokens off.
                 at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })
@@ -280,6 +292,7 @@ impl Accounts {
                 email: None,
                 admin: None,
                 groups: None,
+                disabled: None,
                 at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })

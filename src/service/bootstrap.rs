@@ -143,6 +143,7 @@ impl Cluster {
             admin: true,
             groups: Vec::new(),
             created_at: now,
+            disabled: false,
         };
         let kid = key.kid.clone();
         let response = self

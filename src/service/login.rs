@@ -97,8 +97,10 @@ impl Accounts {
             .await
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
         let known_user = record.is_some();
+        // A disabled user's right password is refused like a wrong one.
+        let disabled = record.as_ref().is_some_and(|r| r.disabled);
         match record {
-            Some(r) if matches && r.password_hash.is_some() => {
+            Some(r) if matches && r.password_hash.is_some() && !r.disabled => {
                 metrics::login("succeeded");
                 if self
                     .audited_logins
@@ -129,11 +131,14 @@ impl Accounts {
             _ => {
                 tracing::warn!(user = %username, client = ?client, "login failed");
                 metrics::login("failed");
-                Event::new("login.failed")
+                let mut event = Event::new("login.failed")
                     .actor(username)
                     .subject(username)
-                    .field("known_user", known_user)
-                    .emit();
+                    .field("known_user", known_user);
+                if disabled {
+                    event = event.field("disabled", true);
+                }
+                event.emit();
                 // Only what some limit counts: with throttling off, failures write nothing.
                 let keys: Vec<String> = std::iter::once(user_key)
                     .filter(|_| security.lock_after_failed_logins > 0)

@@ -9,7 +9,7 @@ use super::{keyset, own_service_id, ServiceError, ServiceResult, CATCH_UP_TIMEOU
 use crate::config::Config;
 use crate::crypto::new_reference_token;
 use crate::crypto::{self, KeySet};
-use crate::domain::policy::Principal;
+use crate::domain::policy::{PolicyError, Principal};
 use crate::domain::scope::Scope;
 use crate::domain::token::{
     is_revocable, subject_for, Claims, TokenKind, TokenRecord, MAX_EXPIRES_IN,
@@ -161,6 +161,15 @@ impl Tokens {
     /// Mint a token. Revocable and refreshable tokens are committed to the log first;
     /// short-lived plain tokens need no write at all.
     pub async fn issue(&self, spec: IssueSpec) -> ServiceResult<IssuedToken> {
+        // Every way to a new token comes here: none for a deprovisioned user.
+        if self
+            .state
+            .accounts()
+            .user(&spec.username)?
+            .is_some_and(|u| u.disabled)
+        {
+            return Err(PolicyError::UserDisabled(spec.username).into());
+        }
         let keys = keyset(&self.state)?;
         self.clock
             .wait_past_cut_off(&subject_for(&keys.service_id, &spec.username))

@@ -4,6 +4,7 @@
 
 mod clients;
 mod compat;
+mod deprovision;
 mod input;
 mod openapi;
 mod permissions;

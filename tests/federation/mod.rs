@@ -12,6 +12,7 @@ mod bad_peers;
 mod bodies;
 mod clock;
 mod conflicts;
+mod deprovision;
 mod entities;
 mod hostile;
 mod leader_kill;

@@ -246,6 +246,7 @@ fn all() -> Vec<(&'static str, Value)> {
                     "email": {"description": "null clears it.", "type": ["string", "null"], "pattern": "^[!-?A-~]+@[!-?A-~]+$", "maxLength": 254},
                     "admin": {"type": "boolean"},
                     "groups": {"description": "Existing groups; replaces the list.", "type": "array", "items": name(), "maxItems": 1},
+                    "status": {"description": "`disabled` cuts every token of the user off and refuses its logins; `enabled` lets it in again.", "type": "string", "enum": ["enabled", "disabled"]},
                 }),
                 &[],
             ),

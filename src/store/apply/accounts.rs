@@ -61,6 +61,7 @@ pub(super) struct UserFields<'a> {
     pub email: &'a Option<Option<String>>,
     pub admin: Option<bool>,
     pub groups: &'a Option<Vec<String>>,
+    pub disabled: Option<bool>,
 }
 
 /// Change the given fields; taking admin away revokes the user's tokens issued until `at`.
@@ -90,8 +91,17 @@ pub(super) fn update_user(
         }
         user.admin = admin;
     }
+    if let Some(disabled) = fields.disabled {
+        // Deprovisioned: every token of the user issued until now stops, on every node.
+        if disabled && !user.disabled {
+            revoke_user(tx, username, at)?;
+        }
+        user.disabled = disabled;
+    }
     tx_put(tx.t(Users), username.as_bytes(), &user)?;
-    let fields_changed = before.password_hash != user.password_hash || before.email != user.email;
+    let fields_changed = before.password_hash != user.password_hash
+        || before.email != user.email
+        || before.disabled != user.disabled;
     local_user(
         tx,
         username,

@@ -128,7 +128,7 @@ pub(super) fn merge_user(
         return Ok(());
     }
     match (&state.fields, record) {
-        (Some(f), _) => {
+        (Some(f), before) => {
             let user = UserRecord {
                 username: name.to_string(),
                 password_hash: f.password_hash.clone(),
@@ -136,8 +136,16 @@ pub(super) fn merge_user(
                 admin: false,
                 groups: state.groups(),
                 created_at: f.created_at,
+                disabled: f.disabled,
             };
             tx_put(tx.t(Users), name.as_bytes(), &user)?;
+            // Disabled at another site: our tokens of the user go too, every one we issued
+            // before we applied it, whatever that site's clock said.
+            if f.disabled && !before.is_some_and(|b| b.disabled) {
+                let stamped = state.stamp.as_ref().map_or(0, |s| s.ms / 1000);
+                let at = received_cut_off(stamped, times.cut_off);
+                subjects::revoke_user(tx, name, at)?;
+            }
         }
         (None, Some(_)) => {
             tx.t(Users).remove(name.as_bytes())?;

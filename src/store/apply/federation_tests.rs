@@ -32,6 +32,7 @@ pub(super) fn event(origin: &str, seq: u64, name: &str, ms: u64) -> JournalEntry
         password_hash: None,
         email: Some(format!("{origin}-{seq}")),
         created_at: 1,
+        disabled: false,
     };
     JournalEntry {
         origin: origin.into(),

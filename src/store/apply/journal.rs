@@ -70,6 +70,7 @@ pub fn user_fields(r: &UserRecord) -> UserFields {
         password_hash: r.password_hash.clone(),
         email: r.email.clone(),
         created_at: r.created_at,
+        disabled: r.disabled,
     }
 }
 

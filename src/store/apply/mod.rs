@@ -93,6 +93,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             email,
             admin,
             groups,
+            disabled,
             at,
             at_ms,
         } => accounts::update_user(
@@ -103,6 +104,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
                 email,
                 admin: *admin,
                 groups,
+                disabled: *disabled,
             },
             *at,
             ms_or(*at_ms, *at),

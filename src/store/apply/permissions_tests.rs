@@ -52,6 +52,7 @@ async fn deleting_a_user_or_group_removes_it_from_every_target() {
         admin: false,
         groups: vec![],
         created_at: 1,
+        disabled: false,
     };
     m.apply(Command::PutUser {
         user: bob,

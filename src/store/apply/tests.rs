@@ -80,6 +80,7 @@ pub(super) fn user(name: &str, admin: bool, groups: &[&str]) -> UserRecord {
         admin,
         groups: groups.iter().map(|g| g.to_string()).collect(),
         created_at: 1_000,
+        disabled: false,
     }
 }
 
@@ -214,6 +215,7 @@ async fn user_updates_group_members_and_login_failures() {
         email: Some(Some("c@x".into())),
         admin: Some(admin),
         groups: None,
+        disabled: None,
         at,
         at_ms: 0,
     };
