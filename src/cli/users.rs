@@ -32,6 +32,10 @@ pub enum UserCmd {
     },
     /// Delete a user (revoking all its tokens).
     Delete { name: String },
+    /// Disable (deprovision) a user: every token of it stops, its password logs in no more.
+    Disable { name: String },
+    /// Enable a disabled user again (its old tokens stay dead).
+    Enable { name: String },
 }
 
 #[derive(Subcommand, Debug, Clone)]
@@ -81,9 +85,10 @@ fn read_password(prompt: &str) -> Result<String, CliError> {
     Ok(password)
 }
 
-const USER_COLUMNS: &[&str] = &["username", "email", "admin", "groups"];
+const USER_COLUMNS: &[&str] = &["username", "email", "admin", "groups", "status"];
 
 pub fn run_user(client: &Client, json: bool, cmd: UserCmd) -> Result<(), CliError> {
+    let cmd_is_disable = matches!(cmd, UserCmd::Disable { .. });
     match cmd {
         UserCmd::Add {
             name,
@@ -115,6 +120,18 @@ pub fn run_user(client: &Client, json: bool, cmd: UserCmd) -> Result<(), CliErro
                 Method::PATCH,
                 &format!("/access/api/v2/users/{}", segment(&name)),
                 &json!({ "password": password }),
+            )?;
+            output::print(json, &v, |v| output::fields(v, USER_COLUMNS));
+        }
+        UserCmd::Disable { name } | UserCmd::Enable { name } => {
+            let status = match cmd_is_disable {
+                true => "disabled",
+                false => "enabled",
+            };
+            let v = client.send_json(
+                Method::PATCH,
+                &format!("/access/api/v2/users/{}", segment(&name)),
+                &json!({ "status": status }),
             )?;
             output::print(json, &v, |v| output::fields(v, USER_COLUMNS));
         }

@@ -126,6 +126,14 @@ fn users_groups_tokens_and_trust_through_the_cli() {
     let reset = json_out(&cli(&node, &["--json", "cert", "reset", "--keep-old"]));
     assert_eq!(reset["keep_old"], true);
 
+    // Disabling and enabling.
+    let off = json_out(&cli(&node, &["--json", "user", "disable", "alice"]));
+    assert_eq!(off["status"], "disabled");
+    assert_eq!(ping("alice", "alice-secret-2"), 401);
+    let on = json_out(&cli(&node, &["--json", "user", "enable", "alice"]));
+    assert_eq!(on["status"], "enabled");
+    assert_eq!(ping("alice", "alice-secret-2"), 200);
+
     // Deleting.
     json_out(&cli(&node, &["--json", "user", "delete", "alice"]));
     json_out(&cli(&node, &["--json", "group", "delete", "dev"]));
