@@ -109,6 +109,28 @@ fn revoking_every_token_of_a_user_ends_their_sessions() {
 }
 
 #[test]
+fn disabling_a_user_ends_their_sessions_and_their_sign_ins() {
+    let node = TestNode::start();
+    let r = node
+        .admin(node.post("/access/api/v2/users"))
+        .json(&serde_json::json!({"username": "eve", "password": "eve-password"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let page = Page::new(&node);
+    let eve = page.sign_in("eve", "eve-password");
+    assert_eq!(page.get("/ui/tokens", Some(&eve)).status(), 200);
+    let r = node
+        .admin(client().patch(node.url("/access/api/v2/users/eve")))
+        .json(&serde_json::json!({"status": "disabled"}))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    wait_signed_out(&page, &eve);
+    assert_ne!(page.try_sign_in("eve", "eve-password").status(), 303);
+}
+
+#[test]
 fn failed_sign_ins_are_throttled_with_the_api() {
     let node = TestNode::start_with(&[
         (
