@@ -212,13 +212,3 @@ fn main() {
         _ => {}
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use clap::CommandFactory;
-
-    #[test]
-    fn command_line_is_consistent() {
-        super::Cli::command().debug_assert();
-    }
-}
