@@ -38,6 +38,13 @@ fn a_down_peer_is_one_warning_and_status_shows_reachability() {
     cluster.nodes[victim].spawn();
     cluster.nodes[victim].wait_ready();
     cluster.wait_converged();
+    // The leader says so at its next contact with the peer, which may come just after the
+    // cluster has converged.
+    let back = || log_since(&cluster.nodes[leader], mark).contains("peer reachable again");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !back() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let lines = log_since(&cluster.nodes[leader], mark);
     assert!(lines.contains("peer reachable again"), "{lines}");
     let status = cluster.nodes[(leader + 2) % 3].status();
