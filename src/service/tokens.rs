@@ -7,8 +7,7 @@ use super::clock::ClusterClock;
 use super::writes::Writes;
 use super::{keyset, own_service_id, ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
 use crate::config::Config;
-use crate::crypto::new_reference_token;
-use crate::crypto::{self, KeySet};
+use crate::crypto::{self, new_reference_token, KeySet};
 use crate::domain::policy::{PolicyError, Principal};
 use crate::domain::scope::Scope;
 use crate::domain::token::{
@@ -53,8 +52,7 @@ struct Built {
     reference_token: Option<String>,
 }
 
-/// `expires_in` within its documented bound (0 = never expires). Every issue goes through
-/// `build`, which checks it; callers check early to answer before policy.
+/// `expires_in` within its bound (0 = never); `build` checks it, callers earlier, before policy.
 pub(crate) fn check_expires_in(secs: u64) -> ServiceResult<u64> {
     if secs > MAX_EXPIRES_IN {
         return Err(ServiceError::invalid_field(
@@ -161,13 +159,8 @@ impl Tokens {
     /// Mint a token. Revocable and refreshable tokens are committed to the log first;
     /// short-lived plain tokens need no write at all.
     pub async fn issue(&self, spec: IssueSpec) -> ServiceResult<IssuedToken> {
-        // Every way to a new token comes here: none for a deprovisioned user.
-        if self
-            .state
-            .accounts()
-            .user(&spec.username)?
-            .is_some_and(|u| u.disabled)
-        {
+        let user = self.state.accounts().user(&spec.username)?;
+        if user.is_some_and(|u| u.disabled) {
             return Err(PolicyError::UserDisabled(spec.username).into());
         }
         let keys = keyset(&self.state)?;

@@ -35,16 +35,19 @@ pub fn document(book: &RouteBook) -> OpenApi {
         links::add(&mut operation, route, book);
         paths.add_path_operation(&route.path, vec![method(route.method)], operation);
     }
-    let components = requests::components(schemas::components())
-        .security_scheme(
-            "basic",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
-        )
-        .security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        )
-        .build();
+    let components = requests::components(
+        requests::components(schemas::components(), requests::schemas()),
+        oidc_schemas::all(),
+    )
+    .security_scheme(
+        "basic",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)),
+    )
+    .security_scheme(
+        "bearer",
+        SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+    )
+    .build();
     OpenApiBuilder::new()
         .info(
             InfoBuilder::new()
@@ -171,6 +174,12 @@ fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation 
     b.response(status, response).build()
 }
 
+/// Whether the body of request schema `name` must be sent.
+fn body_required(name: &str) -> bool {
+    requests::body_required(&requests::schemas(), name)
+        || requests::body_required(&oidc_schemas::all(), name)
+}
+
 fn request_body(body: Body) -> Option<utoipa::openapi::request_body::RequestBody> {
     let text = || json(RefOr::T(string_schema()));
     let b = RequestBodyBuilder::new();
@@ -180,7 +189,7 @@ fn request_body(body: Body) -> Option<utoipa::openapi::request_body::RequestBody
             Body::Params(s) => b
                 .content("application/json", json(schema_ref(s)))
                 .content("application/x-www-form-urlencoded", json(schema_ref(s)))
-                .required(requests::body_required(s).then_some(Required::True)),
+                .required(body_required(s).then_some(Required::True)),
             Body::Json(s) => b
                 .content("application/json", json(schema_ref(s)))
                 .required(Some(Required::True)),

@@ -3,11 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::requests::object;
+use super::requests::{object, OIDC_NAME};
 use crate::domain::oidc::MAX_EXCHANGE_EXPIRY_SECS;
-
-/// A provider or mapping name (`valid_oidc_name`).
-pub const OIDC_NAME: &str = "^[a-z][a-z0-9-]{1,63}$";
 
 fn oidc_name() -> Value {
     json!({"type": "string", "pattern": OIDC_NAME})

@@ -18,6 +18,8 @@ pub const NAME: &str = "^[-_@]*[A-Za-z0-9][A-Za-z0-9._@-]*$";
 /// A certificate or federation name (`valid_cert_name`): letters, digits and `-_.`, at most
 /// 128, not starting with a dot.
 pub const CERT_NAME: &str = "^[A-Za-z0-9_-][A-Za-z0-9._-]*$";
+/// An OIDC provider or identity mapping name (`valid_oidc_name`).
+pub const OIDC_NAME: &str = "^[a-z][a-z0-9-]{1,63}$";
 /// A token id: the UUID every token gets.
 pub const TOKEN_ID: &str = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
 /// A reference token (`looks_like_reference_token`): base64 of `reftkn:…`, under 256.
@@ -308,19 +310,27 @@ fn all() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// Adds the request schemas to `b`.
-pub fn components(mut b: ComponentsBuilder) -> ComponentsBuilder {
-    for (name, schema) in all().into_iter().chain(super::oidc_schemas::all()) {
+/// Adds `schemas` (these request schemas, or another file's) to `b`.
+pub fn components(
+    mut b: ComponentsBuilder,
+    schemas: Vec<(&'static str, Value)>,
+) -> ComponentsBuilder {
+    for (name, schema) in schemas {
         b = b.schema(name, parse(schema));
     }
     b
 }
 
-/// Whether the body of schema `name` must be sent: it has fields the handler requires.
-pub fn body_required(name: &str) -> bool {
-    let mut all = all().into_iter().chain(super::oidc_schemas::all());
-    all.any(|(n, schema)| {
-        n == name
+/// These request schemas.
+pub fn schemas() -> Vec<(&'static str, Value)> {
+    all()
+}
+
+/// Whether the body of schema `name` among `schemas` must be sent: it has fields the handler
+/// requires.
+pub fn body_required(schemas: &[(&'static str, Value)], name: &str) -> bool {
+    schemas.iter().any(|(n, schema)| {
+        *n == name
             && (schema["required"].as_array().is_some_and(|r| !r.is_empty())
                 || schema["anyOf"].is_array())
     })
@@ -366,7 +376,7 @@ pub fn query(handler: &str, name: &str) -> (Value, bool) {
 pub fn path_param(path: &str, name: &str) -> Value {
     match name {
         "name" | "provider" if path.contains("/oidc/") => {
-            json!({"type": "string", "pattern": super::oidc_schemas::OIDC_NAME})
+            json!({"type": "string", "pattern": OIDC_NAME})
         }
         "id" if path.contains("/tokens/") => json!({"type": "string", "pattern": TOKEN_ID}),
         "name" if path.contains("/cert/trusted/") || path.contains("/federation/") => {
