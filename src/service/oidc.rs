@@ -303,21 +303,18 @@ impl Oidc {
         }
         let granted = grant(&provider.name, mapping, &claims)
             .map_err(|e| ServiceError::Unauthenticated(format!("Identity mapping failed: {e}")))?;
-        // A mapping another site wrote never grants admin here: a federated site's records
-        // are not this site's admin credentials.
-        let own = super::own_service_id(&self.state)?;
-        let foreign = self
+        let scope = Scope::parse(&granted.scope)?;
+        let admin_user = self
             .state
-            .federation()
-            .oidc_writer(&provider.name)?
-            .is_some_and(|site| site != own);
-        if foreign {
-            let admin_user = self
-                .state
-                .accounts()
-                .user(&granted.username)?
-                .is_some_and(|u| u.admin);
-            if admin_user || Scope::parse(&granted.scope)?.is_admin() {
+            .accounts()
+            .user(&granted.username)?
+            .is_some_and(|u| u.admin);
+        // A mapping another site wrote never grants admin here: a federated site's records
+        // are not this site's admin credentials. (Who wrote it is read only for admin grants.)
+        if admin_user || scope.is_admin() {
+            let own = super::own_service_id(&self.state)?;
+            let writer = self.state.federation().oidc_writer(&provider.name)?;
+            if writer.is_some_and(|site| site != own) {
                 return Err(ServiceError::Unauthenticated(
                     "Identity mapping failed: a mapping written at another site never grants \
                      admin rights here"
@@ -327,13 +324,7 @@ impl Oidc {
         }
         // A name made from claims never lands on an admin: a claim value ("admin") would
         // otherwise carry the admin's rights.
-        if granted.from_claims
-            && self
-                .state
-                .accounts()
-                .user(&granted.username)?
-                .is_some_and(|u| u.admin)
-        {
+        if granted.from_claims && admin_user {
             return Err(ServiceError::Unauthenticated(format!(
                 "Identity mapping failed: user '{}' is an admin; only a mapping naming it may \
                  map to it",
@@ -360,7 +351,7 @@ impl Oidc {
             .tokens
             .issue(IssueSpec {
                 username: granted.username.clone(),
-                scope: Scope::parse(&granted.scope)?,
+                scope,
                 expires_in: granted.expires_in,
                 refreshable: granted.refreshable,
                 audience,
