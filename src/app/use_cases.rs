@@ -27,6 +27,7 @@ use crate::service::keys::Keys;
 use crate::service::oidc::Oidc;
 use crate::service::permissions::Permissions;
 use crate::service::registry::Registry;
+use crate::service::scim::Scim;
 use crate::service::sessions::Sessions;
 use crate::service::telemetry::Telemetry;
 use crate::service::tokens::Tokens;
@@ -53,6 +54,7 @@ pub struct UseCases {
     pub telemetry: Arc<Telemetry>,
     pub housekeeping: Arc<Housekeeping>,
     pub oidc: Arc<Oidc>,
+    pub scim: Arc<Scim>,
 }
 
 impl UseCases {
@@ -74,7 +76,8 @@ impl UseCases {
             .app_data(web::Data::from(self.sessions.clone()))
             .app_data(web::Data::from(self.backup.clone()))
             .app_data(web::Data::from(self.telemetry.clone()))
-            .app_data(web::Data::from(self.oidc.clone()));
+            .app_data(web::Data::from(self.oidc.clone()))
+            .app_data(web::Data::from(self.scim.clone()));
     }
 }
 
@@ -150,8 +153,10 @@ pub(super) fn use_cases(handles: Handles) -> Result<UseCases, StartError> {
         links.clone(),
         membership.clone(),
     ));
+    let scim = Arc::new(Scim::new(c.clone(), s.clone(), w.clone(), accounts.clone()));
     Ok(UseCases {
         oidc,
+        scim,
         keys: Arc::new(Keys::new(c.clone(), s.clone(), w.clone())),
         federation: Arc::new(Federation::new(
             c.clone(),

@@ -78,6 +78,9 @@ pub struct UserFields {
     /// Deprovisioned: every site cuts off its own tokens of the user when it learns it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub disabled: bool,
+    /// What an identity provider manages of the user (SCIM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<crate::domain::accounts::ScimUser>,
 }
 
 /// One membership element: whether the user is in the group, as of `stamp`.
@@ -198,6 +201,8 @@ pub fn membership_change(
 pub struct GroupFields {
     pub description: Option<String>,
     pub created_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scim: Option<crate::domain::accounts::ScimGroup>,
 }
 
 /// Everything a site knows of one group name: last writer wins, a delete is `fields: None`.

@@ -16,6 +16,7 @@ fn fields(email: &str) -> Option<UserFields> {
         email: Some(email.into()),
         created_at: 1,
         disabled: false,
+        scim: None,
     })
 }
 
@@ -113,7 +114,7 @@ proptest! {
             .enumerate()
             .map(|(i, (ms, _, alive))| GroupState {
                 stamp: Some(stamp(*ms, i as u32, if i % 2 == 0 { "a" } else { "b" })),
-                fields: alive.then(|| GroupFields { description: Some(format!("{i}")), created_at: 0 }),
+                fields: alive.then(|| GroupFields { description: Some(format!("{i}")), created_at: 0, scim: None }),
             })
             .collect();
         let mut forward = GroupState::default();

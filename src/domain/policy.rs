@@ -76,6 +76,12 @@ pub enum PolicyError {
     OutlivesCaller,
     #[error("user '{0}' is disabled: no token is issued for it")]
     UserDisabled(String),
+    /// SCIM needs an admin of this cluster or a token scoped `system:scim:r`/`:rw`.
+    #[error("SCIM needs an admin, or a token of this cluster scoped system:scim:{0}")]
+    ScimScope(&'static str),
+    /// A SCIM-only caller touching an admin's account.
+    #[error("user '{0}' is an admin: only an admin may change it")]
+    AdminAccount(String),
     /// A form post of the web page without its origin or synchronizer token.
     #[error("refused as a possible cross-site request: {0}")]
     CrossSite(&'static str),

@@ -14,11 +14,13 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
     match e {
         ServiceError::Invalid { .. }
         | ServiceError::Scope(_)
-        | ServiceError::NotRevocable { .. } => StatusCode::BAD_REQUEST,
+        | ServiceError::NotRevocable { .. }
+        | ServiceError::Scim(_) => StatusCode::BAD_REQUEST,
         ServiceError::Unauthenticated(_) | ServiceError::Token(_) => StatusCode::UNAUTHORIZED,
         ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
         ServiceError::NotFound { .. } | ServiceError::Absent(_) => StatusCode::NOT_FOUND,
         ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
         ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         ServiceError::UnsupportedFormat(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         ServiceError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
@@ -30,7 +32,8 @@ pub fn status_of(e: &ServiceError) -> StatusCode {
 /// The `code` the answer carries (JFrog's names).
 pub fn code_of(e: &ServiceError) -> &'static str {
     match e {
-        ServiceError::Invalid { .. } => "BAD_REQUEST",
+        ServiceError::Invalid { .. } | ServiceError::Scim(_) => "BAD_REQUEST",
+        ServiceError::PreconditionFailed(_) => "PRECONDITION_FAILED",
         ServiceError::Scope(_) => "INVALID_SCOPE",
         ServiceError::Unauthenticated(_) | ServiceError::Token(_) => "UNAUTHORIZED",
         ServiceError::Forbidden(_) => "FORBIDDEN",
@@ -119,3 +122,39 @@ pub fn registry_error(e: &ServiceError) -> HttpResponse {
         other => other.error_response(),
     }
 }
+
+/// An error of the SCIM endpoints (RFC 7644 §3.12): `{"schemas": [Error], "status": "400",
+/// "scimType", "detail"}` as `application/scim+json`, the status chosen as everywhere else.
+pub fn scim_error(e: &ServiceError) -> HttpResponse {
+    let status = status_of(e);
+    if let ServiceError::Internal(_) = e {
+        tracing::error!(error = %e, "internal error");
+    }
+    let scim_type = match e {
+        ServiceError::Scim(s) => Some(s.scim_type),
+        ServiceError::Invalid { .. } | ServiceError::Scope(_) => Some("invalidValue"),
+        ServiceError::Conflict(_) => Some("uniqueness"),
+        ServiceError::TooLarge { .. } => Some("tooMany"),
+        _ => None,
+    };
+    let mut body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": status.as_u16().to_string(),
+        "detail": e.to_string(),
+    });
+    if let Some(t) = scim_type {
+        body["scimType"] = json!(t);
+    }
+    let mut response = HttpResponse::build(status)
+        .content_type(SCIM_CONTENT_TYPE)
+        .body(body.to_string());
+    let headers = response.headers_mut();
+    if let ServiceError::Unauthenticated(_) | ServiceError::Token(_) = e {
+        headers.insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    insert_retry_after(e, headers);
+    response
+}
+
+/// The media type of SCIM requests and answers (RFC 7644 §8.1).
+pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";

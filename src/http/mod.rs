@@ -17,6 +17,7 @@ pub mod registry;
 pub mod request_log;
 pub mod route_book;
 pub mod routes;
+pub mod scim;
 pub mod site_body;
 pub mod system;
 pub mod telemetry;

@@ -7,8 +7,8 @@ use actix_web::web;
 
 use super::route_book::{method_not_allowed, not_found, resource, BookSource, Mount, RouteBook};
 use super::{
-    cluster, compat, federation, keys, oidc, openapi, peer_rpc, permissions, registry, system,
-    telemetry, tokens, ui, users,
+    cluster, compat, federation, keys, oidc, openapi, peer_rpc, permissions, registry, scim,
+    system, telemetry, tokens, ui, users,
 };
 use crate::service::ServiceError;
 
@@ -55,7 +55,8 @@ fn access_routes(cfg: &mut web::ServiceConfig, m: &mut Mount) {
             .service(resource!(m1, "/oidc/{provider}/identity_mappings", get => oidc::list_mappings, post => oidc::create_mapping))
             .service(resource!(m1, "/oidc/{provider}/identity_mappings/{name}", get => oidc::get_mapping, put => oidc::update_mapping, delete => oidc::delete_mapping))
             .service(resource!(m1, "/cluster/status", get => cluster::status))
-            .service(resource!(m1, "/cluster/members/{id}", delete => cluster::remove_member)),
+            .service(resource!(m1, "/cluster/members/{id}", delete => cluster::remove_member))
+            .service(scim_routes(&mut m1)),
     );
     let (v2, mut m2) = m.scope("/api/v2");
     cfg.service(
@@ -67,6 +68,25 @@ fn access_routes(cfg: &mut web::ServiceConfig, m: &mut Mount) {
             .service(resource!(m2, "/groups/{name}", get => users::get_group, delete => users::delete_group))
             .service(resource!(m2, "/groups/{name}/members", patch => users::update_group_members)),
     );
+}
+
+/// SCIM 2.0 under `/api/v1/scim/v2` (JFrog's base path); anything else there is a SCIM 404.
+fn scim_routes(m1: &mut Mount) -> actix_web::Scope {
+    let (s, mut m) = m1.scope("/scim/v2");
+    s.service(resource!(m, "/ServiceProviderConfig", get => scim::service_provider_config))
+        .service(resource!(m, "/ResourceTypes", get => scim::resource_types))
+        .service(resource!(m, "/ResourceTypes/{id}", get => scim::resource_type))
+        .service(resource!(m, "/Schemas", get => scim::schemas))
+        .service(resource!(m, "/Schemas/{id}", get => scim::schema))
+        .service(resource!(m, "/.search", post => scim::search_all))
+        .service(resource!(m, "/Users", get => scim::list_users, post => scim::create_user))
+        // `/.search` before `/{id}`: no id starts with a dot.
+        .service(resource!(m, "/Users/.search", post => scim::search_users))
+        .service(resource!(m, "/Users/{id}", get => scim::get_user, put => scim::replace_user, patch => scim::modify_user, delete => scim::delete_user))
+        .service(resource!(m, "/Groups", get => scim::list_groups, post => scim::create_group))
+        .service(resource!(m, "/Groups/.search", post => scim::search_groups))
+        .service(resource!(m, "/Groups/{id}", get => scim::get_group, put => scim::replace_group, patch => scim::modify_group, delete => scim::delete_group))
+        .default_service(web::to(scim::not_found))
 }
 
 /// Artifactory's own paths (beside its `/artifactory/access` copy of the Access API).

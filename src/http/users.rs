@@ -18,7 +18,7 @@ fn user_json(u: &UserRecord) -> Value {
         "email": u.email,
         "admin": u.admin,
         "groups": u.groups,
-        "realm": "internal",
+        "realm": u.realm(),
         "status": if u.disabled { "disabled" } else { "enabled" },
     }))
 }
@@ -104,6 +104,7 @@ pub async fn update_user(
             .then(|| p.string_list("groups"))
             .transpose()?,
         disabled,
+        scim: None,
     };
     accounts.update_user(&name, change).await?;
     Ok(HttpResponse::Ok().json(user_json(&accounts.user(&name)?)))

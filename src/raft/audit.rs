@@ -65,6 +65,7 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
                 admin,
                 groups,
                 disabled,
+                scim,
                 ..
             },
             Done,
@@ -76,6 +77,7 @@ pub fn events(cmd: &Command, response: &CommandResponse) -> Vec<Event> {
                 ("admin", admin.is_some()),
                 ("groups", groups.is_some()),
                 ("status", disabled.is_some()),
+                ("scim", scim.is_some()),
             ]
             .into_iter()
             .filter_map(|(name, set)| set.then_some(name))
@@ -232,6 +234,7 @@ mod tests {
             admin,
             groups: None,
             disabled: None,
+            scim: None,
             at: 1,
             at_ms: 0,
         }

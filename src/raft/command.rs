@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::KeyMaterial;
-use crate::domain::accounts::{GroupRecord, UserRecord};
+use crate::domain::accounts::{GroupRecord, ScimUser, UserRecord};
 use crate::domain::backup::BackupRecord;
 use crate::domain::oidc::{IdentityMapping, OidcProvider};
 use crate::domain::permissions::PermissionTarget;
@@ -81,6 +81,9 @@ pub enum Command {
         /// Disable (deprovision: the user's tokens issued until `at` are cut off) or enable.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         disabled: Option<bool>,
+        /// What an identity provider manages of the user (making it SCIM-managed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scim: Option<ScimUser>,
         at: u64,
         /// Wall time in ms, for the federation clock (0: `at` in ms).
         #[serde(default)]
@@ -92,6 +95,9 @@ pub enum Command {
         group: String,
         add: Vec<String>,
         remove: Vec<String>,
+        /// The group's new record, written in the same entry (a SCIM replace or modify).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        record: Option<GroupRecord>,
         #[serde(default)]
         at_ms: u64,
     },

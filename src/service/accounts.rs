@@ -9,7 +9,7 @@ use super::writes::Writes;
 use super::{check_name, now_secs, own_service_id, ServiceError, ServiceResult};
 use crate::config::Config;
 use crate::crypto::hash_password;
-use crate::domain::accounts::UserRecord;
+use crate::domain::accounts::{ScimUser, UserRecord};
 use crate::domain::policy::{is_local_user, PolicyError, Principal};
 use crate::domain::token::subject_for;
 use crate::raft::command::{Command, CommandResponse};
@@ -35,6 +35,8 @@ pub struct UserChange {
     pub groups: Option<Vec<String>>,
     /// Disable (deprovision) or enable the user.
     pub disabled: Option<bool>,
+    /// What an identity provider manages of the user (SCIM).
+    pub scim: Option<ScimUser>,
 }
 
 pub fn check_password(password: &str) -> ServiceResult<()> {
@@ -56,7 +58,7 @@ fn check_email(email: Option<&str>) -> ServiceResult<()> {
     }
 }
 
-async fn hash_off_thread(password: String) -> ServiceResult<String> {
+pub(super) async fn hash_off_thread(password: String) -> ServiceResult<String> {
     Ok(
         tokio::task::spawn_blocking(move || hash_password(&password))
             .await
@@ -105,6 +107,7 @@ impl Accounts {
             groups: new.groups,
             created_at: now_secs(),
             disabled: false,
+            scim: None,
         };
         let put = Command::PutUser {
             user: user.clone(),
@@ -230,6 +233,7 @@ impl Accounts {
             ("admin", change.admin.is_some()),
             ("groups", change.groups.is_some()),
             ("status", change.disabled.is_some()),
+            ("scim", change.scim.is_some()),
         ]
         .into_iter()
         .filter_map(|(name, set)| set.then_some(name))
@@ -244,6 +248,7 @@ impl Accounts {
                 admin: change.admin,
                 groups: change.groups,
                 disabled: change.disabled,
+                scim: change.scim,
                 // Where taking admin away, or disabling, cuts the user's tokens off.
                 at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
@@ -293,6 +298,7 @@ impl Accounts {
                 admin: None,
                 groups: None,
                 disabled: None,
+                scim: None,
                 at: self.clock.cut_off_now(),
                 at_ms: crate::clock::now_millis(),
             })

@@ -144,6 +144,7 @@ impl Cluster {
             groups: Vec::new(),
             created_at: now,
             disabled: false,
+            scim: None,
         };
         let kid = key.kid.clone();
         let response = self

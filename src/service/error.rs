@@ -40,6 +40,12 @@ pub enum ServiceError {
         "token is not revocable: it expires in less than the revocable-expiry threshold ({threshold_secs} s)"
     )]
     NotRevocable { threshold_secs: u64 },
+    /// A SCIM request the protocol refuses (RFC 7644 §3.12): a bad filter, path or value.
+    #[error("{0}")]
+    Scim(#[from] crate::domain::scim::ScimError),
+    /// A conditional request (`If-Match`) whose condition no longer holds: why.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// A body or message over its size limit.
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },

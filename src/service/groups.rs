@@ -17,6 +17,7 @@ impl Accounts {
             name,
             description,
             created_at: now_secs(),
+            scim: None,
         };
         let put = Command::PutGroup {
             group: group.clone(),
@@ -117,6 +118,7 @@ impl Accounts {
                 group: group.to_string(),
                 add,
                 remove,
+                record: None,
                 at_ms: crate::clock::now_millis(),
             })
             .await?

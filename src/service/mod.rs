@@ -27,6 +27,8 @@ pub mod permissions;
 pub mod principal_cache;
 mod queries;
 pub mod registry;
+pub mod scim;
+mod scim_groups;
 pub mod sessions;
 pub mod telemetry;
 pub mod tokens;

@@ -205,6 +205,7 @@ impl FederationView<'_> {
                 fields: Some(GroupFields {
                     description: g.description,
                     created_at: g.created_at,
+                    scim: g.scim,
                 }),
             };
             out.push(Change::Group { name, state });

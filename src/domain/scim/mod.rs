@@ -1,15 +1,22 @@
 //! SCIM 2.0 (RFC 7643/7644) on JSON resources, with no I/O: which resources a filter selects
 //! (`filter`), and what a PATCH request does to a resource (`patch`). Parsing filters, PATCH
 //! paths and operations is the `scim_v2` crate's; evaluating them against our resources is
-//! here. What a resource is made of (our users and groups) is decided where they are mapped.
+//! here. Our users and groups as resources (`resource`), listing (`list`), what the service
+//! provider says of itself (`discovery`), and who may provision (here).
 
+pub mod discovery;
 pub mod filter;
+pub mod list;
 pub mod patch;
+pub mod resource;
 
 #[cfg(test)]
 mod tests;
 
 use serde_json::{Map, Value};
+
+use crate::domain::policy::{Credential, Principal};
+use crate::domain::scope::{Action, ScopeItem};
 
 /// A SCIM refusal: the `scimType` RFC 7644 §3.12 names for it, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +33,28 @@ impl ScimError {
             detail: detail.into(),
         }
     }
+}
+
+impl std::error::Error for ScimError {}
+
+/// The scope item that lets a token provision (`system:scim:rw`) or read (`system:scim:r`).
+pub const SCIM_SCOPE_NAME: &str = "scim";
+
+/// Whether `who` may read (`write` false) or provision users and groups through SCIM: an
+/// admin of this cluster (password or own token), or one of this cluster's tokens whose scope
+/// holds `system:scim:r`/`:rw`. A trusted cluster's token never does: provisioning is this
+/// site's own administration.
+pub fn may_provision(who: &Principal, write: bool) -> bool {
+    let Credential::LocalToken { scope, .. } = &who.credential else {
+        return who.admin && who.credential == Credential::Password;
+    };
+    who.admin
+        || scope.items().iter().any(|item| {
+            matches!(item, ScopeItem::System { name, actions }
+                if name == SCIM_SCOPE_NAME
+                    && actions.contains(Action::Read)
+                    && (!write || actions.contains(Action::Write)))
+        })
 }
 
 impl std::fmt::Display for ScimError {

@@ -15,6 +15,7 @@ fn targets(handler: &str) -> &'static [(&'static str, &'static str, &'static str
     const TOKEN: &str = "$response.body#/token_id";
     const USER: &str = "$response.body#/username";
     const NAME: &str = "$response.body#/name";
+    const SCIM_ID: &str = "$response.body#/id";
     match handler {
         "tokens::create" => &[
             ("get", "/{id}", "id", TOKEN),
@@ -29,6 +30,12 @@ fn targets(handler: &str) -> &'static [(&'static str, &'static str, &'static str
             ("get", "/{name}", "name", NAME),
             ("patch", "/{name}/members", "name", NAME),
             ("delete", "/{name}", "name", NAME),
+        ],
+        "scim::create_user" | "scim::create_group" => &[
+            ("get", "/{id}", "id", SCIM_ID),
+            ("put", "/{id}", "id", SCIM_ID),
+            ("patch", "/{id}", "id", SCIM_ID),
+            ("delete", "/{id}", "id", SCIM_ID),
         ],
         "permissions::create" => &[
             ("get", "/{name}", "name", NAME),

@@ -9,6 +9,7 @@ mod oidc_schemas;
 pub mod ops;
 pub mod requests;
 pub mod schemas;
+mod scim_schemas;
 
 use std::sync::OnceLock;
 
@@ -36,8 +37,11 @@ pub fn document(book: &RouteBook) -> OpenApi {
         paths.add_path_operation(&route.path, vec![method(route.method)], operation);
     }
     let components = requests::components(
-        requests::components(schemas::components(), requests::schemas()),
-        oidc_schemas::all(),
+        requests::components(
+            requests::components(schemas::components(), requests::schemas()),
+            oidc_schemas::all(),
+        ),
+        scim_schemas::all(),
     )
     .security_scheme(
         "basic",
@@ -80,6 +84,8 @@ pub async fn serve(source: web::Data<BookSource>) -> HttpResponse {
         .content_type("application/json")
         .body(body.clone())
 }
+
+const SCIM: &str = crate::http::error::SCIM_CONTENT_TYPE;
 
 fn method(name: &str) -> HttpMethod {
     match name {
@@ -130,12 +136,13 @@ fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation 
             );
         }
     }
-    b = b.response(
-        "default",
-        ResponseBuilder::new()
-            .description("An error, with the status saying which")
-            .content("application/json", json(schema_ref("Error"))),
-    );
+    let mut errors = ResponseBuilder::new()
+        .description("An error, with the status saying which")
+        .content("application/json", json(schema_ref("Error")));
+    if route.path.contains("/scim/v2") {
+        errors = errors.content(SCIM, json(schema_ref("ScimError")));
+    }
+    b = b.response("default", errors);
     let Some(op) = op else {
         return b.summary(Some(route.handler.clone())).build();
     };
@@ -178,6 +185,7 @@ fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation 
 fn body_required(name: &str) -> bool {
     requests::body_required(&requests::schemas(), name)
         || requests::body_required(&oidc_schemas::all(), name)
+        || requests::body_required(&scim_schemas::all(), name)
 }
 
 fn request_body(body: Body) -> Option<utoipa::openapi::request_body::RequestBody> {
@@ -205,6 +213,10 @@ fn request_body(body: Body) -> Option<utoipa::openapi::request_body::RequestBody
             Body::Jws => b
                 .content("text/plain", text())
                 .required(Some(Required::True)),
+            Body::Scim(s) => b
+                .content(SCIM, json(schema_ref(s)))
+                .content("application/json", json(schema_ref(s)))
+                .required(body_required(s).then_some(Required::True)),
         }
         .build(),
     )
@@ -234,6 +246,10 @@ fn answer(a: Answer) -> (String, utoipa::openapi::Response) {
         Answer::Upsert(s) => (
             "200".into(),
             r.content("application/json", json(schema_ref(s))).build(),
+        ),
+        Answer::Scim(status, s) => (
+            status.to_string(),
+            r.content(SCIM, json(schema_ref(s))).build(),
         ),
         Answer::Binary => (
             "200".into(),

@@ -33,6 +33,8 @@ pub enum Body {
     Binary,
     /// A signed site message (compact JWS).
     Jws,
+    /// SCIM JSON (`application/scim+json`, or `application/json`).
+    Scim(&'static str),
 }
 
 /// The successful answer.
@@ -48,6 +50,8 @@ pub enum Answer {
     Binary,
     /// 201 when it creates, 200 when it replaces: the same schema.
     Upsert(&'static str),
+    /// Status and schema name, as `application/scim+json`.
+    Scim(u16, &'static str),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -100,7 +104,34 @@ pub fn describe(handler: &str) -> Option<Op> {
     let f = "federation";
     let d = "docker registry";
     let o = "oidc";
+    let sc = "scim";
+    let scim_user = Body::Scim("ScimUserRequest");
+    let scim_group = Body::Scim("ScimGroupRequest");
+    let resource = |status| Answer::Scim(status, "ScimResource");
+    let listing = Answer::Scim(200, "ScimListResponse");
+    const LIST: &[&str] = &["filter", "startIndex", "count", "attributes", "excludedAttributes"];
+    const PROJECT: &[&str] = &["attributes", "excludedAttributes"];
     Some(match handler {
+        "scim::service_provider_config" => op(sc, "SCIM: what this service provider supports", Admin, Body::None, resource(200)),
+        "scim::resource_types" => op(sc, "SCIM: the resource types (User, Group)", Admin, Body::None, listing),
+        "scim::resource_type" => op(sc, "SCIM: one resource type", Admin, Body::None, resource(200)),
+        "scim::schemas" => op(sc, "SCIM: the schemas of the attributes served", Admin, Body::None, listing),
+        "scim::schema" => op(sc, "SCIM: one schema", Admin, Body::None, resource(200)),
+        "scim::search_all" => op(sc, "SCIM: search users and groups", Admin, Body::Scim("ScimSearchRequest"), listing),
+        "scim::list_users" => op(sc, "SCIM: list and filter users", Admin, Body::None, listing).query(LIST),
+        "scim::search_users" => op(sc, "SCIM: search users", Admin, Body::Scim("ScimSearchRequest"), listing),
+        "scim::create_user" => op(sc, "SCIM: provision a user", Admin, scim_user, resource(201)).query(PROJECT),
+        "scim::get_user" => op(sc, "SCIM: one user", Admin, Body::None, resource(200)).query(PROJECT),
+        "scim::replace_user" => op(sc, "SCIM: replace a user (If-Match honoured)", Admin, scim_user, resource(200)).query(PROJECT),
+        "scim::modify_user" => op(sc, "SCIM: modify a user; active=false deprovisions", Admin, Body::Scim("ScimUserPatch"), resource(200)).query(PROJECT),
+        "scim::delete_user" => op(sc, "SCIM: delete a user; its tokens stop everywhere", Admin, Body::None, NoContent),
+        "scim::list_groups" => op(sc, "SCIM: list and filter groups", Admin, Body::None, listing).query(LIST),
+        "scim::search_groups" => op(sc, "SCIM: search groups", Admin, Body::Scim("ScimSearchRequest"), listing),
+        "scim::create_group" => op(sc, "SCIM: provision a group", Admin, scim_group, resource(201)).query(PROJECT),
+        "scim::get_group" => op(sc, "SCIM: one group", Admin, Body::None, resource(200)).query(PROJECT),
+        "scim::replace_group" => op(sc, "SCIM: replace a group and its members", Admin, scim_group, resource(200)).query(PROJECT),
+        "scim::modify_group" => op(sc, "SCIM: modify a group (members add/remove)", Admin, Body::Scim("ScimGroupPatch"), resource(200)).query(PROJECT),
+        "scim::delete_group" => op(sc, "SCIM: delete a group", Admin, Body::None, NoContent),
         "tokens::create" => op(t, "Create a token, or refresh one (grant_type=refresh_token)", Optional, Params("TokenRequest"), Json(200, "IssuedToken")),
         "tokens::legacy_create" => op(t, "Create or refresh a token (Artifactory's legacy endpoint)", Optional, Params("TokenRequest"), Json(200, "IssuedToken")),
         "tokens::list" => op(t, "The caller's tokens (every token for an admin)", User, Body::None, Json(200, "TokenList")),

@@ -346,6 +346,22 @@ pub fn query(handler: &str, name: &str) -> (Value, bool) {
     let string = json!({"type": "string"});
     match (handler, name) {
         ("tokens::revoke_user_tokens", "username") => (self::name(), true),
+        (_, "filter") => (
+            json!({"description": "A SCIM filter (RFC 7644 §3.4.2.2): eq, ne, co, sw, ew, gt, lt, ge, le, pr, and, or, not, value paths.", "type": "string", "enum": ["userName pr", "displayName pr", "externalId pr", "active eq true", "userName sw \"a\" or displayName co \"a\""]}),
+            false,
+        ),
+        (_, "startIndex") => (
+            json!({"type": "integer", "minimum": 1, "maximum": 100000}),
+            false,
+        ),
+        (_, "count") => (
+            json!({"type": "integer", "minimum": 0, "maximum": 200}),
+            false,
+        ),
+        (_, "attributes" | "excludedAttributes") => (
+            json!({"description": "Comma-separated attribute names.", "type": "string", "enum": ["userName", "displayName", "members", "emails", "groups", "name,active"]}),
+            false,
+        ),
         (_, "token") => (json!({"type": "string", "pattern": REFERENCE_TOKEN}), false),
         (_, "token_id") => (json!({"type": "string", "pattern": TOKEN_ID}), false),
         (_, "path") => (json!({"type": "string", "pattern": REPO_PATH}), true),
@@ -379,6 +395,13 @@ pub fn path_param(path: &str, name: &str) -> Value {
             json!({"type": "string", "pattern": OIDC_NAME})
         }
         "id" if path.contains("/tokens/") => json!({"type": "string", "pattern": TOKEN_ID}),
+        "id" if path.contains("/scim/v2/Schemas/") => {
+            json!({"type": "string", "enum": [crate::domain::scim::resource::USER_SCHEMA, crate::domain::scim::resource::GROUP_SCHEMA]})
+        }
+        "id" if path.contains("/scim/v2/ResourceTypes/") => {
+            json!({"type": "string", "enum": ["User", "Group"]})
+        }
+        "id" if path.contains("/scim/v2/") => self::name(),
         "name" if path.contains("/cert/trusted/") || path.contains("/federation/") => {
             json!({"type": "string", "pattern": CERT_NAME, "maxLength": 128})
         }

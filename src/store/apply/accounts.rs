@@ -4,7 +4,7 @@
 use super::journal::{local_group, local_user};
 use super::subjects::revoke_user;
 use super::tx::{tx_get, tx_put, Tx, TxResult};
-use crate::domain::accounts::{GroupRecord, UserRecord};
+use crate::domain::accounts::{GroupRecord, ScimUser, UserRecord};
 use crate::domain::throttle::{record_failure, LoginFailures};
 use crate::raft::command::CommandResponse;
 use crate::store::trees::StateTree::{Groups, Logins, Users};
@@ -62,6 +62,7 @@ pub(super) struct UserFields<'a> {
     pub admin: Option<bool>,
     pub groups: &'a Option<Vec<String>>,
     pub disabled: Option<bool>,
+    pub scim: &'a Option<ScimUser>,
 }
 
 /// Change the given fields; taking admin away revokes the user's tokens issued until `at`.
@@ -98,10 +99,14 @@ pub(super) fn update_user(
         }
         user.disabled = disabled;
     }
+    if let Some(scim) = fields.scim {
+        user.scim = Some(scim.clone());
+    }
     tx_put(tx.t(Users), username.as_bytes(), &user)?;
     let fields_changed = before.password_hash != user.password_hash
         || before.email != user.email
-        || before.disabled != user.disabled;
+        || before.disabled != user.disabled
+        || before.scim != user.scim;
     local_user(
         tx,
         username,
@@ -113,16 +118,22 @@ pub(super) fn update_user(
     Ok(CommandResponse::Ok)
 }
 
-/// Add users to and remove users from a group (missing users are skipped).
+/// Add users to and remove users from a group (missing users are skipped), and replace the
+/// group's record when one is given.
 pub(super) fn update_group_members(
     tx: &Tx<'_>,
     group: &str,
     add: &[String],
     remove: &[String],
+    record: Option<&GroupRecord>,
     at_ms: u64,
 ) -> TxResult<CommandResponse> {
-    if tx.t(Groups).get(group.as_bytes())?.is_none() {
+    let Some(existing) = tx_get::<GroupRecord>(tx.t(Groups), group.as_bytes())? else {
         return Ok(CommandResponse::NotFound);
+    };
+    if let Some(record) = record.filter(|r| r.name == group && **r != existing) {
+        tx_put(tx.t(Groups), group.as_bytes(), record)?;
+        local_group(tx, group, Some(record), at_ms)?;
     }
     let mut names: Vec<&String> = add.iter().chain(remove).collect();
     names.sort();

@@ -137,6 +137,7 @@ pub(super) fn merge_user(
                 groups: state.groups(),
                 created_at: f.created_at,
                 disabled: f.disabled,
+                scim: f.scim.clone(),
             };
             tx_put(tx.t(Users), name.as_bytes(), &user)?;
             // Disabled at another site: our tokens of the user go too, every one we issued
@@ -175,6 +176,7 @@ pub(super) fn merge_group(tx: &Tx<'_>, name: &str, change: &GroupState) -> TxRes
                 name: name.to_string(),
                 description: f.description.clone(),
                 created_at: f.created_at,
+                scim: f.scim.clone(),
             },
         ),
         None => {

@@ -90,6 +90,7 @@ async fn the_entry_for_the_sender_decides_what_is_merged() {
             fields: Some(GroupFields {
                 description: None,
                 created_at: 1,
+                scim: None,
             }),
         },
     };

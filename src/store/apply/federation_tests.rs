@@ -33,6 +33,7 @@ pub(super) fn event(origin: &str, seq: u64, name: &str, ms: u64) -> JournalEntry
         email: Some(format!("{origin}-{seq}")),
         created_at: 1,
         disabled: false,
+        scim: None,
     };
     JournalEntry {
         origin: origin.into(),

@@ -71,6 +71,7 @@ pub fn user_fields(r: &UserRecord) -> UserFields {
         email: r.email.clone(),
         created_at: r.created_at,
         disabled: r.disabled,
+        scim: r.scim.clone(),
     }
 }
 
@@ -151,6 +152,7 @@ pub(super) fn local_group(
         fields: after.map(|g| GroupFields {
             description: g.description.clone(),
             created_at: g.created_at,
+            scim: g.scim.clone(),
         }),
     };
     let mut state: GroupState =

@@ -94,6 +94,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             admin,
             groups,
             disabled,
+            scim,
             at,
             at_ms,
         } => accounts::update_user(
@@ -105,6 +106,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
                 admin: *admin,
                 groups,
                 disabled: *disabled,
+                scim,
             },
             *at,
             ms_or(*at_ms, *at),
@@ -113,8 +115,9 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             group,
             add,
             remove,
+            record,
             at_ms,
-        } => accounts::update_group_members(tx, group, add, remove, *at_ms),
+        } => accounts::update_group_members(tx, group, add, remove, record.as_ref(), *at_ms),
         Command::PutGroup {
             group,
             create_only,

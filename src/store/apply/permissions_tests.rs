@@ -35,6 +35,7 @@ async fn deleting_a_user_or_group_removes_it_from_every_target() {
             name: g.into(),
             description: None,
             created_at: 1,
+            scim: None,
         };
         let r = m
             .apply(Command::PutGroup {
@@ -53,6 +54,7 @@ async fn deleting_a_user_or_group_removes_it_from_every_target() {
         groups: vec![],
         created_at: 1,
         disabled: false,
+        scim: None,
     };
     m.apply(Command::PutUser {
         user: bob,

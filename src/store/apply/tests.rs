@@ -81,6 +81,7 @@ pub(super) fn user(name: &str, admin: bool, groups: &[&str]) -> UserRecord {
         groups: groups.iter().map(|g| g.to_string()).collect(),
         created_at: 1_000,
         disabled: false,
+        scim: None,
     }
 }
 
@@ -195,6 +196,7 @@ async fn user_updates_group_members_and_login_failures() {
             name: g.into(),
             description: None,
             created_at: 1_000,
+            scim: None,
         };
         m.apply(Command::PutGroup {
             group,
@@ -216,6 +218,7 @@ async fn user_updates_group_members_and_login_failures() {
         admin: Some(admin),
         groups: None,
         disabled: None,
+        scim: None,
         at,
         at_ms: 0,
     };
@@ -232,6 +235,7 @@ async fn user_updates_group_members_and_login_failures() {
         group: "ops".into(),
         add: vec!["carol".into(), "ghost".into()],
         remove: vec![],
+        record: None,
         at_ms: 0,
     };
     assert_eq!(m.apply(members).await, CommandResponse::Ok);
@@ -239,6 +243,7 @@ async fn user_updates_group_members_and_login_failures() {
         group: "dev".into(),
         add: vec![],
         remove: vec!["carol".into()],
+        record: None,
         at_ms: 0,
     };
     assert_eq!(m.apply(members).await, CommandResponse::Ok);
@@ -248,6 +253,7 @@ async fn user_updates_group_members_and_login_failures() {
         group: "nope".into(),
         add: vec![],
         remove: vec![],
+        record: None,
         at_ms: 0,
     };
     assert_eq!(m.apply(missing).await, CommandResponse::NotFound);

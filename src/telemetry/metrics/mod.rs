@@ -9,7 +9,7 @@ use prometheus_client::encoding::prometheus_text;
 pub use prometheus_text::CONTENT_TYPE;
 use registry::{
     KindLabel, MemberLabel, OutcomeLabel, PeerLabel, ProviderOutcomeLabels, RefusalLabels,
-    RequestLabels, RouteLabels, StateLabel, METRICS,
+    RequestLabels, RouteLabels, ScimLabels, StateLabel, METRICS,
 };
 
 /// A finished HTTP request. `route` is the matched pattern, never the raw path.
@@ -203,4 +203,16 @@ pub fn encode(sample: &Sample) -> Result<String, std::fmt::Error> {
     let mut out = String::new();
     prometheus_text::encode(&mut out, &m.registry)?;
     Ok(out)
+}
+
+/// A SCIM operation on `resource` (`User`, `Group`): `ok`, or the status that refused it.
+pub fn scim_operation(resource: &'static str, operation: &'static str, outcome: &'static str) {
+    METRICS
+        .scim_operations
+        .get_or_create(&ScimLabels {
+            resource,
+            operation,
+            outcome,
+        })
+        .inc();
 }

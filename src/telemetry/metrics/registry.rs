@@ -60,6 +60,13 @@ pub(super) struct ProviderOutcomeLabels {
     pub(super) outcome: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ScimLabels {
+    pub(super) resource: &'static str,
+    pub(super) operation: &'static str,
+    pub(super) outcome: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 0.5 ms to about 16 s.
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -100,6 +107,7 @@ pub(super) struct Metrics {
     pub(super) clock_offset: Family<PeerLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub(super) oidc_exchanges: Family<ProviderOutcomeLabels, Counter>,
     pub(super) oidc_jwks_fetches: Family<ProviderOutcomeLabels, Counter>,
+    pub(super) scim_operations: Family<ScimLabels, Counter>,
 }
 
 impl Metrics {
@@ -137,6 +145,7 @@ impl Metrics {
             clock_offset: Family::default(),
             oidc_exchanges: Family::default(),
             oidc_jwks_fetches: Family::default(),
+            scim_operations: Family::default(),
             registry: Registry::default(),
         };
         r.register(
@@ -255,6 +264,11 @@ impl Metrics {
             "oidc_jwks_fetches",
             "Fetches of an OIDC issuer's keys by provider and outcome (ok, failed)",
             m.oidc_jwks_fetches.clone(),
+        );
+        r.register(
+            "scim_operations",
+            "SCIM operations by resource (User, Group), operation (create, get, list, replace, modify, delete) and outcome (ok, or the HTTP status of the refusal)",
+            m.scim_operations.clone(),
         );
         Metrics { registry: r, ..m }
     }
