@@ -23,7 +23,12 @@ pub enum UserCmd {
         groups: Vec<String>,
     },
     /// List users.
-    List,
+    List {
+        /// Only the users of this realm: `scim` (provisioned by an identity provider) or
+        /// `internal`.
+        #[arg(long, value_parser = ["scim", "internal"])]
+        realm: Option<String>,
+    },
     /// Set a user's password: from the argument, else the terminal (or a line of stdin).
     Passwd {
         name: String,
@@ -85,7 +90,7 @@ fn read_password(prompt: &str) -> Result<String, CliError> {
     Ok(password)
 }
 
-const USER_COLUMNS: &[&str] = &["username", "email", "admin", "groups", "status"];
+const USER_COLUMNS: &[&str] = &["username", "email", "admin", "groups", "status", "realm"];
 
 pub fn run_user(client: &Client, json: bool, cmd: UserCmd) -> Result<(), CliError> {
     let cmd_is_disable = matches!(cmd, UserCmd::Disable { .. });
@@ -105,8 +110,13 @@ pub fn run_user(client: &Client, json: bool, cmd: UserCmd) -> Result<(), CliErro
             let v = client.send_json(Method::POST, "/access/api/v2/users", &body)?;
             output::print(json, &v, |v| output::fields(v, USER_COLUMNS));
         }
-        UserCmd::List => {
-            let v = client.get("/access/api/v2/users")?;
+        UserCmd::List { realm } => {
+            let mut v = client.get("/access/api/v2/users")?;
+            if let (Some(realm), Some(users)) =
+                (realm, v.get_mut("users").and_then(Value::as_array_mut))
+            {
+                users.retain(|u| u["realm"] == realm.as_str());
+            }
             output::print(json, &v, |v| {
                 output::rows(USER_COLUMNS, output::list(v, "users"))
             });

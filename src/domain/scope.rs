@@ -105,16 +105,18 @@ impl Actions {
             return Ok(Actions::ALL);
         }
         let mut mask = 0u8;
+        // `r,w`, or the letters run together (`rw`, as in `system:scim:rw`).
         for part in s.split(',') {
-            let action = match part.len() {
-                1 => Action::parse(part),
-                _ => None,
-            }
-            .ok_or_else(|| ScopeError::BadAction {
+            let bad = || ScopeError::BadAction {
                 item: item.to_string(),
                 action: part.to_string(),
-            })?;
-            mask |= action.bit();
+            };
+            if part.is_empty() {
+                return Err(bad());
+            }
+            for letter in part.split_inclusive(|_| true) {
+                mask |= Action::parse(letter).ok_or_else(bad)?.bit();
+            }
         }
         Ok(Actions(mask))
     }

@@ -64,9 +64,18 @@ fn rejects_bad_scopes() {
         Err(ScopeError::BadAction { .. })
     ));
     assert!(matches!(
-        Scope::parse("artifact:repo/x/**:rw"),
+        Scope::parse("artifact:repo/x/**:rq"),
         Err(ScopeError::BadAction { .. })
     ));
+    assert!(matches!(
+        Scope::parse("artifact:repo/x/**:r,,w"),
+        Err(ScopeError::BadAction { .. })
+    ));
+    // Letters run together name the same actions (`system:scim:rw`).
+    assert_eq!(
+        Scope::parse("system:scim:rw").unwrap().to_string(),
+        "system:scim:r,w"
+    );
     assert!(matches!(
         Scope::parse("artifact:repo/x"),
         Err(ScopeError::Unknown(_))

@@ -309,15 +309,20 @@ impl Oidc {
             .accounts()
             .user(&granted.username)?
             .is_some_and(|u| u.admin);
-        // A mapping another site wrote never grants admin here: a federated site's records
-        // are not this site's admin credentials. (Who wrote it is read only for admin grants.)
-        if admin_user || scope.is_admin() {
+        // A mapping another site wrote never grants admin here, nor a `system:` scope
+        // (`system:scim:rw` provisions users): a federated site's records are not this site's
+        // admin credentials. (Who wrote it is read only for such grants.)
+        let system = scope
+            .items()
+            .iter()
+            .any(|i| matches!(i, crate::domain::scope::ScopeItem::System { .. }));
+        if admin_user || scope.is_admin() || system {
             let own = super::own_service_id(&self.state)?;
             let writer = self.state.federation().oidc_writer(&provider.name)?;
             if writer.is_some_and(|site| site != own) {
                 return Err(ServiceError::Unauthenticated(
                     "Identity mapping failed: a mapping written at another site never grants \
-                     admin rights here"
+                     admin rights or system scopes here"
                         .into(),
                 ));
             }

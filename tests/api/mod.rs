@@ -9,6 +9,7 @@ mod input;
 mod openapi;
 mod permissions;
 mod restart;
+mod scim;
 mod seeds;
 mod tokens;
 mod users;

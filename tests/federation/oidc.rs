@@ -26,7 +26,8 @@ fn mappings_at(site: &Site) -> usize {
 }
 
 /// A provider and its mappings made at one site work at the other; a mapping written at
-/// another site never grants admin there; a delete crosses too.
+/// another site never grants admin (nor a `system:` scope, SCIM's included) there; a delete
+/// crosses too.
 #[test]
 fn oidc_providers_and_mappings_cross_sites_without_admin_rights() {
     let _turn = turn(1);
@@ -46,11 +47,16 @@ fn oidc_providers_and_mappings_cross_sites_without_admin_rights() {
         // What a site's admin may do at home, but may not do at the other site.
         json!({"name": "to-admin", "priority": 1, "claims": {"workflow": "escalate"},
                "token_spec": {"username": "admin", "scope": "applied-permissions/admin"}}),
+        // A provisioning credential (SCIM) is an admin's too.
+        json!({"name": "to-scim", "priority": 2, "claims": {"workflow": "provision"},
+               "token_spec": {"username": "idp-sync", "scope": "system:scim:rw"}}),
     ] {
         let (status, body) = a.post(0, &mappings, &mapping);
         assert_eq!(status, 201, "{body}");
     }
-    wait_until("B holds A's two mappings", SETTLE, || mappings_at(&b) == 2);
+    wait_until("B holds A's three mappings", SETTLE, || {
+        mappings_at(&b) == 3
+    });
 
     // Exchanged at B with the provider A made: an ordinary token of B's, valid at A too.
     let (status, body) = exchange(&b, &issuer.mint(json!({})));
@@ -71,6 +77,13 @@ fn oidc_providers_and_mappings_cross_sites_without_admin_rights() {
     assert!(
         message.contains("another site never grants admin"),
         "{message}"
+    );
+    let provision = issuer.mint(json!({"workflow": "provision"}));
+    assert_eq!(exchange(&a, &provision).0, 200, "at home");
+    let (status, body) = exchange(&b, &provision);
+    assert_eq!(
+        status, 401,
+        "a system scope from another site's mapping: {body}"
     );
 
     // B changes a mapping: A takes it (the last writer wins), and B's own word holds at B.
