@@ -219,9 +219,10 @@ fn fuzz_half(skip: &str, min_tested: u64, revoke_first: bool) {
     // that must exist already: random names are refused (400/404) however exact the schema, so
     // those operations may be mostly rejected by chance. Every other operation may not.
     // So do identity mappings (their provider) and the OIDC exchange (a provider, and an ID
-    // token its issuer signed).
+    // token its issuer signed), and SCIM's resources (a replace repeats the user's own
+    // immutable userName; group members are existing users).
     let state_bound = |op: &str| {
-        ["permission", "users", "groups", "oidc"]
+        ["permission", "users", "groups", "oidc", "scim"]
             .iter()
             .any(|w| op.contains(w))
     };

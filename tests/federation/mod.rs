@@ -21,6 +21,7 @@ mod overflow;
 mod partition;
 mod permissions;
 mod refresh;
+mod scim;
 mod site_restart;
 mod tokens;
 mod topology;

@@ -13,6 +13,9 @@ pub mod resource;
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod resource_tests;
+
 use serde_json::{Map, Value};
 
 use crate::domain::policy::{Credential, Principal};
