@@ -35,6 +35,7 @@ import time
 import etcd_phase
 import failover_phase
 import oidc_phase
+import scim_phase
 from common import BIN, OUT_DIR, PIDS_FILE, PROCS, ROOT, RUN, SRC_BIN, T_START, host_ticks, log, on_signal
 from federation_phase import FED_THREADS, phase_federation
 from report import print_report, targets
@@ -72,9 +73,9 @@ def main():
                          "of each side is kept (default 5; quick 1)")
     ap.add_argument("--failover-rounds", type=int,
                     help="failover: leader kills (kill -9), each followed by restart and catch-up (default 10; quick 3)")
-    ap.add_argument("--phases", default="baselines,single,cluster,etcd,scale,federation,failover,oidc",
+    ap.add_argument("--phases", default="baselines,single,cluster,etcd,scale,federation,failover,oidc,scim",
                     help="comma list to run, of baselines, single, cluster, etcd, scale, federation, failover, "
-                         "oidc (default: all)")
+                         "oidc, scim (default: all)")
     a = ap.parse_args()
     a.tokens = a.tokens or (20000 if a.quick else 1000000)
     a.duration = a.duration or (3 if a.quick else 8)
@@ -119,7 +120,8 @@ def main():
              "federation": lambda: phase_federation(b, res),
              "etcd": lambda: etcd_phase.phase_etcd(b, res),
              "failover": lambda: failover_phase.phase_failover(b, res),
-             "oidc": lambda: oidc_phase.phase_oidc(b, res)}
+             "oidc": lambda: oidc_phase.phase_oidc(b, res),
+             "scim": lambda: scim_phase.phase_scim(b, res)}
     for ph in phases:
         if ph not in funcs:
             print(f"unknown phase {ph}", file=sys.stderr)

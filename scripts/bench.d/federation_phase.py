@@ -133,6 +133,17 @@ def federate(a, b):
     return sid["site-a"], sid["site-b"]
 
 
+def wait_links_ok(la, lb, timeout=60.0):
+    """Seconds until both sites say every link is ok (RuntimeError after `timeout`)."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        sa, sb = link_states(la.port), link_states(lb.port)
+        if sa and sb and all(s.get("state") == "ok" for s in sa + sb):
+            return round(time.monotonic() - t0, 3)
+        time.sleep(0.1)
+    raise RuntimeError(f"links not ok after {timeout:.0f} s: A {link_states(la.port)} B {link_states(lb.port)}")
+
+
 def issue_revocable(conn, auth):
     st, body = conn.call("POST", "/access/api/v1/tokens",
                          {"Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
@@ -279,15 +290,7 @@ def phase_federation(b, results):
     r["site_b_ports"] = [n.port for n in site_b]
     a_sid, b_sid = federate(la, lb)
     r["service_ids"] = {"a": a_sid, "b": b_sid}
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 60:
-        sa, sb = link_states(la.port), link_states(lb.port)
-        if sa and sb and all(s.get("state") == "ok" for s in sa + sb):
-            break
-        time.sleep(0.1)
-    else:
-        raise RuntimeError(f"links not ok after 60 s: A {link_states(la.port)} B {link_states(lb.port)}")
-    r["link_up_s"] = round(time.monotonic() - t0, 3)
+    r["link_up_s"] = wait_links_ok(la, lb)
     log(f"  trust + links both ways; both links ok {r['link_up_s']:.2f}s later")
     auth = "Bearer " + mint_admin(la.port)
     n = b.args.fed_samples

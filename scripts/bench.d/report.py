@@ -4,6 +4,7 @@ import statistics
 import etcd_phase
 import failover_phase
 import oidc_phase
+import scim_phase
 
 from common import WRITE_CONNS
 
@@ -234,6 +235,7 @@ def print_report(res):
     etcd_phase.report(res, print_row)
     failover_phase.report(res)
     oidc_phase.report(res, print_row)
+    scim_phase.report(res, print_row)
     print("-" * 125)
     ts = [t for t in res.get("targets", []) if t["result"] != "n/a"]
     skipped = len(res.get("targets", [])) - len(ts)

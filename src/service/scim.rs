@@ -162,20 +162,9 @@ impl Scim {
             create_only: true,
             at_ms: now_ms,
         };
-        match self.writes.write(put).await? {
-            CommandResponse::Ok => {}
-            CommandResponse::Conflict => {
-                return Err(ServiceError::Conflict(format!(
-                    "userName '{}' is taken",
-                    user.username
-                )))
-            }
-            other => {
-                return Err(ServiceError::Internal(format!(
-                    "unexpected response {other:?}"
-                )))
-            }
-        }
+        created(self.writes.write(put).await?, || {
+            format!("userName '{}' is taken", user.username)
+        })?;
         tracing::info!(user = %user.username, "user provisioned (SCIM)");
         Event::new("user.created")
             .subject(user.username.clone())
@@ -284,6 +273,20 @@ impl Scim {
     }
 }
 
+/// The answer to a create-only put: a conflict (`taken` says why) is 409.
+pub(super) fn created(
+    response: CommandResponse,
+    taken: impl FnOnce() -> String,
+) -> ServiceResult<()> {
+    match response {
+        CommandResponse::Ok => Ok(()),
+        CommandResponse::Conflict => Err(ServiceError::Conflict(taken())),
+        other => Err(ServiceError::Internal(format!(
+            "unexpected response {other:?}"
+        ))),
+    }
+}
+
 /// What we keep of a user an identity provider wrote, as of `now_ms`.
 fn profile(input: &UserInput, now_ms: u64) -> ScimUser {
     ScimUser {
@@ -292,5 +295,88 @@ fn profile(input: &UserInput, now_ms: u64) -> ScimUser {
         name: input.name.clone(),
         emails: input.emails.clone(),
         updated_ms: now_ms,
+    }
+}
+
+/// The resource types SCIM serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    User,
+    Group,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::User => "User",
+            Kind::Group => "Group",
+        }
+    }
+}
+
+/// A PUT's resource, or a PATCH's operations.
+#[derive(Clone, Copy)]
+pub enum Change<'a> {
+    Replace(&'a Value),
+    Modify(&'a [PatchOperation]),
+}
+
+/// Each operation for either kind: what the HTTP layer calls.
+impl Scim {
+    /// One page of `kind`'s resources (None: users and groups alike).
+    pub async fn list(&self, kind: Option<Kind>, req: &ListRequest<'_>) -> ServiceResult<ListPage> {
+        match kind {
+            Some(Kind::User) => self.list_users(req).await,
+            Some(Kind::Group) => self.list_groups(req).await,
+            None => self.list_all(req).await,
+        }
+    }
+
+    pub async fn get(&self, kind: Kind, id: &str, base: &str) -> ServiceResult<Value> {
+        match kind {
+            Kind::User => self.get_user(id, base).await,
+            Kind::Group => self.get_group(id, base).await,
+        }
+    }
+
+    pub async fn create(&self, kind: Kind, body: &Value, base: &str) -> ServiceResult<Value> {
+        match kind {
+            Kind::User => self.create_user(body, base).await,
+            Kind::Group => self.create_group(body, base).await,
+        }
+    }
+
+    /// A replace or a modify of one resource.
+    pub async fn change(
+        &self,
+        kind: Kind,
+        who: &Principal,
+        id: &str,
+        change: Change<'_>,
+        if_match: Option<&str>,
+        base: &str,
+    ) -> ServiceResult<Value> {
+        match (kind, change) {
+            (Kind::User, Change::Replace(b)) => self.replace_user(who, id, b, if_match, base).await,
+            (Kind::User, Change::Modify(ops)) => {
+                self.modify_user(who, id, ops, if_match, base).await
+            }
+            (Kind::Group, Change::Replace(b)) => self.replace_group(id, b, if_match, base).await,
+            (Kind::Group, Change::Modify(ops)) => self.modify_group(id, ops, if_match, base).await,
+        }
+    }
+
+    pub async fn delete(
+        &self,
+        kind: Kind,
+        who: &Principal,
+        id: &str,
+        if_match: Option<&str>,
+        base: &str,
+    ) -> ServiceResult<()> {
+        match kind {
+            Kind::User => self.delete_user(who, id, if_match, base).await,
+            Kind::Group => self.delete_group(id, if_match, base).await,
+        }
     }
 }

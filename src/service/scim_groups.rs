@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use scim_v2::models::others::PatchOperation;
 use serde_json::Value;
 
-use super::scim::{precondition, ListRequest, Scim};
+use super::scim::{created, precondition, ListRequest, Scim};
 use super::{ServiceError, ServiceResult};
 use crate::domain::accounts::{GroupRecord, ScimGroup, UserRecord};
 use crate::domain::scim::list::{list_response, ListPage};
@@ -140,20 +140,9 @@ impl Scim {
             create_only: true,
             at_ms: now_ms,
         };
-        match self.writes.write(put).await? {
-            CommandResponse::Ok => {}
-            CommandResponse::Conflict => {
-                return Err(ServiceError::Conflict(format!(
-                    "group '{}' was created meanwhile",
-                    group.name
-                )))
-            }
-            other => {
-                return Err(ServiceError::Internal(format!(
-                    "unexpected response {other:?}"
-                )))
-            }
-        }
+        created(self.writes.write(put).await?, || {
+            format!("group '{}' was created meanwhile", group.name)
+        })?;
         Event::new("group.created")
             .field("group", &group.name)
             .field("realm", "scim")

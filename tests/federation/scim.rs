@@ -35,7 +35,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// A user provisioned through SCIM at one site is the same user at the other (its SCIM fields
-/// cross); deactivated (`active: false`) or deleted through SCIM at one site, every token of
+/// cross, and a SCIM group's too); deactivated (`active: false`) or deleted through SCIM at one site, every token of
 /// it, each site's own, is refused on every node of both sites. Prints how long that took
 /// per site (from the SCIM request being sent to the last node refusing).
 #[test]
@@ -108,5 +108,19 @@ fn a_user_deprovisioned_through_scim_is_refused_on_every_node_of_both_sites() {
             ms[ms.len() - 1]
         );
     }
+    // A SCIM group crosses with its display name, external id and members.
+    let group = json!({"displayName": "Site Crossers", "externalId": "g-1",
+                       "members": [{"value": "scim-user-0"}]});
+    let (status, created) = a.call(0, Method::POST, &format!("{SCIM}/Groups"), Some(&group));
+    assert_eq!(status, 201, "{created}");
+    wait_until("the group at B", SETTLE, || {
+        b.get(0, "/access/api/v2/groups/Site-Crossers").0 == 200
+    });
+    wait_until("its member at B", SETTLE, || {
+        let (_, seen) = b.get(1, &format!("{SCIM}/Groups/Site-Crossers"));
+        seen["displayName"] == "Site Crossers"
+            && seen["externalId"] == "g-1"
+            && seen["members"][0]["value"] == "scim-user-0"
+    });
     wait_same_digest(&[&a, &b], SETTLE);
 }

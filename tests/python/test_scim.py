@@ -224,6 +224,19 @@ def test_entra_id_provisions_with_capitalised_ops_and_external_ids(base, token, 
     )
     assert changed.display_name == "Erin Tan-Lee" and changed.name.family_name == "Tan-Lee"
     assert [e.value for e in changed.emails] == ["erin.lee@contoso.com"]
+    # And replaces without a path: a map whose keys may be paths themselves.
+    changed = scim.modify(
+        User,
+        created.id,
+        {
+            "schemas": [PATCH],
+            "Operations": [
+                {"op": "Replace", "value": {"displayName": "Erin Lee", "name.givenName": "Erin M.", "externalId": "0a21-moved"}}
+            ],
+        },
+    )
+    assert (changed.display_name, changed.name.given_name, changed.external_id) == ("Erin Lee", "Erin M.", "0a21-moved")
+    assert scim.query(User, query_parameters={"filter": 'externalId eq "0a21-moved"'}).total_results == 1
     minted = user_token(base, token, created.id)
     assert ping(base, minted["access_token"]) == 200
     # Entra soft-deletes with the string "False".

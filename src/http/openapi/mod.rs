@@ -9,7 +9,7 @@ mod oidc_schemas;
 pub mod ops;
 pub mod requests;
 pub mod schemas;
-mod scim_schemas;
+pub mod scim_schemas;
 
 use std::sync::OnceLock;
 

@@ -346,22 +346,7 @@ pub fn query(handler: &str, name: &str) -> (Value, bool) {
     let string = json!({"type": "string"});
     match (handler, name) {
         ("tokens::revoke_user_tokens", "username") => (self::name(), true),
-        (_, "filter") => (
-            json!({"description": "A SCIM filter (RFC 7644 §3.4.2.2): eq, ne, co, sw, ew, gt, lt, ge, le, pr, and, or, not, value paths.", "type": "string", "enum": ["userName pr", "displayName pr", "externalId pr", "active eq true", "userName sw \"a\" or displayName co \"a\""]}),
-            false,
-        ),
-        (_, "startIndex") => (
-            json!({"type": "integer", "minimum": 1, "maximum": 100000}),
-            false,
-        ),
-        (_, "count") => (
-            json!({"type": "integer", "minimum": 0, "maximum": 200}),
-            false,
-        ),
-        (_, "attributes" | "excludedAttributes") => (
-            json!({"description": "Comma-separated attribute names.", "type": "string", "enum": ["userName", "displayName", "members", "emails", "groups", "name,active"]}),
-            false,
-        ),
+        (h, _) if h.starts_with("scim::") => (super::scim_schemas::query(name), false),
         (_, "token") => (json!({"type": "string", "pattern": REFERENCE_TOKEN}), false),
         (_, "token_id") => (json!({"type": "string", "pattern": TOKEN_ID}), false),
         (_, "path") => (json!({"type": "string", "pattern": REPO_PATH}), true),

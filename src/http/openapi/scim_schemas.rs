@@ -124,6 +124,24 @@ fn listing() -> Value {
     })
 }
 
+/// The schema of a listing's query parameter.
+pub fn query(name: &str) -> Value {
+    match name {
+        "filter" => json!({
+            "description": "A SCIM filter (RFC 7644 §3.4.2.2): eq, ne, co, sw, ew, gt, lt, ge, le, pr, and, or, not, value paths.",
+            "type": "string",
+            "enum": ["userName pr", "displayName pr", "externalId pr", "active eq true", "userName sw \"a\" or displayName co \"a\""],
+        }),
+        "startIndex" => json!({"type": "integer", "minimum": 1, "maximum": 100000}),
+        "count" => json!({"type": "integer", "minimum": 0, "maximum": 200}),
+        _ => json!({
+            "description": "Comma-separated attribute names.",
+            "type": "string",
+            "enum": ["userName", "displayName", "members", "emails", "groups", "name,active"],
+        }),
+    }
+}
+
 /// Every SCIM schema, by name.
 pub fn all() -> Vec<(&'static str, Value)> {
     vec![

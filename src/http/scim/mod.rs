@@ -20,7 +20,7 @@ use crate::domain::scim::ScimError;
 use crate::http::error::{scim_error, status_of, SCIM_CONTENT_TYPE};
 use crate::http::extract::{body_limit, resolve_caller};
 use crate::http::params::{media_type, read_body};
-use crate::service::scim::{ListRequest, Scim};
+use crate::service::scim::{Kind, ListRequest, Scim};
 use crate::service::{ServiceError, ServiceResult};
 use crate::telemetry::metrics;
 
@@ -213,18 +213,19 @@ fn listing_from_search(body: &Value) -> ServiceResult<Listing> {
     })
 }
 
-/// One page of users or groups, each projected as the listing asks.
-async fn list(scim: &Scim, kind: &str, listing: Listing, base: &str) -> ServiceResult<Answer> {
+/// One page of users or groups (None: both), each projected as the listing asks.
+async fn list(
+    scim: &Scim,
+    kind: Option<Kind>,
+    listing: Listing,
+    base: &str,
+) -> ServiceResult<Answer> {
     let req = ListRequest {
         filter: listing.filter.as_deref(),
         page: listing.page,
         base,
     };
-    let mut page = match kind {
-        "User" => scim.list_users(&req).await?,
-        "Group" => scim.list_groups(&req).await?,
-        _ => scim.list_all(&req).await?,
-    };
+    let mut page = scim.list(kind, &req).await?;
     page.items = page
         .items
         .into_iter()
@@ -238,35 +239,42 @@ fn patch_operations(body: Value) -> ServiceResult<PatchOp> {
         .map_err(|e| ScimError::new("invalidSyntax", format!("not a PatchOp request: {e}")).into())
 }
 
-pub async fn service_provider_config(scim: web::Data<Scim>, req: HttpRequest) -> HttpResponse {
+/// A discovery document (no counter: not a resource operation).
+async fn document(
+    scim: web::Data<Scim>,
+    req: HttpRequest,
+    make: impl FnOnce(&str) -> ServiceResult<Answer>,
+) -> HttpResponse {
     let base = base(&req);
-    run(&req, &scim, ("", ""), false, |_| async move {
-        Ok(Answer::Document(discovery::service_provider_config(&base)))
+    run(&req, &scim, ("", ""), false, |_| async move { make(&base) }).await
+}
+
+pub async fn service_provider_config(scim: web::Data<Scim>, req: HttpRequest) -> HttpResponse {
+    document(scim, req, |base| {
+        Ok(Answer::Document(discovery::service_provider_config(base)))
     })
     .await
 }
 
 pub async fn resource_types(scim: web::Data<Scim>, req: HttpRequest) -> HttpResponse {
-    let base = base(&req);
-    run(&req, &scim, ("", ""), false, |_| async move {
+    document(scim, req, |base| {
         Ok(Answer::Document(discovery::listing(
-            discovery::resource_types(&base),
+            discovery::resource_types(base),
         )))
     })
     .await
 }
 
 pub async fn schemas(scim: web::Data<Scim>, req: HttpRequest) -> HttpResponse {
-    let base = base(&req);
-    run(&req, &scim, ("", ""), false, |_| async move {
+    document(scim, req, |base| {
         Ok(Answer::Document(discovery::listing(discovery::schemas(
-            &base,
+            base,
         ))))
     })
     .await
 }
 
-/// `GET /ResourceTypes/{id}` and `GET /Schemas/{id}`: one of the documents, by id.
+/// One of the documents, by id.
 fn by_id(items: Vec<Value>, what: &'static str, id: &str) -> ServiceResult<Answer> {
     items
         .into_iter()
@@ -280,9 +288,8 @@ pub async fn resource_type(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let base = base(&req);
-    run(&req, &scim, ("", ""), false, |_| async move {
-        by_id(discovery::resource_types(&base), "ResourceType", &id)
+    document(scim, req, |base| {
+        by_id(discovery::resource_types(base), "ResourceType", &id)
     })
     .await
 }
@@ -292,9 +299,8 @@ pub async fn schema(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let base = base(&req);
-    run(&req, &scim, ("", ""), false, |_| async move {
-        by_id(discovery::schemas(&base), "Schema", &id)
+    document(scim, req, |base| {
+        by_id(discovery::schemas(base), "Schema", &id)
     })
     .await
 }
