@@ -1,19 +1,21 @@
 //! Reads every other member's clock every `cluster.clock-probe-millis`, so each node knows
 //! its offset from the leader (see `service::clock`). Logs once when this node's clock goes
-//! out of range and once when it is back.
+//! out of range and once when it is back. The same replies say which format each member
+//! reads: on the leader, the cluster's format moves up once every voter reads a newer one.
 
 use std::time::Duration;
 
 use std::sync::Arc;
 
 use crate::service::clock::ClusterClock;
+use crate::service::cluster::Cluster;
 use crate::telemetry::audit::Event;
 
-pub fn start(clock: Arc<ClusterClock>) {
-    tokio::spawn(run(clock));
+pub fn start(clock: Arc<ClusterClock>, cluster: Arc<Cluster>) {
+    tokio::spawn(run(clock, cluster));
 }
 
-async fn run(clock: Arc<ClusterClock>) {
+async fn run(clock: Arc<ClusterClock>, cluster: Arc<Cluster>) {
     let every = Duration::from_millis(clock.probe_every_ms().max(100));
     let mut out_of_range = false;
     loop {
@@ -24,6 +26,9 @@ async fn run(clock: Arc<ClusterClock>) {
             }
         }
         clock.note_leader_offset();
+        if let Err(e) = cluster.raise_format().await {
+            tracing::debug!(error = %e, "cannot raise the cluster's format yet");
+        }
         crate::telemetry::metrics::clock_offsets(
             clock
                 .board()

@@ -85,6 +85,16 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         config.token.verified_cache_entries,
     )
     .map_err(|e| StartError::Storage(e.to_string()))?;
+    // A data directory of a newer format than this binary reads: stop before Raft touches it.
+    let format = state_machine
+        .view()
+        .cluster_format()
+        .map_err(|e| StartError::Storage(e.to_string()))?;
+    if let Some(why) =
+        crate::domain::version::refuse_older_binary(crate::domain::version::own_format(), format)
+    {
+        return Err(StartError::Format(why));
+    }
     state_machine.subscribe_entries(|e| audit::emit(e.cmd, e.membership, e.response));
     let key_files = KeyFiles::new(&home, state_machine.subscribe());
     let applied = state_machine.subscribe();
@@ -269,7 +279,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
         &uses.config.server.home,
     )
     .start();
-    crate::actors::clock_probe::start(uses.clock.clone());
+    crate::actors::clock_probe::start(uses.clock.clone(), uses.cluster.clone());
     crate::actors::federation_link::start(uses.outbox.clone(), applied);
     tracing::info!(%listen, node_id = uses.cluster.node_id(), tls = server_tls.is_some(), "access-node listening");
     let cluster = uses.cluster.clone();

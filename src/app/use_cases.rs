@@ -108,7 +108,12 @@ pub(super) fn use_cases(handles: Handles) -> Result<UseCases, StartError> {
         backup,
     } = handles;
     let config = Arc::new(config);
-    let writes = Arc::new(Writes::new(writer.clone(), batcher, membership.clone()));
+    let writes = Arc::new(Writes::new(
+        writer.clone(),
+        batcher,
+        membership.clone(),
+        state.clone(),
+    ));
     let clock = Arc::new(ClusterClock::new(
         config.clone(),
         membership.clone(),

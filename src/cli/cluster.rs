@@ -17,6 +17,7 @@ pub fn status(client: &Client, json: bool) -> Result<(), CliError> {
             "applied_index": v.get("applied_index"),
             "last_log_index": v.get("last_log_index"),
             "snapshot_index": v.get("snapshot_index"),
+            "cluster_format": v.pointer("/format/cluster"),
         });
         let members = output::rows(
             &[
@@ -27,6 +28,7 @@ pub fn status(client: &Client, json: bool) -> Result<(), CliError> {
                 "lag",
                 "reachable",
                 "last_contact_ms_ago",
+                "format",
             ],
             output::list(v, "members"),
         );

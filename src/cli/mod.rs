@@ -28,5 +28,14 @@ pub const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",
     env!("BUILD_GIT_COMMIT"),
-    ")"
+    ", format 2)"
 );
+
+#[cfg(test)]
+mod version_tests {
+    #[test]
+    fn the_version_line_names_the_binarys_format() {
+        let format = format!("format {})", crate::domain::version::FORMAT_VERSION);
+        assert!(super::VERSION.ends_with(&format), "{}", super::VERSION);
+    }
+}

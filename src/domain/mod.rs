@@ -19,3 +19,4 @@ pub mod scope;
 pub mod throttle;
 pub mod token;
 pub mod trust;
+pub mod version;

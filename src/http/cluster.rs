@@ -35,6 +35,7 @@ pub async fn status(
                 "last_contact_ms_ago": m.last_contact_ms_ago,
                 // How far its clock is ahead of this node's, as this node last read it.
                 "clock_offset_ms": cluster.member_clock_offset(m.id),
+                "format": cluster.member_format(m.id),
             })
         })
         .collect();
@@ -52,6 +53,7 @@ pub async fn status(
         "purged_index": raft.purged_index,
         "members": members,
         "clock": cluster.clock_json(),
+        "format": cluster.formats_json(),
     })))
 }
 

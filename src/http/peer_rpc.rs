@@ -140,6 +140,7 @@ async fn time(_: PeerNode, payload: web::Payload) -> ServiceResult<HttpResponse>
     let () = body(payload).await?;
     Ok(reply(&crate::raft::clock::TimeReply {
         now_ms: crate::clock::now_millis(),
+        format: Some(crate::domain::version::own_format()),
     }))
 }
 

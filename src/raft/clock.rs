@@ -17,6 +17,10 @@ const STALE: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct TimeReply {
     pub now_ms: u64,
+    /// The format the answering node reads (`domain::version`); absent from nodes older
+    /// than formats: the first format.
+    #[serde(default)]
+    pub format: Option<u32>,
 }
 
 #[derive(Clone, Copy)]

@@ -36,6 +36,15 @@ pub enum Command {
         service_id: String,
         key: KeyMaterial,
         admin: UserRecord,
+        /// The cluster's format from the start (`domain::version`); 0 in entries written
+        /// before formats had numbers: the first format.
+        #[serde(default)]
+        format: u32,
+    },
+    /// The cluster moves to format `version` (never back): every voter runs a binary that
+    /// reads it. Proposed by the leader (`Cluster::raise_format`).
+    RaiseFormat {
+        version: u32,
     },
     IssueToken {
         record: TokenRecord,
@@ -280,6 +289,7 @@ impl Command {
     pub fn kind(&self) -> &'static str {
         match self {
             Command::Bootstrap { .. } => "Bootstrap",
+            Command::RaiseFormat { .. } => "RaiseFormat",
             Command::IssueToken { .. } => "IssueToken",
             Command::RefreshToken { .. } => "RefreshToken",
             Command::RevokeToken { .. } => "RevokeToken",

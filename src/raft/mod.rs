@@ -7,6 +7,7 @@ pub mod clock;
 pub mod command;
 pub mod contact;
 pub mod election;
+pub mod format;
 pub mod leader_contact;
 pub mod membership;
 pub mod network;

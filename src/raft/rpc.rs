@@ -47,6 +47,9 @@ pub type ReadIndexReply = Result<Option<LogId>, Refusal>;
 pub struct JoinRequest {
     pub node_id: u64,
     pub url: String,
+    /// The format the joining node reads (`domain::version`); absent from older nodes.
+    #[serde(default)]
+    pub format: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

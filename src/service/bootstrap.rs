@@ -32,6 +32,9 @@ pub enum StartError {
     /// The OIDC issuer client (`oidc.ca-file` unreadable, say).
     #[error("OIDC: {0}")]
     Oidc(String),
+    /// The data directory (or cluster) is of a newer format than this binary reads.
+    #[error("{0}")]
+    Format(String),
 }
 
 /// Write a secret file with mode 0600 (created that way, never briefly world-readable).
@@ -153,6 +156,7 @@ impl Cluster {
                 service_id: service_id.clone(),
                 key,
                 admin,
+                format: crate::domain::version::own_format(),
             })
             .await
             .map_err(|e| StartError::Bootstrap(e.to_string()))?;

@@ -12,6 +12,7 @@ use super::{ServiceError, ServiceResult};
 use crate::clock::now_millis;
 use crate::config::Config;
 use crate::domain::clock::{self, reading};
+use crate::domain::version::{own_format, FIRST_FORMAT};
 use crate::raft::clock::{ClockBoard, TimeReply};
 use crate::raft::membership::Membership;
 use crate::raft::peer::PeerClient;
@@ -31,6 +32,8 @@ pub struct ClusterClock {
     board: ClockBoard,
     /// Our offset from the leader's clock (ms), for `now_ms` on every request.
     leader_offset: AtomicI64,
+    /// The format each other member said it reads, as last read with its clock.
+    formats: std::sync::Mutex<std::collections::BTreeMap<NodeId, u32>>,
 }
 
 impl ClusterClock {
@@ -50,6 +53,7 @@ impl ClusterClock {
             state,
             board: ClockBoard::default(),
             leader_offset: AtomicI64::default(),
+            formats: Default::default(),
         }
     }
 
@@ -171,8 +175,25 @@ impl ClusterClock {
             .map_err(|e| e.to_string())?;
         self.board
             .node_read(node, reading(sent, reply.now_ms, now_millis()));
+        self.formats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(node, reply.format.unwrap_or(FIRST_FORMAT));
         self.note_leader_offset();
         Ok(())
+    }
+
+    /// The format `node` reads: ours for this node; for another, what it said when its clock
+    /// was last read (None: not read yet).
+    pub fn member_format(&self, node: NodeId) -> Option<u32> {
+        if node == self.node_id {
+            return Some(own_format());
+        }
+        self.formats
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&node)
+            .copied()
     }
 
     /// The other members and their addresses.

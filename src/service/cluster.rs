@@ -14,18 +14,22 @@ use openraft::raft::{
 
 use super::clock::ClusterClock;
 use super::writes::Writes;
+use super::ServiceResult;
 use crate::config::Config;
+use crate::domain::version::{next_cluster_version, own_format, refuse_older_binary, FIRST_FORMAT};
 use crate::raft::command::Command;
 use crate::raft::election::{PreVoteReply, PreVoteRequest};
 use crate::raft::membership::status::{Member, RaftStatus};
 use crate::raft::membership::Membership;
 use crate::raft::peer::PeerClient;
 use crate::raft::rpc::{
-    JoinRequest, MembershipChange, MembershipReply, ReadIndexReply, ReplicationView, WriteReply,
+    JoinRequest, MembershipChange, MembershipReply, ReadIndexReply, Refusal, RefusalKind,
+    ReplicationView, WriteReply,
 };
 use crate::raft::writer::Writer;
 use crate::raft::{NodeId, Raft, TypeConfig};
 use crate::store::StateView;
+use crate::telemetry::audit::Event;
 
 /// This node as a member of its cluster.
 pub struct Cluster {
@@ -146,8 +150,53 @@ impl Cluster {
         self.writer.read_index_as_leader().await
     }
 
+    /// Add a node. A node whose binary reads an older format than the cluster's is refused:
+    /// it could not apply what the cluster writes.
     pub async fn join(&self, join: JoinRequest) -> MembershipReply {
+        let cluster = self.state.cluster_format().unwrap_or(FIRST_FORMAT);
+        let theirs = join.format.unwrap_or(FIRST_FORMAT);
+        if let Some(why) = refuse_older_binary(theirs, cluster) {
+            tracing::warn!(node_id = join.node_id, url = %join.url, %why, "join refused");
+            return Err(Refusal::new(RefusalKind::Unavailable, why));
+        }
         self.membership.join(join).await
+    }
+
+    /// On the leader: once every voter reads a newer format than the cluster's, move the
+    /// cluster to it (through the log: the format only moves forward). A voter not heard from
+    /// counts as the first format.
+    pub async fn raise_format(&self) -> ServiceResult<Option<u32>> {
+        if !self.membership.status().is_leader || self.state.service_id()?.is_none() {
+            return Ok(None);
+        }
+        let current = self.state.cluster_format()?;
+        let voters = self.membership.voters();
+        let next =
+            next_cluster_version(current, voters.iter().map(|v| self.clock.member_format(*v)));
+        if next <= current {
+            return Ok(None);
+        }
+        self.writes
+            .write(Command::RaiseFormat { version: next })
+            .await?;
+        tracing::info!(
+            from = current,
+            to = next,
+            "cluster format raised: every voter reads it"
+        );
+        Event::new("cluster.format_raised")
+            .field("from", current)
+            .field("to", next)
+            .emit();
+        Ok(Some(next))
+    }
+
+    /// Each voter's format as this node last read it, and the cluster's.
+    pub fn formats_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "node": own_format(),
+            "cluster": self.state.cluster_format().ok(),
+        })
     }
 
     pub async fn change_membership(&self, change: MembershipChange) -> MembershipReply {
@@ -172,6 +221,11 @@ impl Cluster {
     }
 
     /// This node's clock as `/healthz` and the cluster status show it.
+    /// The format member `id` reads, as last read (None: not yet).
+    pub fn member_format(&self, id: NodeId) -> Option<u32> {
+        self.clock.member_format(id)
+    }
+
     pub fn clock_json(&self) -> serde_json::Value {
         self.clock.json()
     }
@@ -201,6 +255,7 @@ impl Cluster {
             // Degraded: the node still validates, but mints nothing until its clock is in range.
             "degraded": self.clock.problem().is_some(),
             "clock": self.clock.json(),
+            "format": self.formats_json(),
         });
         Ok((ready, body))
     }

@@ -67,6 +67,10 @@ impl Telemetry {
     /// Every metric in the Prometheus text format, Raft and federation gauges read now.
     pub fn metrics_text(&self) -> ServiceResult<String> {
         let mut sample = self.membership.sample();
+        sample.format = (
+            crate::domain::version::own_format(),
+            self.state.cluster_format()?,
+        );
         let (tail, head) = self.state.federation().fed_journal_range()?;
         for peer in self.state.federation().fed_peers()? {
             // Lag is measured by the leader's link task; elsewhere there is none to report.

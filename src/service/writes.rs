@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use super::{ServiceResult, CATCH_UP_TIMEOUT};
+use super::{ServiceError, ServiceResult, CATCH_UP_TIMEOUT};
 use crate::raft::batcher::WriteBatcher;
 use crate::raft::command::{Command, CommandResponse};
 use crate::raft::membership::Membership;
 use crate::raft::writer::Writer;
+use crate::store::StateView;
 
 /// The write path every use case shares. Cheap to share behind an `Arc`.
 pub struct Writes {
@@ -15,21 +16,47 @@ pub struct Writes {
     /// Group commit for token issues, revocations and failed logins.
     batcher: WriteBatcher,
     membership: Membership,
+    /// For the cluster's format: a command it does not cover yet is refused.
+    state: StateView,
 }
 
 impl Writes {
-    pub fn new(writer: Writer, batcher: WriteBatcher, membership: Membership) -> Writes {
+    pub fn new(
+        writer: Writer,
+        batcher: WriteBatcher,
+        membership: Membership,
+        state: StateView,
+    ) -> Writes {
         Writes {
             writer,
             batcher,
             membership,
+            state,
         }
+    }
+
+    /// 503 while the cluster's format is older than `cmd` needs: during a rolling upgrade,
+    /// until every voter runs a binary that reads it (an older node would drop part of it).
+    fn check_format(&self, cmd: &Command) -> ServiceResult<()> {
+        let needed = cmd.format_needed();
+        let cluster = self.state.cluster_format()?;
+        if needed <= cluster {
+            return Ok(());
+        }
+        Err(ServiceError::Unavailable {
+            why: format!(
+                "the cluster is being upgraded: this needs format {needed}, the cluster is at \
+                 format {cluster} until every voter runs a binary of format {needed}"
+            ),
+            retry_after_secs: 5,
+        })
     }
 
     /// Propose `cmd` alone (forwarded to the leader when needed) and wait until it is applied.
     /// On a follower, also waits (briefly) until the write is applied here, so what this
     /// node answers next includes it: read-your-writes through any node.
     pub async fn write(&self, cmd: Command) -> ServiceResult<CommandResponse> {
+        self.check_format(&cmd)?;
         let response = self.writer.write(cmd).await?;
         if !self.membership.status().is_leader {
             // The write is committed: failing to see it here yet is no reason to fail it.
@@ -40,6 +67,7 @@ impl Writes {
 
     /// Propose `cmd` through group commit (hot writes: issues, revocations, failed logins).
     pub async fn write_batched(&self, cmd: Command) -> ServiceResult<CommandResponse> {
+        self.check_format(&cmd)?;
         Ok(self.batcher.write(cmd).await?)
     }
 

@@ -104,6 +104,8 @@ pub mod key {
     pub const SERVICE_ID: &[u8] = b"service_id";
     pub const ACTIVE_KEY: &[u8] = b"active";
     pub const RETIRED_KEYS: &[u8] = b"retired";
+    /// The cluster's format (`domain::version`); absent: the first format.
+    pub const FORMAT: &[u8] = b"format";
     /// Cluster-wide default token lifetime, when an admin set one (`Meta`).
     pub const DEFAULT_EXPIRY: &[u8] = b"default_expiry";
 }

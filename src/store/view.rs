@@ -149,6 +149,15 @@ impl StateView {
         )
     }
 
+    /// The cluster's format (`domain::version`): the first format until a bootstrap or a
+    /// raise says otherwise.
+    pub fn cluster_format(&self) -> Result<u32, StoreError> {
+        Ok(
+            get_json(self.tree(StateTree::Meta), super::trees::key::FORMAT)?
+                .unwrap_or(crate::domain::version::FIRST_FORMAT),
+        )
+    }
+
     pub fn service_id(&self) -> Result<Option<String>, StoreError> {
         get_json(self.tree(StateTree::Meta), SERVICE_ID)
     }

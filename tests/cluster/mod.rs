@@ -1,6 +1,7 @@
 //! Multi-node clusters of real processes: replication, forwarding, joins, membership and the
 //! authenticated cluster RPC.
 
+mod formats;
 mod membership;
 mod oidc;
 mod operations;

@@ -99,6 +99,7 @@ impl Membership {
         let request = JoinRequest {
             node_id: self.node_id,
             url: advertise_url,
+            format: Some(crate::domain::version::own_format()),
         };
         let mut attempt = 0u32;
         loop {
@@ -127,7 +128,7 @@ impl Membership {
         }
     }
 
-    fn voters(&self) -> Vec<NodeId> {
+    pub fn voters(&self) -> Vec<NodeId> {
         self.raft
             .metrics()
             .borrow()

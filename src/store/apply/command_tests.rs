@@ -14,6 +14,7 @@ async fn bootstrap_applies_once() {
         service_id: "jfac@other".into(),
         key: key_material().clone(),
         admin: user("root", true, &[]),
+        format: crate::domain::version::FORMAT_VERSION,
     };
     assert_eq!(m.apply(again).await, CommandResponse::AlreadyBootstrapped);
     let view = m.sm.view();

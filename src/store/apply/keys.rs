@@ -6,8 +6,9 @@ use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::crypto::KeyMaterial;
 use crate::domain::accounts::UserRecord;
 use crate::domain::trust::TrustedCert;
+use crate::domain::version::FIRST_FORMAT;
 use crate::raft::command::CommandResponse;
-use crate::store::trees::key::{ACTIVE_KEY, RETIRED_KEYS, SERVICE_ID};
+use crate::store::trees::key::{ACTIVE_KEY, FORMAT, RETIRED_KEYS, SERVICE_ID};
 use crate::store::trees::StateTree::{Keys, Meta, Trusted, Users};
 
 /// Initialise the cluster once: identity, first keypair, bootstrap admin.
@@ -16,14 +17,25 @@ pub(super) fn bootstrap(
     service_id: &str,
     key: &KeyMaterial,
     admin: &UserRecord,
+    format: u32,
 ) -> TxResult<CommandResponse> {
     if tx.t(Meta).get(SERVICE_ID)?.is_some() {
         return Ok(CommandResponse::AlreadyBootstrapped);
     }
     tx_put(tx.t(Meta), SERVICE_ID, &service_id)?;
+    tx_put(tx.t(Meta), FORMAT, &format.max(FIRST_FORMAT))?;
     tx_put(tx.t(Keys), ACTIVE_KEY, key)?;
     tx_put(tx.t(Users), admin.username.as_bytes(), admin)?;
     Ok(CommandResponse::Bootstrapped)
+}
+
+/// The cluster moves to format `version`; a lower one changes nothing.
+pub(super) fn raise_format(tx: &Tx<'_>, version: u32) -> TxResult<CommandResponse> {
+    let current: u32 = tx_get(tx.t(Meta), FORMAT)?.unwrap_or(FIRST_FORMAT);
+    if version > current {
+        tx_put(tx.t(Meta), FORMAT, &version)?;
+    }
+    Ok(CommandResponse::Ok)
 }
 
 pub(super) fn put_trusted(tx: &Tx<'_>, cert: &TrustedCert) -> TxResult<CommandResponse> {

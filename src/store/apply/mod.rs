@@ -48,7 +48,9 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             service_id,
             key,
             admin,
-        } => keys::bootstrap(tx, service_id, key, admin),
+            format,
+        } => keys::bootstrap(tx, service_id, key, admin, *format),
+        Command::RaiseFormat { version } => keys::raise_format(tx, *version),
         Command::Batch { commands } => Ok(CommandResponse::Batch(
             commands
                 .iter()

@@ -49,6 +49,7 @@ impl Machine {
                 service_id: sid.into(),
                 key,
                 admin,
+                format: crate::domain::version::FORMAT_VERSION,
             })
             .await;
         assert_eq!(r, CommandResponse::Bootstrapped);

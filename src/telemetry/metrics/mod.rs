@@ -147,6 +147,8 @@ pub struct Sample {
     pub lag: Vec<(u64, u64)>,
     /// (peer site, lag in ms, events behind).
     pub federation: Vec<(String, Option<u64>, Option<u64>)>,
+    /// The format this node reads, and the cluster's (`domain::version`).
+    pub format: (u32, u32),
 }
 
 /// Raft's states, and `Isolated`: cut off from a majority (`raft::quorum`).
@@ -176,6 +178,8 @@ pub fn encode(sample: &Sample) -> Result<String, std::fmt::Error> {
     m.raft_commit.set(gauge_value(sample.commit_index));
     m.raft_applied.set(gauge_value(sample.applied_index));
     m.raft_last_log.set(gauge_value(sample.last_log_index));
+    m.node_format.set(i64::from(sample.format.0));
+    m.cluster_format.set(i64::from(sample.format.1));
     // Members and peers come and go: only the current ones are exported.
     m.replication_lag.clear();
     for (id, lag) in &sample.lag {

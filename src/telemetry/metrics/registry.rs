@@ -97,6 +97,8 @@ pub(super) struct Metrics {
     pub(super) raft_commit: Gauge,
     pub(super) raft_applied: Gauge,
     pub(super) raft_last_log: Gauge,
+    pub(super) node_format: Gauge,
+    pub(super) cluster_format: Gauge,
     pub(super) replication_lag: Family<MemberLabel, Gauge>,
     pub(super) batch_size: Histogram,
     pub(super) snapshots: Counter,
@@ -135,6 +137,8 @@ impl Metrics {
             raft_commit: Gauge::default(),
             raft_applied: Gauge::default(),
             raft_last_log: Gauge::default(),
+            node_format: Gauge::default(),
+            cluster_format: Gauge::default(),
             replication_lag: Family::default(),
             batch_size: batch_histogram(),
             snapshots: Counter::default(),
@@ -264,6 +268,16 @@ impl Metrics {
             "oidc_jwks_fetches",
             "Fetches of an OIDC issuer's keys by provider and outcome (ok, failed)",
             m.oidc_jwks_fetches.clone(),
+        );
+        r.register(
+            "node_format_version",
+            "The format this node's binary reads (its newest)",
+            m.node_format.clone(),
+        );
+        r.register(
+            "cluster_format_version",
+            "The cluster's format: the lowest its voters read, raised once every voter reads more",
+            m.cluster_format.clone(),
         );
         r.register(
             "scim_operations",

@@ -1,0 +1,46 @@
+//! Which cluster format each command needs (`domain::version`): a node of an older format
+//! would refuse it, or apply it without what it cannot read (serde skips unknown fields), and
+//! so drift from the others. The writer refuses a command the cluster's format does not cover
+//! yet, before proposing it.
+
+use super::command::Command;
+use crate::domain::version::FIRST_FORMAT;
+
+/// Format 2: OIDC, user status, SCIM attributes, a group's record in a membership change,
+/// federation receive times.
+const OIDC_STATUS_SCIM: u32 = 2;
+
+impl Command {
+    /// The lowest cluster format that applies this command as meant on every node.
+    pub fn format_needed(&self) -> u32 {
+        match self {
+            Command::PutOidcProvider { .. }
+            | Command::DeleteOidcProvider { .. }
+            | Command::PutIdentityMapping { .. }
+            | Command::DeleteIdentityMapping { .. } => OIDC_STATUS_SCIM,
+            Command::UpdateUser { disabled, scim, .. } if disabled.is_some() || scim.is_some() => {
+                OIDC_STATUS_SCIM
+            }
+            Command::PutUser { user, .. } if user.disabled || user.scim.is_some() => {
+                OIDC_STATUS_SCIM
+            }
+            Command::PutGroup { group, .. } if group.scim.is_some() => OIDC_STATUS_SCIM,
+            Command::UpdateGroupMembers {
+                record: Some(_), ..
+            } => OIDC_STATUS_SCIM,
+            Command::FederationReceive { times, .. } | Command::FederationSync { times, .. }
+                if *times != Default::default() =>
+            {
+                OIDC_STATUS_SCIM
+            }
+            Command::Batch { commands } => commands
+                .iter()
+                .map(Command::format_needed)
+                .max()
+                .unwrap_or(FIRST_FORMAT),
+            // Proposed only once every voter supports its version (see `Cluster`).
+            Command::RaiseFormat { .. } => FIRST_FORMAT,
+            _ => FIRST_FORMAT,
+        }
+    }
+}
