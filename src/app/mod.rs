@@ -292,16 +292,40 @@ pub async fn serve(config: Config) -> Result<(), String> {
     })
     .on_connect(mark_client_certificate)
     .workers(workers)
+    // SIGTERM and SIGINT are ours: a leader hands over before the server stops.
+    .disable_signals()
     .shutdown_timeout(5);
     let server = match server_tls {
         Some(config) => server.listen_rustls_0_23(listener, config),
         None => server.listen(listener),
     };
-    server
-        .map_err(|e| e.to_string())?
-        .run()
-        .await
-        .map_err(|e| e.to_string())?;
+    let server = server.map_err(|e| e.to_string())?.run();
+    let handle = server.handle();
+    let stopping = cluster.clone();
+    actix_web::rt::spawn(async move {
+        stop_signal().await;
+        tracing::info!("stopping");
+        stopping.hand_over(Duration::from_secs(2)).await;
+        handle.stop(true).await;
+    });
+    server.await.map_err(|e| e.to_string())?;
     cluster.shutdown().await;
     Ok(())
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM; stopping on Ctrl-C only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/membership", web::post().to(membership))
         .route("/replication", web::post().to(replication))
         .route("/time", web::post().to(time))
+        .route("/take_over", web::post().to(take_over))
         .route("/federation_links", web::post().to(federation_links));
 }
 
@@ -133,6 +134,17 @@ async fn replication(
 ) -> ServiceResult<HttpResponse> {
     let () = body(payload).await?;
     Ok(reply(&cluster.replication_view().await))
+}
+
+/// The leader is stopping: campaign now (`Cluster::hand_over`).
+async fn take_over(
+    cluster: web::Data<Cluster>,
+    _: PeerNode,
+    payload: web::Payload,
+) -> ServiceResult<HttpResponse> {
+    let () = body(payload).await?;
+    cluster.take_over().await;
+    Ok(reply(&()))
 }
 
 /// This node's clock, for the other members' offset readings (`actors::clock_probe`).

@@ -14,6 +14,8 @@ use super::rpc::{ReadIndexReply, Refusal, RefusalKind, WriteReply};
 use super::{NodeId, Raft};
 
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
+/// Between read-index attempts while the leadership moves (a hand-over takes tens of ms).
+const LEADER_RETRY_PAUSE: Duration = Duration::from_millis(10);
 
 /// Why a write or a read barrier was not carried out.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -220,21 +222,37 @@ impl Writer {
         }
         let deadline = Instant::now() + timeout;
         let left = || deadline.saturating_duration_since(Instant::now());
-        let confirmed = tokio::time::timeout(timeout, self.raft.ensure_linearizable())
-            .await
-            .map_err(|_| unavailable("the leader did not confirm its leadership in time"))?;
-        let read_index = match confirmed {
-            Ok(_) => return Ok(()),
-            Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
-                let leader = f.leader_node.ok_or_else(|| unavailable("no leader"))?;
-                let reply: ReadIndexReply = self
-                    .peer
-                    .call(&leader.addr, "read_index", &(), left())
-                    .await
-                    .map_err(|e| unavailable(&e.to_string()))?;
-                reply.map_err(|r| unavailable(&r.message))?
+        let read_index = loop {
+            let confirmed = tokio::time::timeout(left(), self.raft.ensure_linearizable())
+                .await
+                .map_err(|_| unavailable("the leader did not confirm its leadership in time"))?;
+            let why = match confirmed {
+                Ok(_) => return Ok(()),
+                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => {
+                    match f.leader_node {
+                        Some(leader) => {
+                            let reply: Result<ReadIndexReply, _> = self
+                                .peer
+                                .call(&leader.addr, "read_index", &(), left())
+                                .await;
+                            match reply {
+                                Ok(Ok(index)) => break index,
+                                // The leadership moved (a hand-over, an election; the leader
+                                // we knew may be gone), or a leader elected an instant ago has
+                                // no quorum acknowledgement yet: ask again until the deadline.
+                                Ok(Err(r)) => r.message,
+                                Err(e) => e.to_string(),
+                            }
+                        }
+                        None => "no leader".to_string(),
+                    }
+                }
+                Err(e) => return Err(unavailable(&e.to_string())),
+            };
+            if left() <= LEADER_RETRY_PAUSE {
+                return Err(unavailable(&why));
             }
-            Err(e) => return Err(unavailable(&e.to_string())),
+            tokio::time::sleep(LEADER_RETRY_PAUSE).await;
         };
         self.raft
             .wait(Some(left()))

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
@@ -233,6 +234,63 @@ impl Cluster {
     /// This cluster's service id (None before bootstrap).
     pub fn service_id(&self) -> super::ServiceResult<Option<String>> {
         Ok(self.state.service_id()?)
+    }
+
+    /// Before this node stops: when it leads, the most caught-up voter that answers takes over
+    /// (it campaigns at once, and this node, which stops renewing its vote, grants it), so the
+    /// other members never wait out a lease and an election. Waits at most `limit` for the
+    /// leadership to move; the leader it moved to, if it did.
+    pub async fn hand_over(&self, limit: Duration) -> Option<NodeId> {
+        let metrics = self.raft.metrics().borrow().clone();
+        if metrics.current_leader != Some(self.node_id) {
+            return None;
+        }
+        let membership = metrics.membership_config.membership().clone();
+        let matched = |id: &NodeId| {
+            metrics
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(id).cloned().flatten())
+                .map_or(0, |l| l.index)
+        };
+        let mut candidates: Vec<(u64, NodeId)> = membership
+            .voter_ids()
+            .filter(|id| *id != self.node_id)
+            .map(|id| (matched(&id), id))
+            .collect();
+        candidates.sort_unstable_by(|a, b| b.cmp(a));
+        for (_, id) in candidates {
+            let Some(url) = membership.get_node(&id).map(|n| n.addr.clone()) else {
+                continue;
+            };
+            let asked: Result<(), _> = self
+                .peer
+                .call(&url, "take_over", &(), Duration::from_millis(500))
+                .await;
+            if let Err(e) = asked {
+                tracing::warn!(member = id, error = %e, "cannot hand leadership over");
+                continue;
+            }
+            let deadline = std::time::Instant::now() + limit;
+            while std::time::Instant::now() < deadline {
+                let leader = self.raft.metrics().borrow().current_leader;
+                if let Some(new) = leader.filter(|l| *l != self.node_id) {
+                    tracing::info!(to = new, "leadership handed over");
+                    return Some(new);
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            tracing::warn!(member = id, "leadership did not move in time");
+        }
+        None
+    }
+
+    /// The leader is stopping and asks this node to take over: campaign now.
+    pub async fn take_over(&self) {
+        tracing::info!("the leader is stopping: campaigning to take over");
+        if let Err(e) = self.raft.trigger().elect().await {
+            tracing::warn!(error = %e, "cannot campaign");
+        }
     }
 
     pub async fn shutdown(&self) {

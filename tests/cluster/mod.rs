@@ -2,6 +2,7 @@
 //! authenticated cluster RPC.
 
 mod formats;
+mod handover;
 mod membership;
 mod oidc;
 mod operations;
