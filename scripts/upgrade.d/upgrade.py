@@ -139,15 +139,22 @@ class Load:
     def __init__(self, targets, auth):
         self.targets, self.auth = targets, auth
         self.phase = "before"
+        self.started = {"before": time.monotonic()}
         self.counts = {}
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.threads = [threading.Thread(target=self.run, args=(name, port), daemon=True) for name, port in targets]
 
-    def note(self, target, ok, what):
+    def set_phase(self, phase):
         with self.lock:
-            c = self.counts.setdefault((self.phase, target), [0, 0, None])
+            self.phase = phase
+            self.started[phase] = time.monotonic()
+
+    def note(self, target, ok, what, took):
+        with self.lock:
+            c = self.counts.setdefault((self.phase, target), [0, 0, None, 0.0])
             c[0] += 1
+            c[3] = max(c[3], took)
             if not ok:
                 c[1] += 1
                 c[2] = c[2] or what
@@ -155,26 +162,31 @@ class Load:
     def run(self, name, port):
         pair = None
         while not self.stop.is_set():
+            t0 = time.monotonic()
+            note = lambda ok, what: self.note(name, ok, what, time.monotonic() - t0)  # noqa: E731
             try:
                 if pair is None:
                     st, body = form(port, "/access/api/v1/tokens",
                                     {"username": f"load-{name}", "expires_in": "3600", "refreshable": "true"}, self.auth)
-                    self.note(name, st == 200, f"issue {st} {body[:120]}")
+                    note(st == 200, f"issue {st} {body[:120]}")
                     pair = json.loads(body) if st == 200 else None
                     continue
+                t0 = time.monotonic()
                 st = answer(port, pair["access_token"])
-                self.note(name, st == 200, f"validate {st}")
+                note(st == 200, f"validate {st}")
+                t0 = time.monotonic()
                 st, body = form(port, "/access/api/v1/tokens",
                                 {"grant_type": "refresh_token", "refresh_token": pair["refresh_token"],
                                  "access_token": pair["access_token"]}, self.auth)
-                self.note(name, st == 200, f"refresh {st} {body[:120]}")
+                note(st == 200, f"refresh {st} {body[:120]}")
                 if st == 200:
                     pair = json.loads(body)
+                t0 = time.monotonic()
                 st, body = form(port, "/access/api/v1/tokens/revoke", {"token": pair["access_token"]}, self.auth)
-                self.note(name, st == 200, f"revoke {st} {body[:120]}")
+                note(st == 200, f"revoke {st} {body[:120]}")
                 pair = None
             except (OSError, ValueError, KeyError) as e:
-                self.note(name, False, f"{type(e).__name__}: {e}")
+                note(False, f"{type(e).__name__}: {e}")
                 pair = None
                 time.sleep(0.05)
 
@@ -189,8 +201,10 @@ class Load:
             t.join(timeout=30)
 
     def report(self):
-        return [{"phase": p, "target": t, "requests": c[0], "failed": c[1], "first_error": c[2]}
-                for (p, t), c in sorted(self.counts.items())]
+        order = sorted(self.started, key=self.started.get)
+        return [{"phase": p, "target": t, "requests": c[0], "failed": c[1], "first_error": c[2],
+                 "slowest_ms": round(c[3] * 1000)}
+                for (p, t), c in sorted(self.counts.items(), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))]
 
 
 def sign_in(port):
@@ -291,7 +305,7 @@ def main():
         lead = leader_of(nodes)
         order = [n for n in nodes if n is not lead] + [lead]
         for n in order:
-            load.phase = f"upgrading {n.name}"
+            load.set_phase(f"upgrading {n.name}")
             log(f"  {n.name} -> {a.new_rev}")
             n.stop()
             n.binary = bins["new"]
@@ -300,9 +314,9 @@ def main():
             n.wait_ready()
             wait_converged(nodes)
             rejoin[n.name] = round(time.monotonic() - t0, 2)
-            load.phase = f"after {n.name}"
+            load.set_phase(f"after {n.name}")
             time.sleep(3)
-        load.phase = "all upgraded"
+        load.set_phase("all upgraded")
         time.sleep(3)
     report["load"] = load.report()
     report["rejoin_s"] = rejoin
@@ -357,7 +371,8 @@ def main():
     print("=" * 100)
     print(f"rolling upgrade {a.old_rev} -> {a.new_rev}, {a.tokens} tokens")
     for row in report["load"]:
-        print(f"  {row['phase']:<22} {row['target']:<8} {row['requests']:>6} requests {row['failed']:>4} failed"
+        print(f"  {row['phase']:<22} {row['target']:<8} {row['requests']:>6} requests {row['failed']:>5} failed"
+              f" slowest {row['slowest_ms']:>5} ms"
               + (f"  first: {row['first_error']}" if row["failed"] else ""))
     print(f"  rejoin (start to converged): {rejoin}")
     print(f"  cluster format after: {report['cluster_format']}")
