@@ -363,7 +363,12 @@ def main():
     alive = n.proc.poll() is None
     with open(n.log) as f:
         tail = f.read()[-600:]
-    report["downgrade"] = {"old_binary_still_running_after_5s": alive, "log_tail": tail}
+    seen = []
+    for other in nodes[:2]:
+        with open(other.log) as f:
+            if "older format than the cluster's" in f.read():
+                seen.append(other.name)
+    report["downgrade"] = {"old_binary_still_running_after_5s": alive, "reported_by": seen, "log_tail": tail}
 
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "report.json"), "w") as f:
@@ -379,7 +384,7 @@ def main():
     print(f"  token answers changed per node: {changed}")
     print(f"  web session survives: {report['web_session_survives']}; new backup: {report['new_backup']}; "
           f"old backup restored into a new cluster: {report['old_backup_restored']['answers_equal']}")
-    print(f"  downgrade: old binary still running after 5 s: {alive}")
+    print(f"  downgrade: old binary still running after 5 s: {alive}; reported by the leader: {seen}")
     print(f"  report: {os.path.join(OUT, 'report.json')}; {'OK' if ok else 'PROBLEMS (see above)'}")
     PROCS.stop_all()
     sys.exit(0 if ok else 1)

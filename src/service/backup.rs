@@ -8,9 +8,10 @@ use std::sync::Arc;
 
 use super::writes::Writes;
 use super::{ServiceError, ServiceResult};
+use crate::domain::version::FIRST_FORMAT;
 use crate::raft::command::{Command, CommandResponse};
 use crate::store::backup;
-use crate::store::trees::{key::SERVICE_ID, StateTree};
+use crate::store::trees::{key::FORMAT, key::SERVICE_ID, StateTree};
 use crate::store::{BackupSource, StateView};
 
 /// Most records per `RestoreChunk` log entry.
@@ -70,6 +71,24 @@ impl Backup {
             ));
         }
         self.writes.read_barrier(BACKUP_BARRIER).await?;
+        // A backup of a newer format than the cluster's holds records an older node would
+        // drop part of: it waits until every voter reads its format.
+        let format = backup
+            .records()
+            .find(|r| usize::from(r.tree) == StateTree::Meta.index() && r.key == FORMAT)
+            .and_then(|r| serde_json::from_slice::<u32>(r.value).ok())
+            .unwrap_or(FIRST_FORMAT);
+        let cluster = self.state.cluster_format()?;
+        if format > cluster {
+            return Err(ServiceError::Unavailable {
+                why: format!(
+                    "the cluster is being upgraded: this backup is of format {format}, the \
+                     cluster is at format {cluster} until every voter runs a binary of format \
+                     {format}"
+                ),
+                retry_after_secs: 5,
+            });
+        }
         if !force && !self.state.is_fresh()? {
             return Err(ServiceError::Conflict(
                 "this cluster already holds tokens, users, groups or trusted certificates: \

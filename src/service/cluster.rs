@@ -47,6 +47,8 @@ pub struct Cluster {
     /// Set once this node is a member, bootstrapped and caught up; until then the public API
     /// answers 503 (the cluster RPC is served from the start).
     ready: AtomicBool,
+    /// Voters already reported as reading less than the cluster's format (a downgrade).
+    older_voters: std::sync::Mutex<std::collections::BTreeSet<NodeId>>,
 }
 
 /// What `Cluster::new` is built from.
@@ -75,6 +77,7 @@ impl Cluster {
             peer: parts.peer,
             clock: parts.clock,
             ready: AtomicBool::new(false),
+            older_voters: Default::default(),
         }
     }
 
@@ -172,6 +175,7 @@ impl Cluster {
         }
         let current = self.state.cluster_format()?;
         let voters = self.membership.voters();
+        self.report_older_voters(&voters, current);
         let next =
             next_cluster_version(current, voters.iter().map(|v| self.clock.member_format(*v)));
         if next <= current {
@@ -190,6 +194,28 @@ impl Cluster {
             .field("to", next)
             .emit();
         Ok(Some(next))
+    }
+
+    /// A voter that reads less than the cluster's format runs a binary too old for it (a
+    /// downgrade past a format change, or a binary from before formats): say so once per voter,
+    /// in the log and the audit trail. It may fail to apply what the others write.
+    fn report_older_voters(&self, voters: &[NodeId], cluster: u32) {
+        let mut reported = self.older_voters.lock().unwrap_or_else(|e| e.into_inner());
+        for id in voters {
+            let Some(format) = self.clock.member_format(*id) else {
+                continue;
+            };
+            if format >= cluster {
+                reported.remove(id);
+            } else if reported.insert(*id) {
+                tracing::error!(member = id, format, cluster, "a voter runs a binary of an older format than the cluster's: upgrade it (a downgrade past a format change is not supported)");
+                Event::new("cluster.member_format_older")
+                    .field("member", *id)
+                    .field("format", format)
+                    .field("cluster", cluster)
+                    .emit();
+            }
+        }
     }
 
     /// Each voter's format as this node last read it, and the cluster's.

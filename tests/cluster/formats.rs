@@ -140,3 +140,48 @@ fn a_cluster_moves_to_a_new_format_only_once_every_voter_reads_it() {
     assert!(joiner.log().contains("reads format 1"), "{}", joiner.log());
     joiner.stop();
 }
+
+/// A backup says its format: one of a newer format than the cluster's waits (503 naming both)
+/// until every voter reads it, and restoring never moves the cluster's own format.
+#[test]
+fn a_backup_of_a_newer_format_waits_for_the_cluster() {
+    let source = TestNode::start();
+    let backup = source
+        .admin(source.get("/access/api/v1/system/backup"))
+        .send()
+        .unwrap()
+        .bytes()
+        .unwrap();
+    let older = TestNode::start_with(&[
+        (
+            "ACCESS_NODE_SECURITY_BOOTSTRAP_ADMIN_PASSWORD",
+            ADMIN_PASSWORD,
+        ),
+        (FORMAT_ENV, "1"),
+    ]);
+    let (status, body) = json_of(
+        older
+            .admin(older.post("/access/api/v1/system/restore"))
+            .body(backup.to_vec())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 503, "{body}");
+    let why = body["error_description"].as_str().unwrap();
+    assert!(
+        why.contains("backup is of format 2") && why.contains("at format 1"),
+        "{why}"
+    );
+    assert_eq!(health(&older)["format"]["cluster"], 1);
+    // Into a cluster of its format it goes, and the cluster's format stays its own.
+    let target = TestNode::start();
+    let (status, body) = json_of(
+        target
+            .admin(target.post("/access/api/v1/system/restore"))
+            .body(backup.to_vec())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(health(&target)["format"]["cluster"], 2);
+}
