@@ -15,7 +15,7 @@ use crate::domain::clock::{self, reading};
 use crate::domain::version::{own_format, FIRST_FORMAT};
 use crate::raft::clock::{ClockBoard, TimeReply};
 use crate::raft::membership::Membership;
-use crate::raft::peer::PeerClient;
+use crate::raft::peer::{PeerClient, PeerError};
 use crate::raft::{NodeId, Raft};
 use crate::store::StateView;
 
@@ -168,17 +168,27 @@ impl ClusterClock {
     /// Read `node`'s clock at `url` once.
     pub async fn read_member_clock(&self, node: NodeId, url: &str) -> Result<(), String> {
         let sent = now_millis();
-        let reply: TimeReply = self
+        let answer: Result<TimeReply, PeerError> = self
             .peer
             .call(url, "time", &(), Duration::from_secs(1))
-            .await
-            .map_err(|e| e.to_string())?;
+            .await;
+        let mut formats = self.formats.lock().unwrap_or_else(|e| e.into_inner());
+        let reply = match answer {
+            Ok(reply) => reply,
+            Err(e) => {
+                match e {
+                    // No such RPC: a binary from before it, of the first format.
+                    PeerError::Status { status: 404, .. } => formats.insert(node, FIRST_FORMAT),
+                    // Not heard: its format is unknown until it answers again.
+                    _ => formats.remove(&node),
+                };
+                return Err(e.to_string());
+            }
+        };
+        formats.insert(node, reply.format.unwrap_or(FIRST_FORMAT));
+        drop(formats);
         self.board
             .node_read(node, reading(sent, reply.now_ms, now_millis()));
-        self.formats
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(node, reply.format.unwrap_or(FIRST_FORMAT));
         self.note_leader_offset();
         Ok(())
     }
