@@ -9,7 +9,7 @@ mod oidc_schemas;
 pub mod ops;
 pub mod requests;
 pub mod schemas;
-pub mod scim_schemas;
+mod scim_schemas;
 
 use std::sync::OnceLock;
 
@@ -148,7 +148,11 @@ fn operation(route: &Route, op: Option<Op>) -> utoipa::openapi::path::Operation 
     };
     b = b.summary(Some(op.summary)).tag(op.tag);
     for name in op.query {
-        let (schema, required) = requests::query(&route.handler, name);
+        let (schema, required) = if route.handler.starts_with("scim::") {
+            (scim_schemas::query(name), false)
+        } else {
+            requests::query(&route.handler, name)
+        };
         b = b.parameter(
             ParameterBuilder::new()
                 .name(*name)

@@ -346,7 +346,6 @@ pub fn query(handler: &str, name: &str) -> (Value, bool) {
     let string = json!({"type": "string"});
     match (handler, name) {
         ("tokens::revoke_user_tokens", "username") => (self::name(), true),
-        (h, _) if h.starts_with("scim::") => (super::scim_schemas::query(name), false),
         (_, "token") => (json!({"type": "string", "pattern": REFERENCE_TOKEN}), false),
         (_, "token_id") => (json!({"type": "string", "pattern": TOKEN_ID}), false),
         (_, "path") => (json!({"type": "string", "pattern": REPO_PATH}), true),
