@@ -43,24 +43,27 @@ impl Scim {
             .caught_up(|| Ok(self.state.accounts().group(id)?))
             .await?
             .ok_or_else(|| ServiceError::not_found("Group", id))?;
-        let users = self.users()?;
-        let members = members_by_group(&users).remove(id).unwrap_or_default();
-        Ok((group, members))
+        // Users come in name order: the members are sorted as in a listing.
+        Ok((group, self.accounts.group_members(id)?))
+    }
+
+    /// Every group as a resource, its members read from `users`.
+    fn group_resources(&self, users: &[UserRecord], base: &str) -> ServiceResult<Vec<Value>> {
+        let members = members_by_group(users);
+        Ok(self
+            .groups()?
+            .iter()
+            .map(|g| {
+                let m = members.get(g.name.as_str()).map_or(&[][..], Vec::as_slice);
+                group_resource(g, m, base)
+            })
+            .collect())
     }
 
     pub async fn list_groups(&self, req: &ListRequest<'_>) -> ServiceResult<ListPage> {
         let filter = req.filter.map(filter::parse).transpose()?;
         self.fresh().await?;
-        let users = self.users()?;
-        let members = members_by_group(&users);
-        let groups: Vec<Value> = self
-            .groups()?
-            .iter()
-            .map(|g| {
-                let m = members.get(g.name.as_str()).map_or(&[][..], Vec::as_slice);
-                group_resource(g, m, req.base)
-            })
-            .collect();
+        let groups = self.group_resources(&self.users()?, req.base)?;
         Ok(list_response(groups, filter.as_ref(), req.page))
     }
 
@@ -69,15 +72,11 @@ impl Scim {
         let filter = req.filter.map(filter::parse).transpose()?;
         self.fresh().await?;
         let users = self.users()?;
-        let members = members_by_group(&users);
         let mut all: Vec<Value> = users
             .iter()
             .map(|u| crate::domain::scim::resource::user_resource(u, req.base))
             .collect();
-        all.extend(self.groups()?.iter().map(|g| {
-            let m = members.get(g.name.as_str()).map_or(&[][..], Vec::as_slice);
-            group_resource(g, m, req.base)
-        }));
+        all.extend(self.group_resources(&users, req.base)?);
         Ok(list_response(all, filter.as_ref(), req.page))
     }
 

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Value};
 
-use super::list::{LIST_SCHEMA, MAX_RESULTS};
+use super::list::{ListPage, MAX_RESULTS};
 use super::resource::{GROUP_SCHEMA, USER_SCHEMA};
 
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -174,11 +174,10 @@ pub fn schemas(base: &str) -> Vec<Value> {
 
 /// A discovery listing (RFC 7644 §4: a ListResponse).
 pub fn listing(items: Vec<Value>) -> Value {
-    json!({
-        "schemas": [LIST_SCHEMA],
-        "totalResults": items.len(),
-        "startIndex": 1,
-        "itemsPerPage": items.len(),
-        "Resources": items,
-    })
+    ListPage {
+        total: items.len(),
+        start_index: 1,
+        items,
+    }
+    .into_json()
 }
