@@ -285,8 +285,14 @@ impl Cluster {
             .map(|id| (matched(&id), id))
             .collect();
         candidates.sort_unstable_by(|a, b| b.cmp(a));
-        for (_, id) in candidates {
-            let Some(url) = membership.get_node(&id).map(|n| n.addr.clone()) else {
+        // Ask again every moment until `limit`, turn by turn: a campaign that lost (a vote
+        // refused within a lease) may win a moment later, in a new term.
+        let deadline = std::time::Instant::now() + limit;
+        for (_, id) in candidates.iter().cycle() {
+            if std::time::Instant::now() >= deadline {
+                break;
+            }
+            let Some(url) = membership.get_node(id).map(|n| n.addr.clone()) else {
                 continue;
             };
             let asked: Result<(), _> = self
@@ -295,10 +301,9 @@ impl Cluster {
                 .await;
             if let Err(e) = asked {
                 tracing::warn!(member = id, error = %e, "cannot hand leadership over");
-                continue;
             }
-            let deadline = std::time::Instant::now() + limit;
-            while std::time::Instant::now() < deadline {
+            let wait_until = std::time::Instant::now() + Duration::from_millis(200);
+            while std::time::Instant::now() < wait_until {
                 let leader = self.raft.metrics().borrow().current_leader;
                 if let Some(new) = leader.filter(|l| *l != self.node_id) {
                     tracing::info!(to = new, "leadership handed over");
@@ -306,8 +311,8 @@ impl Cluster {
                 }
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
-            tracing::warn!(member = id, "leadership did not move in time");
         }
+        tracing::warn!("leadership did not move in time");
         None
     }
 
