@@ -93,6 +93,25 @@ impl Change {
     }
 }
 
+/// Changes a link left out because the peer site's format cannot take them yet: the
+/// highest format they need, and how many. They reach the peer in a full sync once its
+/// format does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    pub format: u32,
+    pub count: u64,
+}
+
+impl Held {
+    /// `self` and `more` together.
+    pub fn and(self, more: Held) -> Held {
+        Held {
+            format: self.format.max(more.format),
+            count: self.count + more.count,
+        }
+    }
+}
+
 /// One entry of a site's outbound journal.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JournalEntry {
@@ -151,6 +170,13 @@ pub struct EventBatch {
     pub after: u64,
     pub upto: u64,
     pub events: Vec<JournalEntry>,
+    /// The highest format its changes need (absent from senders before formats: 1).
+    #[serde(default = "first_format")]
+    pub format: u32,
+}
+
+fn first_format() -> u32 {
+    crate::domain::version::FIRST_FORMAT
 }
 
 /// One chunk of a full sync; chunks of one `sync_id` come in order from 0.
@@ -160,6 +186,9 @@ pub struct SyncChunk {
     pub chunk: u64,
     pub changes: Vec<Change>,
     pub done: Option<SyncDone>,
+    /// The highest format its changes need (absent from senders before formats: 1).
+    #[serde(default = "first_format")]
+    pub format: u32,
 }
 
 /// A site saying hello (validate_server, link start): signed like any batch.
@@ -183,4 +212,8 @@ pub struct Answer {
     /// The receiver's clock (Unix ms) when it answered: the sender reads its offset.
     #[serde(default)]
     pub now_ms: u64,
+    /// The receiving site's cluster format: the newest changes it takes (absent from
+    /// receivers before formats: 1).
+    #[serde(default = "first_format")]
+    pub format: u32,
 }

@@ -14,6 +14,8 @@ pub struct LinkStatus {
     /// Journal-to-delivery time of the last batch the peer accepted, in ms.
     pub lag_ms: Option<u64>,
     pub events_sent: u64,
+    /// The peer site's cluster format as its last answer said, and when.
+    pub peer_format: Option<(u32, Instant)>,
 }
 
 impl Default for LinkStatus {
@@ -24,6 +26,7 @@ impl Default for LinkStatus {
             last_error: None,
             lag_ms: None,
             events_sent: 0,
+            peer_format: None,
         }
     }
 }

@@ -143,6 +143,10 @@ fn answered(a: Answer) -> HttpResponse {
     }
     let message = match a.status.as_str() {
         "gap" => "events of an origin are missing before this batch: send a full sync".to_string(),
+        "format" => format!(
+            "this site is at format {} and cannot take these changes yet: hold them until it is upgraded",
+            a.format
+        ),
         _ => format!("not the next batch: resume from position {}", a.position),
     };
     let mut body = serde_json::to_value(&a).unwrap_or_default();

@@ -273,6 +273,10 @@ pub enum Command {
         peer: String,
         cursor: u64,
         synced_epoch: Option<u64>,
+        /// Changes sent as `Skip` (or left out of the sync) because the peer's format cannot
+        /// take them yet: the link resyncs once it can.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        held: Option<crate::federation::protocol::Held>,
     },
     /// Force a full sync to `peer` (`full_broadcast`).
     FederationResync {

@@ -5,6 +5,7 @@
 
 use super::command::Command;
 use crate::domain::version::FIRST_FORMAT;
+use crate::federation::protocol::Change;
 
 /// Format 2: OIDC, user status, SCIM attributes, a group's record in a membership change,
 /// federation receive times.
@@ -28,11 +29,18 @@ impl Command {
             Command::UpdateGroupMembers {
                 record: Some(_), ..
             } => OIDC_STATUS_SCIM,
-            Command::FederationReceive { times, .. } | Command::FederationSync { times, .. }
-                if *times != Default::default() =>
-            {
-                OIDC_STATUS_SCIM
+            Command::FederationReceive { times, events, .. } => {
+                let times = times_format(*times != Default::default());
+                events
+                    .iter()
+                    .map(|e| e.change.format_needed())
+                    .fold(times, u32::max)
             }
+            Command::FederationSync { times, changes, .. } => changes
+                .iter()
+                .map(Change::format_needed)
+                .fold(times_format(*times != Default::default()), u32::max),
+            Command::FederationAck { held: Some(_), .. } => OIDC_STATUS_SCIM,
             Command::Batch { commands } => commands
                 .iter()
                 .map(Command::format_needed)
@@ -40,6 +48,37 @@ impl Command {
                 .unwrap_or(FIRST_FORMAT),
             // Proposed only once every voter supports its version (see `Cluster`).
             Command::RaiseFormat { .. } => FIRST_FORMAT,
+            _ => FIRST_FORMAT,
+        }
+    }
+}
+
+fn times_format(carries_times: bool) -> u32 {
+    match carries_times {
+        true => OIDC_STATUS_SCIM,
+        false => FIRST_FORMAT,
+    }
+}
+
+impl Change {
+    /// The lowest format a site must be at to take this change whole: a site below it would
+    /// refuse the message or drop what it cannot read, so the sender holds it back.
+    pub fn format_needed(&self) -> u32 {
+        match self {
+            Change::Oidc { .. } => OIDC_STATUS_SCIM,
+            Change::User { state, .. }
+                if state
+                    .fields
+                    .as_ref()
+                    .is_some_and(|f| f.disabled || f.scim.is_some()) =>
+            {
+                OIDC_STATUS_SCIM
+            }
+            Change::Group { state, .. }
+                if state.fields.as_ref().is_some_and(|f| f.scim.is_some()) =>
+            {
+                OIDC_STATUS_SCIM
+            }
             _ => FIRST_FORMAT,
         }
     }

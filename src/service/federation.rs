@@ -157,6 +157,10 @@ impl Federation {
                 "stale": stale,
                 "cursor": cursor.next,
                 "events_sent": live.events_sent,
+                // Changes waiting for the peer's format (`federation_held_changes`).
+                "held": cursor.held.map_or(0, |h| h.count),
+                "held_needs_format": cursor.held.map(|h| h.format),
+                "peer_format": live.peer_format.map(|(f, _)| f),
                 "refused": refusals.count,
                 // How far its clock is ahead of ours, as the link last read it (leader only).
                 "clock_offset_ms": self.outbox.site_clock_offset(&p.name),

@@ -12,13 +12,14 @@ use crate::clock::now_millis;
 use crate::config::Config;
 use crate::crypto::VerifyError;
 use crate::domain::names::valid_name;
+use crate::domain::version::FIRST_FORMAT;
 use crate::federation::admission::Refused;
 use crate::federation::message::{self, Introduced, OpenError, Sealed};
 use crate::federation::protocol::{
     Answer, Change, EventBatch, Hello, JournalEntry, PeerSite, SyncChunk, SyncDone,
 };
 use crate::federation::upload::{self, Upload};
-use crate::raft::command::{Command, CommandResponse};
+use crate::raft::command::{Command, CommandResponse, ReceiveTimes};
 use crate::store::StateView;
 use crate::telemetry::audit::Event;
 use crate::telemetry::metrics;
@@ -202,6 +203,55 @@ impl SiteInbox {
         );
     }
 
+    /// The times a receive carries: none while the cluster is at the first format (its
+    /// nodes apply a receive as releases before formats did).
+    fn receive_times(&self, cluster_format: u32) -> ReceiveTimes {
+        match cluster_format > FIRST_FORMAT {
+            true => self.clock.receive_times(),
+            false => ReceiveTimes::default(),
+        }
+    }
+
+    /// Changes this site's format cannot take yet: answered with 409 `format` (and the
+    /// format we are at) before anything is proposed; the sender holds them back.
+    fn too_new<'a>(
+        &self,
+        sender: &str,
+        changes: impl Iterator<Item = &'a Change>,
+        cluster_format: u32,
+    ) -> ServiceResult<Option<Answer>> {
+        let needs = changes
+            .map(Change::format_needed)
+            .max()
+            .unwrap_or(FIRST_FORMAT);
+        if needs <= cluster_format {
+            return Ok(None);
+        }
+        tracing::info!(
+            from = sender,
+            needs,
+            cluster_format,
+            "changes of a newer format than this site's refused; the sender holds them"
+        );
+        Ok(Some(Answer {
+            position: self.state.federation().fed_inbound(sender)?,
+            status: "format".into(),
+            ..self.answer_to(cluster_format)?
+        }))
+    }
+
+    fn answer_to(&self, cluster_format: u32) -> ServiceResult<Answer> {
+        Ok(Answer {
+            position: 0,
+            status: "ok".into(),
+            service_id: own_service_id(&self.state)?,
+            version: env!("CARGO_PKG_VERSION").into(),
+            knows_you: true,
+            now_ms: now_millis(),
+            format: cluster_format,
+        })
+    }
+
     fn answer(&self, response: CommandResponse) -> ServiceResult<Answer> {
         let (position, status) = match response {
             CommandResponse::FedReceived { position, .. } => (position, "ok"),
@@ -212,10 +262,7 @@ impl SiteInbox {
         Ok(Answer {
             position,
             status: status.into(),
-            service_id: own_service_id(&self.state)?,
-            version: env!("CARGO_PKG_VERSION").into(),
-            knows_you: true,
-            now_ms: now_millis(),
+            ..self.answer_to(self.state.cluster_format()?)?
         })
     }
 
@@ -227,6 +274,12 @@ impl SiteInbox {
             return Err(ServiceError::invalid("malformed federation batch"));
         }
         b.events.iter().try_for_each(|e| check_change(&e.change))?;
+        let format = self.state.cluster_format()?;
+        if let Some(answer) =
+            self.too_new(&sealed.iss, b.events.iter().map(|e| &e.change), format)?
+        {
+            return Ok(answer);
+        }
         let unsigned = self.unsigned_events(&sealed.iss, &b.events)?;
         let response = self
             .writes
@@ -237,7 +290,7 @@ impl SiteInbox {
                 upto: b.upto,
                 events: b.events,
                 unsigned,
-                times: self.clock.receive_times(),
+                times: self.receive_times(format),
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {
@@ -269,6 +322,10 @@ impl SiteInbox {
             return Err(ServiceError::invalid("malformed federation sync chunk"));
         }
         c.changes.iter().try_for_each(check_change)?;
+        let format = self.state.cluster_format()?;
+        if let Some(answer) = self.too_new(&sealed.iss, c.changes.iter(), format)? {
+            return Ok(answer);
+        }
         if c.chunk == 0 {
             tracing::info!(from = %sealed.iss, "full sync from a federated site started");
         }
@@ -285,7 +342,7 @@ impl SiteInbox {
                 chunk: c.chunk,
                 changes: c.changes,
                 done: c.done,
-                times: self.clock.receive_times(),
+                times: self.receive_times(format),
             })
             .await?;
         if let CommandResponse::FedReceived { refused, .. } = &response {
@@ -307,11 +364,8 @@ impl SiteInbox {
             .is_some();
         Ok(Answer {
             position: self.state.federation().fed_inbound(&sealed.iss)?,
-            status: "ok".into(),
-            service_id: own_service_id(&self.state)?,
-            version: env!("CARGO_PKG_VERSION").into(),
             knows_you,
-            now_ms: now_millis(),
+            ..self.answer_to(self.state.cluster_format()?)?
         })
     }
 }

@@ -12,9 +12,10 @@ use super::writes::Writes;
 use super::{keyset, now_secs, ServiceError, ServiceResult};
 use crate::config::Config;
 use crate::crypto::KeySet;
+use crate::domain::version::FIRST_FORMAT;
 use crate::federation::client::{SiteAnswer, SiteClient, SiteError};
 use crate::federation::message;
-use crate::federation::protocol::{Change, EventBatch, JournalEntry, PeerSite};
+use crate::federation::protocol::{Change, EventBatch, Held, Hello, JournalEntry, PeerSite};
 use crate::federation::status::{Board, LinkStatus};
 use crate::federation::upload;
 use crate::raft::command::Command;
@@ -182,8 +183,12 @@ impl SiteOutbox {
                     || head - p > self.config.federation.journal_max_events
             }
         };
-        if full {
-            *next = Some(self.full_sync(peer, epoch).await?);
+        let peer_format = self.peer_format(peer, cursor.held.is_some()).await?;
+        // What the peer's format could not take went as `Skip`: once it can, a full sync
+        // brings it the current state of everything.
+        let caught_up = cursor.held.is_some_and(|h| peer_format >= h.format);
+        if full || caught_up {
+            *next = Some(self.full_sync(peer, epoch, peer_format).await?);
             return Ok(1);
         }
         let pos = pos.unwrap_or(head);
@@ -202,11 +207,12 @@ impl SiteOutbox {
             return Ok(0);
         };
         if first.0 != pos {
-            *next = Some(self.full_sync(peer, epoch).await?);
+            *next = Some(self.full_sync(peer, epoch, peer_format).await?);
             return Ok(1);
         }
         let upto = last.0 + 1;
         let keys = keyset(&self.state)?;
+        let mut held: Option<Held> = None;
         let events: Vec<JournalEntry> = entries
             .into_iter()
             .map(|(_, e)| e)
@@ -215,12 +221,22 @@ impl SiteOutbox {
             // Signed over the change itself, so a `Skip` still proves its origin and sequence.
             .map(|e| message::as_origin(&keys, e).map_err(LinkError::from))
             .map(|e| {
-                e.map(|e| match peer.carries(&e.change) {
-                    true => e,
-                    false => JournalEntry {
-                        change: Change::Skip,
-                        ..e
-                    },
+                e.map(|e| {
+                    let needs = e.change.format_needed();
+                    let too_new = needs > peer_format;
+                    if too_new && peer.carries(&e.change) {
+                        held = Some(held.unwrap_or_default().and(Held {
+                            format: needs,
+                            count: 1,
+                        }));
+                    }
+                    match peer.carries(&e.change) && !too_new {
+                        true => e,
+                        false => JournalEntry {
+                            change: Change::Skip,
+                            ..e
+                        },
+                    }
                 })
             })
             .collect::<Result<_, LinkError>>()?;
@@ -228,6 +244,10 @@ impl SiteOutbox {
         let batch = EventBatch {
             after: pos,
             upto,
+            format: events
+                .iter()
+                .map(|e| e.change.format_needed())
+                .fold(FIRST_FORMAT, u32::max),
             events,
         };
         let (status, body) = self.send_timed(peer, "_events", batch).await?;
@@ -243,19 +263,24 @@ impl SiteOutbox {
                     s.lag_ms = lag.or(s.lag_ms);
                     s.events_sent += count as u64;
                 });
-                self.ack(&peer.name, upto, None).await?;
+                if let Some(h) = held {
+                    tracing::info!(peer = %peer.name, held = h.count, needs = h.format, peer_format, "changes held back until the federated site's format takes them");
+                }
+                self.ack(&peer.name, upto, None, held).await?;
                 Ok(count.max(1))
             }
             (409, Some("gap")) => {
-                *next = Some(self.full_sync(peer, epoch).await?);
+                *next = Some(self.full_sync(peer, epoch, peer_format).await?);
                 Ok(1)
             }
+            // Its format is older than it said (or went back): send again, holding more.
+            (409, Some("format")) => Ok(1),
             (409, _) => {
                 let p =
                     answered.ok_or_else(|| LinkError::Refused("409 without a position".into()))?;
                 tracing::info!(peer = %peer.name, from = pos, to = p, "federated site asks to resume elsewhere");
                 *next = Some(p);
-                self.ack(&peer.name, p, None).await?;
+                self.ack(&peer.name, p, None, None).await?;
                 Ok(1)
             }
             (status, _) => Err(LinkError::Refused(format!(
@@ -283,7 +308,38 @@ impl SiteOutbox {
             let r = crate::domain::clock::reading(sent, remote, crate::clock::now_millis());
             self.clock.board().site_read(&peer.name, r);
         }
+        // A protocol answer without a format is from a site before formats.
+        let format = match (status, answer["format"].as_u64()) {
+            (_, Some(f)) => Some(u32::try_from(f).unwrap_or(u32::MAX)),
+            (200 | 409, None) => Some(FIRST_FORMAT),
+            _ => None,
+        };
+        if let Some(f) = format {
+            self.links
+                .update(&peer.name, |s| s.peer_format = Some((f, Instant::now())));
+        }
         Ok((status, answer))
+    }
+
+    /// The peer site's cluster format: from its last answer, or a hello when this link has
+    /// not heard one yet (or holds changes and the reading is old: the peer may have been
+    /// upgraded since).
+    async fn peer_format(&self, peer: &PeerSite, holding: bool) -> Result<u32, LinkError> {
+        const RECHECK: Duration = Duration::from_secs(2);
+        let known = self.links.get(&peer.name).and_then(|s| s.peer_format);
+        if let Some((format, at)) = known {
+            if !holding || at.elapsed() < RECHECK {
+                return Ok(format);
+            }
+        }
+        let (status, answer) = self.send_timed(peer, "_hello", Hello {}).await?;
+        match self.links.get(&peer.name).and_then(|s| s.peer_format) {
+            Some((format, _)) if status == 200 => Ok(format),
+            _ => Err(LinkError::Refused(format!(
+                "hello: HTTP {status}: {}",
+                answer["errors"][0]["message"].as_str().unwrap_or("")
+            ))),
+        }
     }
 
     pub(super) async fn ack(
@@ -291,12 +347,14 @@ impl SiteOutbox {
         peer: &str,
         cursor: u64,
         synced_epoch: Option<u64>,
+        held: Option<Held>,
     ) -> Result<(), LinkError> {
         self.writes
             .write(Command::FederationAck {
                 peer: peer.to_string(),
                 cursor,
                 synced_epoch,
+                held,
             })
             .await?;
         Ok(())

@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use super::federation_outbound::{LinkError, SiteOutbox};
 use super::{keyset, own_service_id};
+use crate::domain::version::FIRST_FORMAT;
 use crate::federation::message;
-use crate::federation::protocol::{Change, PeerSite, SyncChunk, SyncDone};
+use crate::federation::protocol::{Change, Held, PeerSite, SyncChunk, SyncDone};
 
 /// The peer's own records and certificate: it knows them better than we do (and refuses
 /// them from anyone else).
@@ -22,19 +23,36 @@ fn about_itself(change: &Change, peer: &str) -> bool {
 impl SiteOutbox {
     /// Send the whole federated state in chunks; the peer resumes streaming from the journal
     /// head read before the state, so nothing that happens meanwhile is missed.
-    pub(super) async fn full_sync(&self, peer: &PeerSite, epoch: u64) -> Result<u64, LinkError> {
+    pub(super) async fn full_sync(
+        &self,
+        peer: &PeerSite,
+        epoch: u64,
+        peer_format: u32,
+    ) -> Result<u64, LinkError> {
         self.links.update(&peer.name, |s| s.state = "full_sync");
         let own = own_service_id(&self.state)?;
         let (_, head) = self.state.federation().fed_journal_range()?;
         let vector = self.state.federation().fed_vector()?;
         let keys = keyset(&self.state)?;
         let proofs = self.vector_proofs(&keys, &vector)?;
-        let changes: Vec<Change> = self
+        let (changes, too_new): (Vec<Change>, Vec<Change>) = self
             .state
             .federation()
             .fed_full_state(&own)?
             .into_iter()
             .filter(|c| peer.carries(c) && !about_itself(c, &peer.service_id))
+            .partition(|c| c.format_needed() <= peer_format);
+        // What the peer's format cannot take waits for the sync after its upgrade.
+        let held = too_new
+            .iter()
+            .map(Change::format_needed)
+            .max()
+            .map(|format| Held {
+                format,
+                count: too_new.len() as u64,
+            });
+        let changes: Vec<Change> = changes
+            .into_iter()
             .map(|c| match c {
                 Change::Cert { cert } => {
                     message::self_endorsed(&keys, cert).map(|cert| Change::Cert { cert })
@@ -61,6 +79,10 @@ impl SiteOutbox {
                     vector: vector.clone(),
                     proofs: proofs.clone(),
                 }),
+                format: chunk
+                    .iter()
+                    .map(Change::format_needed)
+                    .fold(FIRST_FORMAT, u32::max),
             };
             let (status, answer) = self.send_timed(peer, "_sync", body).await?;
             if status != 200 || answer["status"] != "ok" {
@@ -72,13 +94,13 @@ impl SiteOutbox {
                 tracing::info!(peer = %peer.name, sent = (i + 1) * size, of = total, "full sync progress");
             }
         }
-        self.ack(&peer.name, head, Some(epoch)).await?;
+        self.ack(&peer.name, head, Some(epoch), held).await?;
         self.links.update(&peer.name, |s| {
             s.state = "ok";
             s.last_contact = Some(Instant::now());
             s.last_error = None;
         });
-        tracing::info!(peer = %peer.name, records = total, "full sync to a federated site done");
+        tracing::info!(peer = %peer.name, records = total, held = held.map_or(0, |h| h.count), "full sync to a federated site done");
         Ok(head)
     }
 

@@ -75,9 +75,16 @@ impl Telemetry {
         for peer in self.state.federation().fed_peers()? {
             // Lag is measured by the leader's link task; elsewhere there is none to report.
             let lag = self.links.get(&peer.name).and_then(|s| s.lag_ms);
-            let next = self.state.federation().fed_cursor(&peer.name)?.next;
-            let behind = next.map_or(head.saturating_sub(tail), |n| head.saturating_sub(n));
-            sample.federation.push((peer.name, lag, Some(behind)));
+            let cursor = self.state.federation().fed_cursor(&peer.name)?;
+            let behind = cursor
+                .next
+                .map_or(head.saturating_sub(tail), |n| head.saturating_sub(n));
+            sample.federation.push(metrics::PeerSample {
+                peer: peer.name,
+                lag_ms: lag,
+                behind,
+                held: cursor.held.map_or(0, |h| h.count),
+            });
         }
         metrics::encode(&sample).map_err(|e| ServiceError::Internal(e.to_string()))
     }

@@ -14,6 +14,7 @@ mod clock;
 mod conflicts;
 mod deprovision;
 mod entities;
+mod formats;
 mod hostile;
 mod leader_kill;
 mod oidc;

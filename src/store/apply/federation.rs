@@ -12,7 +12,7 @@ use super::{permissions, subjects};
 use crate::domain::accounts::{GroupRecord, UserRecord};
 use crate::domain::clock::received_cut_off;
 use crate::domain::federation::{GroupState, PermissionState, UserState};
-use crate::federation::protocol::PeerSite;
+use crate::federation::protocol::{Held, PeerSite};
 use crate::raft::command::{CommandResponse, ReceiveTimes};
 use crate::store::trees::fed_key;
 use crate::store::trees::StateTree::{FedEntities, FedJournal, FedPeers, FedState, Groups, Users};
@@ -30,6 +30,9 @@ pub struct LinkCursor {
     /// The resync epoch the last full sync covered.
     pub synced_epoch: u64,
     pub full_syncs: u64,
+    /// Changes the peer's format could not take yet (see `Held`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
 }
 
 pub(super) fn put_peer(tx: &Tx<'_>, peer: &PeerSite) -> TxResult<CommandResponse> {
@@ -72,13 +75,24 @@ pub(super) fn ack(
     peer: &str,
     next: u64,
     synced_epoch: Option<u64>,
+    held: Option<Held>,
 ) -> TxResult<CommandResponse> {
     update_cursor(tx, peer, |c| {
         c.next = Some(next);
-        if let Some(epoch) = synced_epoch {
-            c.synced_epoch = c.synced_epoch.max(epoch);
-            c.resync = false;
-            c.full_syncs += 1;
+        match synced_epoch {
+            // A full sync sent the current state of everything: only what it left out waits.
+            Some(epoch) => {
+                c.synced_epoch = c.synced_epoch.max(epoch);
+                c.resync = false;
+                c.full_syncs += 1;
+                c.held = held;
+            }
+            None => {
+                c.held = match (c.held, held) {
+                    (Some(a), Some(b)) => Some(a.and(b)),
+                    (a, b) => a.or(b),
+                }
+            }
         }
     })
 }

@@ -242,3 +242,43 @@ async fn a_skipped_event_is_taken_when_it_arrives_in_full_by_another_path() {
         2
     );
 }
+
+/// What a link held for a peer's format adds up until a full sync, which leaves held only
+/// what it could not send itself; acks and receives that carry newer changes need format 2.
+#[tokio::test]
+async fn held_changes_add_up_until_a_full_sync_replaces_them() {
+    use crate::federation::protocol::Held;
+    let mut m = site("jfac@a", &["b"]).await;
+    let ack = |cursor, synced_epoch, held| Command::FederationAck {
+        peer: "b".into(),
+        cursor,
+        synced_epoch,
+        held,
+    };
+    let held = |format, count| Some(Held { format, count });
+    let cursor = |m: &Machine| m.sm.view().federation().fed_cursor("b").unwrap();
+    assert_eq!(m.apply(ack(3, None, held(2, 1))).await, CommandResponse::Ok);
+    assert_eq!(m.apply(ack(5, None, None)).await, CommandResponse::Ok);
+    assert_eq!(m.apply(ack(7, None, held(2, 2))).await, CommandResponse::Ok);
+    assert_eq!(cursor(&m).held, held(2, 3));
+    assert_eq!(cursor(&m).next, Some(7));
+    assert_eq!(m.apply(ack(9, Some(0), None)).await, CommandResponse::Ok);
+    assert_eq!(cursor(&m).held, None, "the sync sent everything");
+    assert_eq!(
+        m.apply(ack(9, Some(0), held(2, 4))).await,
+        CommandResponse::Ok
+    );
+    assert_eq!(cursor(&m).held, held(2, 4), "what the sync itself left out");
+
+    assert_eq!(ack(1, None, held(2, 1)).format_needed(), 2);
+    assert_eq!(ack(1, None, None).format_needed(), 1);
+    let plain = event("jfac@b", 1, "u", 10);
+    assert_eq!(plain.change.format_needed(), 1);
+    let mut disabled = plain.clone();
+    if let Change::User { state, .. } = &mut disabled.change {
+        state.fields.as_mut().unwrap().disabled = true;
+    }
+    assert_eq!(disabled.change.format_needed(), 2);
+    assert_eq!(receive("b", 0, 1, vec![plain.clone()]).format_needed(), 1);
+    assert_eq!(receive("b", 0, 2, vec![plain, disabled]).format_needed(), 2);
+}

@@ -212,7 +212,8 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             peer,
             cursor,
             synced_epoch,
-        } => federation::ack(tx, peer, *cursor, *synced_epoch),
+            held,
+        } => federation::ack(tx, peer, *cursor, *synced_epoch, *held),
         Command::FederationResync { peer } => federation::resync(tx, peer),
         Command::FederationTrim { below } => federation::trim(tx, *below),
     }

@@ -145,8 +145,7 @@ pub struct Sample {
     pub last_log_index: u64,
     /// (member id, entries behind), when this node leads.
     pub lag: Vec<(u64, u64)>,
-    /// (peer site, lag in ms, events behind).
-    pub federation: Vec<(String, Option<u64>, Option<u64>)>,
+    pub federation: Vec<PeerSample>,
     /// The format this node reads, and the cluster's (`domain::version`).
     pub format: (u32, u32),
 }
@@ -163,6 +162,18 @@ const STATES: [&str; 6] = [
 
 fn gauge_value(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// One peer site's link, as the metrics show it.
+#[derive(Debug, Clone, Default)]
+pub struct PeerSample {
+    pub peer: String,
+    /// Journal-to-acceptance time of the last batch, in ms (the leader's link only).
+    pub lag_ms: Option<u64>,
+    /// Journal entries the peer has not acknowledged.
+    pub behind: u64,
+    /// Changes held back until the peer's format takes them.
+    pub held: u64,
 }
 
 /// Set the gauges from `sample` and encode every metric.
@@ -191,18 +202,22 @@ pub fn encode(sample: &Sample) -> Result<String, std::fmt::Error> {
     }
     m.federation_lag.clear();
     m.federation_behind.clear();
-    for (peer, lag_ms, behind) in &sample.federation {
-        let label = PeerLabel { peer: peer.clone() };
-        if let Some(ms) = lag_ms {
+    m.federation_held.clear();
+    for p in &sample.federation {
+        let label = PeerLabel {
+            peer: p.peer.clone(),
+        };
+        if let Some(ms) = p.lag_ms {
             m.federation_lag
                 .get_or_create(&label)
-                .set(*ms as f64 / 1000.0);
+                .set(ms as f64 / 1000.0);
         }
-        if let Some(behind) = behind {
-            m.federation_behind
-                .get_or_create(&label)
-                .set(gauge_value(*behind));
-        }
+        m.federation_behind
+            .get_or_create(&label)
+            .set(gauge_value(p.behind));
+        m.federation_held
+            .get_or_create(&label)
+            .set(gauge_value(p.held));
     }
     let mut out = String::new();
     prometheus_text::encode(&mut out, &m.registry)?;

@@ -105,6 +105,7 @@ pub(super) struct Metrics {
     pub(super) snapshot_duration: Histogram,
     pub(super) federation_lag: Family<PeerLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub(super) federation_behind: Family<PeerLabel, Gauge>,
+    pub(super) federation_held: Family<PeerLabel, Gauge>,
     pub(super) federation_refused: Family<RefusalLabels, Counter>,
     pub(super) clock_offset: Family<PeerLabel, Gauge<f64, std::sync::atomic::AtomicU64>>,
     pub(super) oidc_exchanges: Family<ProviderOutcomeLabels, Counter>,
@@ -145,6 +146,7 @@ impl Metrics {
             snapshot_duration: latency_histogram(),
             federation_lag: Family::default(),
             federation_behind: Family::default(),
+            federation_held: Family::default(),
             federation_refused: Family::default(),
             clock_offset: Family::default(),
             oidc_exchanges: Family::default(),
@@ -248,6 +250,11 @@ impl Metrics {
             "federation_events_behind",
             "Journal entries a peer site has not acknowledged yet",
             m.federation_behind.clone(),
+        );
+        r.register(
+            "federation_held_changes",
+            "Changes waiting for a peer site's format to take them (they travel in the full sync after its upgrade)",
+            m.federation_held.clone(),
         );
         r.register(
             "clock_offset_seconds",
