@@ -35,6 +35,7 @@ use crate::raft::quorum::{self, QuorumWatch};
 use crate::raft::writer::Writer;
 use crate::raft::Raft;
 use crate::service::bootstrap::{write_secret_file, StartError};
+use crate::store::format_mark::FormatMark;
 use crate::store::{LogStore, StateMachine};
 use crate::tls::{Tls, VerifiedClientCert};
 
@@ -62,6 +63,24 @@ pub struct Node {
     pub applied: tokio::sync::watch::Receiver<crate::store::state_machine::Applied>,
 }
 
+/// A data directory of a newer format than this binary reads (its state, or an entry of its
+/// log not applied yet) that has no format mark yet: stop before Raft or the log store touch
+/// it.
+fn refuse_newer_data(db: &sled::Db, state_machine: &StateMachine) -> Result<(), StartError> {
+    let reads = crate::domain::version::own_format();
+    let view = state_machine.view();
+    let storage = |e: crate::store::StoreError| StartError::Storage(e.to_string());
+    let format = view.cluster_format().map_err(storage)?;
+    if let Some(why) = crate::domain::version::refuse_older_binary(reads, format) {
+        return Err(StartError::Format(why));
+    }
+    let applied = view.last_applied().map_err(storage)?.map(|l| l.index);
+    match crate::store::log::refuse_unapplied(db, applied, reads) {
+        Some(why) => Err(StartError::Format(why)),
+        None => Ok(()),
+    }
+}
+
 /// Open (or create) the node's home and sled, start Raft and everything around it.
 pub async fn start(config: Config) -> Result<Node, StartError> {
     let home = config.server.home.clone();
@@ -72,29 +91,35 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         .map_err(|e| StartError::Home(db_dir.clone(), e))?;
     let join_key = load_or_create_join_key(&config, &home)?;
 
+    // A directory of a newer format than this binary reads is refused before sled opens it.
+    let mark = FormatMark::open(&db_dir).map_err(|e| StartError::Storage(e.to_string()))?;
+    let own = crate::domain::version::own_format();
+    if let Some(why) = crate::domain::version::refuse_older_binary(own, mark.get()) {
+        return Err(StartError::Format(why));
+    }
+    let mark = Arc::new(mark);
     // sled caches up to 1 GiB by default; a node should stay well below that.
     let db = sled::Config::new()
         .path(&db_dir)
         .cache_capacity(256 * 1024 * 1024)
         .open()?;
-    let log_store = LogStore::open(&db)?;
-    let log_tail = log_store.clone();
     let state_machine = StateMachine::open(
         &db,
         db_dir.join("snapshots"),
         config.token.verified_cache_entries,
+        mark.clone(),
     )
     .map_err(|e| StartError::Storage(e.to_string()))?;
-    // A data directory of a newer format than this binary reads: stop before Raft touches it.
-    let format = state_machine
-        .view()
-        .cluster_format()
-        .map_err(|e| StartError::Storage(e.to_string()))?;
-    if let Some(why) =
-        crate::domain::version::refuse_older_binary(crate::domain::version::own_format(), format)
-    {
-        return Err(StartError::Format(why));
-    }
+    refuse_newer_data(&db, &state_machine)?;
+    mark.raise(
+        state_machine
+            .view()
+            .cluster_format()
+            .map_err(|e| StartError::Storage(e.to_string()))?,
+    )
+    .map_err(|e| StartError::Storage(e.to_string()))?;
+    let log_store = LogStore::open(&db, mark)?;
+    let log_tail = log_store.clone();
     state_machine.subscribe_entries(|e| audit::emit(e.cmd, e.membership, e.response));
     let key_files = KeyFiles::new(&home, state_machine.subscribe());
     let applied = state_machine.subscribe();

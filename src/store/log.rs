@@ -7,8 +7,11 @@ use std::ops::{Bound, RangeBounds};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{Entry, OptionalSend, RaftLogReader, StorageIOError, Vote};
 
+use super::format_mark::FormatMark;
 use super::io::{any_err, index_key};
 use super::log_tail::LogTail;
+use crate::domain::version::{refuse_older_binary, FIRST_FORMAT};
+use crate::raft::command::Command;
 use crate::raft::election::LastLogId;
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
@@ -26,6 +29,8 @@ pub struct LogStore {
     purging: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// The newest entries, decoded: replication and apply read them from here.
     tail: std::sync::Arc<LogTail>,
+    /// Raised before an entry of a newer format is appended (see `FormatMark`).
+    mark: std::sync::Arc<FormatMark>,
 }
 
 /// Delete every entry up to `upto` (inclusive), a chunk per batch. Purged entries are never
@@ -81,7 +86,7 @@ async fn run_flusher(
 
 impl LogStore {
     /// Must be called inside a tokio runtime: it starts the flusher task.
-    pub fn open(db: &sled::Db) -> Result<LogStore, sled::Error> {
+    pub fn open(db: &sled::Db, mark: std::sync::Arc<FormatMark>) -> Result<LogStore, sled::Error> {
         let (flusher, rx) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(run_flusher(db.clone(), rx));
         let store = LogStore {
@@ -91,6 +96,7 @@ impl LogStore {
             flusher,
             purging: Default::default(),
             tail: Default::default(),
+            mark,
         };
         // Finish a background purge the last process did not.
         if let Ok(Some(purged)) = store
@@ -165,6 +171,64 @@ impl LogStore {
     fn decode(bytes: &[u8]) -> Result<Entry<TypeConfig>, StorageError> {
         serde_json::from_slice(bytes).map_err(|e| StorageIOError::read_logs(any_err(e)).into())
     }
+}
+
+/// An entry as the log stores it: with the format a node needs to apply it (`format`; absent
+/// in entries written before formats: the first). Older binaries skip the field, so a log
+/// written at the first format still opens with them.
+#[derive(serde::Serialize)]
+struct StoredEntry<'a> {
+    #[serde(flatten)]
+    entry: &'a Entry<TypeConfig>,
+    format: u32,
+}
+
+/// The format an entry needs: its command's, and a raise's own version (only nodes that
+/// read it are voters by then).
+fn entry_format(entry: &Entry<TypeConfig>) -> u32 {
+    match &entry.payload {
+        openraft::EntryPayload::Normal(Command::RaiseFormat { version }) => *version,
+        openraft::EntryPayload::Normal(cmd) => cmd.format_needed(),
+        _ => FIRST_FORMAT,
+    }
+}
+
+fn encode(entry: &Entry<TypeConfig>) -> serde_json::Result<Vec<u8>> {
+    let format = entry_format(entry);
+    serde_json::to_vec(&StoredEntry { entry, format })
+}
+
+/// Why this binary may not apply the entries of `db`'s log after `applied`: one needs a
+/// newer format than it `reads`, or does not decode at all. Read straight from sled before
+/// the log is opened, so a refused start changes nothing.
+pub fn refuse_unapplied(db: &sled::Db, applied: Option<u64>, reads: u32) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct FormatOnly {
+        #[serde(default)]
+        format: Option<u32>,
+    }
+    let log = db.open_tree("raft_log").ok()?;
+    let from = applied.map_or(0, |i| i + 1);
+    for item in log.range(index_key(from)..) {
+        let (key, bytes) = match item {
+            Ok(kv) => kv,
+            Err(e) => return Some(format!("the Raft log cannot be read: {e}")),
+        };
+        let index = <[u8; 8]>::try_from(key.as_ref()).map_or(0, u64::from_be_bytes);
+        let format = serde_json::from_slice::<FormatOnly>(&bytes)
+            .ok()
+            .and_then(|f| f.format)
+            .unwrap_or(FIRST_FORMAT);
+        if let Some(why) = refuse_older_binary(reads, format) {
+            return Some(format!("log entry {index}: {why}"));
+        }
+        if let Err(e) = serde_json::from_slice::<Entry<TypeConfig>>(&bytes) {
+            return Some(format!(
+                "log entry {index} was written by a newer binary (this one cannot read it: {e})"
+            ));
+        }
+    }
+    None
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -245,13 +309,23 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry<TypeConfig>> = entries.into_iter().collect();
+        let newest = entries
+            .iter()
+            .map(entry_format)
+            .max()
+            .unwrap_or(FIRST_FORMAT);
+        if newest > self.mark.get() {
+            self.mark
+                .raise(newest)
+                .map_err(|e| StorageIOError::write_logs(any_err(e)))?;
+        }
         // Plain inserts, in log order, not a sled batch: every sled batch or transaction
         // writes out sled's I/O buffer first, and that was one more disk write per entry on
         // every node. Nothing here needs a batch: openraft learns an append is durable only
         // from the flush below, and after a crash sled recovers its writes in the order they
         // were made, so what survives of an unflushed append is a prefix of it.
         for entry in &entries {
-            let bytes = serde_json::to_vec(entry)
+            let bytes = encode(entry)
                 .map_err(|e| StorageIOError::write_log_entry(entry.log_id, any_err(e)))?;
             self.log
                 .insert(index_key(entry.log_id.index), bytes)
@@ -292,5 +366,57 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 impl LastLogId for LogStore {
     fn last_log_id(&self) -> Result<Option<LogId>, StorageError> {
         LogStore::last_log_id(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::federation::protocol::Held;
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    fn entry(index: u64, held: Option<Held>) -> Entry<TypeConfig> {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: EntryPayload::Normal(Command::FederationAck {
+                peer: "b".into(),
+                cursor: 1,
+                synced_epoch: None,
+                held,
+            }),
+        }
+    }
+
+    /// Entries carry the format they need and read back unchanged; a node refuses to start
+    /// on a log whose unapplied entries need a newer format, or that it cannot decode.
+    #[test]
+    fn entries_carry_their_format_and_newer_ones_are_refused() {
+        let db = sled::Config::new().temporary(true).open().unwrap();
+        let log = db.open_tree("raft_log").unwrap();
+        let old = entry(4, None);
+        let new = entry(5, Some(Held::default()));
+        for (e, format) in [(&old, 1), (&new, 2)] {
+            let bytes = encode(e).unwrap();
+            let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(value["format"], format, "{value}");
+            let json = |e: &Entry<TypeConfig>| serde_json::to_value(e).unwrap();
+            assert_eq!(json(&LogStore::decode(&bytes).unwrap()), json(e));
+            log.insert(index_key(e.log_id.index), bytes).unwrap();
+        }
+        assert_eq!(refuse_unapplied(&db, Some(3), 2), None);
+        assert_eq!(refuse_unapplied(&db, Some(5), 1), None, "all applied");
+        let why = refuse_unapplied(&db, Some(3), 1).unwrap();
+        assert!(
+            why.contains("log entry 5") && why.contains("format 1") && why.contains("format 2"),
+            "{why}"
+        );
+        // An entry of a kind this binary does not know, from before formats were written.
+        let unknown = br#"{"log_id":{"leader_id":{"term":1,"node_id":1},"index":6},"payload":{"Normal":{"FutureCommand":{}}}}"#;
+        log.insert(index_key(6), &unknown[..]).unwrap();
+        let why = refuse_unapplied(&db, Some(5), 2).unwrap();
+        assert!(
+            why.contains("log entry 6") && why.contains("newer binary"),
+            "{why}"
+        );
     }
 }

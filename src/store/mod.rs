@@ -9,6 +9,7 @@ mod apply;
 pub mod backup;
 mod expiry_scan;
 pub mod federation_view;
+pub mod format_mark;
 mod io;
 pub mod log;
 mod log_tail;

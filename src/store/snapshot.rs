@@ -50,6 +50,13 @@ impl SnapshotSink for Vec<u8> {}
 pub struct SnapshotHeader {
     pub last_applied: Option<LogId>,
     pub membership: StoredMembership<NodeId, BasicNode>,
+    /// The cluster format of the state it holds (absent before formats: the first).
+    #[serde(default = "first_format")]
+    pub format: u32,
+}
+
+fn first_format() -> u32 {
+    crate::domain::version::FIRST_FORMAT
 }
 
 /// One write to a state tree: `(tree index, key, new value or None for a removal)`.
@@ -167,6 +174,44 @@ impl<W: SnapshotSink> SnapshotWriter<W> {
     }
 }
 
+fn skip_chunk(input: &mut impl Read) -> io::Result<()> {
+    let mut len = [0u8; 4];
+    input.read_exact(&mut len)?;
+    let len = u64::from(u32::from_be_bytes(len));
+    if io::copy(&mut input.take(len), &mut io::sink())? != len {
+        return Err(bad("truncated snapshot"));
+    }
+    Ok(())
+}
+
+/// A snapshot's header, read without installing anything: records and overrides are skipped.
+pub fn read_header(input: impl Read) -> io::Result<SnapshotHeader> {
+    let mut input = BufReader::with_capacity(1 << 20, input);
+    let mut magic = [0u8; 8];
+    input.read_exact(&mut magic)?;
+    if &magic != MAGIC {
+        return Err(bad("not an access-node snapshot"));
+    }
+    for overrides in [false, true] {
+        while read_u8(&mut input)? != END {
+            skip_chunk(&mut input)?;
+            if !overrides || read_u8(&mut input)? == 1 {
+                skip_chunk(&mut input)?;
+            }
+        }
+        input.read_exact(&mut [0u8; 8])?;
+    }
+    serde_json::from_slice(&read_chunk(&mut input)?).map_err(|e| bad(e.to_string()))
+}
+
+/// Refuse a snapshot of a newer format than this node `reads`, before anything is replaced.
+pub fn check_format(header: &SnapshotHeader, reads: u32) -> io::Result<()> {
+    match crate::domain::version::refuse_older_binary(reads, header.format) {
+        Some(why) => Err(bad(format!("snapshot refused: {why}"))),
+        None => Ok(()),
+    }
+}
+
 /// Replace the contents of `trees` with a snapshot; returns its header.
 /// The caller serialises this against applies.
 pub fn install(input: impl Read, trees: &[&sled::Tree]) -> io::Result<SnapshotHeader> {
@@ -271,6 +316,7 @@ mod tests {
         let header = SnapshotHeader {
             last_applied: None,
             membership: StoredMembership::default(),
+            format: 2,
         };
         let src_refs: Vec<&sled::Tree> = src.iter().collect();
         let mut writer = SnapshotWriter::new(Vec::new()).unwrap();
@@ -293,6 +339,16 @@ mod tests {
         let bytes = writer.finish(&overrides, &header).unwrap();
 
         let dst_refs: Vec<&sled::Tree> = dst.iter().collect();
+        // The header alone, as a node checks it before replacing anything.
+        let read = read_header(&bytes[..]).unwrap();
+        assert_eq!(read.format, 2);
+        assert!(check_format(&read, 2).is_ok());
+        let refused = check_format(&read, 1).unwrap_err().to_string();
+        assert!(
+            refused.contains("format 1") && refused.contains("format 2"),
+            "{refused}"
+        );
+        assert!(read_header(&bytes[..bytes.len() - 20]).is_err());
         install(&bytes[..], &dst_refs).unwrap();
         assert_eq!(dst[0].len() + dst[1].len(), 25_000);
         assert!(dst[0].get(b"stale").unwrap().is_none());

@@ -103,6 +103,7 @@ impl StateMachine {
                 membership: get_json(v.tree(StateTree::Meta), MEMBERSHIP)
                     .map_err(read_err)?
                     .unwrap_or_default(),
+                format: v.cluster_format().map_err(read_err)?,
             };
             (overrides, header)
         };

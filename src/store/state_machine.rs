@@ -20,6 +20,7 @@ use super::apply::{
     self, may_change_principals, touches_keys, touches_subjects, tx_put, Expired, Tx,
 };
 use super::expiry_scan::{ExpiryScan, Scanner};
+use super::format_mark::FormatMark;
 use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
 use super::observers::{AppliedEntry, EntryObservers};
 use super::snapshot;
@@ -74,6 +75,8 @@ pub(super) struct Inner {
     /// Serialises applies against snapshot building/installing so a snapshot is a
     /// consistent cut.
     pub(super) apply_lock: tokio::sync::Mutex<()>,
+    /// Raised before a snapshot of a newer format replaces the state.
+    mark: Arc<FormatMark>,
 }
 
 #[derive(Clone)]
@@ -86,6 +89,7 @@ impl StateMachine {
         db: &sled::Db,
         snapshot_dir: PathBuf,
         verified_cache_entries: usize,
+        mark: Arc<FormatMark>,
     ) -> Result<StateMachine, StorageError> {
         let view = StateView::open(db, verified_cache_entries).map_err(read_err)?;
         let active = view.publish_keys().map_err(read_err)?;
@@ -113,6 +117,7 @@ impl StateMachine {
                 applied,
                 entry_observers: EntryObservers::default(),
                 apply_lock: tokio::sync::Mutex::new(()),
+                mark,
             }),
         })
     }
@@ -344,6 +349,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             let sm = self.clone();
             tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                 use std::io::Seek;
+                // A snapshot of a newer format is refused before the state is replaced.
+                file.seek(std::io::SeekFrom::Start(0))?;
+                let header = snapshot::read_header(&file)?;
+                snapshot::check_format(&header, crate::domain::version::own_format())?;
+                sm.inner.mark.raise(header.format)?;
                 file.seek(std::io::SeekFrom::Start(0))?;
                 snapshot::install(&file, &sm.inner.view.trees().refs()).map(|_| ())
             })

@@ -2,6 +2,27 @@ use super::*;
 
 const FORMAT_ENV: &str = "ACCESS_TEST_FORMAT_VERSION";
 
+/// Every file under `dir` with its contents' hash, for "changed nothing" checks.
+fn files_of(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    use std::hash::{Hash, Hasher};
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                std::fs::read(&path).unwrap_or_default().hash(&mut h);
+                out.push((path, h.finish()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 fn health(node: &TestNode) -> Value {
     node.get("/healthz").send().unwrap().json().unwrap()
 }
@@ -110,6 +131,7 @@ fn a_cluster_moves_to_a_new_format_only_once_every_voter_reads_it() {
     // No way back: a format-1 binary refuses the upgraded data directory, and cannot join.
     let node = &mut c.nodes[2];
     node.stop();
+    let before = files_of(&node.home);
     node.set_env(FORMAT_ENV, "1");
     node.spawn();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -124,6 +146,12 @@ fn a_cluster_moves_to_a_new_format_only_once_every_voter_reads_it() {
     assert!(
         log.contains("reads format 1") && log.contains("at format 2"),
         "{log}"
+    );
+    let after = files_of(&node.home);
+    let changed: Vec<_> = after.iter().filter(|f| !before.contains(f)).collect();
+    assert!(
+        changed.is_empty() && before.len() == after.len(),
+        "the refused start changed the data directory: {changed:?}"
     );
     let mut joiner = TestNode::prepare(&[
         ("ACCESS_NODE_SECURITY_JOIN_KEY", JOIN_KEY),

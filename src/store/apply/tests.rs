@@ -36,7 +36,14 @@ impl Machine {
     pub(super) async fn with_service_id(sid: &str) -> Machine {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();
-        let sm = StateMachine::open(&db, dir.path().join("snapshots"), 0).unwrap();
+        let mark = crate::store::format_mark::FormatMark::open(dir.path()).unwrap();
+        let sm = StateMachine::open(
+            &db,
+            dir.path().join("snapshots"),
+            0,
+            std::sync::Arc::new(mark),
+        )
+        .unwrap();
         let mut m = Machine {
             sm,
             next: 1,
