@@ -3,7 +3,7 @@
 //! so drift from the others. The writer refuses a command the cluster's format does not cover
 //! yet, before proposing it.
 
-use super::command::Command;
+use super::command::{Command, ReceiveTimes};
 use crate::domain::version::FIRST_FORMAT;
 use crate::federation::protocol::Change;
 
@@ -30,7 +30,7 @@ impl Command {
                 record: Some(_), ..
             } => OIDC_STATUS_SCIM,
             Command::FederationReceive { times, events, .. } => {
-                let times = times_format(*times != Default::default());
+                let times = times_format(times);
                 events
                     .iter()
                     .map(|e| e.change.format_needed())
@@ -39,7 +39,7 @@ impl Command {
             Command::FederationSync { times, changes, .. } => changes
                 .iter()
                 .map(Change::format_needed)
-                .fold(times_format(*times != Default::default()), u32::max),
+                .fold(times_format(times), u32::max),
             Command::FederationAck { held: Some(_), .. } => OIDC_STATUS_SCIM,
             Command::Batch { commands } => commands
                 .iter()
@@ -53,8 +53,9 @@ impl Command {
     }
 }
 
-fn times_format(carries_times: bool) -> u32 {
-    match carries_times {
+/// Releases before formats read the leader's clock (`now_ms`) of a receive, not the rest.
+fn times_format(times: &ReceiveTimes) -> u32 {
+    match times.cut_off > 0 || times.max_future_ms > 0 {
         true => OIDC_STATUS_SCIM,
         false => FIRST_FORMAT,
     }

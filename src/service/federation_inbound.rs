@@ -203,12 +203,16 @@ impl SiteInbox {
         );
     }
 
-    /// The times a receive carries: none while the cluster is at the first format (its
-    /// nodes apply a receive as releases before formats did).
+    /// The times a receive carries: only the leader's clock while the cluster is at the
+    /// first format (its nodes apply a receive as releases before formats did).
     fn receive_times(&self, cluster_format: u32) -> ReceiveTimes {
+        let times = self.clock.receive_times();
         match cluster_format > FIRST_FORMAT {
-            true => self.clock.receive_times(),
-            false => ReceiveTimes::default(),
+            true => times,
+            false => ReceiveTimes {
+                now_ms: times.now_ms,
+                ..ReceiveTimes::default()
+            },
         }
     }
 
@@ -238,6 +242,24 @@ impl SiteInbox {
             status: "format".into(),
             ..self.answer_to(cluster_format)?
         }))
+    }
+
+    /// 503 while this site's nodes run different formats (a rolling upgrade): an older node
+    /// merges what a peer sends without our entry's rules, so nothing is merged until every
+    /// node applies them alike. The sender keeps it and retries.
+    fn check_not_upgrading(&self, cluster_format: u32) -> ServiceResult<()> {
+        let own = crate::domain::version::own_format();
+        if cluster_format >= own {
+            return Ok(());
+        }
+        Err(ServiceError::Unavailable {
+            why: format!(
+                "this site is being upgraded (its cluster is at format {cluster_format}, this \
+                 node reads format {own}): federated changes wait until every node runs the new \
+                 binary"
+            ),
+            retry_after_secs: 5,
+        })
     }
 
     fn answer_to(&self, cluster_format: u32) -> ServiceResult<Answer> {
@@ -275,6 +297,7 @@ impl SiteInbox {
         }
         b.events.iter().try_for_each(|e| check_change(&e.change))?;
         let format = self.state.cluster_format()?;
+        self.check_not_upgrading(format)?;
         if let Some(answer) =
             self.too_new(&sealed.iss, b.events.iter().map(|e| &e.change), format)?
         {
@@ -323,6 +346,7 @@ impl SiteInbox {
         }
         c.changes.iter().try_for_each(check_change)?;
         let format = self.state.cluster_format()?;
+        self.check_not_upgrading(format)?;
         if let Some(answer) = self.too_new(&sealed.iss, c.changes.iter(), format)? {
             return Ok(answer);
         }

@@ -42,15 +42,16 @@ fn oidc_batch_from(a: &Site, b: &Site) -> String {
 /// Site B runs nodes that read only format 1 (a release before OIDC), A the current one.
 /// A's OIDC provider is held for B (counted in the status and /metrics) while users and
 /// revocations made after it still cross at once, both ways; B refuses a hand-made batch
-/// of a newer format with 409 `format`, naming its own. Once B is upgraded, the provider
-/// reaches it and nothing is held any more.
+/// of a newer format with 409 `format`, naming its own. While B is upgraded node by node it
+/// takes nothing (503: its nodes would merge differently) and A keeps what it sends; once
+/// every node of B reads format 2, the provider reaches it and nothing is held any more.
 #[test]
 fn changes_of_a_newer_format_wait_for_the_peer_site_and_the_rest_flows() {
     let _turn = turn(1);
-    let _slots = slots(2);
+    let _slots = slots(3);
     let issuer = TestIssuer::start();
     let a = Site::start("a", 1, &[]);
-    let mut b = Site::start("b", 1, &[(FORMAT_ENV, "1")]);
+    let mut b = Site::start("b", 2, &[(FORMAT_ENV, "1")]);
     federate(&a, &b);
 
     let provider = json!({"name": "github", "issuer_url": issuer.url, "provider_type": "GitHub",
@@ -89,10 +90,28 @@ fn changes_of_a_newer_format_wait_for_the_peer_site_and_the_rest_flows() {
     let message = answer["errors"][0]["message"].as_str().unwrap();
     assert!(message.contains("format 1"), "{message}");
 
-    // B upgraded: its cluster moves to format 2, A's link reads it and syncs what it held.
-    b.stop_all();
-    b.cluster.nodes[0].set_env(FORMAT_ENV, "2");
-    b.start_all();
+    // B half upgraded: the node A pushes to takes nothing yet, and A keeps it.
+    let node = &mut b.cluster.nodes[0];
+    node.stop();
+    node.set_env(FORMAT_ENV, "2");
+    node.spawn();
+    node.wait_ready();
+    create_user(&a, 0, "during-upgrade", "during-upgrade-pass-1");
+    wait_until("A's link waiting on B's upgrade", SETTLE, || {
+        link_to(&a, &b)["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("being upgraded"))
+    });
+    assert_eq!(user(&b, 1, "during-upgrade").0, 404);
+    // Fully upgraded: its cluster moves to format 2, A's link reads it and syncs what it held.
+    let node = &mut b.cluster.nodes[1];
+    node.stop();
+    node.set_env(FORMAT_ENV, "2");
+    node.spawn();
+    node.wait_ready();
+    wait_until("A's user made during B's upgrade at B", SETTLE, || {
+        user(&b, 1, "during-upgrade").0 == 200
+    });
     wait_until("A's provider at B after B's upgrade", SETTLE, || {
         b.get(0, &format!("{OIDC}/github")).0 == 200
     });

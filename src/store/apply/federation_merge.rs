@@ -12,7 +12,7 @@ use super::journal::{append, get_u64, own_site};
 use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::domain::federation::{arrival, Arrival, SiteCert};
 use crate::federation::admission::{Refusal, Refused};
-use crate::federation::protocol::{Change, JournalEntry, PeerSite, SyncDone};
+use crate::federation::protocol::{Change, Entity, JournalEntry, PeerSite, SyncDone};
 use crate::raft::command::{CommandResponse, ReceiveTimes};
 use crate::store::trees::fed_key;
 use crate::store::trees::StateTree::{FedEntities, FedPeers, FedState};
@@ -29,7 +29,23 @@ pub struct RefusalStats {
 
 /// Our entry `name` for the site `from`: the proposer found it by service id; it must still
 /// be that site's when the batch applies.
+///
+/// A binary before formats proposed its receives without the entry (and merged whatever
+/// the site sent): such an entry, met while an older leader still leads a cluster in a
+/// rolling upgrade, is applied as those nodes apply it, with every entity and no exclusion,
+/// so the nodes of the cluster stay alike. Our own binaries always name the entry.
 fn entry_for(tx: &Tx<'_>, name: &str, from: &str) -> TxResult<Option<PeerSite>> {
+    if name.is_empty() {
+        return Ok(Some(PeerSite {
+            name: String::new(),
+            url: String::new(),
+            service_id: from.to_string(),
+            entities: Entity::ALL.to_vec(),
+            active: false,
+            exclude_users: Vec::new(),
+            created_at: 0,
+        }));
+    }
     let peer: Option<PeerSite> = tx_get(tx.t(FedPeers), name.as_bytes())?;
     Ok(peer.filter(|p| p.service_id == from))
 }

@@ -282,3 +282,23 @@ async fn held_changes_add_up_until_a_full_sync_replaces_them() {
     assert_eq!(receive("b", 0, 1, vec![plain.clone()]).format_needed(), 1);
     assert_eq!(receive("b", 0, 2, vec![plain, disabled]).format_needed(), 2);
 }
+
+/// A receive proposed by a binary before formats names no entry: applied as those nodes
+/// apply it (merged), the same on every node, instead of refused as from an unknown site.
+#[tokio::test]
+async fn a_receive_from_a_leader_before_formats_applies_as_it_did() {
+    let mut m = site("jfac@a", &[]).await;
+    let mut old_shape = receive("jfac@b", 0, 1, vec![event("jfac@b", 1, "u1", 10)]);
+    if let Command::FederationReceive { peer, .. } = &mut old_shape {
+        peer.clear();
+    }
+    assert!(matches!(
+        m.apply(old_shape).await,
+        CommandResponse::FedReceived { .. }
+    ));
+    assert!(m.sm.view().accounts().user("u1").unwrap().is_some());
+    // Our own binaries name the entry: one from a site without an entry merges nothing.
+    let named = receive("jfac@c", 0, 1, vec![event("jfac@c", 1, "u2", 10)]);
+    m.apply(named).await;
+    assert!(m.sm.view().accounts().user("u2").unwrap().is_none());
+}
