@@ -143,10 +143,15 @@ pub struct PeerSite {
 impl PeerSite {
     /// Whether this link carries `change` (else it travels as a `Skip`).
     pub fn carries(&self, change: &Change) -> bool {
-        if let Change::User { name, .. } = change {
-            if self.exclude_users.iter().any(|u| u == name) {
+        match change {
+            Change::User { name, .. } if self.exclude_users.iter().any(|u| u == name) => {
                 return false;
             }
+            // Web sessions are site-local (journaled only at the first format).
+            Change::Token { record } if record.kind == crate::domain::token::TokenKind::Session => {
+                return false;
+            }
+            _ => {}
         }
         change.entity().is_none_or(|e| self.entities.contains(&e))
     }

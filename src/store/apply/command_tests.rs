@@ -339,3 +339,46 @@ async fn restore_chunks_replace_the_state_and_keep_raft_meta() {
     );
     assert!(!view.is_fresh().unwrap());
 }
+
+/// Behaviour that differs from releases before formats waits for the cluster's format: at
+/// the first format a web session is journaled and a federated record's refresh applies, as
+/// older nodes of the same cluster apply them; at format 2 neither.
+#[tokio::test]
+async fn behaviour_changes_wait_for_the_cluster_format() {
+    use crate::domain::token::TokenKind;
+    for (format, journaled, foreign_refresh) in [(1, 1, true), (2, 0, false)] {
+        let mut m = Machine::bootstrapped(SID, format).await;
+        // Changes are journaled only while there is a peer site.
+        m.apply(super::federation_tests::peer("b", "jfac@b")).await;
+        let head = |m: &Machine| m.sm.view().federation().fed_journal_range().unwrap().1;
+        let before = head(&m);
+        let mut session = plain("s1", "admin", 1_000, None);
+        session.kind = TokenKind::Session;
+        assert_eq!(
+            m.apply(Command::IssueToken { record: session }).await,
+            CommandResponse::Issued
+        );
+        assert_eq!(head(&m) - before, journaled, "format {format}");
+
+        let mut foreign = record("f1", "ci", 1_000);
+        foreign.issuer = "jfac@elsewhere".into();
+        foreign.subject = subject_for("jfac@elsewhere", "ci");
+        m.apply(Command::IssueToken { record: foreign }).await;
+        let mut next = record("f2", "ci", 1_001);
+        next.issuer = "jfac@elsewhere".into();
+        let refreshed = m
+            .apply(Command::RefreshToken {
+                old_token_id: "f1".into(),
+                refresh_hash: "h".into(),
+                new_record: next,
+                now: 1_001,
+                grace_secs: 0,
+            })
+            .await;
+        assert_eq!(
+            refreshed == CommandResponse::Refreshed,
+            foreign_refresh,
+            "format {format}: {refreshed:?}"
+        );
+    }
+}

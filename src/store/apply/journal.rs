@@ -25,6 +25,13 @@ pub(super) fn own_site(tx: &Tx<'_>) -> TxResult<String> {
     Ok(tx_get(tx.t(Meta), SERVICE_ID)?.unwrap_or_default())
 }
 
+/// The cluster's format (`domain::version`): a behaviour that differs from releases before
+/// it waits for it, so every node of a cluster in a rolling upgrade applies alike.
+pub(super) fn cluster_format(tx: &Tx<'_>) -> TxResult<u32> {
+    Ok(tx_get(tx.t(Meta), crate::store::trees::key::FORMAT)?
+        .unwrap_or(crate::domain::version::FIRST_FORMAT))
+}
+
 pub(super) fn append(tx: &Tx<'_>, entry: &JournalEntry) -> TxResult<()> {
     let head = get_u64(tx, fed_key::HEAD)?;
     tx_put(tx.t(FedJournal), &head.to_be_bytes(), entry)?;

@@ -1,7 +1,7 @@
 //! Applying key commands: bootstrap, certificate reset, the circle of trust.
 
 use super::federation_certs::{bind_trusted, drop_federated_certs};
-use super::journal::local_cert;
+use super::journal::{cluster_format, local_cert};
 use super::tx::{tx_get, tx_put, Tx, TxResult};
 use crate::crypto::KeyMaterial;
 use crate::domain::accounts::UserRecord;
@@ -42,8 +42,9 @@ pub(super) fn put_trusted(tx: &Tx<'_>, cert: &TrustedCert) -> TxResult<CommandRe
     if let Some(old) = tx_get::<TrustedCert>(tx.t(Trusted), cert.name.as_bytes())? {
         bind_trusted(tx, &old, false)?;
     }
-    if !cert.federated {
-        // The admin's word on a site's key wins over what the federation taught us.
+    if !cert.federated && cluster_format(tx)? > FIRST_FORMAT {
+        // The admin's word on a site's key wins over what the federation taught us (from
+        // format 2: releases before it kept both, and a cluster's nodes must apply alike).
         drop_federated_certs(tx, &cert.service_id)?;
     }
     tx_put(tx.t(Trusted), cert.name.as_bytes(), cert)?;

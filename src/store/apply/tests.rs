@@ -34,6 +34,11 @@ impl Machine {
 
     /// A machine bootstrapped as the site `sid`.
     pub(super) async fn with_service_id(sid: &str) -> Machine {
+        Self::bootstrapped(sid, crate::domain::version::FORMAT_VERSION).await
+    }
+
+    /// A machine bootstrapped as the site `sid`, its cluster at `format`.
+    pub(super) async fn bootstrapped(sid: &str, format: u32) -> Machine {
         let dir = tempfile::tempdir().unwrap();
         let db = sled::Config::new().temporary(true).open().unwrap();
         let mark = crate::store::format_mark::FormatMark::open(dir.path()).unwrap();
@@ -56,7 +61,7 @@ impl Machine {
                 service_id: sid.into(),
                 key,
                 admin,
-                format: crate::domain::version::FORMAT_VERSION,
+                format,
             })
             .await;
         assert_eq!(r, CommandResponse::Bootstrapped);

@@ -1,9 +1,10 @@
 //! Applying token commands: issue, refresh (conditional), revoke, pairing, expiry.
 
-use super::journal::{journal, own_site};
+use super::journal::{cluster_format, journal, own_site};
 use super::subjects::{subject_cut_off, user_cut_off};
 use super::tx::{tx_get, tx_put, Expired, Tx, TxResult};
 use crate::domain::token::{PairingRecord, Revocation, TokenKind, TokenRecord};
+use crate::domain::version::FIRST_FORMAT;
 use crate::federation::protocol::Change;
 use crate::raft::command::CommandResponse;
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
@@ -44,8 +45,10 @@ fn revoke(tx: &Tx<'_>, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
 
 pub(super) fn issue(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<CommandResponse> {
     store(tx, record)?;
-    // Web sessions are site-local: never federated.
-    if record.kind == TokenKind::Session {
+    // Web sessions are site-local: never federated. At the first format they are journaled
+    // as releases before formats did (every node's journal must number alike); the link
+    // never sends them (`PeerSite::carries`).
+    if record.kind == TokenKind::Session && cluster_format(tx)? > FIRST_FORMAT {
         return Ok(CommandResponse::Issued);
     }
     journal(
@@ -77,8 +80,9 @@ pub(super) fn refresh(
         }
         return rejected("token is revoked or unknown");
     };
-    // A federated site's record never refreshes here (the service refuses it before this).
-    if old.issuer != own_site(tx)? {
+    // A federated site's record never refreshes here (the service refuses it before this;
+    // at the first format an older leader may still propose it, and its nodes apply it).
+    if old.issuer != own_site(tx)? && cluster_format(tx)? > FIRST_FORMAT {
         return rejected("token is revoked or unknown");
     }
     if old.refresh_hash.as_deref() != Some(refresh_hash) {
