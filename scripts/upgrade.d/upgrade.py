@@ -300,6 +300,7 @@ def main():
 
     targets = [("nginx", lb.port)] + [(n.name, n.port) for n in nodes]
     rejoin = {}
+    fed_made = []
     with Load(targets, auth) as load:
         time.sleep(3)
         lead = leader_of(nodes)
@@ -315,6 +316,11 @@ def main():
             wait_converged(nodes)
             rejoin[n.name] = round(time.monotonic() - t0, 2)
             load.set_phase(f"after {n.name}")
+            # Changes on both sides of the federation while the site runs mixed binaries.
+            for port, prefix in ((lb.port, "fed-main"), (peer.port, "fed-peer")):
+                name = f"{prefix}-{n.name}"
+                admin_json(port, "POST", "/access/api/v2/users", {"username": name, "password": name + "-pass-1"})
+                fed_made.append((prefix, name))
             time.sleep(3)
         load.set_phase("all upgraded")
         time.sleep(3)
@@ -336,8 +342,24 @@ def main():
     ok &= not any(changed.values())
     report["web_session_survives"] = session_works(nodes[1].port, cookie)
     ok &= report["web_session_survives"]
-    st, body = req(peer.port, "GET", "/access/api/v1/system/federation", {"Authorization": basic_auth()})
-    report["peer_site_links"] = body[:400]
+    # Every user made during the upgrade reaches the other site: nothing is dropped.
+    t0 = time.monotonic()
+    missing = list(fed_made)
+    while missing and time.monotonic() - t0 < 90:
+        missing = [(prefix, name) for prefix, name in missing
+                   if req(peer.port if prefix == "fed-main" else nodes[0].port, "GET",
+                          f"/access/api/v2/users/{name}", {"Authorization": basic_auth()})[0] != 200]
+        if missing:
+            time.sleep(1)
+    report["federation"] = {"made_during_upgrade": len(fed_made), "arrived": len(fed_made) - len(missing),
+                            "missing": missing, "seconds_after_upgrade": round(time.monotonic() - t0, 1)}
+    ok &= not missing
+    for port, key in ((nodes[0].port, "main_site_link"), (peer.port, "peer_site_link")):
+        st, body = req(port, "GET", "/access/api/v1/system/federation", {"Authorization": basic_auth()})
+        links = json.loads(body) if st == 200 else []
+        status = links[0].get("status", {}) if links else {}
+        report["federation"][key] = {k: status.get(k) for k in
+                                     ("state", "events_behind", "held", "peer_format", "last_error", "full_syncs")}
 
     new_backup = os.path.join(common.RUN, "new.backup")
     r = subprocess.run([bins["new"], "backup", "--url", f"http://127.0.0.1:{nodes[0].port}", "--out", new_backup],
@@ -384,6 +406,9 @@ def main():
     print(f"  token answers changed per node: {changed}")
     print(f"  web session survives: {report['web_session_survives']}; new backup: {report['new_backup']}; "
           f"old backup restored into a new cluster: {report['old_backup_restored']['answers_equal']}")
+    fed = report["federation"]
+    print(f"  federation: {fed['arrived']} of {fed['made_during_upgrade']} users made during the upgrade arrived"
+          f" ({fed['seconds_after_upgrade']} s after it); main's link {fed['main_site_link']}")
     print(f"  downgrade: old binary still running after 5 s: {alive}; reported by the leader: {seen}")
     print(f"  report: {os.path.join(OUT, 'report.json')}; {'OK' if ok else 'PROBLEMS (see above)'}")
     PROCS.stop_all()
