@@ -48,6 +48,9 @@ pub struct Writer {
     quorum: QuorumWatch,
     /// `raft.write-timeout-ms`: how long a write may wait for a leader and a commit.
     timeout: Duration,
+    /// Set by a leader that is handing over (`Cluster::hand_over`): it proposes nothing more,
+    /// so the follower it picks holds the whole log and wins at once.
+    draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Writer {
@@ -64,7 +67,29 @@ impl Writer {
             peer,
             quorum,
             timeout,
+            draining: Default::default(),
         }
+    }
+
+    /// Propose nothing more while this node leads: writes wait until the leadership has
+    /// moved, then go to the new leader.
+    pub fn drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// While draining: wait (up to `within`) until another node leads.
+    async fn until_led_elsewhere(&self, within: Duration) {
+        let me = Some(self.node_id);
+        let _ = self
+            .raft
+            .wait(Some(within))
+            .metrics(|m| m.current_leader != me, "another leader")
+            .await;
     }
 
     /// The leader's address when it is another node.
@@ -115,6 +140,10 @@ impl Writer {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             *last_problem = "the cluster did not commit the change in time".into();
+            if self.draining() {
+                *last_problem = "the leader is handing over".into();
+                self.until_led_elsewhere(remaining).await;
+            }
             match self.raft.client_write(cmd.clone()).await {
                 Ok(resp) => return Ok(resp.data),
                 Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
@@ -182,6 +211,15 @@ impl Writer {
         let cut_off = || Refusal::new(RefusalKind::Unavailable, CUT_OFF);
         if self.quorum.cut_off() {
             return Err(cut_off());
+        }
+        if self.draining() {
+            // The follower asks again (the new leader, once it knows it).
+            self.until_led_elsewhere(self.timeout).await;
+            let leader = self.raft.metrics().borrow().current_leader;
+            return Err(Refusal::new(
+                RefusalKind::NotLeader,
+                format!("the leader handed over (to {leader:?})"),
+            ));
         }
         let commit = tokio::time::timeout(self.timeout, self.raft.client_write(cmd));
         tokio::select! {

@@ -271,6 +271,33 @@ impl Cluster {
         if metrics.current_leader != Some(self.node_id) {
             return None;
         }
+        // Propose nothing more, and let the followers catch up: the one asked then holds the
+        // whole log, so this node (whose own lease has long passed) grants it the vote at once.
+        self.writer.drain();
+        let last = metrics.last_log_index.unwrap_or(0);
+        let voters: Vec<NodeId> = metrics
+            .membership_config
+            .membership()
+            .voter_ids()
+            .filter(|id| *id != self.node_id)
+            .collect();
+        let _ = self
+            .raft
+            .wait(Some(Duration::from_millis(300)))
+            .metrics(
+                |m| {
+                    let last = m.last_log_index.unwrap_or(0).max(last);
+                    voters.iter().all(|id| {
+                        m.replication
+                            .as_ref()
+                            .and_then(|r| r.get(id).cloned().flatten())
+                            .is_some_and(|l| l.index >= last)
+                    })
+                },
+                "followers caught up",
+            )
+            .await;
+        let metrics = self.raft.metrics().borrow().clone();
         let membership = metrics.membership_config.membership().clone();
         let matched = |id: &NodeId| {
             metrics
@@ -285,22 +312,29 @@ impl Cluster {
             .map(|id| (matched(&id), id))
             .collect();
         candidates.sort_unstable_by(|a, b| b.cmp(a));
-        // Ask again every moment until `limit`, turn by turn: a campaign that lost (a vote
-        // refused within a lease) may win a moment later, in a new term.
+        // Ask the most caught-up voter again every moment until `limit`: a campaign that lost
+        // (votes are refused within a leader lease) wins a moment later, in a new term. One
+        // candidate at a time, so two never split the votes; the next when this one cannot be
+        // reached or has lost three times.
         let deadline = std::time::Instant::now() + limit;
-        for (_, id) in candidates.iter().cycle() {
-            if std::time::Instant::now() >= deadline {
-                break;
-            }
-            let Some(url) = membership.get_node(id).map(|n| n.addr.clone()) else {
+        let (mut turn, mut asks) = (0, 0u32);
+        while std::time::Instant::now() < deadline && !candidates.is_empty() {
+            let id = candidates[turn % candidates.len()].1;
+            let Some(url) = membership.get_node(&id).map(|n| n.addr.clone()) else {
+                turn += 1;
                 continue;
             };
             let asked: Result<(), _> = self
                 .peer
                 .call(&url, "take_over", &(), Duration::from_millis(500))
                 .await;
+            asks += 1;
             if let Err(e) = asked {
                 tracing::warn!(member = id, error = %e, "cannot hand leadership over");
+                turn += 1;
+            } else if asks % 3 == 0 {
+                // Three campaigns lost (its log behind another's?): the next one's turn.
+                turn += 1;
             }
             let wait_until = std::time::Instant::now() + Duration::from_millis(200);
             while std::time::Instant::now() < wait_until {

@@ -264,7 +264,9 @@ fn completions_and_version() {
     assert!(out.status.success());
     let version = String::from_utf8_lossy(&out.stdout);
     assert!(
-        version.contains(env!("CARGO_PKG_VERSION")) && version.contains("commit "),
+        version.contains(env!("CARGO_PKG_VERSION"))
+            && version.contains("commit ")
+            && version.contains("format 2"),
         "{version}"
     );
 }
