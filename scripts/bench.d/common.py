@@ -6,6 +6,7 @@ Imports nothing of the bench; every other module of scripts/bench.d imports it.
 import base64
 import http.client
 import os
+import statistics
 import signal
 import socket
 import subprocess
@@ -172,6 +173,12 @@ def median_run(runs):
     ordered = sorted(runs, key=lambda x: x["rps"])
     median = dict(ordered[len(ordered) // 2])
     median["runs_rps"] = [x["rps"] for x in runs]
+    # CPU per operation: its own median over the rounds (with every round's), not the
+    # rate-median round's.
+    cpu = [x["server_cpu_us_per_op"] for x in runs if x.get("server_cpu_us_per_op")]
+    median["runs_server_cpu_us_per_op"] = cpu
+    if cpu:
+        median["server_cpu_us_per_op"] = round(statistics.median(cpu), 1)
     return median
 
 

@@ -264,13 +264,17 @@ def targets(res, add, g):
         1.3)
     add("1 node: revoke vs etcd 1-member put (extra)", g(res, "single", "revoke", "rps"),
         g(e, "one_member", "put", "rps"), 1.3)
+    # The same writes as CPU: all three nodes' CPU per revoke against all three members' per put.
+    add("3 nodes: CPU per revoke via a follower vs etcd 3-member CPU per put (us)",
+        g(e, "ours_three_nodes", "revoke_via_follower", "server_cpu_us_per_op"),
+        g(e, "three_members", "put", "server_cpu_us_per_op"), 0.6, higher=False, unit="us")
 
 
 def report(res, row):
     e = res.get("etcd")
     if not e:
         return
-    print("-" * 125)
+    print("-" * 133)
     print(f"etcd     etcd {e.get('version')}, fsync on, {e['api']}; wrk {e['wrk_threads']} threads, "
           f"{e['connections']} connections, {e['path']}")
     for key, title in (("one_member", "etcd 1 member: put"), ("three_members", "etcd 3 members: put via follower")):

@@ -317,7 +317,7 @@ def report(res):
     f = res.get("failover")
     if not f:
         return
-    print("-" * 125)
+    print("-" * 133)
     s = f.get("kill_summary")
     sec = lambda x: "-" if x is None else f"{x:.3f}"
     if s:

@@ -115,7 +115,7 @@ def report(res, row):
     o = res.get("oidc")
     if not o:
         return
-    print("-" * 125)
+    print("-" * 133)
     for key, title in (("exchange", "OIDC exchange (revocable token)"), ("issue_nonrevocable", "issue non-revocable"),
                        ("issue_revocable", "issue revocable")):
         if o.get(key):

@@ -111,6 +111,19 @@ def targets(res):
         v1 = g(sc, "at_1k", "validate_distinct_revocable", "rps")
         vn = g(sc, "at_n", "validate_distinct_revocable", "rps")
         add(f"{tag}: validate distinct vs the same at 1k tokens", vn, v1, 0.9)
+    # CPU per operation (server CPU µs per answered request, medians over the rounds) against
+    # the operation's irreducible parts measured in the same windows: an RSA sign or verify on
+    # one core (`openssl speed`, between the rounds) and the node's own plaintext ping.
+    sign_us = 1e6 / sign if sign else None
+    verify_us = 1e6 / verify if verify else None
+    cpu = lambda d, k: g(d, k, "server_cpu_us_per_op")
+    ping_us, padded_us = cpu(s, "ping_anonymous"), cpu(s, "ping_token_sized")
+    add("1 node: CPU per non-revocable token vs sign + ping (us)", cpu(s, "issue_nonrevocable"),
+        sign_us + ping_us if sign_us and ping_us else None, 1.05, higher=False, unit="us")
+    add("1 node: CPU per distinct validation vs ping + verify (us)", cpu(s, "validate_distinct"),
+        verify_us + ping_us if verify_us and ping_us else None, 1.1, higher=False, unit="us")
+    add("1 node: CPU per repeated validation vs token-sized ping (us)", cpu(s, "validate_repeated"),
+        padded_us, 1.1, higher=False, unit="us")
     etcd_phase.targets(res, add, g)
     failover_phase.targets(res, add, g)
     oidc_phase.targets(res, add, g)
@@ -134,9 +147,14 @@ def fmt_ms(x):
     return "-" if x is None else f"{x:.2f}"
 
 
+def fmt_us(x):
+    return "-" if x is None else f"{x:,.0f}"
+
+
 def print_row(phase, name, x):
     """One wrk measurement as a line of the report's table."""
-    print(f"{phase:<8} {name:<40} {fmt_rate(x['rps']):>9} {fmt_ms(x['p50_ms']):>8} {fmt_ms(x['p99_ms']):>8} "
+    print(f"{phase:<8} {name:<40} {fmt_rate(x['rps']):>9} {fmt_us(x.get('server_cpu_us_per_op')):>7} "
+          f"{fmt_ms(x['p50_ms']):>8} {fmt_ms(x['p99_ms']):>8} "
           f"{x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} "
           f"{(str(x['lb_cpu_pct']) + '%') if x['lb_cpu_pct'] is not None else '-':>6} "
           f"{str(x['client_cpu_pct']) + '%':>7} {str(x.get('other_cpu_pct')) + '%':>6}")
@@ -144,7 +162,7 @@ def print_row(phase, name, x):
 
 def print_report(res):
     print()
-    print("=" * 125)
+    print("=" * 133)
     b = res.get("baselines", {})
     g = res.get("git") or {}
     print(f"access-node bench  {res['started']}  mode={res['mode']}  cores={b.get('cores') or res['host']['cores']}  "
@@ -153,10 +171,10 @@ def print_report(res):
     if b:
         print(f"RSA-2048 per core: sign {fmt_rate(b.get('rsa2048_sign_per_s_1core'))}/s, "
               f"verify {fmt_rate(b.get('rsa2048_verify_per_s_1core'))}/s")
-    hdr = f"{'phase':<8} {'measurement':<40} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sockerr':>7} {'srv cpu':>7} {'lb cpu':>6} {'wrk cpu':>7} {'other':>6}"
-    print("-" * 125)
+    hdr = f"{'phase':<8} {'measurement':<40} {'req/s':>9} {'us/op':>7} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8} {'sockerr':>7} {'srv cpu':>7} {'lb cpu':>6} {'wrk cpu':>7} {'other':>6}"
+    print("-" * 133)
     print(hdr)
-    print("-" * 125)
+    print("-" * 133)
     rows = [("ping_anonymous", "ping anonymous (plaintext)"), ("ping_token_sized", "ping, token-sized header"),
             ("issue_nonrevocable", "issue non-revocable"),
             ("issue_revocable", "issue revocable"), ("validate_distinct", "validate distinct tokens"),
@@ -181,7 +199,7 @@ def print_report(res):
                   f"{', '.join(fmt_ms(x) for x in v['per_node_p99_ms'])})")
     sc = res.get("scale")
     if sc:
-        print("-" * 125)
+        print("-" * 133)
         a1, an = sc.get("at_1k", {}), sc.get("at_n", {})
         fill = sc.get("fill", {})
         print(f"scale    fill {fill.get('tokens_added', 0):,} revocable tokens in {fill.get('seconds')} s "
@@ -202,7 +220,8 @@ def print_report(res):
                             ("restarted", an, "validate_distinct_revocable_after_restart")):
             x = d.get(key)
             if x:
-                print(f"{'scale':<8} {('validate distinct revocable ' + tag):<40} {fmt_rate(x['rps']):>9} {fmt_ms(x['p50_ms']):>8} "
+                print(f"{'scale':<8} {('validate distinct revocable ' + tag):<40} {fmt_rate(x['rps']):>9} "
+                      f"{fmt_us(x.get('server_cpu_us_per_op')):>7} {fmt_ms(x['p50_ms']):>8} "
                       f"{fmt_ms(x['p99_ms']):>8} {x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} {'-':>6} {str(x['client_cpu_pct']) + '%':>7} {str(x.get('other_cpu_pct')) + '%':>6}")
         mib = lambda k: "-" if not k else f"{k / 1024:,.0f} MiB"
         print(f"scale    RSS @1k {mib(a1.get('rss_kib'))}; @N after fill {mib(an.get('rss_kib_after_fill'))}, "
@@ -215,7 +234,7 @@ def print_report(res):
                       f"RSS at ready {mib(x['rss_kib_at_ready'])}")
     fd = res.get("federation")
     if fd:
-        print("-" * 125)
+        print("-" * 133)
         v, e = fd.get("revocation_lag") or {}, fd.get("throughput") or {}
         if v:
             print(f"{'fed':<8} {'revoke at A 2xx -> 401 on every B node':<40} {'':>9} {fmt_ms(v['p50_ms']):>8} "
@@ -236,7 +255,7 @@ def print_report(res):
     failover_phase.report(res)
     oidc_phase.report(res, print_row)
     scim_phase.report(res, print_row)
-    print("-" * 125)
+    print("-" * 133)
     ts = [t for t in res.get("targets", []) if t["result"] != "n/a"]
     skipped = len(res.get("targets", [])) - len(ts)
     print("targets (informational only)" + (f"; {skipped} without inputs in this run not shown" if skipped else ""))
@@ -247,11 +266,11 @@ def print_report(res):
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
         need = t["need"] if isinstance(t["need"], str) else f">= {t['need']}"
         print(f"  {t['result']:<4}  {t['target']:<{w}} {val:>10} / {ref:>10} = {ratio:>5} (need {need})")
-    print("-" * 125)
+    print("-" * 133)
     bg = res.get("background_cpu_pct_before_phase") or {}
     if bg:
         print("CPU busy (% of one core) in the 1 s before each phase, none of it ours: "
               + ", ".join(f"{k} {v:.0f}%" for k, v in bg.items())
               + ("   ** other load on the host: numbers are skewed **" if max(bg.values()) > 20 else ""))
     print("phase seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in res.get("phase_seconds", {}).items()))
-    print("=" * 125)
+    print("=" * 133)

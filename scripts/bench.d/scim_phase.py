@@ -142,7 +142,7 @@ def report(res, row):
     s = res.get("scim")
     if not s:
         return
-    print("-" * 125)
+    print("-" * 133)
     d, v = s.get("deprovisioning", {}), s.get("baseline_revocation", {})
     print(f"scim     flows on the release build: {s.get('flows')}")
     print(f"scim     deprovisioning -> refused, site A nodes: p50 {d.get('site_a_p50_ms')} ms, p99 {d.get('site_a_p99_ms')} ms; "

@@ -78,6 +78,9 @@ class Bench:
             "threads": threads,
             "connections": conns,
             "server_cpu_pct": round(100.0 * (s1 - s0) / HZ / wall, 1) if server_pids else None,
+            # What each answered request cost the server (all its processes), in CPU µs: moves
+            # far less with the host's speed of the moment than a rate does.
+            "server_cpu_us_per_op": round((s1 - s0) / HZ * 1e6 / ok, 1) if server_pids and ok else None,
             "lb_cpu_pct": round(100.0 * (l1 - l0) / HZ / wall, 1) if lb_pids else None,
             "client_cpu_pct": round(100.0 * ((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)) / wall, 1),
             "host_busy_pct": round(100.0 * (1 - (i1 - i0) / max(1, h1 - h0)), 1),
@@ -88,6 +91,7 @@ class Bench:
                                          - (res["lb_cpu_pct"] or 0) - res["client_cpu_pct"]), 1)
         log(f"  {label:<44} {res['rps']:>10,.0f}/s  p50 {res['p50_ms']:.2f} ms  p99 {res['p99_ms']:.2f} ms"
             f"  non-2xx {non2xx}  sockerr {res['socket_errors']}  cpu srv {res['server_cpu_pct']}%"
+            f" ({res['server_cpu_us_per_op']} us/op)"
             + (f" lb {res['lb_cpu_pct']}%" if lb_pids else "") + f" wrk {res['client_cpu_pct']}% other {res['other_cpu_pct']}%")
         return res
 
