@@ -65,9 +65,12 @@ pub struct Node {
 
 /// A data directory of a newer format than this binary reads (its state, or an entry of its
 /// log not applied yet) that has no format mark yet: stop before Raft or the log store touch
-/// it.
-fn refuse_newer_data(db: &sled::Db, state_machine: &StateMachine) -> Result<(), StartError> {
-    let reads = crate::domain::version::own_format();
+/// it. The state's format otherwise.
+fn refuse_newer_data(
+    db: &sled::Db,
+    state_machine: &StateMachine,
+    reads: u32,
+) -> Result<u32, StartError> {
     let view = state_machine.view();
     let storage = |e: crate::store::StoreError| StartError::Storage(e.to_string());
     let format = view.cluster_format().map_err(storage)?;
@@ -77,7 +80,7 @@ fn refuse_newer_data(db: &sled::Db, state_machine: &StateMachine) -> Result<(), 
     let applied = view.last_applied().map_err(storage)?.map(|l| l.index);
     match crate::store::log::refuse_unapplied(db, applied, reads) {
         Some(why) => Err(StartError::Format(why)),
-        None => Ok(()),
+        None => Ok(format),
     }
 }
 
@@ -110,14 +113,9 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         mark.clone(),
     )
     .map_err(|e| StartError::Storage(e.to_string()))?;
-    refuse_newer_data(&db, &state_machine)?;
-    mark.raise(
-        state_machine
-            .view()
-            .cluster_format()
-            .map_err(|e| StartError::Storage(e.to_string()))?,
-    )
-    .map_err(|e| StartError::Storage(e.to_string()))?;
+    let format = refuse_newer_data(&db, &state_machine, own)?;
+    mark.raise(format)
+        .map_err(|e| StartError::Storage(e.to_string()))?;
     let log_store = LogStore::open(&db, mark)?;
     let log_tail = log_store.clone();
     state_machine.subscribe_entries(|e| audit::emit(e.cmd, e.membership, e.response));

@@ -30,16 +30,11 @@ impl Command {
                 record: Some(_), ..
             } => OIDC_STATUS_SCIM,
             Command::FederationReceive { times, events, .. } => {
-                let times = times_format(times);
-                events
-                    .iter()
-                    .map(|e| e.change.format_needed())
-                    .fold(times, u32::max)
+                times_format(times).max(highest_format(events.iter().map(|e| &e.change)))
             }
-            Command::FederationSync { times, changes, .. } => changes
-                .iter()
-                .map(Change::format_needed)
-                .fold(times_format(times), u32::max),
+            Command::FederationSync { times, changes, .. } => {
+                times_format(times).max(highest_format(changes))
+            }
             Command::FederationAck { held: Some(_), .. } => OIDC_STATUS_SCIM,
             Command::Batch { commands } => commands
                 .iter()
@@ -51,6 +46,14 @@ impl Command {
             _ => FIRST_FORMAT,
         }
     }
+}
+
+/// The highest format any of `changes` needs (the first format for none).
+pub fn highest_format<'a>(changes: impl IntoIterator<Item = &'a Change>) -> u32 {
+    changes
+        .into_iter()
+        .map(Change::format_needed)
+        .fold(FIRST_FORMAT, u32::max)
 }
 
 /// Releases before formats read the leader's clock (`now_ms`) of a receive, not the rest.

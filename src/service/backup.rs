@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use std::sync::Arc;
 
-use super::writes::Writes;
+use super::writes::{being_upgraded, Writes};
 use super::{ServiceError, ServiceResult};
 use crate::domain::version::FIRST_FORMAT;
 use crate::raft::command::{Command, CommandResponse};
@@ -80,14 +80,7 @@ impl Backup {
             .unwrap_or(FIRST_FORMAT);
         let cluster = self.state.cluster_format()?;
         if format > cluster {
-            return Err(ServiceError::Unavailable {
-                why: format!(
-                    "the cluster is being upgraded: this backup is of format {format}, the \
-                     cluster is at format {cluster} until every voter runs a binary of format \
-                     {format}"
-                ),
-                retry_after_secs: 5,
-            });
+            return Err(being_upgraded("this backup is of", format, cluster));
         }
         if !force && !self.state.is_fresh()? {
             return Err(ServiceError::Conflict(

@@ -218,7 +218,7 @@ impl Cluster {
         }
     }
 
-    /// Each voter's format as this node last read it, and the cluster's.
+    /// The format this node reads, and the cluster's.
     pub fn formats_json(&self) -> serde_json::Value {
         serde_json::json!({
             "node": own_format(),
@@ -247,12 +247,12 @@ impl Cluster {
         self.clock.board().node_offset(id)
     }
 
-    /// This node's clock as `/healthz` and the cluster status show it.
     /// The format member `id` reads, as last read (None: not yet).
     pub fn member_format(&self, id: NodeId) -> Option<u32> {
         self.clock.member_format(id)
     }
 
+    /// This node's clock as `/healthz` and the cluster status show it.
     pub fn clock_json(&self) -> serde_json::Value {
         self.clock.json()
     }
@@ -274,42 +274,27 @@ impl Cluster {
         // Propose nothing more, and let the followers catch up: the one asked then holds the
         // whole log, so this node (whose own lease has long passed) grants it the vote at once.
         self.writer.drain();
-        let last = metrics.last_log_index.unwrap_or(0);
-        let voters: Vec<NodeId> = metrics
-            .membership_config
-            .membership()
+        let membership = metrics.membership_config.membership().clone();
+        let others: Vec<NodeId> = membership
             .voter_ids()
             .filter(|id| *id != self.node_id)
             .collect();
+        let last = metrics.last_log_index.unwrap_or(0);
         let _ = self
             .raft
             .wait(Some(Duration::from_millis(300)))
             .metrics(
                 |m| {
                     let last = m.last_log_index.unwrap_or(0).max(last);
-                    voters.iter().all(|id| {
-                        m.replication
-                            .as_ref()
-                            .and_then(|r| r.get(id).cloned().flatten())
-                            .is_some_and(|l| l.index >= last)
-                    })
+                    others.iter().all(|id| matched_index(m, *id) >= last)
                 },
                 "followers caught up",
             )
             .await;
         let metrics = self.raft.metrics().borrow().clone();
-        let membership = metrics.membership_config.membership().clone();
-        let matched = |id: &NodeId| {
-            metrics
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(id).cloned().flatten())
-                .map_or(0, |l| l.index)
-        };
-        let mut candidates: Vec<(u64, NodeId)> = membership
-            .voter_ids()
-            .filter(|id| *id != self.node_id)
-            .map(|id| (matched(&id), id))
+        let mut candidates: Vec<(u64, NodeId)> = others
+            .iter()
+            .map(|id| (matched_index(&metrics, *id), *id))
             .collect();
         candidates.sort_unstable_by(|a, b| b.cmp(a));
         // Ask the most caught-up voter again every moment until `limit`: a campaign that lost
@@ -382,4 +367,13 @@ impl Cluster {
         });
         Ok((ready, body))
     }
+}
+
+/// How far the leader knows `id`'s log to match its own (0 when not replicating to it).
+fn matched_index(metrics: &openraft::RaftMetrics<NodeId, openraft::BasicNode>, id: NodeId) -> u64 {
+    metrics
+        .replication
+        .as_ref()
+        .and_then(|r| r.get(&id).cloned().flatten())
+        .map_or(0, |l| l.index)
 }

@@ -20,6 +20,7 @@ use crate::federation::protocol::{
 };
 use crate::federation::upload::{self, Upload};
 use crate::raft::command::{Command, CommandResponse, ReceiveTimes};
+use crate::raft::format::highest_format;
 use crate::store::StateView;
 use crate::telemetry::audit::Event;
 use crate::telemetry::metrics;
@@ -224,10 +225,7 @@ impl SiteInbox {
         changes: impl Iterator<Item = &'a Change>,
         cluster_format: u32,
     ) -> ServiceResult<Option<Answer>> {
-        let needs = changes
-            .map(Change::format_needed)
-            .max()
-            .unwrap_or(FIRST_FORMAT);
+        let needs = highest_format(changes);
         if needs <= cluster_format {
             return Ok(None);
         }
@@ -274,7 +272,7 @@ impl SiteInbox {
         })
     }
 
-    fn answer(&self, response: CommandResponse) -> ServiceResult<Answer> {
+    fn answer(&self, response: CommandResponse, cluster_format: u32) -> ServiceResult<Answer> {
         let (position, status) = match response {
             CommandResponse::FedReceived { position, .. } => (position, "ok"),
             CommandResponse::FedOutOfOrder { position } => (position, "out_of_order"),
@@ -284,7 +282,7 @@ impl SiteInbox {
         Ok(Answer {
             position,
             status: status.into(),
-            ..self.answer_to(self.state.cluster_format()?)?
+            ..self.answer_to(cluster_format)?
         })
     }
 
@@ -319,7 +317,7 @@ impl SiteInbox {
         if let CommandResponse::FedReceived { refused, .. } = &response {
             self.report_refusals(&peer.name, refused);
         }
-        self.answer(response)
+        self.answer(response, format)
     }
 
     /// Keep in a full sync's vector only the sequences we can believe: the sender's own, and
@@ -375,7 +373,7 @@ impl SiteInbox {
         if done {
             tracing::info!(from = %sealed.iss, "full sync from a federated site done");
         }
-        self.answer(response)
+        self.answer(response, format)
     }
 
     /// A site saying hello: its key is trusted here (else 401); says whether we know it.

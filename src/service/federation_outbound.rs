@@ -19,6 +19,7 @@ use crate::federation::protocol::{Change, EventBatch, Held, Hello, JournalEntry,
 use crate::federation::status::{Board, LinkStatus};
 use crate::federation::upload;
 use crate::raft::command::Command;
+use crate::raft::format::highest_format;
 use crate::raft::membership::Membership;
 use crate::store::StateView;
 
@@ -223,14 +224,14 @@ impl SiteOutbox {
             .map(|e| {
                 e.map(|e| {
                     let needs = e.change.format_needed();
-                    let too_new = needs > peer_format;
-                    if too_new && peer.carries(&e.change) {
+                    let carried = peer.carries(&e.change);
+                    if carried && needs > peer_format {
                         held = Some(held.unwrap_or_default().and(Held {
                             format: needs,
                             count: 1,
                         }));
                     }
-                    match peer.carries(&e.change) && !too_new {
+                    match carried && needs <= peer_format {
                         true => e,
                         false => JournalEntry {
                             change: Change::Skip,
@@ -244,10 +245,7 @@ impl SiteOutbox {
         let batch = EventBatch {
             after: pos,
             upto,
-            format: events
-                .iter()
-                .map(|e| e.change.format_needed())
-                .fold(FIRST_FORMAT, u32::max),
+            format: highest_format(events.iter().map(|e| &e.change)),
             events,
         };
         let (status, body) = self.send_timed(peer, "_events", batch).await?;

@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use super::federation_outbound::{LinkError, SiteOutbox};
 use super::{keyset, own_service_id};
-use crate::domain::version::FIRST_FORMAT;
 use crate::federation::message;
 use crate::federation::protocol::{Change, Held, PeerSite, SyncChunk, SyncDone};
+use crate::raft::format::highest_format;
 
 /// The peer's own records and certificate: it knows them better than we do (and refuses
 /// them from anyone else).
@@ -43,14 +43,10 @@ impl SiteOutbox {
             .filter(|c| peer.carries(c) && !about_itself(c, &peer.service_id))
             .partition(|c| c.format_needed() <= peer_format);
         // What the peer's format cannot take waits for the sync after its upgrade.
-        let held = too_new
-            .iter()
-            .map(Change::format_needed)
-            .max()
-            .map(|format| Held {
-                format,
-                count: too_new.len() as u64,
-            });
+        let held = (!too_new.is_empty()).then(|| Held {
+            format: highest_format(&too_new),
+            count: too_new.len() as u64,
+        });
         let changes: Vec<Change> = changes
             .into_iter()
             .map(|c| match c {
@@ -79,10 +75,7 @@ impl SiteOutbox {
                     vector: vector.clone(),
                     proofs: proofs.clone(),
                 }),
-                format: chunk
-                    .iter()
-                    .map(Change::format_needed)
-                    .fold(FIRST_FORMAT, u32::max),
+                format: highest_format(chunk),
             };
             let (status, answer) = self.send_timed(peer, "_sync", body).await?;
             if status != 200 || answer["status"] != "ok" {

@@ -10,6 +10,18 @@ use crate::raft::membership::Membership;
 use crate::raft::writer::Writer;
 use crate::store::StateView;
 
+/// 503 for what needs format `needed` while the cluster is at `cluster` (`what`: "this needs",
+/// "this backup is of").
+pub(super) fn being_upgraded(what: &str, needed: u32, cluster: u32) -> ServiceError {
+    ServiceError::Unavailable {
+        why: format!(
+            "the cluster is being upgraded: {what} format {needed}, the cluster is at format \
+             {cluster} until every voter runs a binary of format {needed}"
+        ),
+        retry_after_secs: 5,
+    }
+}
+
 /// The write path every use case shares. Cheap to share behind an `Arc`.
 pub struct Writes {
     writer: Writer,
@@ -48,13 +60,7 @@ impl Writes {
         if needed <= cluster {
             return Ok(());
         }
-        Err(ServiceError::Unavailable {
-            why: format!(
-                "the cluster is being upgraded: this needs format {needed}, the cluster is at \
-                 format {cluster} until every voter runs a binary of format {needed}"
-            ),
-            retry_after_secs: 5,
-        })
+        Err(being_upgraded("this needs", needed, cluster))
     }
 
     /// Propose `cmd` alone (forwarded to the leader when needed) and wait until it is applied.
