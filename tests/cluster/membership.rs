@@ -25,6 +25,9 @@ fn cluster_rpc_needs_the_join_key_and_survives_garbage() {
         "/_cluster/join",
         "/_cluster/read_index",
         "/_cluster/federation_links",
+        // A stranger must not make a follower campaign (hand-over) or read its format.
+        "/_cluster/take_over",
+        "/_cluster/time",
     ] {
         let (status, body) = rpc(path, None, &vote.to_string());
         assert_eq!(
