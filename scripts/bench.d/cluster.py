@@ -12,8 +12,9 @@ from common import (ADMIN_PASSWORD, BIN, JOIN_KEY, PROCS, ROOT, RUN, VERIFIED_CA
 
 
 class Node:
-    def __init__(self, name, node_id=1, seeds=None, cluster=False, join_key=None):
+    def __init__(self, name, node_id=1, seeds=None, cluster=False, join_key=None, binary=None):
         self.name = name
+        self.binary = binary or BIN  # another build (the previous release) runs the same way
         self.node_id = node_id
         self.seeds = seeds
         self.cluster = cluster
@@ -41,7 +42,7 @@ class Node:
         os.makedirs(self.home, exist_ok=True)
         logf = open(self.log, "a")
         self.proc = PROCS.add("access-node", subprocess.Popen(
-            [BIN, "serve", "--home", self.home, "--listen", f"127.0.0.1:{self.port}"],
+            [self.binary, "serve", "--home", self.home, "--listen", f"127.0.0.1:{self.port}"],
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=RUN))
         logf.close()
         return self
@@ -151,13 +152,14 @@ def mint_admin(port):
         raise RuntimeError(f"admin token: HTTP {st}: {body[:300]}")
     return json.loads(body)["access_token"]
 
-def start_cluster(prefix, size=3):
-    """A fresh cluster of `size` nodes (default settings), node 1 first; join key of the run."""
-    first = Node(f"{prefix}1", 1, cluster=True).start()
+def start_cluster(prefix, size=3, binary=None):
+    """A fresh cluster of `size` nodes (default settings), node 1 first; join key of the run;
+    `binary` another build than the run's (all nodes run it)."""
+    first = Node(f"{prefix}1", 1, cluster=True, binary=binary).start()
     first.wait_ready(need_leader=True)
     nodes = [first]
     for i in range(2, size + 1):
-        n = Node(f"{prefix}{i}", i, f"http://127.0.0.1:{first.port}", cluster=True).start()
+        n = Node(f"{prefix}{i}", i, f"http://127.0.0.1:{first.port}", cluster=True, binary=binary).start()
         n.wait_ready(need_leader=True)
         nodes.append(n)
     return nodes

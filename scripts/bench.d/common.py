@@ -25,6 +25,9 @@ RUN = os.path.join(OUT_DIR, "run")
 PIDS_FILE = os.path.join(OUT_DIR, "pids")
 # A private copy, so a rebuild during the run cannot swap the binary under the restart tests.
 BIN = os.path.join(RUN, "access-node")
+# The previous release's binary (the "previous" phase), copied the same way when there is one:
+# bench.py --previous PATH, else $BENCH_PREVIOUS_BIN (scripts/bench builds or finds it).
+PREV_BIN = os.path.join(RUN, "access-node-previous")
 ADMIN_PASSWORD = "password"
 VERIFIED_CACHE_ENTRIES = 100
 # Concurrent connections for the write measurements: group commit turns concurrency into
@@ -125,15 +128,23 @@ def proc_status(pid):
 
 
 def cpu_ticks(pids):
-    total = 0
+    user, system = cpu_split(pids)
+    return user + system
+
+
+def cpu_split(pids):
+    """(user, system) CPU ticks of the processes: the kernel's share is mostly the network
+    path, and on loopback it also carries the load generator's receive path and wake-ups."""
+    user = system = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
+            user += int(fields[11])
+            system += int(fields[12])
         except (OSError, IndexError, ValueError):
             pass
-    return total
+    return user, system
 
 
 def host_ticks():
@@ -179,6 +190,10 @@ def median_run(runs):
     median["runs_server_cpu_us_per_op"] = cpu
     if cpu:
         median["server_cpu_us_per_op"] = round(statistics.median(cpu), 1)
+    for key in ("server_user_us_per_op", "server_sys_us_per_op"):
+        xs = [x[key] for x in runs if x.get(key) is not None]
+        if xs:
+            median[key] = round(statistics.median(xs), 1)
     return median
 
 

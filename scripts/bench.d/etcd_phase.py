@@ -11,14 +11,19 @@ out). No load balancer on either side. The 3-member etcd and our 3 nodes run sid
 turns (--etcd-runs rounds; the median of each side is kept). Each round then issues again and
 revokes those ids in a random order (an extra line): the ids sort by issue time, so revoking in
 issue order touches neighbouring pages, and the random order shows what that locality is worth.
+EtcdSide, OursSide, count_keys and fill_keys (bulk puts, 128 per transaction) serve the scale
+phase too, and OursSide the previous phase (with the previous release's binary).
 """
 import base64
+import concurrent.futures
+import http.client
 import json
 import os
 import random
 import shutil
 import signal
 import subprocess
+import threading
 import time
 
 from cluster import leader_of, mint_admin, start_cluster
@@ -26,6 +31,10 @@ from common import PROCS, RUN, WRITE_CONNS, free_port, log, median_run, read_cap
 
 
 THREADS = 2
+# etcd_put.lua's value (the size of a token id, base64 as the gateway wants), for the bulk fill.
+PUT_VALUE = base64.b64encode(b"revoked:0123456789abcdef0123456789abcdef").decode()
+# etcd's default --max-txn-ops: the most puts one transaction may carry.
+TXN_OPS = 128
 
 
 def etcd_version():
@@ -102,7 +111,8 @@ def start_etcd(tag, size, timeout=60.0):
 
 
 def count_keys(port):
-    """Keys under bench/ (each put has its own key, so about the 2xx count of all runs)."""
+    """Keys under bench/ (each put has its own key, so about the 2xx count of all runs; the scale
+    phase's bulk fill writes under bench/fill/, which etcd_put.lua's prefixes never are)."""
     body = json.dumps({"key": base64.b64encode(b"bench/").decode(),
                        "range_end": base64.b64encode(b"bench0").decode(), "count_only": True})
     st, text = req(port, "POST", "/v3/kv/range", {"Content-Type": "application/json"}, body, timeout=30)
@@ -110,6 +120,49 @@ def count_keys(port):
         return int(json.loads(text).get("count", 0)) if st == 200 else None
     except ValueError:
         return None
+
+
+def fill_keys(port, prefix, first, count, deadline, threads=8):
+    """Puts the keys <prefix><first>..<prefix><first + count - 1> (zero-padded) with etcd_put.lua's
+    value through the JSON gateway, TXN_OPS puts per POST /v3/kv/txn, from `threads` keep-alive
+    connections, until done or `deadline` (monotonic). Returns (keys acknowledged, errors)."""
+    lock = threading.Lock()
+    state = {"next": first, "ok": 0, "errors": []}
+    end = first + count
+
+    def worker():
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            while time.monotonic() < deadline and len(state["errors"]) < 20:
+                with lock:
+                    lo = state["next"]
+                    if lo >= end:
+                        return
+                    hi = state["next"] = min(end, lo + TXN_OPS)
+                ops = [{"requestPut": {"key": base64.b64encode(f"{prefix}{i:010d}".encode()).decode(),
+                                       "value": PUT_VALUE}} for i in range(lo, hi)]
+                try:
+                    conn.request("POST", "/v3/kv/txn", json.dumps({"success": ops}),
+                                 {"Content-Type": "application/json"})
+                    r = conn.getresponse()
+                    text = r.read()
+                except (OSError, http.client.HTTPException) as e:
+                    conn.close()
+                    with lock:
+                        state["errors"].append(f"{type(e).__name__}: {e}")
+                    continue
+                with lock:
+                    if r.status == 200:
+                        state["ok"] += hi - lo
+                    else:
+                        state["errors"].append(f"HTTP {r.status}: {text[:200]!r}")
+        finally:
+            conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(threads) as ex:
+        for f in [ex.submit(worker) for _ in range(threads)]:
+            f.result()
+    return state["ok"], state["errors"]
 
 
 class EtcdSide:
@@ -128,10 +181,11 @@ class EtcdSide:
             self.stop()
             raise RuntimeError(f"etcd put: HTTP {st}: {body[:200]}")
 
-    def put(self, b, D, k=0, tag=""):
+    def put(self, b, D, k=0, tag="", prefix=None):
+        """One wrk run of puts via the target member, keys under `prefix` (bench/<k>/)."""
         return b.wrk(f"etcd {self.size} member{'s' if self.size > 1 else ''}: put via {self.role}{tag}",
                      "etcd_put.lua", self.target.port, THREADS, WRITE_CONNS, D,
-                     {"BENCH_KEY_PREFIX": f"bench/{k}/"},
+                     {"BENCH_KEY_PREFIX": prefix or f"bench/{k}/"},
                      server_pids=[m.pid for m in self.members])
 
     def summary(self, put):
@@ -148,10 +202,12 @@ class EtcdSide:
 
 
 class OursSide:
-    """A fresh 3-node cluster; revocable tokens issued, then revoked, straight through a follower."""
+    """A fresh 3-node cluster; revocable tokens issued, then revoked, straight through a follower.
+    `binary`: another build than the run's (the previous phase); `label` starts each line."""
 
-    def __init__(self):
-        self.nodes = start_cluster("ef")
+    def __init__(self, prefix="ef", binary=None, label="3 nodes"):
+        self.prefix, self.label = prefix, label
+        self.nodes = start_cluster(prefix, binary=binary)
         try:
             self.leader, _ = leader_of(self.nodes)
             self.follower = next(n for n in self.nodes if n is not self.leader)
@@ -161,26 +217,27 @@ class OursSide:
             raise
         self.W = dict(server_pids=[n.pid for n in self.nodes])
 
-    def issue_then_revoke(self, b, D, k, tag="", random_order=False):
-        """Issue for 2 x D, then revoke the ids issued: in issue order (each wrk thread walks one
-        half of them), or shuffled (seeded by the round) to show what locality is worth."""
+    def issue_then_revoke(self, b, D, k, tag="", random_order=False, issue_s=None, revoke_s=None):
+        """Issue for 2 x D (or issue_s), then revoke the ids issued (for at most D, or revoke_s):
+        in issue order (each wrk thread walks one half of them), or shuffled (seeded by the
+        round) to show what locality is worth. `k` names the round's files (unique per call)."""
         suffix = "-random" if random_order else ""
-        cap = os.path.join(RUN, f"etcd-ours-revocable-{k}{suffix}")
+        cap = os.path.join(RUN, f"{self.prefix}-ours-revocable-{k}{suffix}")
         f = self.follower.port
         # Issuing runs 2 x D: revocation is several times faster, and it stops at the last id.
-        issue = b.wrk(f"3 nodes: issue revocable via follower{tag}", "issue.lua", f, THREADS, WRITE_CONNS,
-                      2 * D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_EXPIRES_IN": 0,
-                              "BENCH_CAPTURE": cap}, **self.W)
+        issue = b.wrk(f"{self.label}: issue revocable via follower{tag}", "issue.lua", f, THREADS, WRITE_CONNS,
+                      issue_s or 2 * D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_EXPIRES_IN": 0,
+                                         "BENCH_CAPTURE": cap}, **self.W)
         ids = read_capture(cap)
         if not ids:
             raise RuntimeError("no revocable token captured for revoke via follower")
         ids = [i for i, _ in ids]
         if random_order:
             random.Random(k).shuffle(ids)
-        idfile = write_lines(os.path.join(RUN, f"etcd-ours-revoke-ids-{k}{suffix}.txt"), ids)
+        idfile = write_lines(os.path.join(RUN, f"{self.prefix}-ours-revoke-ids-{k}{suffix}.txt"), ids)
         what = "revoke via follower, random order" if random_order else "revoke via follower"
-        revoke = b.wrk(f"3 nodes: {what} (up to {len(ids)} ids){tag}", "revoke.lua", f, THREADS,
-                       WRITE_CONNS, D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_IDS": idfile},
+        revoke = b.wrk(f"{self.label}: {what} (up to {len(ids)} ids){tag}", "revoke.lua", f, THREADS,
+                       WRITE_CONNS, revoke_s or D, {"BENCH_AUTH": "Bearer " + self.admin, "BENCH_IDS": idfile},
                        limited=True, **self.W)
         return issue, revoke
 

@@ -4,6 +4,7 @@ import statistics
 import etcd_phase
 import failover_phase
 import oidc_phase
+import previous_phase
 import scim_phase
 
 from common import WRITE_CONNS
@@ -81,36 +82,8 @@ def targets(res):
         g(c, "ping_anonymous", "rps"), 0.7)
     add("3 nodes: revocation visible on every node, p99 vs 20 ms", g(c, "revocation_visibility", "p99_ms"), 20.0,
         higher=False, unit="ms")
-    if sc and sc.get("stored_tokens") is not None:
-        n = sc.get("stored_tokens")
-        tag = f"{n:,} tokens" + ("" if sc.get("reached_target") else f" (of {sc['target_tokens']:,}: fill budget hit)")
-        rss = g(sc, "at_n", "rss_kib_after_validate")
-        add(f"{tag}: resident (VmRSS after validate) vs 1 GiB", rss / 1048576 if rss else None, 1.0,
-            higher=False, unit="GiB")
-        hwm = g(sc, "at_n", "hwm_kib_after_fill")
-        add(f"{tag}: peak resident during fill (VmHWM) vs 1 GiB (extra)", hwm / 1048576 if hwm else None, 1.0,
-            higher=False, unit="GiB")
-        rs = [g(sc, "at_n", k, "ready_s") for k in ("restart_SIGTERM", "restart_SIGKILL")]
-        rs = [x for x in rs if x is not None]
-        add(f"{tag}: restart to ready (worst of SIGTERM/SIGKILL) vs 10 s", max(rs) if rs else None, 10.0,
-            higher=False, unit="s")
-        add(f"{tag}: write p99 of the worst fill chunk with a snapshot vs 50 ms",
-            g(sc, "fill", "worst_snapshot_chunk_p99_ms"), 50.0, higher=False, unit="ms")
-        # What a snapshot adds over the chunks that built none, against the allowance the
-        # issue's own figures make (50 ms over its other chunks' ~22 ms), and the floor the
-        # fill rate itself sets: WRITE_CONNS writers waiting on a server that makes `rate`
-        # tokens a second wait WRITE_CONNS / rate on average (Little's law), snapshot or not.
-        chunks = g(sc, "fill", "chunks") or []
-        plain = [c["p99_ms"] for c in chunks if not c.get("snapshots")]
-        add(f"{tag}: worst snapshot chunk p99 vs the median p99 of chunks without one (extra)",
-            g(sc, "fill", "worst_snapshot_chunk_p99_ms"), statistics.median(plain) if plain else None,
-            round(50 / 22, 2), higher=False, unit="ms")
-        rate = g(sc, "fill", "rps")
-        add(f"{tag}: mean write wait the fill rate allows ({WRITE_CONNS} connections / tokens per s) "
-            "vs 50 ms (extra)", 1000.0 * WRITE_CONNS / rate if rate else None, 50.0, higher=False, unit="ms")
-        v1 = g(sc, "at_1k", "validate_distinct_revocable", "rps")
-        vn = g(sc, "at_n", "validate_distinct_revocable", "rps")
-        add(f"{tag}: validate distinct vs the same at 1k tokens", vn, v1, 0.9)
+    if sc and sc.get("steps"):
+        scale_targets(sc, add, g)
     # CPU per operation (server CPU µs per answered request, medians over the rounds) against
     # the operation's irreducible parts measured in the same windows: an RSA sign or verify on
     # one core (`openssl speed`, between the rounds) and the node's own plaintext ping.
@@ -124,10 +97,147 @@ def targets(res):
         verify_us + ping_us if verify_us and ping_us else None, 1.1, higher=False, unit="us")
     add("1 node: CPU per repeated validation vs token-sized ping (us)", cpu(s, "validate_repeated"),
         padded_us, 1.1, higher=False, unit="us")
+    # The same two in user time only. On loopback the kernel time of a send also carries the
+    # load generator's receive path and its wake-up; a plaintext ping at full speed finds wrk
+    # awake, a slower operation wakes it for nearly every answer, so the kernel share of a
+    # slower operation grows without any work of ours in it.
+    user = lambda d, k: g(d, k, "server_user_us_per_op")
+    ping_user = user(s, "ping_anonymous")
+    add("1 node: user CPU per non-revocable token vs sign + ping's user CPU (us, extra)",
+        user(s, "issue_nonrevocable"), sign_us + ping_user if sign_us and ping_user else None, 1.05,
+        higher=False, unit="us")
+    add("1 node: user CPU per distinct validation vs ping's user CPU + verify (us, extra)",
+        user(s, "validate_distinct"), verify_us + ping_user if verify_us and ping_user else None, 1.1,
+        higher=False, unit="us")
     etcd_phase.targets(res, add, g)
     failover_phase.targets(res, add, g)
     oidc_phase.targets(res, add, g)
     return out
+
+
+def scale_targets(sc, add, g):
+    """The write slope (issue revocable and revoke via a follower at each later step against the
+    first: rate >= 0.9, CPU per operation <= 1.1), then the figures at N."""
+    steps = sc["steps"]
+    first = steps[0]
+    ref = f"at {first['target_tokens']:,}"
+    for st in steps[1:]:
+        tag = f"3 nodes, {st['target_tokens']:,} stored tokens" + (
+            f" (reached {st['reached']:,}: fill budget hit)" if st.get("budget_hit") else "")
+        for key, what in (("issue_revocable_via_follower", "issue revocable via follower"),
+                          ("revoke_via_follower", "revoke via follower")):
+            add(f"{tag}: {what}, rate vs {ref}", g(st, key, "rps"), g(first, key, "rps"), 0.9)
+            add(f"{tag}: {what}, CPU per op vs {ref} (us)", g(st, key, "server_cpu_us_per_op"),
+                g(first, key, "server_cpu_us_per_op"), 1.1, higher=False, unit="us")
+    at = sc.get("at_n")
+    if not at:
+        return
+    tag = f"3 nodes, {at['tokens']:,} tokens" + ("" if sc.get("reached_target") else
+                                                  f" (of {sc['target_tokens']:,}: fill budget hit)")
+    big = lambda xs: max(x for x in xs if x) if xs and any(xs) else None
+    rss = big(at.get("rss_kib_after_validate"))
+    add(f"{tag}: resident of the largest node (VmRSS after validate) vs 1 GiB", rss / 1048576 if rss else None,
+        1.0, higher=False, unit="GiB")
+    hwm = big(at.get("hwm_kib"))
+    add(f"{tag}: peak resident of the largest node (VmHWM) vs 1 GiB (extra)", hwm / 1048576 if hwm else None,
+        1.0, higher=False, unit="GiB")
+    rs = [g(at, k, "ready_s") for k in ("restart_SIGTERM", "restart_SIGKILL")]
+    rs = [x for x in rs if x is not None]
+    add(f"{tag}: follower restart to ready (worst of SIGTERM/SIGKILL) vs 10 s", max(rs) if rs else None, 10.0,
+        higher=False, unit="s")
+    add(f"{tag}: write p99 of the worst fill chunk with a snapshot vs 50 ms",
+        g(sc, "fill", "worst_snapshot_chunk_p99_ms"), 50.0, higher=False, unit="ms")
+    # What a snapshot adds over the chunks that built none, against the allowance the issue's own
+    # figures make (50 ms over its other chunks' ~22 ms), and the floor the fill rate itself
+    # sets: WRITE_CONNS writers waiting on a server that makes `rate` tokens a second wait
+    # WRITE_CONNS / rate on average (Little's law), snapshot or not.
+    chunks = g(sc, "fill", "chunks") or []
+    plain = [c["p99_ms"] for c in chunks if not c.get("snapshots")]
+    add(f"{tag}: worst snapshot chunk p99 vs the median p99 of chunks without one (extra)",
+        g(sc, "fill", "worst_snapshot_chunk_p99_ms"), statistics.median(plain) if plain else None,
+        round(50 / 22, 2), higher=False, unit="ms")
+    rate = g(sc, "fill", "rps")
+    add(f"{tag}: mean write wait the fill rate allows ({WRITE_CONNS} connections / tokens per s) "
+        "vs 50 ms (extra)", 1000.0 * WRITE_CONNS / rate if rate else None, 50.0, higher=False, unit="ms")
+    add(f"{tag}: validate distinct on the follower vs the same at {g(sc, 'at_first', 'tokens') or 0:,} tokens",
+        g(at, "validate_distinct_revocable", "rps"), g(sc, "at_first", "validate_distinct_revocable", "rps"), 0.9)
+
+
+def scale_cell(x):
+    """'rate/s (min-max of the rounds) CPU us/op' of a median over rounds."""
+    if not x:
+        return "-"
+    rr = x.get("runs_rps") or [x["rps"]]
+    spread = f" ({min(rr):,.0f}-{max(rr):,.0f})" if len(rr) > 1 else ""
+    return f"{x['rps']:,.0f}/s{spread} {fmt_us(x.get('server_cpu_us_per_op'))}us"
+
+
+def print_scale(sc):
+    if not sc:
+        return
+    print("-" * 133)
+    steps, fill = sc.get("steps") or [], sc.get("fill") or {}
+    print(f"scale    3 nodes (writes via a follower) beside etcd {dig(sc, 'etcd', 'version')} 3 members (puts via a "
+          f"follower); medians of {sc.get('rounds')} alternating round(s) of {sc.get('duration_s')} s per step "
+          "(min-max of the rounds), server CPU per operation")
+    print(f"scale    {'step':<5} {'stored tokens':<21} {'issue revocable':<32} {'revoke':<32} {'etcd put':<32} "
+          "etcd keys")
+    for i, st in enumerate(steps):
+        span = lambda a, b: f"{a or 0:,}-{b or 0:,}"
+        print(f"scale    {i + 1:<5} {span(st.get('tokens_start'), st.get('tokens_end')):<21} "
+              f"{scale_cell(st.get('issue_revocable_via_follower')):<32} {scale_cell(st.get('revoke_via_follower')):<32} "
+              f"{scale_cell(st.get('etcd_put_via_follower')):<32} {span(st.get('etcd_keys_start'), st.get('etcd_keys_end'))}"
+              + ("  ** fill budget hit **" if st.get("budget_hit") else ""))
+    f2 = lambda v: "-" if v is None else f"{v:.2f}"
+    for row in sc.get("slope") or []:
+        print(f"scale    slope @{row['tokens_start']:,} vs @{steps[0]['tokens_start']:,} (rate ratio / CPU-per-op "
+              "ratio): " + ", ".join(f"{n} {f2(row[k]['rate_ratio'])} / {f2(row[k]['cpu_ratio'])}" for n, k in (
+                  ("issue revocable", "issue_revocable_via_follower"), ("revoke", "revoke_via_follower"),
+                  ("etcd put", "etcd_put_via_follower"))))
+    if fill:
+        print(f"scale    fill {fill.get('tokens_added', 0):,} revocable tokens in {fill.get('seconds')} s "
+              f"= {fmt_rate(fill.get('rps'))}/s (3 nodes via a follower, {WRITE_CONNS} conns); stored "
+              f"{sc.get('stored_tokens', 0):,} of {sc['target_tokens']:,}"
+              + ("" if sc.get("reached_target") else "  ** fill budget hit **")
+              + (f"; projected {fill['projected_s_for_target']:,.0f} s for N" if fill.get("projected_s_for_target") else ""))
+    if fill.get("chunks"):
+        print(f"scale    fill non-2xx {fill.get('non2xx')}{(' ' + merge_statuses(fill['chunks'])).rstrip()}, socket errors "
+              f"{fill.get('socket_errors')}, worst chunk p99 {fmt_ms(fill.get('worst_chunk_p99_ms'))} ms, worst of the "
+              f"{fill.get('snapshot_chunks')} chunks with a snapshot {fmt_ms(fill.get('worst_snapshot_chunk_p99_ms'))} ms; "
+              "per chunk (tokens: req/s, p99 ms, largest RSS MiB, * = a snapshot was built):")
+        cells = [f"{c['tokens'] / 1000:,.0f}k: {c['chunk_rps']:,.0f}/s {c['p99_ms']:,.0f}ms "
+                 f"{max(x or 0 for x in c['rss_kib']) / 1024:,.0f}M" + ("*" if c.get("snapshots") else "")
+                 for c in fill["chunks"] if c.get("rss_kib")]
+        for i in range(0, len(cells), 4):
+            print("           " + "  |  ".join(cells[i:i + 4]))
+    a1, an = sc.get("at_first") or {}, sc.get("at_n") or {}
+    for tag, d, key in ((f"@{a1.get('tokens', 0):,}", a1, "validate_distinct_revocable"),
+                        (f"@{an.get('tokens', 0):,}", an, "validate_distinct_revocable"),
+                        ("restarted", an, "validate_distinct_revocable_after_restart")):
+        if d.get(key):
+            print_row("scale", "validate distinct revocable " + tag, d[key])
+    mib = lambda xs: "/".join("-" if not x else f"{x / 1024:,.0f}" for x in (xs or [])) + " MiB"
+    for st in steps:
+        print(f"scale    @{st['tokens_end']:,}: RSS {mib(st.get('rss_kib'))}, peak {mib(st.get('hwm_kib'))}, disk "
+              + "/".join(f"{x / 2**20:,.0f}" for x in st.get("disk_bytes") or []) + " MiB; etcd RSS "
+              + mib(st.get("etcd_rss_kib")) + f", db {int(st.get('etcd_db_size') or 0) / 2**20:,.0f} MiB")
+    if an:
+        print(f"scale    @N after validate: RSS {mib(an.get('rss_kib_after_validate'))}; "
+              f"sample tokens valid on the restarted follower {an.get('sample_valid_after_restart')}")
+    for s in ("SIGTERM", "SIGKILL"):
+        x = an.get(f"restart_{s}")
+        if x:
+            print(f"scale    follower (node {x['node_id']}) restart after {s}: stop {x['stop_s']:.2f} s, start -> "
+                  f"/healthz 200 {x['ready_s']:.2f} s, at the leader's index {x['caught_up_s']} s, RSS at ready "
+                  f"{mib([x['rss_kib_at_ready']])}")
+
+
+def dig(d, *ks):
+    for k in ks:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
 
 
 def merge_statuses(chunks):
@@ -197,41 +307,7 @@ def print_report(res):
             print(f"{title:<8} {'revoke 2xx -> 401 on every node':<40} {'':>9} {fmt_ms(v['p50_ms']):>8} {fmt_ms(v['p99_ms']):>8} "
                   f"{v['failures']:>8}   ({v['samples']} samples, {v['all_rejected_on_first_poll']} at 1st poll, max {fmt_ms(v['max_ms'])} ms, per-node p99 "
                   f"{', '.join(fmt_ms(x) for x in v['per_node_p99_ms'])})")
-    sc = res.get("scale")
-    if sc:
-        print("-" * 133)
-        a1, an = sc.get("at_1k", {}), sc.get("at_n", {})
-        fill = sc.get("fill", {})
-        print(f"scale    fill {fill.get('tokens_added', 0):,} revocable tokens in {fill.get('seconds')} s "
-              f"= {fmt_rate(fill.get('rps'))}/s (1 node, {WRITE_CONNS} conns); stored {sc.get('stored_tokens', 0):,} of "
-              f"{sc['target_tokens']:,}" + ("" if sc.get("reached_target") else "  ** fill budget hit **")
-              + (f"; projected {fill['projected_s_for_target']:,.0f} s for the full target" if fill.get("projected_s_for_target") else ""))
-        if fill.get("chunks"):
-            print(f"scale    fill non-2xx {fill.get('non2xx')} {merge_statuses(fill['chunks'])}, socket errors "
-                  f"{fill.get('socket_errors')}, worst chunk p99 {fmt_ms(fill.get('worst_chunk_p99_ms'))} ms, worst of the "
-                  f"{fill.get('snapshot_chunks')} chunks with a snapshot {fmt_ms(fill.get('worst_snapshot_chunk_p99_ms'))} ms; "
-                  "per chunk (tokens: req/s, p99 ms, RSS MiB, * = a snapshot was built):")
-            cells = [f"{c['tokens'] / 1000:,.0f}k: {c['chunk_rps']:,.0f}/s {c['p99_ms']:,.0f}ms {c['rss_kib'] / 1024:,.0f}M"
-                     + ("*" if c.get("snapshots") else "")
-                     for c in fill["chunks"] if c.get("rss_kib")]
-            for i in range(0, len(cells), 4):
-                print("           " + "  |  ".join(cells[i:i + 4]))
-        for tag, d, key in (("@1k", a1, "validate_distinct_revocable"), (f"@{sc.get('stored_tokens', 0):,}", an, "validate_distinct_revocable"),
-                            ("restarted", an, "validate_distinct_revocable_after_restart")):
-            x = d.get(key)
-            if x:
-                print(f"{'scale':<8} {('validate distinct revocable ' + tag):<40} {fmt_rate(x['rps']):>9} "
-                      f"{fmt_us(x.get('server_cpu_us_per_op')):>7} {fmt_ms(x['p50_ms']):>8} "
-                      f"{fmt_ms(x['p99_ms']):>8} {x['non2xx']:>8} {x['socket_errors']:>7} {str(x['server_cpu_pct']) + '%':>7} {'-':>6} {str(x['client_cpu_pct']) + '%':>7} {str(x.get('other_cpu_pct')) + '%':>6}")
-        mib = lambda k: "-" if not k else f"{k / 1024:,.0f} MiB"
-        print(f"scale    RSS @1k {mib(a1.get('rss_kib'))}; @N after fill {mib(an.get('rss_kib_after_fill'))}, "
-              f"after validate {mib(an.get('rss_kib_after_validate'))}, peak {mib(an.get('hwm_kib_after_fill'))}; "
-              f"disk @1k {a1.get('disk_bytes', 0) / 2**20:,.0f} MiB, @N {an.get('disk_bytes', 0) / 2**20:,.0f} MiB")
-        for s in ("SIGTERM", "SIGKILL"):
-            x = an.get(f"restart_{s}")
-            if x:
-                print(f"scale    restart after {s}: stop {x['stop_s']:.2f} s, start -> /healthz 200 {x['ready_s']:.2f} s, "
-                      f"RSS at ready {mib(x['rss_kib_at_ready'])}")
+    print_scale(res.get("scale"))
     fd = res.get("federation")
     if fd:
         print("-" * 133)
@@ -251,6 +327,7 @@ def print_report(res):
                       f"digests equal: {e['digests_equal']})")
             else:
                 print(f"{'fed':<8} {'events applied at B':<40} {'-':>9}   (B's vector never reached A's: {e.get('b_seq')} of {e.get('a_seq')})")
+    previous_phase.report(res)
     etcd_phase.report(res, print_row)
     failover_phase.report(res)
     oidc_phase.report(res, print_row)

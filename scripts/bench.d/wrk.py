@@ -7,7 +7,7 @@ import signal
 import subprocess
 import time
 
-from common import BENCH_D, HZ, RUN, cpu_ticks, host_ticks, log, read_capture
+from common import BENCH_D, HZ, RUN, cpu_split, cpu_ticks, host_ticks, log, read_capture
 
 
 class Bench:
@@ -26,7 +26,8 @@ class Bench:
         cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{max(1, int(round(duration)))}s",
                "--timeout", "10s", "-s", os.path.join(BENCH_D, script), f"http://127.0.0.1:{port}"]
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        s0, l0, (h0, i0) = cpu_ticks(server_pids), cpu_ticks(lb_pids), host_ticks()
+        (u0, k0), l0, (h0, i0) = cpu_split(server_pids), cpu_ticks(lb_pids), host_ticks()
+        s0 = u0 + k0
         t0 = time.monotonic()
         with open(os.path.join(RUN, f"wrk{self.n:03d}.txt"), "w") as txt:
             p = subprocess.Popen(cmd, stdout=txt, stderr=subprocess.STDOUT, env=e,
@@ -43,7 +44,8 @@ class Bench:
                     p.kill()
                 time.sleep(0.02)
         wall = time.monotonic() - t0
-        s1, l1, (h1, i1) = cpu_ticks(server_pids), cpu_ticks(lb_pids), host_ticks()
+        (u1, k1), l1, (h1, i1) = cpu_split(server_pids), cpu_ticks(lb_pids), host_ticks()
+        s1 = u1 + k1
         ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
             with open(out) as f:
@@ -81,6 +83,9 @@ class Bench:
             # What each answered request cost the server (all its processes), in CPU µs: moves
             # far less with the host's speed of the moment than a rate does.
             "server_cpu_us_per_op": round((s1 - s0) / HZ * 1e6 / ok, 1) if server_pids and ok else None,
+            # The same split into user and kernel time.
+            "server_user_us_per_op": round((u1 - u0) / HZ * 1e6 / ok, 1) if server_pids and ok else None,
+            "server_sys_us_per_op": round((k1 - k0) / HZ * 1e6 / ok, 1) if server_pids and ok else None,
             "lb_cpu_pct": round(100.0 * (l1 - l0) / HZ / wall, 1) if lb_pids else None,
             "client_cpu_pct": round(100.0 * ((ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)) / wall, 1),
             "host_busy_pct": round(100.0 * (1 - (i1 - i0) / max(1, h1 - h0)), 1),
