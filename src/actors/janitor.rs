@@ -1,5 +1,5 @@
 //! Periodically sweeps expired records out of the state (`service::housekeeping`; only the
-//! leader does), one sweep at a time.
+//! leader does), one sweep at a time, and after a sweep at least as long again without one.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -37,7 +37,11 @@ impl Actor for Janitor {
                 return;
             }
             actix::spawn(async move {
+                let started = std::time::Instant::now();
                 node.sweep().await;
+                // A sweep walks the whole state: at a million tokens it takes minutes, and
+                // the rest as long again is left to the writes.
+                tokio::time::sleep(started.elapsed()).await;
                 sweeping.store(false, Ordering::Release);
             });
         });

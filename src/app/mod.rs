@@ -32,6 +32,7 @@ use crate::raft::membership::Membership;
 use crate::raft::network::ClusterNetwork;
 use crate::raft::peer::PeerClient;
 use crate::raft::quorum::{self, QuorumWatch};
+use crate::raft::snapshot_pace;
 use crate::raft::writer::Writer;
 use crate::raft::Raft;
 use crate::service::bootstrap::{write_secret_file, StartError};
@@ -132,7 +133,8 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         heartbeat_interval: config.raft.heartbeat_ms,
         election_timeout_min: config.raft.election_timeout_min_ms,
         election_timeout_max: config.raft.election_timeout_max_ms,
-        snapshot_policy: SnapshotPolicy::LogsSinceLast(config.raft.snapshot_after_entries),
+        // Asked for by `raft::snapshot_pace`, which also weighs the state's size.
+        snapshot_policy: SnapshotPolicy::Never,
         // Elections are started by `raft::election`, after a pre-vote.
         enable_elect: false,
         // Keep some log behind a snapshot so a briefly lagging follower needs no snapshot.
@@ -191,6 +193,11 @@ pub async fn start(config: Config) -> Result<Node, StartError> {
         quorum.clone(),
         write_timeout,
     );
+    tokio::spawn(snapshot_pace::run(
+        raft.clone(),
+        state_machine.snapshot_pace(),
+        config.raft.snapshot_after_entries,
+    ));
     let (batcher, batch_queue) = WriteBatcher::new(write_timeout);
     tokio::spawn(batcher::run(writer.clone(), batch_queue));
     tokio::spawn(election::run(

@@ -14,6 +14,7 @@ pub mod network;
 pub mod peer;
 pub mod quorum;
 pub mod rpc;
+pub mod snapshot_pace;
 pub mod writer;
 
 openraft::declare_raft_types!(

@@ -124,6 +124,9 @@ impl StateMachine {
         .await
         .map_err(write_err)?
         .map_err(write_err)?;
+        self.inner
+            .pace
+            .snapshot_taken(records + override_count as u64);
         crate::telemetry::metrics::snapshot_built(started.elapsed().as_secs_f64());
         tracing::info!(
             snapshot = %snapshot_id,

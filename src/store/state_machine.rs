@@ -29,6 +29,7 @@ use super::trees::StateTree;
 use super::view::StateView;
 use crate::crypto::KeyMaterial;
 use crate::raft::command::{Command, CommandResponse};
+use crate::raft::snapshot_pace::SnapshotPace;
 use crate::raft::{LogId, NodeId, StorageError, TypeConfig};
 
 /// What the state machine has applied, for subscribers.
@@ -77,6 +78,8 @@ pub(super) struct Inner {
     pub(super) apply_lock: tokio::sync::Mutex<()>,
     /// Raised before a snapshot of a newer format replaces the state.
     mark: Arc<FormatMark>,
+    /// Writes since the last snapshot: when the next one is due.
+    pub(super) pace: Arc<SnapshotPace>,
 }
 
 #[derive(Clone)]
@@ -118,6 +121,7 @@ impl StateMachine {
                 entry_observers: EntryObservers::default(),
                 apply_lock: tokio::sync::Mutex::new(()),
                 mark,
+                pace: Arc::default(),
             }),
         })
     }
@@ -129,6 +133,10 @@ impl StateMachine {
     /// Follow what is applied: the last applied log id and the active key.
     pub fn subscribe(&self) -> watch::Receiver<Applied> {
         self.inner.applied.subscribe()
+    }
+
+    pub fn snapshot_pace(&self) -> Arc<SnapshotPace> {
+        self.inner.pace.clone()
     }
 
     /// Follow every applied entry (the audit trail of replicated changes): `observer` is
@@ -199,6 +207,12 @@ impl StateMachine {
             tx_put(tx.t(StateTree::Meta), LAST_APPLIED, &Some(last.log_id))?;
             Ok(responses)
         });
+        if result.is_ok() {
+            group
+                .iter()
+                .filter_map(|i| i.cmd)
+                .for_each(|c| self.inner.pace.applied(c));
+        }
         if result.is_ok() && capturing {
             if let Some(capture) = self.inner.capture.lock().expect("capture lock").as_mut() {
                 capture.append(&mut writes.borrow_mut());
