@@ -16,12 +16,7 @@ def targets(res):
     sign, verify, cores = b.get("rsa2048_sign_per_s_1core"), b.get("rsa2048_verify_per_s_1core"), b.get("cores")
     s, c, sc = res.get("single", {}), res.get("cluster", {}), res.get("scale", {})
 
-    def g(d, *ks):
-        for k in ks:
-            if not isinstance(d, dict) or k not in d:
-                return None
-            d = d[k]
-        return d
+    g = dig
 
     def add(name, value, ref, factor=1.0, higher=True, unit="/s"):
         """ratio = value / ref; PASS when ratio >= factor (higher) or <= factor (lower is better)."""
@@ -233,6 +228,7 @@ def print_scale(sc):
 
 
 def dig(d, *ks):
+    """d[k1][k2]..., or None where a key (or a dict) is missing."""
     for k in ks:
         if not isinstance(d, dict) or k not in d:
             return None

@@ -17,8 +17,9 @@ pub const SMALL_STATE: u64 = 100_000;
 /// How often a node looks whether its next snapshot is due.
 const LOOK_EVERY: Duration = Duration::from_secs(1);
 
-/// Writes applied since the last snapshot, and the records that snapshot held. Kept by the
-/// state machine; read by [`run`].
+/// Writes applied since the last snapshot this node built, and the records it held. Kept by
+/// the state machine; read by [`run`]. Until a node's first snapshot since it started, the
+/// records are 0 and the entry count alone decides.
 #[derive(Default)]
 pub struct SnapshotPace {
     writes: AtomicU64,
@@ -35,7 +36,7 @@ impl SnapshotPace {
         self.writes.fetch_add(writes, Ordering::Relaxed);
     }
 
-    /// A snapshot of `records` records was built or installed: the count starts over.
+    /// A snapshot of `records` records was built: the count starts over.
     pub fn snapshot_taken(&self, records: u64) {
         self.records.store(records, Ordering::Relaxed);
         self.writes.store(0, Ordering::Relaxed);

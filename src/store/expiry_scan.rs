@@ -55,21 +55,21 @@ fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StorageError>
 /// the stored bytes, every other field skipped unread. A sweep walks every record, and at a
 /// million tokens decoding whole records was most of its cost.
 #[derive(serde::Deserialize)]
-pub(super) struct ExpiryFields<'a> {
+struct ExpiryFields<'a> {
     #[serde(borrow)]
-    pub token_id: Cow<'a, str>,
-    pub expiry: Option<u64>,
+    token_id: Cow<'a, str>,
+    expiry: Option<u64>,
     #[serde(default)]
-    pub refresh_hash: Option<serde::de::IgnoredAny>,
+    refresh_hash: Option<serde::de::IgnoredAny>,
     #[serde(default, borrow)]
-    pub reference_hash: Option<Cow<'a, str>>,
+    reference_hash: Option<Cow<'a, str>>,
 }
 
 impl ExpiryFields<'_> {
     /// When the record goes: its expiry, or for a refreshable one (a refresh token not used
     /// yet) its expiry plus the grace, as
     /// [`TokenRecord::refresh_deadline`](crate::domain::token::TokenRecord::refresh_deadline) says.
-    pub fn deadline(&self, grace: u64) -> Option<u64> {
+    fn deadline(&self, grace: u64) -> Option<u64> {
         match self.refresh_hash {
             Some(_) => self.expiry.map(|e| e.saturating_add(grace)),
             None => self.expiry,
