@@ -153,11 +153,10 @@ fn large_messages_of_a_federated_site_are_read_once_authenticated() {
     wait_until("B's 40 users at A (a full sync over 4 KiB)", SETTLE, || {
         big_users(&a) == 40
     });
-    assert!(
-        b.peer(0, "a")["status"]["full_syncs"].as_u64().unwrap_or(0) >= 1,
-        "{}",
-        b.peer(0, "a")
-    );
+    // B counts the sync once A has answered it, which may come just after A shows the users.
+    wait_until("B counts a full sync to A", SETTLE, || {
+        b.peer(0, "a")["status"]["full_syncs"].as_u64().unwrap_or(0) >= 1
+    });
     create_user(&b, 0, "after-sync", "after-sync-1");
     wait_until("a user created after the sync at A", SETTLE, || {
         user(&a, 0, "after-sync").0 == 200
