@@ -39,8 +39,8 @@ impl Actor for Janitor {
             actix::spawn(async move {
                 let started = std::time::Instant::now();
                 node.sweep().await;
-                // A sweep walks the whole state: at a million tokens it takes minutes, and
-                // the rest as long again is left to the writes.
+                // A sweep of much at once (or, at format 1, of a large state) takes
+                // minutes: as long again is left to the writes.
                 tokio::time::sleep(started.elapsed()).await;
                 sweeping.store(false, Ordering::Release);
             });

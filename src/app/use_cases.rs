@@ -197,7 +197,12 @@ pub(super) fn use_cases(handles: Handles) -> Result<UseCases, StartError> {
             membership.clone(),
             links,
         )),
-        housekeeping: Arc::new(Housekeeping::new(c.clone(), w.clone(), membership.clone())),
+        housekeeping: Arc::new(Housekeeping::new(
+            c.clone(),
+            s.clone(),
+            w.clone(),
+            membership.clone(),
+        )),
         cluster: Arc::new(Cluster::new(ClusterParts {
             config: c.clone(),
             state,

@@ -333,11 +333,13 @@ impl Command {
 }
 
 /// Where a slice of an expiry sweep starts: after this key of the token records, or of the
-/// revocations (`None`: at the first). Logins and pairings go with the first slice.
+/// revocations, or (format 2) of the expiry index (`None`: at the first). Logins and
+/// pairings go with the first slice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SweepFrom {
     Tokens(Option<String>),
     Revocations(Option<String>),
+    Due(Option<Vec<u8>>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

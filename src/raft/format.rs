@@ -3,12 +3,12 @@
 //! so drift from the others. The writer refuses a command the cluster's format does not cover
 //! yet, before proposing it.
 
-use super::command::{Command, ReceiveTimes};
+use super::command::{Command, ReceiveTimes, SweepFrom};
 use crate::domain::version::FIRST_FORMAT;
 use crate::federation::protocol::Change;
 
 /// Format 2: OIDC, user status, SCIM attributes, a group's record in a membership change,
-/// federation receive times.
+/// federation receive times, expiry sweeps by the expiry index.
 const OIDC_STATUS_SCIM: u32 = 2;
 
 impl Command {
@@ -36,6 +36,10 @@ impl Command {
                 times_format(times).max(highest_format(changes))
             }
             Command::FederationAck { held: Some(_), .. } => OIDC_STATUS_SCIM,
+            Command::ExpireBefore {
+                from: Some(SweepFrom::Due(_)),
+                ..
+            } => OIDC_STATUS_SCIM,
             Command::Batch { commands } => commands
                 .iter()
                 .map(Command::format_needed)

@@ -1,8 +1,10 @@
 //! Housekeeping of the replicated state, on the leader: sweeps of expired token records,
 //! revocations, login-failure counters and pairings. A sweep is a run of `ExpireBefore`
-//! slices, each looking at a bounded number of records, with a pause between them: at a
-//! million tokens no single apply holds up the writes behind it. The time is decided here,
-//! before proposing.
+//! slices, each looking at a bounded number of records, with a pause between them: however
+//! much expires at once, no single apply holds up the writes behind it. From format 2 a
+//! sweep walks only the expiry index's due part; at format 1 (a rolling upgrade from a
+//! release before it) it walks every record, as those releases do. The time is decided
+//! here, before proposing.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +14,16 @@ use super::writes::Writes;
 use crate::config::Config;
 use crate::raft::command::{Command, CommandResponse, SweepFrom};
 use crate::raft::membership::Membership;
+use crate::store::StateView;
+
+/// The cluster format whose nodes keep the expiry index and sweep by it.
+const DUE_SWEEP_FORMAT: u32 = 2;
 
 /// Records one slice looks at (a few milliseconds of apply).
 const SLICE: u64 = 4_000;
 /// The pace of a sweep, in records looked at per second: every node of the cluster walks
-/// each slice, so a sweep's cost grows with the state. Paced, a million tokens take about
-/// 200 s to sweep at a few percent of a core, instead of a fifth of one continuously.
+/// each slice. A million tokens expiring at once (or, at format 1, a million stored) take
+/// about 200 s to sweep at a few percent of a core.
 const RECORDS_PER_SEC: u64 = 5_000;
 /// Between two slices (a slice looks at up to SLICE records): the sweep's pace, and room for
 /// the other writes.
@@ -25,16 +31,32 @@ const PAUSE: Duration = Duration::from_millis(SLICE * 1000 / RECORDS_PER_SEC);
 
 pub struct Housekeeping {
     config: Arc<Config>,
+    /// For the cluster's format: which way a sweep walks.
+    state: StateView,
     writes: Arc<Writes>,
     membership: Membership,
 }
 
 impl Housekeeping {
-    pub fn new(config: Arc<Config>, writes: Arc<Writes>, membership: Membership) -> Housekeeping {
+    pub fn new(
+        config: Arc<Config>,
+        state: StateView,
+        writes: Arc<Writes>,
+        membership: Membership,
+    ) -> Housekeeping {
         Housekeeping {
             config,
+            state,
             writes,
             membership,
+        }
+    }
+
+    /// Where a sweep starts: the expiry index from format 2, every record before.
+    fn first_slice(&self) -> Option<SweepFrom> {
+        match self.state.cluster_format() {
+            Ok(f) if f >= DUE_SWEEP_FORMAT => Some(SweepFrom::Due(None)),
+            _ => None,
         }
     }
 
@@ -43,7 +65,7 @@ impl Housekeeping {
         let now = now_secs();
         let started = std::time::Instant::now();
         let (mut tokens, mut revocations, mut slices) = (0u64, 0u64, 0u64);
-        let mut from: Option<SweepFrom> = None;
+        let mut from = self.first_slice();
         loop {
             if !self.membership.status().is_leader {
                 return;

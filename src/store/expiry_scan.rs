@@ -1,12 +1,14 @@
 //! The scan behind an expiry sweep: which records one `ExpireBefore` drops. It runs inside
 //! the apply (sled transactions cannot iterate), so every node finds the same keys at the
-//! same log position; a slice looks at a bounded number of records, so a sweep over a
-//! million tokens is many short applies instead of one that holds up every write.
+//! same log position; a slice looks at a bounded number of records, so a sweep is many short
+//! applies instead of one that holds up every write. From format 2 a sweep walks the expiry
+//! index (`due`): only what is due. Before, it walked every record.
 
 use std::borrow::Cow;
 use std::ops::Bound;
 
 use super::apply::Expired;
+use super::due::{walk_due, Due};
 use super::io::read_err;
 use super::trees::StateTree;
 use super::view::StateView;
@@ -112,8 +114,65 @@ impl Scanner<'_> {
             SweepFrom::Revocations(after) => self
                 .expired_revocations(at, after.as_deref(), limit, &mut expired)?
                 .map(|last| SweepFrom::Revocations(Some(last))),
+            SweepFrom::Due(after) => {
+                if after.is_none() {
+                    self.expired_small(at, &mut expired)?;
+                }
+                self.expired_due(at, after.as_deref(), limit, &mut expired)?
+                    .map(|last| SweepFrom::Due(Some(last)))
+            }
         };
         Ok(expired)
+    }
+
+    /// What the expiry index says is due, checked against the records themselves: a token
+    /// still within its refresh grace stays, and an index key whose record is gone or has
+    /// another expiry only loses the key.
+    fn expired_due(
+        &self,
+        at: ExpiryScan,
+        after: Option<&[u8]>,
+        limit: usize,
+        expired: &mut Expired,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        let tokens = self.0.tree(StateTree::Tokens);
+        let revoked = self.0.tree(StateTree::Revoked);
+        let index = self.0.trees().due();
+        walk_due(index, after, at.now, limit, |kind, id, key| {
+            let Some((_, key_expiry, _)) = Due::parse(key) else {
+                return Ok(());
+            };
+            let tree = match kind {
+                Due::Token => tokens,
+                Due::Revocation => revoked,
+            };
+            let Some(value) = tree.get(id.as_bytes()).map_err(read_err)? else {
+                expired.due.push(key.to_vec());
+                return Ok(());
+            };
+            match kind {
+                Due::Token => {
+                    let rec: ExpiryFields = serde_json::from_slice(&value).map_err(read_err)?;
+                    if rec.expiry != Some(key_expiry) {
+                        expired.due.push(key.to_vec());
+                    } else if rec.deadline(at.grace).is_some_and(|d| d < at.now) {
+                        expired.refs.extend(rec.reference_hash.map(Cow::into_owned));
+                        expired.tokens.push(id.to_owned());
+                        expired.due.push(key.to_vec());
+                    }
+                }
+                Due::Revocation => {
+                    let rev: Revocation = json(&value)?;
+                    if rev.expiry != Some(key_expiry) {
+                        expired.due.push(key.to_vec());
+                    } else if key_expiry < at.now {
+                        expired.revocations.push(rev.token_id);
+                        expired.due.push(key.to_vec());
+                    }
+                }
+            }
+            Ok(())
+        })
     }
 
     /// Token records past their expiry (refreshable ones: past expiry plus the grace).
@@ -129,6 +188,9 @@ impl Scanner<'_> {
             let rec: ExpiryFields = serde_json::from_slice(value).map_err(read_err)?;
             if rec.deadline(at.grace).is_some_and(|d| d < at.now) {
                 expired.refs.extend(rec.reference_hash.map(Cow::into_owned));
+                if let Some(e) = rec.expiry {
+                    expired.due.push(Due::Token.key(e, &rec.token_id));
+                }
                 expired.tokens.push(rec.token_id.into_owned());
             }
             Ok(())
@@ -146,7 +208,8 @@ impl Scanner<'_> {
         let tree = self.0.tree(StateTree::Revoked);
         walk(tree, after, limit, |_, value| {
             let rev: Revocation = json(value)?;
-            if rev.expiry.is_some_and(|e| e < at.now) {
+            if let Some(e) = rev.expiry.filter(|e| *e < at.now) {
+                expired.due.push(Due::Revocation.key(e, &rev.token_id));
                 expired.revocations.push(rev.token_id);
             }
             Ok(())

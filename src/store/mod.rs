@@ -7,6 +7,7 @@
 pub mod accounts_view;
 mod apply;
 pub mod backup;
+mod due;
 mod expiry_scan;
 pub mod federation_view;
 pub mod format_mark;

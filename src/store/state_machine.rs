@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use super::apply::{
     self, may_change_principals, touches_keys, touches_subjects, tx_put, Expired, Tx,
 };
+use super::due;
 use super::expiry_scan::{ExpiryScan, Scanner};
 use super::format_mark::FormatMark;
 use super::io::{file_stamp, get_json, read_err, remove_snapshot_files, write_err, SNAPSHOT_META};
@@ -95,6 +96,7 @@ impl StateMachine {
         mark: Arc<FormatMark>,
     ) -> Result<StateMachine, StorageError> {
         let view = StateView::open(db, verified_cache_entries).map_err(read_err)?;
+        due::ensure_built(view.trees())?;
         let active = view.publish_keys().map_err(read_err)?;
         view.reload_subject_cuts().map_err(read_err)?;
         let (applied, _) = watch::channel(Applied {
@@ -167,6 +169,13 @@ impl StateMachine {
                 scan.restore_clear.push((tag, key.map_err(read_err)?));
             }
         }
+        // The index's records (not its "built" mark: the chunks index what they insert).
+        for key in self.inner.view.trees().due().iter().keys() {
+            let key = key.map_err(read_err)?;
+            if due::Due::parse(&key).is_some() {
+                scan.due.push(key.to_vec());
+            }
+        }
         Ok(scan)
     }
 
@@ -181,7 +190,7 @@ impl StateMachine {
             return Ok(Vec::new());
         };
         let v = &self.inner.view;
-        let trees = v.trees().all();
+        let trees = v.trees().transactional();
         // The capture starts and ends under the apply lock, which this apply holds.
         let capturing = self
             .inner
@@ -369,7 +378,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
                 snapshot::check_format(&header, crate::domain::version::own_format())?;
                 sm.inner.mark.raise(header.format)?;
                 file.seek(std::io::SeekFrom::Start(0))?;
-                snapshot::install(&file, &sm.inner.view.trees().refs()).map(|_| ())
+                let trees = sm.inner.view.trees();
+                due::forget(trees).map_err(std::io::Error::other)?;
+                snapshot::install(&file, &trees.refs())?;
+                due::rebuild(trees).map_err(std::io::Error::other)?;
+                Ok(())
             })
             .await
             .map_err(write_err)?

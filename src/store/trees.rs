@@ -56,7 +56,11 @@ pub fn is_state_key(tree: StateTree, key: &[u8]) -> bool {
     !(tree == StateTree::Meta && (key == key::LAST_APPLIED || key == key::MEMBERSHIP))
 }
 
-/// The opened trees, indexed by [`StateTree`].
+/// The sled tree of the expiry index (`store::due`): derived from the state, kept by every
+/// apply, never in a snapshot or a backup.
+pub const DUE_TREE: &str = "due";
+
+/// The opened trees, indexed by [`StateTree`], and after them the expiry index.
 #[derive(Clone)]
 pub struct Trees(Vec<sled::Tree>);
 
@@ -65,6 +69,7 @@ impl Trees {
         StateTree::ALL
             .iter()
             .map(|t| db.open_tree(t.name()))
+            .chain(std::iter::once(db.open_tree(DUE_TREE)))
             .collect::<Result<Vec<_>, _>>()
             .map(Trees)
     }
@@ -73,13 +78,23 @@ impl Trees {
         &self.0[which.index()]
     }
 
-    /// All trees in snapshot order.
+    /// The expiry index.
+    pub fn due(&self) -> &sled::Tree {
+        &self.0[StateTree::ALL.len()]
+    }
+
+    /// All state trees in snapshot order.
     pub fn all(&self) -> &[sled::Tree] {
+        &self.0[..StateTree::ALL.len()]
+    }
+
+    /// The state trees and the expiry index: what an apply's transaction writes.
+    pub fn transactional(&self) -> &[sled::Tree] {
         &self.0
     }
 
     pub fn refs(&self) -> Vec<&sled::Tree> {
-        self.0.iter().collect()
+        self.all().iter().collect()
     }
 }
 

@@ -7,7 +7,7 @@ use super::federation_certs::merge_cert;
 use super::journal::observe;
 use super::subjects::move_cut_off;
 use super::tokens;
-use super::tx::{tx_get, tx_put, Tx, TxResult};
+use super::tx::{tx_get, Tx, TxResult};
 use crate::domain::clock::{received_cut_off, too_far_ahead};
 use crate::domain::token::{Revocation, TokenRecord};
 use crate::federation::admission::Refusal;
@@ -134,7 +134,7 @@ fn merge_revocation(
         tokens::drop_record(tx, &record)?;
     }
     if tx.t(Revoked).get(id)?.is_none() {
-        tx_put(tx.t(Revoked), id, revocation)?;
+        tokens::put_revocation(tx, revocation)?;
     }
     Ok(Ok(()))
 }

@@ -9,6 +9,8 @@
 mod accounts;
 #[cfg(test)]
 mod command_tests;
+#[cfg(test)]
+mod due_tests;
 pub mod federation;
 #[cfg(test)]
 mod federation_admission_tests;
@@ -35,7 +37,7 @@ mod tokens;
 mod tx;
 
 use tx::TxResult;
-pub(super) use tx::{tx_put, Expired, Tx};
+pub(super) use tx::{tx_put, Expired, Recorded, Tx};
 
 use super::trees::StateTree;
 use crate::federation::protocol::Change;
@@ -144,7 +146,7 @@ pub(super) fn apply(tx: &Tx<'_>, cmd: &Command, expired: &Expired) -> TxResult<C
             endorsement,
         } => keys::rotate(tx, key, *keep_old, endorsement.as_ref()),
         Command::RestoreChunk { first, records } => {
-            restore::restore_chunk(tx, *first, records, &expired.restore_clear)
+            restore::restore_chunk(tx, *first, records, &expired.restore_clear, &expired.due)
         }
         Command::SetDefaultExpiry { secs } => {
             tx_put(

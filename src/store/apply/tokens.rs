@@ -2,15 +2,23 @@
 
 use super::journal::{cluster_format, journal, own_site};
 use super::subjects::{subject_cut_off, user_cut_off};
-use super::tx::{tx_get, tx_put, Expired, Tx, TxResult};
+use super::tx::{tx_get, tx_put, tx_replace, Expired, Tx, TxResult};
 use crate::domain::token::{PairingRecord, Revocation, TokenKind, TokenRecord};
 use crate::domain::version::FIRST_FORMAT;
 use crate::federation::protocol::Change;
 use crate::raft::command::CommandResponse;
+use crate::store::due::{self, Due};
 use crate::store::trees::StateTree::{Pairing, Refs, Revoked, Tokens};
 
 pub(super) fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
-    tx_put(tx.t(Tokens), record.token_id.as_bytes(), record)?;
+    let replaced = tx_replace(tx.t(Tokens), record.token_id.as_bytes(), record)?;
+    due::replace(
+        tx.due(),
+        Due::Token,
+        replaced,
+        record.expiry,
+        &record.token_id,
+    )?;
     if let Some(hash) = &record.reference_hash {
         tx.t(Refs)
             .insert(hash.as_bytes(), record.token_id.as_bytes())?;
@@ -21,6 +29,7 @@ pub(super) fn store(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
 /// Drop a stored token and its reference.
 pub(super) fn drop_record(tx: &Tx<'_>, record: &TokenRecord) -> TxResult<()> {
     tx.t(Tokens).remove(record.token_id.as_bytes())?;
+    due::remove(tx.due(), Due::Token, record.expiry, &record.token_id)?;
     if let Some(hash) = &record.reference_hash {
         tx.t(Refs).remove(hash.as_bytes())?;
     }
@@ -37,9 +46,22 @@ fn revoke(tx: &Tx<'_>, record: &TokenRecord, revoked_at: u64) -> TxResult<()> {
             revoked_at,
             expiry: record.expiry,
         };
-        tx_put(tx.t(Revoked), record.token_id.as_bytes(), &revocation)?;
+        put_revocation(tx, &revocation)?;
         journal(tx, Change::Revoke { revocation }, revoked_at * 1000)?;
     }
+    Ok(())
+}
+
+/// Keep a revocation until the token would have expired anyway.
+pub(super) fn put_revocation(tx: &Tx<'_>, revocation: &Revocation) -> TxResult<()> {
+    let replaced = tx_replace(tx.t(Revoked), revocation.token_id.as_bytes(), revocation)?;
+    due::replace(
+        tx.due(),
+        Due::Revocation,
+        replaced,
+        revocation.expiry,
+        &revocation.token_id,
+    )?;
     Ok(())
 }
 
@@ -155,6 +177,9 @@ pub(super) fn expire(tx: &Tx<'_>, expired: &Expired) -> TxResult<CommandResponse
         for key in keys {
             tx.t(tree).remove(key.as_bytes())?;
         }
+    }
+    for key in &expired.due {
+        tx.due().remove(key.as_slice())?;
     }
     Ok(CommandResponse::Expired {
         tokens: expired.tokens.len() as u64,

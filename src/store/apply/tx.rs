@@ -61,8 +61,9 @@ pub(in crate::store) struct Tx<'a> {
 }
 
 impl<'a> Tx<'a> {
-    /// `views` are the transaction's trees in [`StateTree::ALL`] order; `writes` records them
-    /// while a snapshot captures.
+    /// `views` are the transaction's trees in [`StateTree::ALL`] order, then the expiry
+    /// index (`Trees::transactional`); `writes` records the state trees' writes while a
+    /// snapshot captures (the index is derived: never in a snapshot).
     pub(in crate::store) fn new(
         views: &'a [TransactionalTree],
         writes: Option<&'a RefCell<Vec<snapshot::TreeWrite>>>,
@@ -73,7 +74,7 @@ impl<'a> Tx<'a> {
             .map(|(i, tree)| Recorded {
                 tree,
                 index: u8::try_from(i).unwrap_or(u8::MAX),
-                writes,
+                writes: writes.filter(|_| i < StateTree::ALL.len()),
             })
             .collect();
         Tx { trees }
@@ -81,6 +82,11 @@ impl<'a> Tx<'a> {
 
     pub(in crate::store) fn t(&self, which: StateTree) -> &Recorded<'a> {
         &self.trees[which.index()]
+    }
+
+    /// The expiry index (`store::due`).
+    pub(in crate::store) fn due(&self) -> &Recorded<'a> {
+        &self.trees[StateTree::ALL.len()]
     }
 }
 
@@ -103,10 +109,18 @@ pub(in crate::store) fn tx_put<T: Serialize>(
     key: &[u8],
     value: &T,
 ) -> TxResult<()> {
+    tx_replace(tree, key, value).map(drop)
+}
+
+/// Store `value` under `key`; the value it replaced, if any.
+pub(in crate::store) fn tx_replace<T: Serialize>(
+    tree: &Recorded<'_>,
+    key: &[u8],
+    value: &T,
+) -> TxResult<Option<sled::IVec>> {
     let bytes = serde_json::to_vec(value)
         .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-    tree.insert(key, bytes)?;
-    Ok(())
+    Ok(tree.insert(key, bytes)?)
 }
 
 /// Keys an `ExpireBefore` (or the first `RestoreChunk`) removes, found by a scan before the
@@ -119,6 +133,9 @@ pub(in crate::store) struct Expired {
     pub revocations: Vec<String>,
     pub pairings: Vec<String>,
     pub logins: Vec<String>,
+    /// Keys of the expiry index the removals above leave without a record; on a first
+    /// `RestoreChunk`, the whole index.
+    pub due: Vec<Vec<u8>>,
     /// Every state key a first `RestoreChunk` clears: `(tree index, key)`.
     pub restore_clear: Vec<(u8, sled::IVec)>,
     /// Where the next slice of an expiry sweep starts (None: the sweep is done).
