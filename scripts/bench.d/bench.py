@@ -19,7 +19,8 @@ Modules, each importing only those above it (this file is the top; nothing impor
   wrk.py               Bench.wrk (one load run and its CPU), premint
   suite.py             baselines, one node, three nodes behind nginx (phase_single, phase_cluster)
   etcd_phase.py        etcd 1 and 3 members vs our 3 nodes; etcd's bulk fill
-  scale_phase.py       the write slope: 3 nodes and etcd at N/100, N/4 and N stored tokens / keys
+  scale_phase.py       the write slope: 3 nodes and etcd at N/100, N/4 and N stored tokens / keys,
+                       each step against a reference pair kept at N/100, measured in the same rounds
   previous_phase.py    the previous release's binary beside this one
   federation_phase.py  two 3-node sites linked both ways
   failover_phase.py    leader kill -9 / SIGSTOP, paused follower, under a write stream

@@ -1,15 +1,20 @@
 """The scale phase: the write slope on three nodes. Our 3-node cluster (every write sent to a
 follower) and a 3-member etcd (puts sent to a follower) stay up side by side for the whole phase
 and are measured at three stored sizes: N/100 (at least 200), N/4 and N revocable tokens
-(N = --tokens), etcd holding as many keys.
+(N = --tokens), etcd holding as many keys. A reference pair (a second 3-node cluster and a second
+etcd, filled to N/100 once) is measured in the same rounds at every step, and the slope is each
+step against the reference in the same minutes: this host's speed drifts by 20-30 % over the
+minutes between two steps, which a comparison with the first step minutes earlier carries whole.
 
 Before each step our cluster is filled up to the step's count (issue.lua, revocable, WRITE_CONNS
 connections, through the follower, in chunks; --fill-budget over all the fills; a sample spread
 over the fill is captured), and etcd up to the same number of keys (etcd_phase.fill_keys: 128
-puts per JSON-gateway transaction). Then, --slope-rounds alternating rounds of: ours issue
-revocable via the follower (D/2), ours revoke those ids via the follower (at most D/2), etcd put
-via its follower (D/2); each keeps its median per step. The slope is every later step's rate and
-CPU per operation against the first step's.
+puts per JSON-gateway transaction). Then, --slope-rounds alternating rounds, each on both pairs
+(which pair goes first flips every round) of: ours issue revocable via the follower (D/2), ours
+revoke those ids via the follower (at most D/2), etcd put via its follower (D/2); each keeps its
+median per step. The slope is every step's rate and CPU per operation against the reference
+pair's in the same rounds (at the first step both are the same size: the method's own spread),
+and, as an extra, every later step against the first step.
 
 Also kept from the one-node phase before it: distinct validation of revocable tokens on the
 follower at the first step (the first tokens) and at the last (the spread sample), RSS and disk
@@ -28,6 +33,8 @@ from etcd_phase import EtcdSide, OursSide, count_keys, etcd_version, fill_keys
 
 # The three measurements of a step (results keys), in the order of a round.
 MEASURES = ("issue_revocable_via_follower", "revoke_via_follower", "etcd_put_via_follower")
+# The same on the reference pair, which stays at the first step's size (results keys "ref_...").
+REF = "ref_"
 
 
 def steps_for(n):
@@ -205,21 +212,26 @@ def spread(tokens, n):
     return [tokens[int(i * step)] for i in range(n)]
 
 
-def measure(b, ours, etcd, i, target, rounds, d, step):
-    """The step's alternating rounds; each measurement keeps its median (and every round)."""
-    runs = {k: [] for k in MEASURES}
+def measure(b, sides, i, target, rounds, d, step):
+    """The step's alternating rounds, on the grown pair and on the reference pair (both in every
+    round, which goes first flipping each round, etcd first every other round); each
+    measurement keeps its median (and every round)."""
+    runs = {p + k: [] for p in ("", REF) for k in MEASURES}
     for k in range(rounds):
-        tag = f" @{target:,}" + (f" (round {k + 1}/{rounds})" if rounds > 1 else "")
-        put = None
-        if k % 2:  # every other round etcd goes first, so neither side always follows the other
-            put = etcd.put(b, d, tag=tag, prefix=f"bench/s{i}r{k}/")
-        issue, revoke = ours.issue_then_revoke(b, d, f"s{i}r{k}", tag, issue_s=d, revoke_s=d)
-        if put is None:
-            put = etcd.put(b, d, tag=tag, prefix=f"bench/s{i}r{k}/")
-        step["issued"] += made(issue)
-        step["revoked"] += revoke["ok"]
-        for key, x in zip(MEASURES, (issue, revoke, put)):
-            runs[key].append(x)
+        tag = f" (round {k + 1}/{rounds})" if rounds > 1 else ""
+        order = sides if k % 2 == 0 else sides[::-1]
+        for prefix, ours, etcd, at in order:
+            label = f" @{at():,}{tag}"
+            put = None
+            if k % 2:  # every other round etcd goes first, so neither side always follows the other
+                put = etcd.put(b, d, tag=label, prefix=f"bench/s{i}r{k}/")
+            issue, revoke = ours.issue_then_revoke(b, d, f"{prefix}s{i}r{k}", label, issue_s=d, revoke_s=d)
+            if put is None:
+                put = etcd.put(b, d, tag=label, prefix=f"bench/s{i}r{k}/")
+            step[prefix + "issued"] += made(issue)
+            step[prefix + "revoked"] += revoke["ok"]
+            for key, x in zip(MEASURES, (issue, revoke, put)):
+                runs[prefix + key].append(x)
     for key, rs in runs.items():
         step[key] = median_run(rs)
 
@@ -233,17 +245,28 @@ def phase_scale(b, results):
                             "steps_planned": plan, "steps": [], "slope": []}
     log(f"scale: 3 nodes (via a follower) and etcd 3 members (via a follower) at {', '.join(f'{x:,}' for x in plan)} "
         f"stored tokens / keys; {R} round(s) of {d:g}s per step; fill budget {budget:.0f}s")
-    etcd = ours = None
+    etcd = ours = etcd_ref = ref = None
     try:
         etcd = EtcdSide("scale-etcd", 3)
         ours = OursSide("sc", label="3 nodes")
+        # The reference pair: a second 3-node cluster and a second etcd, filled to the first
+        # step's size and measured in the same rounds as the grown pair at every step. This
+        # host's speed drifts by 20-30 % over the minutes between two steps; a ratio of two
+        # measurements taken in the same minutes does not carry that drift.
+        etcd_ref = EtcdSide("scale-etcd-ref", 3)
+        ref = OursSide("sr", label="3 nodes, reference")
         r["cluster"] = {"follower_node_id": ours.follower.node_id, "leader_node_id": ours.leader.node_id}
         r["etcd"] = {"version": etcd_version(), "members": 3, "target_member": etcd.target.name,
                      "fill": "POST /v3/kv/txn, 128 puts each, keys bench/fill/<n>"}
         fill = Fill(b, ours, N, budget)
+        ref_fill = Fill(b, ref, plan[0], max(60.0, budget / 4))
         every = max(1, N // (a.sample * 4))
         first_cap, spread_cap = os.path.join(RUN, "scale-first"), os.path.join(RUN, "scale-spread")
         first, etcd_next = [], 0
+        log(f"scale reference pair: {plan[0]:,} stored tokens / keys")
+        ref_fill.to(plan[0], os.path.join(RUN, "scale-ref"), max(1, plan[0] // 10))
+        r["reference_fill"], _ = fill_etcd(etcd_ref, ref_fill.stored, 0, 60.0)
+        sides = (("", ours, etcd, lambda: fill.stored), (REF, ref, etcd_ref, lambda: ref_fill.stored))
         for i, target in enumerate(plan):
             log(f"scale step {i + 1}/{len(plan)}: {target:,} stored tokens")
             added = fill.to(target, first_cap if i == 0 else spread_cap, 1 if i == 0 else every)
@@ -251,7 +274,8 @@ def phase_scale(b, results):
                 log(f"  step {target:,} not measured: nothing added before the fill budget ran out")
                 break
             step = {"target_tokens": target, "reached": fill.stored, "budget_hit": fill.stored < target,
-                    "fill_added": added, "issued": 0, "revoked": 0}
+                    "fill_added": added, "issued": 0, "revoked": 0, REF + "issued": 0, REF + "revoked": 0,
+                    REF + "tokens_start": ref_fill.stored}
             if step["budget_hit"]:
                 log(f"  ** fill budget hit: measuring at {fill.stored:,} tokens instead of {target:,} **")
             step["etcd_fill"], etcd_next = fill_etcd(etcd, fill.stored, etcd_next, max(60.0, budget / 2))
@@ -264,17 +288,21 @@ def phase_scale(b, results):
                 first_file = write_lines(os.path.join(RUN, "scale-first.txt"), first[:n_val])
                 r["at_first"] = {"tokens": fill.stored, "sample": n_val, "validate_distinct_revocable": validate(
                     b, ours, first_file, f"validate distinct revocable @ {fill.stored:,}")}
-            measure(b, ours, etcd, i, target, R, d, step)
+            measure(b, sides, i, target, R, d, step)
             fill.stored += step["issued"]
+            ref_fill.stored += step[REF + "issued"]
             step["tokens_end"] = fill.stored
+            step[REF + "tokens_end"] = ref_fill.stored
             step["etcd_keys_end"] = count_keys(etcd.target.port)
             step.update(state(ours, etcd))
             r["steps"].append(step)
             log("  " + step_line(step))
+            log("  " + step_line(step, REF))
             if fill.exhausted:
                 break
         r["fill"] = fill.summary()
         r["stored_tokens"] = fill.stored
+        r["reference_tokens"] = ref_fill.stored
         r["reached_target"] = not any(s["budget_hit"] for s in r["steps"]) and len(r["steps"]) == len(plan)
         r["slope"] = slope(r["steps"])
         for line in slope_lines(r):
@@ -295,21 +323,26 @@ def phase_scale(b, results):
             a.duration, {"BENCH_TOKENS": sample_file}, server_pids=[f.pid])
         at["rss_kib_end"] = [proc_status(n.pid).get("VmRSS") for n in ours.nodes]
     finally:
-        if ours:
-            ours.stop()
-        if etcd:
-            etcd.stop()
+        for side in (ours, ref, etcd, etcd_ref):
+            if side:
+                side.stop()
 
 
 def slope(steps):
-    """Every later step against the first: rate and CPU-per-operation ratios of each measurement."""
+    """Every step against the reference pair in the same rounds (at the first step both are the
+    same size: the method's own spread), and every later step against the first step as before
+    (`vs_first`): rate and CPU-per-operation ratios of each measurement."""
+    def ratios(x, y):
+        return {"rate_ratio": ratio(x.get("rps"), y.get("rps")),
+                "cpu_ratio": ratio(x.get("server_cpu_us_per_op"), y.get("server_cpu_us_per_op"))}
     out = []
-    for s in steps[1:]:
-        row = {"target_tokens": s["target_tokens"], "tokens_start": s["tokens_start"]}
+    for i, s in enumerate(steps):
+        row = {"target_tokens": s["target_tokens"], "tokens_start": s["tokens_start"],
+               "reference_tokens_start": s.get(REF + "tokens_start"), "vs_first": {}}
         for k in MEASURES:
-            x, y = s.get(k) or {}, steps[0].get(k) or {}
-            row[k] = {"rate_ratio": ratio(x.get("rps"), y.get("rps")),
-                      "cpu_ratio": ratio(x.get("server_cpu_us_per_op"), y.get("server_cpu_us_per_op"))}
+            row[k] = ratios(s.get(k) or {}, s.get(REF + k) or {})
+            if i:
+                row["vs_first"][k] = ratios(s.get(k) or {}, steps[0].get(k) or {})
         out.append(row)
     return out
 
@@ -324,19 +357,26 @@ def fmt_cell(x):
     return f"{x['rps']:,.0f}/s{spread_} {'-' if cpu is None else f'{cpu:,.0f}'} us"
 
 
-def step_line(s):
-    return (f"@{s['tokens_start']:,}: issue revocable {fmt_cell(s.get('issue_revocable_via_follower'))}, revoke "
-            f"{fmt_cell(s.get('revoke_via_follower'))}, etcd put {fmt_cell(s.get('etcd_put_via_follower'))}")
+def step_line(s, prefix=""):
+    at = s.get(prefix + "tokens_start")
+    return (f"{'reference ' if prefix else ''}@{at or 0:,}: issue revocable "
+            f"{fmt_cell(s.get(prefix + 'issue_revocable_via_follower'))}, revoke "
+            f"{fmt_cell(s.get(prefix + 'revoke_via_follower'))}, etcd put {fmt_cell(s.get(prefix + 'etcd_put_via_follower'))}")
 
 
 def slope_lines(sc):
-    """The slope as text: per later step, rate ratio / CPU-per-op ratio against the first step."""
+    """The slope as text: per step, rate ratio / CPU-per-op ratio against the reference pair in
+    the same rounds, then against the first step."""
     steps = sc.get("steps") or []
-    if len(steps) < 2:
-        return ["slope: only one step measured"]
-    base = steps[0]["tokens_start"]
     names = (("issue revocable", MEASURES[0]), ("revoke", MEASURES[1]), ("etcd put", MEASURES[2]))
     f = lambda v: "-" if v is None else f"{v:.2f}"
-    return [f"slope @{row['tokens_start']:,} vs @{base:,} (rate ratio / CPU-per-op ratio): "
-            + ", ".join(f"{n} {f(row[k]['rate_ratio'])} / {f(row[k]['cpu_ratio'])}" for n, k in names)
-            for row in sc.get("slope") or []]
+    out = [f"slope @{row['tokens_start']:,} vs the reference @{row.get('reference_tokens_start') or 0:,} in the same "
+           "rounds (rate ratio / CPU-per-op ratio): "
+           + ", ".join(f"{n} {f(row[k]['rate_ratio'])} / {f(row[k]['cpu_ratio'])}" for n, k in names)
+           for row in sc.get("slope") or []]
+    base = steps[0]["tokens_start"] if steps else 0
+    first = lambda row, k, what: ((row.get("vs_first") or {}).get(k) or {}).get(what)
+    out += [f"slope @{row['tokens_start']:,} vs @{base:,}, minutes earlier (extra): "
+            + ", ".join(f"{n} {f(first(row, k, 'rate_ratio'))} / {f(first(row, k, 'cpu_ratio'))}" for n, k in names)
+            for row in (sc.get("slope") or [])[1:]]
+    return out
