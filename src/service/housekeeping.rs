@@ -16,9 +16,6 @@ use crate::raft::command::{Command, CommandResponse, SweepFrom};
 use crate::raft::membership::Membership;
 use crate::store::StateView;
 
-/// The cluster format whose nodes keep the expiry index and sweep by it.
-const DUE_SWEEP_FORMAT: u32 = 2;
-
 /// Records one slice looks at (a few milliseconds of apply).
 const SLICE: u64 = 4_000;
 /// The pace of a sweep, in records looked at per second: every node of the cluster walks
@@ -52,10 +49,26 @@ impl Housekeeping {
         }
     }
 
-    /// Where a sweep starts: the expiry index from format 2, every record before.
-    fn first_slice(&self) -> Option<SweepFrom> {
+    /// One slice of a sweep at `now`, from `from`.
+    fn slice(&self, now: u64, from: Option<SweepFrom>) -> Command {
+        Command::ExpireBefore {
+            now,
+            grace_secs: self.config.token.refresh_grace_period,
+            logins_before_ms: now
+                .saturating_sub(self.config.security.login_failure_reset_secs)
+                .saturating_mul(1000),
+            from,
+            limit: Some(SLICE),
+        }
+    }
+
+    /// Where a sweep starts: the expiry index once the cluster's format covers a sweep by it
+    /// (every node keeps the index), every record before.
+    fn first_slice(&self, now: u64) -> Option<SweepFrom> {
+        let by_index = Some(SweepFrom::Due(None));
+        let needs = self.slice(now, by_index.clone()).format_needed();
         match self.state.cluster_format() {
-            Ok(f) if f >= DUE_SWEEP_FORMAT => Some(SweepFrom::Due(None)),
+            Ok(f) if f >= needs => by_index,
             _ => None,
         }
     }
@@ -65,20 +78,12 @@ impl Housekeeping {
         let now = now_secs();
         let started = std::time::Instant::now();
         let (mut tokens, mut revocations, mut slices) = (0u64, 0u64, 0u64);
-        let mut from = self.first_slice();
+        let mut from = self.first_slice(now);
         loop {
             if !self.membership.status().is_leader {
                 return;
             }
-            let cmd = Command::ExpireBefore {
-                now,
-                grace_secs: self.config.token.refresh_grace_period,
-                logins_before_ms: now
-                    .saturating_sub(self.config.security.login_failure_reset_secs)
-                    .saturating_mul(1000),
-                from: from.clone(),
-                limit: Some(SLICE),
-            };
+            let cmd = self.slice(now, from.clone());
             slices += 1;
             match self.writes.write(cmd).await {
                 Ok(CommandResponse::Expired {

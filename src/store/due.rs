@@ -67,7 +67,7 @@ impl Due {
 }
 
 /// In an apply: a record of `kind` with this expiry now exists (no expiry: never due).
-pub(super) fn add(
+fn add(
     due: &Recorded<'_>,
     kind: Due,
     expiry: Option<u64>,
@@ -119,13 +119,14 @@ pub(super) fn expiry_of(value: &[u8]) -> Option<u64> {
 }
 
 /// Up to `limit` keys of the index that are due before `now` (expiry < now), revocations
-/// first, after the key `after`; and the last key seen when the limit cut the walk short.
+/// first, after the key `after`, each with its kind, expiry and token id; and the last key
+/// seen when the limit cut the walk short.
 pub(super) fn walk_due(
     index: &sled::Tree,
     after: Option<&[u8]>,
     now: u64,
     limit: usize,
-    mut each: impl FnMut(Due, &str, &[u8]) -> Result<(), StorageError>,
+    mut each: impl FnMut(Due, u64, &str, &[u8]) -> Result<(), StorageError>,
 ) -> Result<Option<Vec<u8>>, StorageError> {
     let mut seen = 0;
     for kind in [Due::Revocation, Due::Token] {
@@ -136,8 +137,8 @@ pub(super) fn walk_due(
         };
         for item in index.range((start, Bound::Excluded(kind.bound(now)))) {
             let (key, _) = item.map_err(read_err)?;
-            if let Some((_, _, id)) = Due::parse(&key) {
-                each(kind, id, &key)?;
+            if let Some((_, expiry, id)) = Due::parse(&key) {
+                each(kind, expiry, id, &key)?;
             }
             seen += 1;
             if seen == limit {

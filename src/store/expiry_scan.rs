@@ -138,10 +138,7 @@ impl Scanner<'_> {
         let tokens = self.0.tree(StateTree::Tokens);
         let revoked = self.0.tree(StateTree::Revoked);
         let index = self.0.trees().due();
-        walk_due(index, after, at.now, limit, |kind, id, key| {
-            let Some((_, key_expiry, _)) = Due::parse(key) else {
-                return Ok(());
-            };
+        walk_due(index, after, at.now, limit, |kind, key_expiry, id, key| {
             let tree = match kind {
                 Due::Token => tokens,
                 Due::Revocation => revoked,
